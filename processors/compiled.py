@@ -1,0 +1,131 @@
+"""The program's rules precomputed once into plain integers, strings and dicts.
+
+``decide`` runs hundreds of thousands of times a second; reading pydantic
+attributes, building timedeltas and formatting the same rate text on every
+event would cost more than the rules themselves. ``compiled(program)`` builds
+this form the first time a program is seen and returns the same object after.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from processors.events import Channel
+from processors.money import format_money, format_multiplier, format_points
+from processors.program import BASIS_POINTS, Program
+
+# One plain string per channel, so outputs carry ``"web"`` and not the enum.
+CHANNEL_NAMES: dict[Channel | None, str | None] = {channel: channel.value for channel in Channel}
+CHANNEL_NAMES[None] = None
+
+
+@dataclass(frozen=True, slots=True)
+class TierStep:
+    """One tier with everything a purchase needs from it, and the step above it."""
+
+    index: int
+    name: str
+    qualifying_spend_minor: int
+    earn_multiplier_bp: int
+    multiplier_text: str  # "x1.5"
+    earn_factor: int  # earn.points x earn_multiplier_bp: the numerator of every line's points
+    rate_text: str  # "at 1 point per 10.00 SEK, Gold x1.5"
+    next_name: str | None
+    next_spend_minor: int  # qualifying spend of the next tier; 0 at the top
+    near_next_scaled: int  # next_spend_minor x near_tier_threshold_bp, compared with spend x 10,000
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledProgram:
+    program: Program
+    name: str
+    currency: str
+    category_weight_bp: dict[str, int]  # category multiplier in bp; 0 for an excluded category
+    points_divisor: int  # earn.per_amount_minor x 10,000 (category bp) x 10,000 (tier bp)
+    tiers: tuple[TierStep, ...]
+    tier_by_name: dict[str, TierStep]
+    welcome_bonus_points: int
+    qualifying_months: int
+    dedup_window: timedelta
+    dedup_window_days: int
+    return_window: timedelta
+    return_window_days: int
+    _months: dict[int, tuple[str, str]] = field(default_factory=dict)
+
+    def tier(self, name: str) -> TierStep:
+        """The member's tier; a tier since removed from the program counts as the base tier."""
+        return self.tier_by_name.get(name, self.tiers[0])
+
+    def month_window(self, when: datetime) -> tuple[str, str]:
+        """The ``"YYYY-MM"`` key of ``when`` and of the first month of its qualifying window.
+
+        The window is the ``qualifying_months`` calendar months ending with this one.
+        Keys compare as strings in calendar order.
+        """
+        index = when.year * 12 + when.month - 1
+        keys = self._months.get(index)
+        if keys is None:
+            first = index - self.qualifying_months + 1
+            keys = (f"{index // 12:04d}-{index % 12 + 1:02d}", f"{first // 12:04d}-{first % 12 + 1:02d}")
+            self._months[index] = keys
+        return keys
+
+
+def _compile(program: Program) -> CompiledProgram:
+    weights = {category: bp for category, bp in program.category_multipliers_bp.items()}
+    weights.update(dict.fromkeys(program.excluded_categories, 0))
+    per = format_money(program.earn.per_amount_minor, program.currency)
+    rate = f"{format_points(program.earn.points)} per {per}"
+    steps = []
+    for index, policy in enumerate(program.tiers):
+        above = program.tiers[index + 1] if index + 1 < len(program.tiers) else None
+        steps.append(
+            TierStep(
+                index=index,
+                name=policy.name,
+                qualifying_spend_minor=policy.qualifying_spend_minor,
+                earn_multiplier_bp=policy.earn_multiplier_bp,
+                multiplier_text=format_multiplier(policy.earn_multiplier_bp),
+                earn_factor=program.earn.points * policy.earn_multiplier_bp,
+                rate_text=f"at {rate}, {policy.name} {format_multiplier(policy.earn_multiplier_bp)}",
+                next_name=above.name if above else None,
+                next_spend_minor=above.qualifying_spend_minor if above else 0,
+                near_next_scaled=above.qualifying_spend_minor * program.near_tier_threshold_bp if above else 0,
+            )
+        )
+    tiers = tuple(steps)
+    return CompiledProgram(
+        program=program,
+        name=program.name,
+        currency=program.currency,
+        category_weight_bp=weights,
+        points_divisor=program.earn.per_amount_minor * BASIS_POINTS * BASIS_POINTS,
+        tiers=tiers,
+        tier_by_name={step.name: step for step in tiers},
+        welcome_bonus_points=program.welcome_bonus_points,
+        qualifying_months=program.qualifying_months,
+        dedup_window=timedelta(days=program.dedup_window_days),
+        dedup_window_days=program.dedup_window_days,
+        return_window=timedelta(days=program.return_window_days),
+        return_window_days=program.return_window_days,
+    )
+
+
+_CACHE_SIZE = 64
+_cache: dict[int, CompiledProgram] = {}
+
+
+def compiled(program: Program) -> CompiledProgram:
+    """The compiled form of ``program``, built once per program object.
+
+    Keyed by identity (a Program holds a dict, so it is not hashable); the cache
+    keeps the program alive, so an id is never reused while its entry exists.
+    """
+    rules = _cache.get(id(program))
+    if rules is not None and rules.program is program:
+        return rules
+    if len(_cache) >= _CACHE_SIZE:
+        _cache.clear()
+    rules = _cache[id(program)] = _compile(program)
+    return rules

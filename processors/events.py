@@ -1,0 +1,92 @@
+"""Input events as typed values, one class per thing that happens to a member.
+
+Every event carries the stable ``event_id`` its source gave it, the member it
+belongs to (card transactions are resolved to a member before they get here)
+and its own event time: rules never read the wall clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+
+class Channel(StrEnum):
+    WEB = "web"
+    POS = "pos"
+    CARD = "card"
+    APP = "app"
+
+
+class SocialAction(StrEnum):
+    SHARE = "share"
+    TAG = "tag"
+    FOLLOW = "follow"
+
+
+@dataclass(frozen=True, slots=True)
+class PurchaseLine:
+    line_id: str
+    sku: str
+    category: str
+    quantity: int
+    amount_minor: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReturnedLine:
+    line_id: str
+    quantity: int
+
+
+@dataclass(frozen=True, slots=True)
+class MemberEvent:
+    event_id: str
+    member_id: str
+    occurred_at: datetime
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class Purchase(MemberEvent):
+    order_id: str
+    channel: Channel
+    store_id: str | None
+    currency: str
+    total_minor: int
+    lines: tuple[PurchaseLine, ...]
+    payment_method: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Return(MemberEvent):
+    order_id: str
+    currency: str
+    refund_minor: int
+    lines: tuple[ReturnedLine, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class MemberEnrolled(MemberEvent):
+    channel: Channel
+    birthday: str | None  # "MM-DD": enough for a birthday bonus, not a birth date
+    referred_by: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CardLinked(MemberEvent):
+    card_token: str
+
+
+@dataclass(frozen=True, slots=True)
+class Referral(MemberEvent):
+    referral_code: str
+    friend_member_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SocialShare(MemberEvent):
+    platform: str
+    action: SocialAction
+    post_id: str

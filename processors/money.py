@@ -1,0 +1,43 @@
+"""Money and multipliers written the way a member reads them, from exact integers.
+
+Amounts live in minor units (öre, cents) and multipliers in basis points, so the
+text shown in a ledger entry is derived here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from processors.program import BASIS_POINTS
+
+# ISO 4217 currencies whose minor unit is not a hundredth; every other code has two decimals.
+_MINOR_DIGITS = {
+    "BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "ISK": 0, "JPY": 0, "KMF": 0, "KRW": 0, "PYG": 0,
+    "RWF": 0, "UGX": 0, "UYI": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0, "XPF": 0,
+    "BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3,
+}
+
+
+def minor_digits(currency: str) -> int:
+    """How many decimals the currency's minor unit has (2 unless ISO 4217 says otherwise)."""
+    return _MINOR_DIGITS.get(currency, 2)
+
+
+def format_money(amount_minor: int, currency: str) -> str:
+    """``123400, "SEK"`` -> ``"1,234.00 SEK"``; negative amounts keep their sign."""
+    digits = _MINOR_DIGITS.get(currency, 2)
+    sign = "-" if amount_minor < 0 else ""
+    whole, fraction = divmod(abs(amount_minor), 10**digits)
+    if digits == 0:
+        return f"{sign}{whole:,} {currency}"
+    return f"{sign}{whole:,}.{fraction:0{digits}d} {currency}"
+
+
+def format_multiplier(multiplier_bp: int) -> str:
+    """``15000`` -> ``"x1.5"``: basis points as the multiplier a member recognises."""
+    whole, fraction = divmod(multiplier_bp, BASIS_POINTS)
+    if fraction == 0:
+        return f"x{whole}"
+    return f"x{whole}.{fraction:04d}".rstrip("0")
+
+
+def format_points(points: int) -> str:
+    return f"{points:,} point" if abs(points) == 1 else f"{points:,} points"

@@ -1,0 +1,127 @@
+"""What the rules decide: ledger entries, rewards, triggers, tier changes, activity.
+
+Every output has a deterministic id derived from its source event and the rule
+that made it, so a re-emitted output is recognised downstream as the same one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from processors.state import MemberState
+
+
+class LedgerReason(StrEnum):
+    PURCHASE = "purchase"
+    WELCOME = "welcome"
+    RETURN = "return"
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    """One change of a member's balance, with the event and rule that caused it."""
+
+    entry_id: str
+    member_id: str
+    event_id: str
+    occurred_at: datetime
+    reason: LedgerReason
+    points: int
+    balance_after: int
+    order_id: str | None
+    line_id: str | None
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class RewardIssued:
+    reward_id: str
+    member_id: str
+    event_id: str
+    occurred_at: datetime
+    reward: str
+    points: int
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Trigger:
+    """A moment worth telling the member about; downstream systems send the message."""
+
+    trigger_id: str
+    member_id: str
+    event_id: str
+    occurred_at: datetime
+    kind: str
+    message: str
+    attributes: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class TierChanged:
+    change_id: str
+    member_id: str
+    event_id: str
+    occurred_at: datetime
+    from_tier: str
+    to_tier: str
+    qualifying_spend_minor: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityLine:
+    line_id: str
+    sku: str
+    category: str
+    quantity: int
+    amount_minor: int
+    points: int
+
+
+@dataclass(frozen=True, slots=True)
+class Activity:
+    """An accepted input event, resolved to its member and free of personal data.
+
+    Returns carry negative amounts and points so that sums give net figures.
+    """
+
+    event_id: str
+    member_id: str
+    occurred_at: datetime
+    event_type: str
+    channel: str | None
+    store_id: str | None
+    currency: str | None
+    amount_minor: int
+    points: int
+    order_id: str | None
+    lines: tuple[ActivityLine, ...] = ()
+
+
+Output = LedgerEntry | RewardIssued | Trigger | TierChanged | Activity
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why an event cannot be applied; it goes to the dead-letter topic with this reason."""
+
+    event_id: str
+    member_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The result of applying one event: the member's new state and what to emit.
+
+    ``state`` is the unchanged input state when the event is a duplicate or is
+    refused; ``duplicate`` tells the two apart from an applied event.
+    """
+
+    state: MemberState | None
+    outputs: tuple[Output, ...] = ()
+    refusal: Refusal | None = None
+    duplicate: bool = False

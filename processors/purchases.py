@@ -1,0 +1,89 @@
+"""A purchase: points for the order, qualifying spend, tier moves, and the order kept for returns.
+
+How the points are worked out is in ``earning``; how spend moves a member
+between tiers is in ``tiers``; this module puts one purchase through both and
+records the result. A purchase must be in the program's currency: the engine
+never converts money, since a rate would make a balance unexplainable.
+"""
+
+from __future__ import annotations
+
+from processors.compiled import CHANNEL_NAMES, CompiledProgram
+from processors.dedup import remember
+from processors.earning import award_points
+from processors.events import Purchase
+from processors.outputs import Activity, ActivityLine, Decision, LedgerEntry, LedgerReason, Output
+from processors.refusals import refuse
+from processors.returns import keep_order
+from processors.state import LineRecord, MemberState, OrderRecord
+from processors.tiers import add_qualifying_spend, near_tier, tier_reached, tier_up
+
+
+def apply_purchase(state: MemberState, event: Purchase, rules: CompiledProgram) -> Decision:
+    if event.currency != rules.currency:
+        return refuse(
+            state,
+            event,
+            f"order {event.order_id} is in {event.currency} but program {rules.name} runs in {rules.currency}: "
+            f"send {event.currency} purchases to a program in that currency",
+        )
+    if event.order_id in state.orders:
+        return refuse(
+            state,
+            event,
+            f"order {event.order_id} is already recorded for member {event.member_id} by another event: "
+            "send a Return to change it",
+        )
+    event_id, member_id, when, order_id = event.event_id, event.member_id, event.occurred_at, event.order_id
+    tier = rules.tier(state.tier)
+    earning = award_points(event.lines, tier, rules)
+    points = earning.points
+    balance = state.balance + points
+
+    records: dict[str, LineRecord] = {}
+    activity_lines: list[ActivityLine] = []
+    for line, line_points, qualifying in zip(event.lines, earning.line_points, earning.qualifying_minor, strict=True):
+        records[line.line_id] = LineRecord(line.quantity, qualifying, line_points)
+        activity_lines.append(
+            ActivityLine(line.line_id, line.sku, line.category, line.quantity, line.amount_minor, line_points)
+        )
+
+    spend_by_month, rolling = add_qualifying_spend(state.spend_by_month, when, sum(earning.qualifying_minor), rules)
+    reached = tier_reached(tier, rolling, rules)
+    notified = state.near_tier_notified
+
+    outputs: list[Output] = []
+    if points:
+        outputs.append(
+            LedgerEntry(
+                f"{event_id}:purchase", member_id, event_id, when, LedgerReason.PURCHASE,
+                points, balance, order_id, None, earning.detail,
+            )
+        )
+    if reached is not tier:
+        outputs += tier_up(event, tier, reached, rolling, rules)
+    nudge = near_tier(event, reached, rolling, notified, rules)
+    if nudge is not None:
+        outputs.append(nudge)
+        notified = reached.next_name
+    outputs.append(
+        Activity(
+            event_id, member_id, when, "purchase", CHANNEL_NAMES[event.channel], event.store_id,
+            event.currency, event.total_minor, points, order_id, tuple(activity_lines),
+        )
+    )
+
+    latest = state.last_activity_at if state.last_activity_at > when else when
+    new_state = MemberState(
+        member_id,
+        state.enrolled_at,
+        reached.name,
+        balance,
+        state.lifetime_points + points,
+        spend_by_month,
+        remember(state.seen_events, event_id, when, latest, rules),
+        keep_order(state.orders, order_id, OrderRecord(when, records), when, rules),
+        latest,
+        notified,
+    )
+    return Decision(new_state, tuple(outputs))

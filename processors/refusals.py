@@ -1,0 +1,19 @@
+"""Why an event is not applied, as a value the dead-letter topic carries.
+
+A refused event leaves the member's state exactly as it was; the reason says
+what is wrong and what the sender can do about it.
+"""
+
+from __future__ import annotations
+
+from processors.events import MemberEvent
+from processors.outputs import Decision, Refusal
+from processors.state import MemberState
+
+
+def refuse(state: MemberState | None, event: MemberEvent, reason: str) -> Decision:
+    return Decision(state, refusal=Refusal(event.event_id, event.member_id, reason))
+
+
+def unknown_member(event: MemberEvent) -> Decision:
+    return refuse(None, event, f"unknown member {event.member_id}: enrol the member before sending its events")

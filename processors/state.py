@@ -1,0 +1,45 @@
+"""What the engine remembers about one member between events."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class LineRecord:
+    """What is left of one purchased line that a return could still reverse."""
+
+    quantity: int
+    amount_minor: int
+    points: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRecord:
+    occurred_at: datetime
+    lines: Mapping[str, LineRecord]
+
+
+@dataclass(frozen=True, slots=True)
+class MemberState:
+    """A member's balance, tier and the recent history the rules need.
+
+    ``seen_events`` maps applied event ids to their event time so a redelivered
+    event changes nothing; entries older than the program's dedup window are
+    pruned, and events older than that window are refused rather than risk
+    being counted twice. ``orders`` keeps purchases inside the return window so
+    a return reverses exactly the points its lines earned.
+    """
+
+    member_id: str
+    enrolled_at: datetime
+    tier: str
+    balance: int
+    lifetime_points: int
+    spend_by_month: Mapping[str, int]
+    seen_events: Mapping[str, datetime]
+    orders: Mapping[str, OrderRecord]
+    last_activity_at: datetime
+    near_tier_notified: str | None

@@ -1,0 +1,1 @@
+"""Avro contracts of every topic and the codec that speaks the Confluent wire format."""

@@ -1,0 +1,81 @@
+"""Where schema ids come from: a real schema registry, or the embedded one.
+
+The embedded registry derives each id from the schema's canonical form, so
+every process computes the same id for the same schema without sharing any
+storage; a real registry (any Confluent-compatible URL) is used through
+confluent-kafka's own client.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Protocol
+
+from fastavro.schema import to_parsing_canonical_form
+
+from schemas.contracts import contract_names, contract_text
+
+EMBEDDED_URL = "embedded://"
+
+
+class SchemaRegistry(Protocol):
+    def register(self, subject: str, schema_text: str) -> int: ...
+
+    def schema_text(self, schema_id: int) -> str: ...
+
+
+class UnknownSchemaError(LookupError):
+    pass
+
+
+class EmbeddedRegistry:
+    """Content-addressed ids: the first 31 bits of the SHA-256 of the canonical form."""
+
+    def __init__(self) -> None:
+        self._by_id: dict[int, str] = {}
+        for name in contract_names():
+            self.register(name, contract_text(name))
+
+    def register(self, subject: str, schema_text: str) -> int:
+        canonical = to_parsing_canonical_form(json.loads(schema_text))
+        schema_id = int.from_bytes(hashlib.sha256(canonical.encode()).digest()[:4], "big") & 0x7FFF_FFFF
+        known = self._by_id.setdefault(schema_id, schema_text)
+        if to_parsing_canonical_form(json.loads(known)) != canonical:
+            raise UnknownSchemaError(f"schema id {schema_id} collides for subject {subject}: rename a field or type")
+        return schema_id
+
+    def schema_text(self, schema_id: int) -> str:
+        try:
+            return self._by_id[schema_id]
+        except KeyError:
+            raise UnknownSchemaError(
+                f"schema id {schema_id} is not one of this engine's schemas; "
+                "point LOYALTY_SCHEMA_REGISTRY_URL at the registry the producer used"
+            ) from None
+
+
+class ConfluentRegistry:
+    """A Confluent-compatible registry over HTTP (or confluent-kafka's ``mock://``)."""
+
+    def __init__(self, url: str) -> None:
+        from confluent_kafka.schema_registry import SchemaRegistryClient
+
+        self._client = SchemaRegistryClient({"url": url})
+
+    def register(self, subject: str, schema_text: str) -> int:
+        from confluent_kafka.schema_registry import Schema
+
+        return int(self._client.register_schema(subject, Schema(schema_text, "AVRO")))
+
+    def schema_text(self, schema_id: int) -> str:
+        text = self._client.get_schema(schema_id).schema_str
+        if text is None:
+            raise UnknownSchemaError(f"schema id {schema_id} has no text in the registry")
+        return text
+
+
+def registry_for(url: str) -> SchemaRegistry:
+    if url in (EMBEDDED_URL, "embedded", ""):
+        return EmbeddedRegistry()
+    return ConfluentRegistry(url)

@@ -1,0 +1,1 @@
+"""ClickHouse side: tables (sinks.tables), writer (sinks.clickhouse), analytics (sinks.queries)."""

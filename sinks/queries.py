@@ -1,0 +1,172 @@
+"""Analytics over the loyalty tables, each computed in ClickHouse, returned as plain values.
+
+Points and money are ``int`` (money in minor units, always next to its currency:
+sums never mix currencies); rates are integer basis points, rounded down. Every query
+reads through ``FINAL`` (directly or via the ``purchases`` / ``members`` views), so a
+replayed output row never counts twice.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sinks.clickhouse import ClickHouseStore
+
+__all__ = [
+    "average_order_value",
+    "member_ledger",
+    "member_summary",
+    "points_liability_by_tier",
+    "program_summary",
+    "recent_dead_letters",
+    "repeat_purchase_rate",
+    "top_categories",
+]
+
+BASIS_POINTS = 10_000
+
+
+def member_ledger(store: ClickHouseStore, member_id: str) -> list[dict[str, Any]]:
+    """A member's ledger entries in event-time order (a statement the member can read)."""
+    return store.rows(
+        """
+        SELECT entry_id, event_id, occurred_at, toString(reason) AS reason, points, balance_after,
+               order_id, line_id, detail
+        FROM $db.ledger FINAL
+        WHERE member_id = {member_id:String}
+        ORDER BY occurred_at, event_id, entry_id
+        """,
+        {"member_id": member_id},
+    )
+
+
+def member_summary(store: ClickHouseStore, member_id: str, base_tier: str) -> dict[str, Any] | None:
+    """Balance, tier, lifetime points, purchases and net spend per currency; None if unknown.
+
+    ``lifetime_points`` is the sum of the positive ledger entries (earned, before
+    returns and redemptions); ``balance`` is the sum of all entries.
+    """
+    rows = store.rows(
+        """
+        SELECT member_id, tier, balance, lifetime_points, ledger_entries, purchases, returns,
+               spend_minor, enrolled, last_activity_at
+        FROM $db.members(base_tier = {base_tier:String})
+        WHERE member_id = {member_id:String}
+        """,
+        {"member_id": member_id, "base_tier": base_tier},
+    )
+    if not rows:
+        return None
+    row = rows[0]
+    row["spend_minor"] = dict(sorted(row["spend_minor"].items()))
+    row["enrolled"] = bool(row["enrolled"])
+    return row
+
+
+def program_summary(store: ClickHouseStore, base_tier: str) -> dict[str, Any]:
+    """The program at a glance: members, points issued and outstanding (liability), tiers, health.
+
+    ``members`` counts members with an ``enrolled`` event; ``members_per_tier`` covers
+    every member seen in activity, ledger or tier changes (``known_members`` in total).
+    """
+    summary = store.rows(
+        """
+        SELECT
+            (SELECT uniqExact(member_id) FROM $db.activity FINAL WHERE event_type = 'enrolled') AS members,
+            (SELECT sumIf(points, points > 0) FROM $db.ledger FINAL) AS points_issued,
+            (SELECT sum(points) FROM $db.ledger FINAL) AS points_outstanding,
+            (SELECT count() FROM $db.dead_letters FINAL) AS dead_letters,
+            (SELECT count() FROM $db.activity FINAL) AS events_accepted
+        """
+    )[0]
+    tiers = store.rows(
+        """
+        SELECT tier, count() AS members
+        FROM $db.members(base_tier = {base_tier:String})
+        GROUP BY tier ORDER BY tier
+        """,
+        {"base_tier": base_tier},
+    )
+    summary["members_per_tier"] = {r["tier"]: r["members"] for r in tiers}
+    summary["known_members"] = sum(summary["members_per_tier"].values())
+    return summary
+
+
+def recent_dead_letters(store: ClickHouseStore, limit: int = 100) -> list[dict[str, Any]]:
+    """The latest rejected inputs with their original bytes, for an operator to fix and replay."""
+    return store.rows(
+        """
+        SELECT dead_letter_id, toString(stage) AS stage, reason, event_id, toString(topic) AS topic,
+               partition, offset, key, value, recorded_at
+        FROM $db.dead_letters FINAL
+        ORDER BY recorded_at DESC, dead_letter_id
+        LIMIT {limit:UInt32}
+        """,
+        {"limit": limit},
+        column_formats={"key": "bytes", "value": "bytes"},
+    )
+
+
+# -- marketing KPIs -------------------------------------------------------------------
+
+
+def average_order_value(store: ClickHouseStore) -> list[dict[str, Any]]:
+    """Average order value per channel and currency: purchase spend / purchases, rounded down.
+
+    Gross of returns (a return may come back through another channel than the sale).
+    A purchase without a channel is reported under channel ``None``.
+    """
+    return store.rows(
+        """
+        SELECT toNullable(toString(channel)) AS channel, toString(currency) AS currency,
+               count() AS orders, sum(amount_minor) AS revenue_minor,
+               intDiv(sum(amount_minor), count()) AS aov_minor
+        FROM $db.purchases
+        WHERE event_type = 'purchase' AND currency IS NOT NULL
+        GROUP BY channel, currency
+        ORDER BY currency, revenue_minor DESC, channel
+        """
+    )
+
+
+def repeat_purchase_rate(store: ClickHouseStore) -> dict[str, int]:
+    """Share of buying members who bought at least twice, in basis points (rounded down)."""
+    return store.rows(
+        f"""
+        SELECT count() AS buyers, countIf(n >= 2) AS repeat_buyers,
+               intDiv(repeat_buyers * {BASIS_POINTS}, greatest(buyers, 1)) AS rate_bp
+        FROM (SELECT member_id, count() AS n FROM $db.purchases WHERE event_type = 'purchase'
+              GROUP BY member_id)
+        """
+    )[0]
+
+
+def top_categories(store: ClickHouseStore, limit: int = 10) -> list[dict[str, Any]]:
+    """Product categories by net spend (returns subtract), per currency, from the order lines."""
+    return store.rows(
+        """
+        SELECT toString(category) AS category, toString(currency) AS currency,
+               sum(line_amount) AS spend_minor, sum(line_pts) AS points,
+               uniqExactIf(event_id, event_type = 'purchase') AS orders
+        FROM $db.purchases
+        ARRAY JOIN line_category AS category, line_amount_minor AS line_amount, line_points AS line_pts
+        WHERE currency IS NOT NULL
+        GROUP BY category, currency
+        ORDER BY spend_minor DESC, category, currency
+        LIMIT {limit:UInt32}
+        """,
+        {"limit": limit},
+    )
+
+
+def points_liability_by_tier(store: ClickHouseStore, base_tier: str) -> list[dict[str, Any]]:
+    """Outstanding points (the program's liability) and member count per current tier."""
+    return store.rows(
+        """
+        SELECT tier, count() AS members, sum(balance) AS points_outstanding
+        FROM $db.members(base_tier = {base_tier:String})
+        GROUP BY tier
+        ORDER BY points_outstanding DESC, tier
+        """,
+        {"base_tier": base_tier},
+    )

@@ -1,0 +1,287 @@
+"""The ClickHouse tables, one per output topic, declared once as data.
+
+Each ``Table`` says which topic feeds it, its columns with their ClickHouse types,
+and how to pull each column out of a decoded Avro record. The DDL and the
+column-oriented insert data are both derived from it, so adding a field is one line.
+
+Every table is a ``ReplacingMergeTree`` whose sorting key ends with the record's
+deterministic id: a replayed output row collapses onto the first one at merge time,
+and every query reads with ``FINAL`` (or dedupes by id) so results are exact before
+that merge happens. ``member_id`` leads the key where queries filter by member.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "TABLES",
+    "TABLES_BY_TOPIC",
+    "VIEWS",
+    "Column",
+    "Table",
+    "create_statements",
+    "quote_ident",
+]
+
+Record = dict[str, Any]
+Extract = Callable[[Sequence[Record]], list[Any]]
+
+# Types used over and over; the guarantees want integers as Int64 and times in UTC ms.
+ID = "String"
+INT = "Int64"
+TIME = "DateTime64(3, 'UTC')"
+LABEL = "LowCardinality(String)"
+OPT_LABEL = "LowCardinality(Nullable(String))"
+OPT = "Nullable(String)"
+
+
+def _field(name: str) -> Extract:
+    """A required field: a missing key raises, so a contract change is loud, not silent NULLs."""
+    return lambda records: [r[name] for r in records]
+
+
+def _optional(name: str, default: Any = None) -> Extract:
+    """An Avro field with a default (nullable or map)."""
+    return lambda records: [r.get(name, default) for r in records]
+
+
+def _line(name: str) -> Extract:
+    """One field of every nested activity line, as an array per row (parallel arrays)."""
+    return lambda records: [[line[name] for line in r.get("lines") or ()] for r in records]
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """A ClickHouse column and how to extract it, for a whole batch, from records."""
+
+    name: str
+    type: str
+    extract: Extract
+
+
+def col(name: str, type_: str, extract: Extract | None = None) -> Column:
+    """A column fed by the record field of the same name unless told otherwise."""
+    if extract is None:
+        nullable = type_.startswith(("Nullable", "LowCardinality(Nullable"))
+        extract = _optional(name) if nullable else _field(name)
+    return Column(name, type_, extract)
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    """A topic's table: columns, sorting key (its last element is the dedupe id)."""
+
+    name: str
+    topic: str
+    columns: tuple[Column, ...]
+    order_by: tuple[str, ...]
+    comment: str = ""
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    @property
+    def column_types(self) -> list[str]:
+        return [c.type for c in self.columns]
+
+    def column_data(self, records: Sequence[Record]) -> list[list[Any]]:
+        """Records → one list per column, the shape ``client.insert(column_oriented=True)`` wants."""
+        return [c.extract(records) for c in self.columns]
+
+    def create_sql(self, database: str) -> str:
+        """Idempotent ``CREATE TABLE IF NOT EXISTS``."""
+        cols = ",\n    ".join(f"{quote_ident(c.name)} {c.type}" for c in self.columns)
+        key = ", ".join(quote_ident(k) for k in self.order_by)
+        comment = f"\nCOMMENT '{self.comment}'" if self.comment else ""
+        return (
+            f"CREATE TABLE IF NOT EXISTS {quote_ident(database)}.{quote_ident(self.name)} (\n    {cols}\n)\n"
+            f"ENGINE = ReplacingMergeTree\nORDER BY ({key}){comment}"
+        )
+
+
+TABLES: tuple[Table, ...] = (
+    Table(
+        "ledger",
+        "loyalty.ledger.v1",
+        (
+            col("entry_id", ID),
+            col("member_id", ID),
+            col("event_id", ID),
+            col("occurred_at", TIME),
+            col("reason", LABEL),
+            col("points", INT),
+            col("balance_after", INT),
+            col("order_id", OPT),
+            col("line_id", OPT),
+            col("detail", "String"),
+        ),
+        ("member_id", "entry_id"),
+        "LedgerEntry: one signed change of a member balance",
+    ),
+    Table(
+        "rewards",
+        "loyalty.rewards.v1",
+        (
+            col("reward_id", ID),
+            col("member_id", ID),
+            col("event_id", ID),
+            col("occurred_at", TIME),
+            col("reward", LABEL),
+            col("points", INT),
+            col("detail", "String"),
+        ),
+        ("member_id", "reward_id"),
+        "RewardIssued",
+    ),
+    Table(
+        "triggers",
+        "loyalty.triggers.v1",
+        (
+            col("trigger_id", ID),
+            col("member_id", ID),
+            col("event_id", ID),
+            col("occurred_at", TIME),
+            col("kind", LABEL),
+            col("message", "String"),
+            col("attributes", "Map(LowCardinality(String), String)", _optional("attributes", {})),
+        ),
+        ("member_id", "trigger_id"),
+        "Trigger: a moment to tell a member about",
+    ),
+    Table(
+        "tier_changes",
+        "loyalty.tiers.v1",
+        (
+            col("change_id", ID),
+            col("member_id", ID),
+            col("event_id", ID),
+            col("occurred_at", TIME),
+            col("from_tier", LABEL),
+            col("to_tier", LABEL),
+            col("qualifying_spend_minor", INT),
+            col("reason", LABEL),
+        ),
+        ("member_id", "change_id"),
+        "TierChanged",
+    ),
+    Table(
+        "activity",
+        "loyalty.activity.v1",
+        (
+            col("event_id", ID),
+            col("member_id", ID),
+            col("occurred_at", TIME),
+            col("event_type", LABEL),
+            col("channel", OPT_LABEL),
+            col("store_id", OPT),
+            col("currency", OPT_LABEL),
+            col("amount_minor", INT),
+            col("points", INT),
+            col("order_id", OPT),
+            col("line_id", "Array(String)", _line("line_id")),
+            col("line_sku", "Array(String)", _line("sku")),
+            col("line_category", "Array(LowCardinality(String))", _line("category")),
+            col("line_quantity", "Array(Int64)", _line("quantity")),
+            col("line_amount_minor", "Array(Int64)", _line("amount_minor")),
+            col("line_points", "Array(Int64)", _line("points")),
+        ),
+        ("member_id", "event_id"),
+        "Activity: accepted input events; lines as parallel arrays (line_*)",
+    ),
+    Table(
+        "dead_letters",
+        "loyalty.deadletter.v1",
+        (
+            col("dead_letter_id", ID),
+            col("stage", LABEL),
+            col("reason", "String"),  # free text with details, too varied for LowCardinality
+            col("event_id", OPT),
+            col("topic", LABEL),
+            col("partition", INT),
+            col("offset", INT),
+            col("key", OPT),  # bytes: String holds any bytes; read back with column_formats='bytes'
+            col("value", OPT),
+            col("recorded_at", TIME),
+        ),
+        ("dead_letter_id",),
+        "DeadLetter: original bytes (PAN masked) and why it was rejected",
+    ),
+)
+
+TABLES_BY_TOPIC: dict[str, Table] = {t.topic: t for t in TABLES}
+
+
+def _views(db: str) -> dict[str, str]:
+    """View name → SELECT. Views read FINAL so they are exact with replayed rows."""
+    q = quote_ident(db)
+    return {
+        # Purchases and returns (negative amount and points) only.
+        "purchases": f"SELECT * FROM {q}.activity FINAL WHERE event_type IN ('purchase', 'return')",
+        # One row per known member. Parameterized: SELECT * FROM members(base_tier='base').
+        # The tier is the to_tier of the latest change (ties broken by change_id), else the base tier.
+        "members": f"""
+SELECT
+    m.member_id AS member_id,
+    if(t.member_id = '', {{base_tier:String}}, toString(t.tier)) AS tier,
+    l.balance AS balance,
+    l.lifetime_points AS lifetime_points,
+    l.entries AS ledger_entries,
+    a.purchases AS purchases,
+    a.returns AS returns,
+    a.spend_minor AS spend_minor,
+    a.enrolled AS enrolled,
+    if(a.member_id = '', NULL, a.last_activity_at) AS last_activity_at
+FROM (
+    SELECT member_id FROM {q}.activity
+    UNION DISTINCT SELECT member_id FROM {q}.ledger
+    UNION DISTINCT SELECT member_id FROM {q}.tier_changes
+) AS m
+LEFT JOIN (
+    SELECT member_id, argMax(to_tier, (occurred_at, change_id)) AS tier
+    FROM {q}.tier_changes FINAL GROUP BY member_id
+) AS t ON t.member_id = m.member_id
+LEFT JOIN (
+    SELECT member_id, sum(points) AS balance, sumIf(points, points > 0) AS lifetime_points,
+           count() AS entries
+    FROM {q}.ledger FINAL GROUP BY member_id
+) AS l ON l.member_id = m.member_id
+LEFT JOIN (
+    SELECT member_id,
+           countIf(event_type = 'purchase') AS purchases,
+           countIf(event_type = 'return') AS returns,
+           sumMapIf(map(assumeNotNull(currency), amount_minor),
+                    event_type IN ('purchase', 'return') AND currency IS NOT NULL) AS spend_minor,
+           countIf(event_type = 'enrolled') > 0 AS enrolled,
+           max(occurred_at) AS last_activity_at
+    FROM {q}.activity FINAL GROUP BY member_id
+) AS a ON a.member_id = m.member_id
+""".strip(),
+    }
+
+
+VIEWS: tuple[str, ...] = ("purchases", "members")
+
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def quote_ident(name: str) -> str:
+    """Back-quote a plain identifier; anything else is refused (names are never user input)."""
+    if not _IDENT.match(name):
+        raise ValueError(f"not a plain ClickHouse identifier: {name!r}")
+    return f"`{name}`"
+
+
+def create_statements(database: str) -> list[str]:
+    """Every statement to create the schema, each idempotent, in dependency order."""
+    q = quote_ident(database)
+    views = _views(database)
+    return [
+        f"CREATE DATABASE IF NOT EXISTS {q}",
+        *(t.create_sql(database) for t in TABLES),
+        *(f"CREATE VIEW IF NOT EXISTS {q}.{quote_ident(v)} AS\n{views[v]}" for v in VIEWS),
+    ]

@@ -1,0 +1,1 @@
+"""Kafka-facing plumbing of the loyalty engine: embedded broker, topic catalogue, workers."""

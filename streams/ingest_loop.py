@@ -1,0 +1,88 @@
+"""The ingest process loop: consume input, produce member batches, commit only after delivery."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+
+from schemas.codec import AvroCodec
+from streams.ingest import Ingest
+from streams.kafka import DeliveryErrors, consumer_config, producer_config
+from streams.topics import CARDS, DEADLETTER, EVENTS, MEMBER_BATCHES
+
+log = logging.getLogger(__name__)
+INGEST_GROUP = "loyalty-ingest"
+
+
+def load_card_directory(bootstrap: str, codec: AvroCodec, timeout: float = 30.0) -> dict[str, str]:
+    """Read the compacted cards topic to its end.
+
+    The end is taken from partition-EOF events, which come from fetch
+    responses; some brokers misreport end offsets to ListOffsets.
+    """
+    consumer = Consumer(consumer_config(bootstrap, "loyalty-cards-loader", **{"enable.partition.eof": True}))
+    try:
+        metadata = consumer.list_topics(CARDS, timeout=10).topics[CARDS]
+        partitions = [TopicPartition(CARDS, p, 0) for p in metadata.partitions]
+        consumer.assign(partitions)
+        pending = {tp.partition for tp in partitions}
+        cards: dict[str, str] = {}
+        deadline = threading.Event()
+        timer = threading.Timer(timeout, deadline.set)
+        timer.start()
+        while pending and not deadline.is_set():
+            for message in consumer.consume(1000, 0.2):
+                error = message.error()
+                if error is None:
+                    link = codec.decode(message.value())
+                    cards[link["card_token"]] = link["member_id"]
+                elif error.code() == KafkaError._PARTITION_EOF:
+                    pending.discard(message.partition())
+                else:
+                    raise RuntimeError(f"reading {CARDS}: {error}")
+        timer.cancel()
+        if pending:
+            raise TimeoutError(f"{CARDS} partitions {sorted(pending)} not read to their end in {timeout:.0f} s")
+        return cards
+    finally:
+        consumer.close()
+
+
+def run_ingest(bootstrap: str, codec: AvroCodec, partitions: int, batch_events: int,
+               stop: threading.Event) -> None:
+    ingest = Ingest(codec, partitions, load_card_directory(bootstrap, codec))
+    errors = DeliveryErrors()
+    producer = Producer(producer_config(bootstrap))
+    consumer = Consumer(consumer_config(bootstrap, INGEST_GROUP))
+    consumer.subscribe([EVENTS])
+    try:
+        while not stop.is_set():
+            messages = [m for m in consumer.consume(batch_events, 0.05) if _ok(m)]
+            if not messages:
+                continue
+            result = ingest.process(messages)
+            for partition, records in result.batches.items():
+                value = codec.encode(MEMBER_BATCHES, "MemberBatch", {"events": records})
+                producer.produce(MEMBER_BATCHES, value, partition=partition, on_delivery=errors)
+            for letter in result.dead_letters:
+                producer.produce(DEADLETTER, codec.encode(DEADLETTER, "DeadLetter", letter),
+                                 letter["key"], on_delivery=errors)
+            for link in result.card_links:
+                producer.produce(CARDS, codec.encode(CARDS, "CardLink", link), link["card_token"].encode(),
+                                 on_delivery=errors)
+            producer.flush()
+            errors.raise_if_any()
+            consumer.commit(asynchronous=False)
+    finally:
+        consumer.close()
+        producer.flush(10)
+
+
+def _ok(message: object) -> bool:
+    error = message.error()  # type: ignore[attr-defined]
+    if error is not None:
+        log.warning("ingest consumer: %s", error)
+        return False
+    return True

@@ -1,0 +1,52 @@
+"""confluent-kafka client settings shared by ingest, the member agent's outputs and the sink."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def producer_config(bootstrap: str, **extra: Any) -> dict[str, Any]:
+    # murmur2 like Java clients and Faust, so keyed messages land where the member lives.
+    return {
+        "bootstrap.servers": bootstrap,
+        "enable.idempotence": True,
+        "partitioner": "murmur2_random",
+        "linger.ms": 5,
+        "batch.num.messages": 10_000,
+        **extra,
+    }
+
+
+def consumer_config(bootstrap: str, group: str, **extra: Any) -> dict[str, Any]:
+    # Offsets are committed by hand, only after what was read is safely written on.
+    return {
+        "bootstrap.servers": bootstrap,
+        "group.id": group,
+        "enable.auto.commit": False,
+        "auto.offset.reset": "earliest",
+        "session.timeout.ms": 6000,
+        "heartbeat.interval.ms": 1000,
+        "fetch.wait.max.ms": 50,
+        **extra,
+    }
+
+
+class DeliveryFailed(RuntimeError):
+    pass
+
+
+class DeliveryErrors:
+    """Collects delivery reports so a batch is committed only if every message was stored."""
+
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+
+    def __call__(self, err: Any, msg: Any) -> None:
+        if err is not None:
+            self.errors.append(f"{msg.topic()}: {err}")
+
+    def raise_if_any(self) -> None:
+        if self.errors:
+            first, count = self.errors[0], len(self.errors)
+            self.errors.clear()
+            raise DeliveryFailed(f"{count} messages were not stored by the broker, first: {first}")

@@ -1,0 +1,87 @@
+"""Apply one MemberBatch: each touched member's state is read once and written once.
+
+The rules decide; this module only loads states, feeds events in order,
+encodes what the rules emitted and what the dead-letter topic needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from processors.decide import decide
+from processors.program import Program
+from processors.state import MemberState
+from schemas.codec import AvroCodec
+from streams.ingest import dead_letter
+from streams.records import as_record, event_from_record, output_destination, state_from_record
+from streams.topics import DEADLETTER, EVENTS, MEMBER_BATCHES
+
+Record = dict[str, Any]
+STATE_CONTRACT = "MemberState"
+
+
+@dataclass
+class Message:
+    topic: str
+    key: bytes
+    value: bytes
+
+
+@dataclass
+class BatchResult:
+    messages: list[Message] = field(default_factory=list)
+    states: dict[str, bytes] = field(default_factory=dict)
+    applied: int = 0
+    duplicates: int = 0
+    refused: int = 0
+
+
+class MemberBatchApplier:
+    def __init__(self, codec: AvroCodec, program: Program, changelog_topic: str) -> None:
+        self._codec = codec
+        self._program = program
+        self._changelog_topic = changelog_topic
+
+    def encode_state(self, state: MemberState) -> bytes:
+        return self._codec.encode(self._changelog_topic, STATE_CONTRACT, as_record(state))
+
+    def decode_state(self, data: bytes | None) -> MemberState | None:
+        return None if data is None else state_from_record(self._codec.decode(data))
+
+    def apply(self, batch: bytes, partition: int, offset: int,
+              load_state: Callable[[str], bytes | None]) -> BatchResult:
+        result = BatchResult()
+        states: dict[str, MemberState | None] = {}
+        changed: set[str] = set()
+        for record in self._codec.decode(batch)["events"]:
+            member_id = record["member_id"]
+            if member_id not in states:
+                states[member_id] = self.decode_state(load_state(member_id))
+            decision = decide(states[member_id], event_from_record(record), self._program)
+            if decision.refusal is not None:
+                result.refused += 1
+                result.messages.append(self._refusal(record, decision.refusal.reason, partition, offset))
+                continue
+            if decision.duplicate:
+                result.duplicates += 1
+                continue
+            result.applied += 1
+            states[member_id] = decision.state
+            changed.add(member_id)
+            key = member_id.encode()
+            for output in decision.outputs:
+                topic, contract = output_destination(output)
+                result.messages.append(Message(topic, key, self._codec.encode(topic, contract, as_record(output))))
+        for member_id in changed:
+            state = states[member_id]
+            assert state is not None  # an applied event always leaves a state
+            result.states[member_id] = self.encode_state(state)
+        return result
+
+    def _refusal(self, record: Record, reason: str, partition: int, offset: int) -> Message:
+        original = self._codec.encode(EVENTS, "LoyaltyEvent", record)
+        letter = dead_letter("member", reason, MEMBER_BATCHES, partition, offset, record["member_id"].encode(),
+                             original, record["event_id"], f"member:{record['event_id']}")
+        return Message(DEADLETTER, record["member_id"].encode(), self._codec.encode(DEADLETTER, "DeadLetter", letter))

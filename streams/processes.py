@@ -1,0 +1,89 @@
+"""Starting the pieces of a running engine: broker, worker process and sink thread."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from schemas.codec import AvroCodec
+from schemas.registry import registry_for
+from sinks.clickhouse import ClickHouseStore, connect
+from streams.embedded import EmbeddedBroker
+from streams.settings import Settings
+from streams.sink_loop import SinkLoop
+
+
+@contextlib.contextmanager
+def broker(settings: Settings) -> Iterator[str]:
+    """The bootstrap address: a started embedded broker, or the configured one."""
+    if not settings.embedded_broker:
+        yield settings.broker
+        return
+    with EmbeddedBroker(log_dir=settings.data_dir / "logs") as embedded:
+        yield embedded.bootstrap
+
+
+def clickhouse(settings: Settings) -> ClickHouseStore:
+    if settings.embedded_clickhouse:
+        (settings.data_dir / "clickhouse").mkdir(parents=True, exist_ok=True)
+    return connect(settings.resolved_clickhouse_dsn(), settings.clickhouse_database)
+
+
+@contextlib.contextmanager
+def worker_process(settings: Settings, bootstrap: str) -> Iterator[subprocess.Popen[bytes]]:
+    """``loyalty worker`` in a child process; stopped with SIGTERM (then killed) on exit."""
+    logs = settings.data_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "LOYALTY_BROKER": bootstrap, "LOYALTY_DATA_DIR": str(settings.data_dir.resolve())}
+    with open(logs / "worker.log", "ab") as log:
+        child = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"], env=env,
+                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        yield child
+    finally:
+        stop_child(child)
+
+
+def stop_child(child: subprocess.Popen[bytes], timeout: float = 20) -> None:
+    if child.poll() is None:
+        child.send_signal(signal.SIGTERM)
+        try:
+            child.wait(timeout)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+
+@dataclass
+class RunningSink:
+    loop: SinkLoop
+    thread: threading.Thread
+    stop: threading.Event
+    error: list[BaseException]
+
+
+@contextlib.contextmanager
+def sink_thread(settings: Settings, bootstrap: str, store: ClickHouseStore) -> Iterator[RunningSink]:
+    codec = AvroCodec(registry_for(settings.schema_registry_url))
+    loop = SinkLoop(bootstrap, codec, store, settings.sink_batch_rows, settings.sink_flush_ms)
+    stop, errors = threading.Event(), []
+
+    def run() -> None:
+        try:
+            loop.run(stop)
+        except BaseException as exc:  # surfaced to the caller through RunningSink.error
+            errors.append(exc)
+
+    thread = threading.Thread(target=run, name="clickhouse-sink", daemon=True)
+    thread.start()
+    try:
+        yield RunningSink(loop, thread, stop, errors)
+    finally:
+        stop.set()
+        thread.join(30)

@@ -1,0 +1,138 @@
+"""Translation between Avro records (plain dicts) and the rules' typed values.
+
+The Avro contracts and the dataclasses use the same field names, so outputs
+and member state convert field by field; input events are built from the
+envelope plus the body the union tags.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import fields, is_dataclass
+from typing import Any
+
+from processors.events import (
+    CardLinked,
+    Channel,
+    MemberEnrolled,
+    MemberEvent,
+    Purchase,
+    PurchaseLine,
+    Referral,
+    Return,
+    ReturnedLine,
+    SocialAction,
+    SocialShare,
+)
+from processors.outputs import Activity, LedgerEntry, Output, RewardIssued, TierChanged, Trigger
+from processors.state import LineRecord, MemberState, OrderRecord
+
+Record = dict[str, Any]
+
+BODY_PREFIX = "loyalty.v1."
+
+
+def body_type(record: Record) -> str:
+    """``Purchase``, ``Return``, ... for a decoded LoyaltyEvent."""
+    return str(record["body"][0]).removeprefix(BODY_PREFIX)
+
+
+def _purchase(head: Record, body: Record) -> Purchase:
+    return Purchase(
+        **head,
+        order_id=body["order_id"],
+        channel=Channel(body["channel"]),
+        store_id=body["store_id"],
+        currency=body["currency"],
+        total_minor=body["total_minor"],
+        lines=tuple(PurchaseLine(**line) for line in body["lines"]),
+        payment_method=body["payment_method"],
+    )
+
+
+def _return(head: Record, body: Record) -> Return:
+    return Return(
+        **head,
+        order_id=body["order_id"],
+        currency=body["currency"],
+        refund_minor=body["refund_minor"],
+        lines=tuple(ReturnedLine(**line) for line in body["lines"]),
+    )
+
+
+def _enrolled(head: Record, body: Record) -> MemberEnrolled:
+    return MemberEnrolled(**head, channel=Channel(body["channel"]), birthday=body["birthday"],
+                          referred_by=body["referred_by"])
+
+
+def _social(head: Record, body: Record) -> SocialShare:
+    return SocialShare(**head, platform=body["platform"], action=SocialAction(body["action"]),
+                       post_id=body["post_id"])
+
+
+_BODIES: dict[str, Callable[[Record, Record], MemberEvent]] = {
+    "Purchase": _purchase,
+    "Return": _return,
+    "MemberEnrolled": _enrolled,
+    "CardLinked": lambda head, body: CardLinked(**head, card_token=body["card_token"]),
+    "Referral": lambda head, body: Referral(**head, referral_code=body["referral_code"],
+                                            friend_member_id=body["friend_member_id"]),
+    "SocialShare": _social,
+}
+
+
+def event_from_record(record: Record) -> MemberEvent:
+    """The typed event for a decoded LoyaltyEvent whose member id is resolved."""
+    head = {
+        "event_id": record["event_id"],
+        "member_id": record["member_id"],
+        "occurred_at": record["occurred_at"],
+        "source": record["source"],
+    }
+    return _BODIES[body_type(record)](head, record["body"][1])
+
+
+def as_record(value: Any) -> Any:
+    """A dataclass (and the dataclasses inside it) as plain dicts and lists for fastavro."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: as_record(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, tuple | list):
+        return [as_record(item) for item in value]
+    if isinstance(value, dict) or (hasattr(value, "items") and not isinstance(value, str)):
+        return {key: as_record(item) for key, item in value.items()}
+    return value
+
+
+OUTPUT_TOPICS: dict[type, tuple[str, str]] = {
+    LedgerEntry: ("loyalty.ledger.v1", "LedgerEntry"),
+    RewardIssued: ("loyalty.rewards.v1", "RewardIssued"),
+    Trigger: ("loyalty.triggers.v1", "Trigger"),
+    TierChanged: ("loyalty.tiers.v1", "TierChanged"),
+    Activity: ("loyalty.activity.v1", "Activity"),
+}
+
+
+def output_destination(output: Output) -> tuple[str, str]:
+    """(topic, contract) an output is published on."""
+    return OUTPUT_TOPICS[type(output)]
+
+
+def state_from_record(record: Record) -> MemberState:
+    return MemberState(
+        member_id=record["member_id"],
+        enrolled_at=record["enrolled_at"],
+        tier=record["tier"],
+        balance=record["balance"],
+        lifetime_points=record["lifetime_points"],
+        spend_by_month=record["spend_by_month"],
+        seen_events=record["seen_events"],
+        orders={
+            order_id: OrderRecord(
+                occurred_at=order["occurred_at"],
+                lines={line_id: LineRecord(**line) for line_id, line in order["lines"].items()},
+            )
+            for order_id, order in record["orders"].items()
+        },
+        last_activity_at=record["last_activity_at"],
+        near_tier_notified=record["near_tier_notified"],
+    )

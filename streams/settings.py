@@ -1,0 +1,65 @@
+"""The one reader of the environment: every setting, typed, with embedded defaults.
+
+Values come from ``LOYALTY_*`` environment variables, then from a TOML file
+(``loyalty.toml`` in the working directory, or the path in
+``LOYALTY_CONFIG_FILE``), then from the defaults below. The defaults run
+everything on this machine: the embedded broker and an embedded ClickHouse.
+Pointing the engine at a real Kafka, schema registry and ClickHouse server
+takes settings only.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field, PositiveInt
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+EMBEDDED = "embedded"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LOYALTY_", extra="forbid")
+
+    broker: str = Field(EMBEDDED, description="Kafka bootstrap servers, or 'embedded' to start a local broker")
+    schema_registry_url: str = Field("embedded://", description="Confluent-compatible registry URL")
+    clickhouse_dsn: str = Field(EMBEDDED, description="clickhouse-connect DSN, or 'embedded' for chDB")
+    clickhouse_database: str = "loyalty"
+    program_file: Path | None = Field(None, description="YAML program file; the bundled demo program if unset")
+    data_dir: Path = Field(Path(".loyalty"), description="Where embedded state, logs and chDB data live")
+    partitions: PositiveInt = 4
+    worker_web_port: PositiveInt = 6066
+    ingest_batch_events: PositiveInt = 2000
+    sink_batch_rows: PositiveInt = 50_000
+    sink_flush_ms: PositiveInt = 250
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = os.environ.get("LOYALTY_CONFIG_FILE", "loyalty.toml")
+        return init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=toml_file)
+
+    @property
+    def embedded_broker(self) -> bool:
+        return self.broker == EMBEDDED
+
+    @property
+    def embedded_clickhouse(self) -> bool:
+        return self.clickhouse_dsn == EMBEDDED
+
+    def resolved_clickhouse_dsn(self) -> str:
+        if self.embedded_clickhouse:
+            return f"chdb://{(self.data_dir / 'clickhouse').resolve()}"
+        return self.clickhouse_dsn

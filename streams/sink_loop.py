@@ -1,0 +1,72 @@
+"""The ClickHouse sink loop: read output topics, write column batches, then commit.
+
+Rows are written when a batch is full or old enough, and offsets are committed
+only after ClickHouse has stored them; a replay after a crash re-inserts rows
+whose deterministic ids the ReplacingMergeTree tables fold together.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict
+from typing import Any
+
+from confluent_kafka import Consumer
+
+from schemas.codec import AvroCodec
+from sinks.clickhouse import ClickHouseStore
+from streams.kafka import consumer_config
+from streams.topics import ACTIVITY, DEADLETTER, LEDGER, REWARDS, TIERS, TRIGGERS
+
+SINK_GROUP = "loyalty-sink"
+SINK_TOPICS = (LEDGER, REWARDS, TRIGGERS, TIERS, ACTIVITY, DEADLETTER)
+
+
+class SinkLoop:
+    def __init__(self, bootstrap: str, codec: AvroCodec, store: ClickHouseStore,
+                 batch_rows: int, flush_ms: int) -> None:
+        self._codec = codec
+        self._store = store
+        self._batch_rows = batch_rows
+        self._flush_seconds = flush_ms / 1000
+        self._consumer = Consumer(consumer_config(bootstrap, SINK_GROUP))
+        self._pending: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self._pending_rows = 0
+        self._oldest = 0.0
+        self.rows_written = 0
+
+    def run(self, stop: threading.Event) -> None:
+        self._consumer.subscribe(list(SINK_TOPICS))
+        try:
+            while not stop.is_set():
+                self.poll_once()
+            self.flush()
+        finally:
+            self._consumer.close()
+
+    def poll_once(self) -> None:
+        for message in self._consumer.consume(self._batch_rows, min(self._flush_seconds, 0.1)):
+            error = message.error()
+            if error is not None:
+                raise RuntimeError(f"sink consumer: {error}")
+            if not self._pending_rows:
+                self._oldest = time.monotonic()
+            self._pending[message.topic()].append(self._codec.decode(message.value()))
+            self._pending_rows += 1
+        if self._pending_rows >= self._batch_rows or (
+            self._pending_rows and time.monotonic() - self._oldest >= self._flush_seconds
+        ):
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._pending_rows:
+            return
+        try:
+            for topic, records in self._pending.items():
+                self._store.insert(topic, records)
+            self._consumer.commit(asynchronous=False)
+            self.rows_written += self._pending_rows
+        finally:
+            self._pending.clear()
+            self._pending_rows = 0

@@ -1,0 +1,217 @@
+"""Every analytics query against a small, realistic program, with every output replayed.
+
+Story (EUR unless said): m1 enrols, links a card, buys books+toys on the web (o1),
+books in store (o2), returns the toys; m1 reaches silver. m2 enrols, buys toys for
+20.01 (o3), refers a friend, goes silver then gold. m3 only enrols. m4 buys garden
+tools in USD with no channel and never enrolled. Two inputs were dead-lettered.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from sinks import queries
+from sinks.clickhouse import ClickHouseStore
+
+BASE = "bronze"
+T0 = dt.datetime(2025, 3, 1, 9, 0, tzinfo=dt.UTC)
+
+
+def at(hours: float) -> dt.datetime:
+    return T0 + dt.timedelta(hours=hours)
+
+
+def line(line_id: str, sku: str, category: str, qty: int, amount: int, points: int) -> dict[str, Any]:
+    return {"line_id": line_id, "sku": sku, "category": category, "quantity": qty,
+            "amount_minor": amount, "points": points}
+
+
+def act(event_id: str, member: str, hours: float, kind: str, *, channel: str | None = None,
+        currency: str | None = None, amount: int = 0, points: int = 0, order: str | None = None,
+        lines: tuple[dict[str, Any], ...] = ()) -> dict[str, Any]:
+    return {"event_id": event_id, "member_id": member, "occurred_at": at(hours), "event_type": kind,
+            "channel": channel, "store_id": "s9" if channel == "store" else None, "currency": currency,
+            "amount_minor": amount, "points": points, "order_id": order, "lines": list(lines)}
+
+
+def led(entry_id: str, member: str, event_id: str, hours: float, reason: str, points: int, balance: int,
+        order: str | None = None, line_id: str | None = None) -> dict[str, Any]:
+    return {"entry_id": entry_id, "member_id": member, "event_id": event_id, "occurred_at": at(hours),
+            "reason": reason, "points": points, "balance_after": balance, "order_id": order,
+            "line_id": line_id, "detail": f"{reason}: {points} points"}
+
+
+def tier(change_id: str, member: str, hours: float, frm: str, to: str, spend: int) -> dict[str, Any]:
+    return {"change_id": change_id, "member_id": member, "event_id": f"ev-{change_id}",
+            "occurred_at": at(hours), "from_tier": frm, "to_tier": to, "qualifying_spend_minor": spend,
+            "reason": "qualifying spend"}
+
+
+ACTIVITY = [
+    act("a1", "m1", 0, "enrolled"),
+    act("a2", "m1", 0.5, "card_linked"),
+    act("a3", "m1", 1, "purchase", channel="web", currency="EUR", amount=10_000, points=100, order="o1",
+        lines=(line("o1-1", "B-1", "books", 1, 6_000, 60), line("o1-2", "T-7", "toys", 2, 4_000, 40))),
+    act("a4", "m1", 3, "purchase", channel="store", currency="EUR", amount=5_000, points=50, order="o2",
+        lines=(line("o2-1", "B-2", "books", 1, 5_000, 50),)),
+    act("a5", "m1", 4, "return", channel="web", currency="EUR", amount=-4_000, points=-40, order="o1",
+        lines=(line("o1-2", "T-7", "toys", -2, -4_000, -40),)),
+    act("a6", "m2", 0, "enrolled"),
+    act("a7", "m2", 2, "purchase", channel="web", currency="EUR", amount=2_001, points=20, order="o3",
+        lines=(line("o3-1", "T-9", "toys", 1, 2_001, 20),)),
+    act("a8", "m2", 6, "referral"),
+    act("a9", "m3", 0, "enrolled"),
+    act("a10", "m4", 5, "purchase", currency="USD", amount=3_000, points=30, order="o4",
+        lines=(line("o4-1", "G-1", "garden", 3, 3_000, 30),)),
+]
+LEDGER = [
+    led("l1", "m1", "a1", 0, "welcome", 100, 100),
+    led("l2", "m1", "a3", 1, "purchase", 60, 160, "o1", "o1-1"),
+    led("l3", "m1", "a3", 1, "purchase", 40, 200, "o1", "o1-2"),
+    led("l4", "m1", "a4", 3, "purchase", 50, 250, "o2", "o2-1"),
+    led("l5", "m1", "a5", 4, "return", -40, 210, "o1", "o1-2"),
+    led("l6", "m2", "a6", 0, "welcome", 100, 100),
+    led("l7", "m2", "a7", 2, "purchase", 20, 120, "o3", "o3-1"),
+    led("l8", "m3", "a9", 0, "welcome", 100, 100),
+    led("l9", "m4", "a10", 5, "purchase", 30, 30, "o4", "o4-1"),
+]
+TIERS = [
+    tier("c3", "m2", 7, "silver", "gold", 60_000),  # listed first: the latest by time must win
+    tier("c1", "m1", 3, BASE, "silver", 15_000),
+    tier("c2", "m2", 2, BASE, "silver", 30_000),
+]
+DEAD = [
+    {"dead_letter_id": "events/0/17", "stage": "ingest", "reason": "card number in field note (masked)",
+     "event_id": None, "topic": "loyalty.events.v1", "partition": 0, "offset": 17,
+     "key": None, "value": b"\x00\x00\x00\x00\x01\xff****1111", "recorded_at": at(1)},
+    {"dead_letter_id": "member/a99", "stage": "member", "reason": "unknown member for card token",
+     "event_id": "a99", "topic": "loyalty.member-batches.v1", "partition": 2, "offset": 5,
+     "key": b"tok-42", "value": b"{}", "recorded_at": at(2)},
+]
+BATCHES = {
+    "loyalty.activity.v1": ACTIVITY,
+    "loyalty.ledger.v1": LEDGER,
+    "loyalty.tiers.v1": TIERS,
+    "loyalty.deadletter.v1": DEAD,
+}
+
+
+@pytest.fixture
+def store(chdb_client: Any, ch_database: str) -> Iterator[ClickHouseStore]:
+    s = ClickHouseStore(chdb_client, ch_database)
+    s.ensure_schema()
+    s.client.command(f"SYSTEM STOP MERGES `{ch_database}`")  # keep duplicates on disk: FINAL must do the work
+    for topic, records in BATCHES.items():
+        s.insert(topic, records)
+    for topic, records in BATCHES.items():  # the whole output replayed, plus one row twice in one batch
+        s.insert(topic, [*records, records[0]])
+    s.ensure_schema()  # again, with data: still fine
+    yield s
+
+
+def test_duplicates_are_on_disk(store: ClickHouseStore) -> None:
+    assert store.scalar("SELECT count() FROM $db.ledger") > len(LEDGER)
+    assert store.scalar("SELECT count() FROM $db.activity") > len(ACTIVITY)
+
+
+def test_member_ledger(store: ClickHouseStore) -> None:
+    got = queries.member_ledger(store, "m1")
+    assert [(r["entry_id"], r["points"], r["balance_after"]) for r in got] == [
+        ("l1", 100, 100), ("l2", 60, 160), ("l3", 40, 200), ("l4", 50, 250), ("l5", -40, 210)]
+    assert got[4] == {
+        "entry_id": "l5", "event_id": "a5", "occurred_at": at(4), "reason": "return", "points": -40,
+        "balance_after": 210, "order_id": "o1", "line_id": "o1-2", "detail": "return: -40 points"}
+    assert sum(r["points"] for r in got) == got[-1]["balance_after"]
+    assert queries.member_ledger(store, "nobody") == []
+
+
+def test_member_summary(store: ClickHouseStore) -> None:
+    assert queries.member_summary(store, "m1", BASE) == {
+        "member_id": "m1", "tier": "silver", "balance": 210, "lifetime_points": 250, "ledger_entries": 5,
+        "purchases": 2, "returns": 1, "spend_minor": {"EUR": 11_000}, "enrolled": True,
+        "last_activity_at": at(4)}
+    m2 = queries.member_summary(store, "m2", BASE)
+    assert m2 is not None
+    assert (m2["tier"], m2["balance"], m2["spend_minor"]) == ("gold", 120, {"EUR": 2_001})
+    m3 = queries.member_summary(store, "m3", BASE)
+    assert m3 is not None
+    assert (m3["tier"], m3["balance"], m3["purchases"], m3["spend_minor"]) == (BASE, 100, 0, {})
+    m4 = queries.member_summary(store, "m4", "blue")  # the base tier is a parameter
+    assert m4 is not None
+    assert (m4["tier"], m4["enrolled"], m4["spend_minor"]) == ("blue", False, {"USD": 3_000})
+    assert queries.member_summary(store, "nobody", BASE) is None
+
+
+def test_program_summary(store: ClickHouseStore) -> None:
+    assert queries.program_summary(store, BASE) == {
+        "members": 3,
+        "known_members": 4,
+        "points_issued": 500,
+        "points_outstanding": 460,
+        "members_per_tier": {BASE: 2, "gold": 1, "silver": 1},
+        "dead_letters": 2,
+        "events_accepted": 10,
+    }
+
+
+def test_program_summary_empty(chdb_client: Any, ch_database: str) -> None:
+    s = ClickHouseStore(chdb_client, ch_database)
+    s.ensure_schema()
+    assert queries.program_summary(s, BASE) == {
+        "members": 0, "known_members": 0, "points_issued": 0, "points_outstanding": 0,
+        "members_per_tier": {}, "dead_letters": 0, "events_accepted": 0}
+    assert queries.repeat_purchase_rate(s) == {"buyers": 0, "repeat_buyers": 0, "rate_bp": 0}
+    assert queries.average_order_value(s) == []
+    assert queries.top_categories(s) == []
+
+
+def test_average_order_value(store: ClickHouseStore) -> None:
+    assert queries.average_order_value(store) == [
+        {"channel": "web", "currency": "EUR", "orders": 2, "revenue_minor": 12_001, "aov_minor": 6_000},
+        {"channel": "store", "currency": "EUR", "orders": 1, "revenue_minor": 5_000, "aov_minor": 5_000},
+        {"channel": None, "currency": "USD", "orders": 1, "revenue_minor": 3_000, "aov_minor": 3_000},
+    ]
+
+
+def test_repeat_purchase_rate(store: ClickHouseStore) -> None:
+    assert queries.repeat_purchase_rate(store) == {"buyers": 3, "repeat_buyers": 1, "rate_bp": 3_333}
+
+
+def test_top_categories(store: ClickHouseStore) -> None:
+    assert queries.top_categories(store) == [
+        {"category": "books", "currency": "EUR", "spend_minor": 11_000, "points": 110, "orders": 2},
+        {"category": "garden", "currency": "USD", "spend_minor": 3_000, "points": 30, "orders": 1},
+        {"category": "toys", "currency": "EUR", "spend_minor": 2_001, "points": 20, "orders": 2},
+    ]
+    assert [r["category"] for r in queries.top_categories(store, limit=1)] == ["books"]
+
+
+def test_points_liability_by_tier(store: ClickHouseStore) -> None:
+    got = queries.points_liability_by_tier(store, BASE)
+    assert got == [
+        {"tier": "silver", "members": 1, "points_outstanding": 210},
+        {"tier": BASE, "members": 2, "points_outstanding": 130},
+        {"tier": "gold", "members": 1, "points_outstanding": 120},
+    ]
+    total = queries.program_summary(store, BASE)["points_outstanding"]
+    assert sum(r["points_outstanding"] for r in got) == total
+
+
+def test_purchases_view(store: ClickHouseStore) -> None:
+    rows = store.rows("SELECT event_id, amount_minor, line_category FROM $db.purchases ORDER BY event_id")
+    assert [(r["event_id"], r["amount_minor"]) for r in rows] == [
+        ("a10", 3_000), ("a3", 10_000), ("a4", 5_000), ("a5", -4_000), ("a7", 2_001)]
+    assert rows[1]["line_category"] == ["books", "toys"]
+
+
+def test_recent_dead_letters_keep_bytes(store: ClickHouseStore) -> None:
+    got = queries.recent_dead_letters(store)
+    assert [r["dead_letter_id"] for r in got] == ["member/a99", "events/0/17"]
+    assert got[0]["key"] == b"tok-42"
+    assert got[1]["key"] is None
+    assert got[1]["value"] == b"\x00\x00\x00\x00\x01\xff****1111"
+    assert got[1]["recorded_at"] == at(1)
