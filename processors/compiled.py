@@ -52,6 +52,7 @@ class CompiledProgram:
     return_window: timedelta
     return_window_days: int
     _months: dict[int, tuple[str, str]] = field(default_factory=dict)
+    _category_terms: dict[tuple[str, ...], tuple[str, str]] = field(default_factory=dict)
 
     def tier(self, name: str) -> TierStep:
         """The member's tier; a tier since removed from the program counts as the base tier."""
@@ -70,6 +71,27 @@ class CompiledProgram:
             keys = (f"{index // 12:04d}-{index % 12 + 1:02d}", f"{first // 12:04d}-{first % 12 + 1:02d}")
             self._months[index] = keys
         return keys
+
+
+    def category_terms(self, categories: tuple[str, ...]) -> tuple[str, str]:
+        """Words for an order's categories that do not earn x1, before and after its points.
+
+        ``("shoes", "gift_card")`` -> ``(", shoes x2", " (gift_card earns no points)")``.
+        Orders repeat the same few combinations, so the words are made once each.
+        """
+        terms = self._category_terms.get(categories)
+        if terms is None:
+            unique = dict.fromkeys(categories)
+            weights = self.category_weight_bp
+            multiplied = "".join(f", {c} {format_multiplier(weights[c])}" for c in unique if weights[c])
+            excluded = ", ".join(c for c in unique if not weights[c])
+            terms = (multiplied, f" ({excluded} earns no points)" if excluded else "")
+            if len(self._category_terms) < _TERMS_CACHE_SIZE:
+                self._category_terms[categories] = terms
+        return terms
+
+
+_TERMS_CACHE_SIZE = 4096
 
 
 def _compile(program: Program) -> CompiledProgram:

@@ -28,7 +28,7 @@ from typing import NamedTuple
 
 from processors.compiled import CompiledProgram, TierStep
 from processors.events import PurchaseLine
-from processors.money import format_money, format_multiplier, format_points
+from processors.money import format_money, format_points
 from processors.program import BASIS_POINTS
 
 
@@ -44,30 +44,30 @@ def award_points(lines: tuple[PurchaseLine, ...], tier: TierStep, rules: Compile
     factor = tier.earn_factor
     shares: list[int] = []  # each line's exact points, times the divisor
     qualifying: list[int] = []
-    plain = True
+    special: list[str] = []  # categories that earn other than x1, in line order
     for line in lines:
         bp = weights.get(line.category, BASIS_POINTS)
         if bp != BASIS_POINTS:
-            plain = False
+            special.append(line.category)
         shares.append(line.amount_minor * bp * factor)
         qualifying.append(line.amount_minor if bp else 0)
     divisor = rules.points_divisor
     points, rest = divmod(sum(shares), divisor)
-    qualifying_total = sum(qualifying)
-    result = f"{format_points(points)}, rounded down" if rest else format_points(points)
-    detail = f"{format_money(qualifying_total, rules.currency)} {tier.rate_text}"
-    if plain:
-        detail = f"{detail} = {result}"
+    result = format_points(points)
+    if rest:
+        result += ", rounded down"
+    money = format_money(sum(qualifying), rules.currency)
+    if special:
+        multiplied, excluded = rules.category_terms(tuple(special))
+        detail = f"{money} {tier.rate_text}{multiplied} = {result}{excluded}"
     else:
-        multiplied, excluded = _category_terms(lines, rules)
-        detail = f"{detail}{multiplied} = {result}{excluded}"
-    return Earning(points, share_out(points, shares, divisor), qualifying, detail)
+        detail = f"{money} {tier.rate_text} = {result}"
+    line_points = [points] if len(shares) == 1 else share_out(points, shares, divisor)
+    return Earning(points, line_points, qualifying, detail)
 
 
 def share_out(points: int, shares: list[int], divisor: int) -> list[int]:
     """Split ``points`` over lines whose exact shares are ``shares / divisor`` (largest remainder)."""
-    if len(shares) == 1:
-        return [points]
     line_points = [share // divisor for share in shares]
     left = points - sum(line_points)
     if left:
@@ -76,25 +76,3 @@ def share_out(points: int, shares: list[int], divisor: int) -> list[int]:
         for i in by_remainder[:left]:
             line_points[i] += 1
     return line_points
-
-
-def _category_terms(lines: tuple[PurchaseLine, ...], rules: CompiledProgram) -> tuple[str, str]:
-    """Words for the categories that do not earn x1.
-
-    ``(", shoes x2 on 500.00 SEK", " (gift_card 200.00 SEK earns no points)")``
-    """
-    amounts: dict[str, int] = {}
-    for line in lines:
-        amounts[line.category] = amounts.get(line.category, 0) + line.amount_minor
-    weights = rules.category_weight_bp
-    multiplied = [
-        f", {category} {format_multiplier(weights[category])} on {format_money(amount, rules.currency)}"
-        for category, amount in amounts.items()
-        if weights.get(category, 0) not in (0, BASIS_POINTS)
-    ]
-    excluded = [
-        f"{category} {format_money(amount, rules.currency)}"
-        for category, amount in amounts.items()
-        if weights.get(category) == 0
-    ]
-    return "".join(multiplied), f" ({', '.join(excluded)} earns no points)" if excluded else ""

@@ -15,7 +15,7 @@ from typing import Any
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
 
 from schemas.contracts import contract_text, load_contract
-from schemas.registry import SchemaRegistry
+from schemas.registry import SchemaRegistry, UnknownSchemaError
 
 MAGIC = 0
 _HEADER = struct.Struct(">bI")
@@ -68,7 +68,10 @@ class AvroCodec:
         magic, schema_id = _HEADER.unpack_from(data)
         if magic != MAGIC:
             raise CodecError(f"not Confluent-framed Avro: magic byte {magic}, expected 0")
-        schema = self._reader(schema_id)
+        try:
+            schema = self._reader(schema_id)
+        except UnknownSchemaError as exc:
+            raise CodecError(str(exc)) from exc
         body = io.BytesIO(data)
         body.seek(_HEADER.size)
         try:

@@ -69,7 +69,14 @@ class ConfluentRegistry:
         return int(self._client.register_schema(subject, Schema(schema_text, "AVRO")))
 
     def schema_text(self, schema_id: int) -> str:
-        text = self._client.get_schema(schema_id).schema_str
+        from confluent_kafka.schema_registry.error import SchemaRegistryError
+
+        try:
+            text = self._client.get_schema(schema_id).schema_str
+        except SchemaRegistryError as exc:
+            if exc.http_status_code == 404:
+                raise UnknownSchemaError(f"schema id {schema_id} is not in the registry: {exc}") from exc
+            raise
         if text is None:
             raise UnknownSchemaError(f"schema id {schema_id} has no text in the registry")
         return text

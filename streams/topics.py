@@ -88,17 +88,33 @@ def engine_topics(partitions: int = DEFAULT_PARTITIONS) -> list[TopicSpec]:
     p = partitions
     return [
         TopicSpec(EVENTS, "input", p, retention_ms=7 * DAY_MS, doc="raw loyalty events, keyed by member"),
-        TopicSpec(MEMBER_BATCHES, "internal", p, retention_ms=1 * DAY_MS,
-                  doc="events re-keyed and batched per member for the Faust agents"),
-        TopicSpec(CARDS, "output", p, Cleanup.COMPACT, FOREVER_MS,
-                  doc="latest card/member state per key; compacted so it can rebuild views"),
+        TopicSpec(
+            MEMBER_BATCHES,
+            "internal",
+            p,
+            retention_ms=1 * DAY_MS,
+            doc="events re-keyed and batched per member for the Faust agents",
+        ),
+        TopicSpec(
+            CARDS,
+            "output",
+            p,
+            Cleanup.COMPACT,
+            FOREVER_MS,
+            doc="latest card/member state per key; compacted so it can rebuild views",
+        ),
         TopicSpec(LEDGER, "output", p, retention_ms=30 * DAY_MS, doc="point ledger entries"),
         TopicSpec(REWARDS, "output", p, retention_ms=30 * DAY_MS, doc="granted rewards"),
         TopicSpec(TRIGGERS, "output", p, retention_ms=7 * DAY_MS, doc="fired rule triggers"),
         TopicSpec(TIERS, "output", p, retention_ms=30 * DAY_MS, doc="tier changes"),
         TopicSpec(ACTIVITY, "output", p, retention_ms=7 * DAY_MS, doc="per-member activity feed"),
-        TopicSpec(DEADLETTER, "output", p, retention_ms=30 * DAY_MS,
-                  doc="events that failed validation or processing, with the reason"),
+        TopicSpec(
+            DEADLETTER,
+            "output",
+            p,
+            retention_ms=30 * DAY_MS,
+            doc="events that failed validation or processing, with the reason",
+        ),
     ]
 
 
@@ -143,7 +159,8 @@ def ensure_topics(
     del admin  # only now: the futures are done
     if errors:
         raise RuntimeError(
-            f"Could not create topics on {bootstrap}: " + "; ".join(errors)
+            f"Could not create topics on {bootstrap}: "
+            + "; ".join(errors)
             + ". Is the broker running (python -m streams.embedded) and reachable?"
         )
     return created

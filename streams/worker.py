@@ -52,7 +52,7 @@ def create_app(settings: Settings, bootstrap: str, program: Program | None = Non
     )
     batches = app.topic(MEMBER_BATCHES, key_serializer="raw", value_serializer="raw",
                         partitions=settings.partitions, internal=False)
-    members = app.Table(TABLE, key_serializer="raw", value_serializer="raw", partitions=settings.partitions)
+    members = app.Table(TABLE, key_type=bytes, value_type=bytes, partitions=settings.partitions)
     applier = MemberBatchApplier(codec, program, CHANGELOG)
     publisher = OutputPublisher(bootstrap)
     counts = {"batches": 0, "applied": 0, "duplicates": 0, "refused": 0}

@@ -1,0 +1,42 @@
+"""Card links, referrals and social shares: recorded, not yet rewarded.
+
+Their earning mechanics come with the referral and social programs; until then
+they are accepted (so a later rule can count them) and leave an activity row.
+A card token never appears in an output: the card table is the only place that
+maps tokens to members.
+"""
+
+from __future__ import annotations
+
+from processors.compiled import CompiledProgram
+from processors.dedup import remember
+from processors.events import CardLinked, Referral, SocialShare
+from processors.outputs import Activity, Decision
+from processors.state import MemberState
+
+ENGAGEMENT_ACTIVITY: dict[type, str] = {
+    CardLinked: "card_linked",
+    Referral: "referral",
+    SocialShare: "social_share",
+}
+
+
+def record_engagement(state: MemberState, event: CardLinked | Referral | SocialShare, rules: CompiledProgram) -> Decision:
+    when = event.occurred_at
+    latest = state.last_activity_at if state.last_activity_at > when else when
+    new_state = MemberState(
+        state.member_id,
+        state.enrolled_at,
+        state.tier,
+        state.balance,
+        state.lifetime_points,
+        state.spend_by_month,
+        remember(state.seen_events, event.event_id, when, latest, rules),
+        state.orders,
+        latest,
+        state.near_tier_notified,
+    )
+    activity = Activity(
+        event.event_id, event.member_id, when, ENGAGEMENT_ACTIVITY[type(event)], None, None, None, 0, 0, None
+    )
+    return Decision(new_state, (activity,))

@@ -1,0 +1,114 @@
+"""Returns take back exactly what the returned units earned, and never more.
+
+A purchase keeps, per line, the units, qualifying spend and points that a
+return could still reverse, for ``return_window_days``. Returning ``q`` of the
+``n`` units left on a line gives back ``points_left * q // n`` points (and the
+same share of its qualifying spend): returning the last units gives back
+exactly what is left, so however an order is returned in parts the reversals
+add up to what it earned, and no part ever reverses more than it earned.
+
+The member's balance may go below zero when the points were already spent; the
+ledger records the return as it happened.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+
+from processors.compiled import CompiledProgram
+from processors.dedup import remember
+from processors.events import Return
+from processors.money import format_points
+from processors.outputs import Activity, ActivityLine, Decision, LedgerEntry, LedgerReason, Output
+from processors.refusals import refuse
+from processors.state import LineRecord, MemberState, OrderRecord
+from processors.tiers import remove_qualifying_spend
+
+
+def keep_order(
+    orders: Mapping[str, OrderRecord], order_id: str, record: OrderRecord, when: datetime, rules: CompiledProgram
+) -> dict[str, OrderRecord]:
+    """A new map of returnable orders with ``record`` put in and orders past the return window dropped.
+
+    Only the first-inserted order is looked at on each call (orders arrive
+    roughly in time order); when it has left the window, all are checked.
+    """
+    kept = dict(orders)
+    kept[order_id] = record
+    cutoff = when - rules.return_window
+    if next(iter(kept.values())).occurred_at < cutoff:
+        kept = {key: order for key, order in kept.items() if order.occurred_at >= cutoff}
+    return kept
+
+
+def apply_return(state: MemberState, event: Return, rules: CompiledProgram) -> Decision:
+    event_id, member_id, when, order_id = event.event_id, event.member_id, event.occurred_at, event.order_id
+    order = state.orders.get(order_id)
+    if order is None or order.occurred_at < when - rules.return_window:
+        return refuse(
+            state,
+            event,
+            f"order {order_id} not found for member {member_id} "
+            f"(unknown, or older than the {rules.return_window_days}-day return window)",
+        )
+    if event.currency != rules.currency:
+        return refuse(
+            state, event, f"return of order {order_id} is in {event.currency} but the order was in {rules.currency}"
+        )
+
+    lines = dict(order.lines)
+    points_back = amount_back = 0
+    activity_lines: list[ActivityLine] = []
+    words: list[str] = []
+    for returned in event.lines:
+        line_id, quantity = returned.line_id, returned.quantity
+        left = lines.get(line_id)
+        if left is None:
+            return refuse(state, event, f"line {line_id} is not in order {order_id}")
+        if quantity <= 0:
+            return refuse(state, event, f"line {line_id}: returned quantity must be positive, got {quantity}")
+        if quantity > left.quantity:
+            return refuse(
+                state,
+                event,
+                f"line {line_id} of order {order_id}: {quantity} returned but only {left.quantity} left to return",
+            )
+        line_points = left.points * quantity // left.quantity
+        line_amount = left.amount_minor * quantity // left.quantity
+        lines[line_id] = LineRecord(left.quantity - quantity, left.amount_minor - line_amount, left.points - line_points)
+        points_back += line_points
+        amount_back += line_amount
+        activity_lines.append(ActivityLine(line_id, "", "", -quantity, -line_amount, -line_points))
+        words.append(f"{quantity} of {left.quantity} left on line {line_id} gives back {format_points(line_points)}")
+
+    balance = state.balance - points_back
+    outputs: list[Output] = []
+    if points_back:
+        detail = f"Return from order {order_id}: {'; '.join(words)}"
+        outputs.append(
+            LedgerEntry(
+                f"{event_id}:return", member_id, event_id, when, LedgerReason.RETURN,
+                -points_back, balance, order_id, None, detail,
+            )
+        )
+    outputs.append(
+        Activity(
+            event_id, member_id, when, "return", None, None, event.currency,
+            -event.refund_minor, -points_back, order_id, tuple(activity_lines),
+        )
+    )
+    latest = state.last_activity_at if state.last_activity_at > when else when
+    new_state = MemberState(
+        member_id,
+        state.enrolled_at,
+        state.tier,
+        balance,
+        state.lifetime_points - points_back,
+        remove_qualifying_spend(state.spend_by_month, order.occurred_at, amount_back, when, rules),
+        remember(state.seen_events, event_id, when, latest, rules),
+        keep_order(state.orders, order_id, OrderRecord(order.occurred_at, lines), when, rules),
+        latest,
+        state.near_tier_notified,
+    )
+    return Decision(new_state, tuple(outputs))

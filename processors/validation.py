@@ -1,0 +1,207 @@
+"""Impossible values, caught at the edge, and card numbers, never let through.
+
+``problems`` lists what makes an event impossible on its own (no member state
+needed), naming the field, so ingest can dead-letter it with a reason the
+sender can act on. ``decide`` assumes events have passed it.
+
+Card numbers (PANs) must never be stored or forwarded. A PAN is 13-19 digits,
+often written in groups with spaces or dashes, whose last digit is the Luhn
+check digit; ``mask_pans`` keeps the last four digits and replaces the others
+with ``*`` without changing the length, so masked Avro bytes still decode.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Final
+
+from processors.events import (
+    CardLinked,
+    MemberEnrolled,
+    MemberEvent,
+    Purchase,
+    Referral,
+    Return,
+    ReturnedLine,
+    SocialShare,
+)
+
+_CURRENCY = re.compile(r"[A-Z]{3}")
+_BIRTHDAY = re.compile(r"(\d\d)-(\d\d)")
+_DAYS_IN_MONTH: Final = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)  # 02-29 is a birthday too
+
+# A run of digits, single spaces or dashes allowed between them, not inside a longer run of digits.
+_PAN_TEXT = re.compile(r"(?<![0-9])[0-9](?:[ -]?[0-9]){12,20}(?![0-9])")
+_PAN_BYTES = re.compile(rb"(?<![0-9])[0-9](?:[ -]?[0-9]){12,20}(?![0-9])")
+_SEPARATORS = " -"
+
+
+def problems(event: MemberEvent) -> list[str]:
+    """Everything impossible about ``event`` on its own; empty when it may be applied."""
+    found = [f"{name} is empty" for name in ("event_id", "member_id", "source") if not getattr(event, name)]
+    offset = event.occurred_at.utcoffset()
+    if offset is None:
+        found.append("occurred_at has no time zone: send event times in UTC")
+    elif offset != timedelta(0):
+        found.append(f"occurred_at is at UTC{event.occurred_at.strftime('%z')}: send event times in UTC")
+    if isinstance(event, Purchase):
+        found += _purchase_problems(event)
+    elif isinstance(event, Return):
+        found += _return_problems(event)
+    elif isinstance(event, MemberEnrolled):
+        if event.birthday is not None and not _is_birthday(event.birthday):
+            found.append(f"birthday {event.birthday!r} is not a day of the year as MM-DD")
+        if event.referred_by is not None and event.referred_by == event.member_id:
+            found.append("referred_by is the member itself")
+    elif isinstance(event, CardLinked):
+        if not event.card_token:
+            found.append("card_token is empty")
+        elif looks_like_pan(event.card_token):
+            found.append(f"card_token {mask_pans(event.card_token)} is a card number: send the token, never the number")
+    elif isinstance(event, Referral):
+        if not event.referral_code:
+            found.append("referral_code is empty")
+        if event.friend_member_id is not None and event.friend_member_id == event.member_id:
+            found.append("friend_member_id is the referring member itself")
+    elif isinstance(event, SocialShare):
+        found += [f"{name} is empty" for name in ("platform", "post_id") if not getattr(event, name)]
+    return found
+
+
+def _purchase_problems(event: Purchase) -> list[str]:
+    found = _order_problems(event.order_id, event.currency, "total_minor", event.total_minor)
+    if not event.lines:
+        found.append("lines is empty: a purchase needs at least one line")
+    seen: set[str] = set()
+    for i, line in enumerate(event.lines):
+        where = f"lines[{i}]"
+        found += [f"{where}.{name} is empty" for name in ("line_id", "sku", "category") if not getattr(line, name)]
+        if line.line_id in seen:
+            found.append(f"{where}.line_id {line.line_id!r} appears twice in the order")
+        seen.add(line.line_id)
+        if line.quantity <= 0:
+            found.append(f"{where}.quantity must be positive, got {line.quantity}")
+        if line.amount_minor < 0:
+            found.append(f"{where}.amount_minor must not be negative, got {line.amount_minor}")
+    lines_total = sum(line.amount_minor for line in event.lines)
+    if event.lines and lines_total != event.total_minor:
+        found.append(f"total_minor {event.total_minor} is not the sum of lines[].amount_minor ({lines_total})")
+    return found
+
+
+def _return_problems(event: Return) -> list[str]:
+    found = _order_problems(event.order_id, event.currency, "refund_minor", event.refund_minor)
+    if not event.lines:
+        found.append("lines is empty: a return needs at least one returned line")
+    found += _returned_line_problems(event.lines)
+    return found
+
+
+def _returned_line_problems(lines: tuple[ReturnedLine, ...]) -> list[str]:
+    found: list[str] = []
+    seen: set[str] = set()
+    for i, line in enumerate(lines):
+        if not line.line_id:
+            found.append(f"lines[{i}].line_id is empty")
+        if line.line_id in seen:
+            found.append(f"lines[{i}].line_id {line.line_id!r} appears twice in the return")
+        seen.add(line.line_id)
+        if line.quantity <= 0:
+            found.append(f"lines[{i}].quantity must be positive, got {line.quantity}")
+    return found
+
+
+def _order_problems(order_id: str, currency: str, amount_name: str, amount_minor: int) -> list[str]:
+    found = []
+    if not order_id:
+        found.append("order_id is empty")
+    if not _CURRENCY.fullmatch(currency):
+        found.append(f"currency {currency!r} is not an ISO 4217 code (three capital letters)")
+    if amount_minor < 0:
+        found.append(f"{amount_name} must not be negative, got {amount_minor}")
+    return found
+
+
+def _is_birthday(text: str) -> bool:
+    match = _BIRTHDAY.fullmatch(text)
+    if match is None:
+        return False
+    month, day = int(match[1]), int(match[2])
+    return 1 <= month <= 12 and 1 <= day <= _DAYS_IN_MONTH[month - 1]
+
+
+def _passes_luhn(digits: str) -> bool:
+    total = 0
+    for position, char in enumerate(reversed(digits)):
+        digit = ord(char) - 48
+        if position % 2:
+            digit = digit * 2 - 9 if digit > 4 else digit * 2
+        total += digit
+    return total % 10 == 0
+
+
+def _is_pan(digits: str) -> bool:
+    return 13 <= len(digits) <= 19 and _passes_luhn(digits)
+
+
+def looks_like_pan(text: str) -> bool:
+    """True when the whole of ``text`` is a card number (spaces and dashes between digits allowed)."""
+    match = _PAN_TEXT.fullmatch(text.strip())
+    return match is not None and _is_pan(_digits(match[0]))
+
+
+def contains_pan(text: str) -> bool:
+    """True when a card number appears anywhere in ``text``."""
+    return any(_is_pan(_digits(match[0])) for match in _PAN_TEXT.finditer(text))
+
+
+def mask_pans(text: str) -> str:
+    """Every card number in ``text`` with all but its last four digits replaced by ``*``, same length."""
+    return _PAN_TEXT.sub(_mask_text_match, text)
+
+
+def mask_pans_in_bytes(data: bytes) -> bytes:
+    """``mask_pans`` for raw bytes (e.g. an Avro message), keeping every byte that is not a PAN digit.
+
+    In Avro a string follows its length, a single byte for 13-19 digits, and
+    that byte can itself be a digit (lengths 24-28 are written as ``0``-``9``);
+    so a run that is not a PAN is tried again without one stray digit at
+    either end.
+    """
+    return _PAN_BYTES.sub(_mask_bytes_match, data)
+
+
+def _digits(run: str) -> str:
+    return run.replace(" ", "").replace("-", "")
+
+
+def _masked(run: str) -> str:
+    """``run`` with every digit but the last four replaced by ``*``; separators stay."""
+    keep = 4
+    out = []
+    for char in reversed(run):
+        if char in _SEPARATORS:
+            out.append(char)
+        elif keep:
+            out.append(char)
+            keep -= 1
+        else:
+            out.append("*")
+    return "".join(reversed(out))
+
+
+def _mask_text_match(match: re.Match[str]) -> str:
+    run = match[0]
+    return _masked(run) if _is_pan(_digits(run)) else run
+
+
+def _mask_bytes_match(match: re.Match[bytes]) -> bytes:
+    run = match[0].decode("ascii")
+    if _is_pan(_digits(run)):
+        return _masked(run).encode("ascii")
+    for start, end in ((1, len(run)), (0, len(run) - 1), (1, len(run) - 1)):
+        inner = run[start:end]
+        if inner and inner[0] not in _SEPARATORS and inner[-1] not in _SEPARATORS and _is_pan(_digits(inner)):
+            return (run[:start] + _masked(inner) + run[end:]).encode("ascii")
+    return run.encode("ascii")

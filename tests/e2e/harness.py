@@ -1,0 +1,53 @@
+"""Running the real engine in a test: embedded broker, Faust worker process, sink thread, chDB."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from schemas.codec import AvroCodec
+from schemas.registry import EmbeddedRegistry
+from sinks.clickhouse import ClickHouseStore
+from streams.embedded import EmbeddedBroker, free_port
+from streams.processes import RunningSink, sink_thread
+from streams.settings import Settings
+from streams.topics import ensure_topics
+
+PROGRAM = """
+name: Test Fashion
+currency: SEK
+earn: {points: 1, per_amount_minor: 1000}
+category_multipliers_bp: {shoes: 15000}
+excluded_categories: [gift_card]
+welcome_bonus_points: 100
+tiers:
+  - {name: Silver, qualifying_spend_minor: 0}
+  - {name: Gold, qualifying_spend_minor: 500000, earn_multiplier_bp: 12500}
+"""
+
+
+@dataclass
+class Engine:
+    settings: Settings
+    bootstrap: str
+    store: ClickHouseStore
+    sink: RunningSink
+    codec: AvroCodec
+
+
+@contextlib.contextmanager
+def engine(tmp_path: Path, chdb_client: Any, database: str, program: str = PROGRAM) -> Iterator[Engine]:
+    """Broker, topics, ClickHouse schema and sink; the test starts the worker itself."""
+    program_file = tmp_path / "program.yaml"
+    program_file.write_text(program)
+    settings = Settings(data_dir=tmp_path / "data", program_file=program_file, worker_web_port=free_port(),
+                        partitions=4, clickhouse_database=database, sink_flush_ms=100)
+    with EmbeddedBroker(log_dir=tmp_path / "tansu") as broker:
+        ensure_topics(broker.bootstrap, settings.partitions)
+        store = ClickHouseStore(chdb_client, database)
+        store.ensure_schema()
+        with sink_thread(settings, broker.bootstrap, store) as sink:
+            yield Engine(settings, broker.bootstrap, store, sink, AvroCodec(EmbeddedRegistry()))
