@@ -71,8 +71,8 @@ def share_out(points: int, shares: list[int], divisor: int) -> list[int]:
     line_points = [share // divisor for share in shares]
     left = points - sum(line_points)
     if left:
-        # sorted() is stable, so among equal remainders the earlier line comes first.
-        by_remainder = sorted(range(len(shares)), key=lambda i: shares[i] % divisor, reverse=True)
-        for i in by_remainder[:left]:
+        remainders = [share % divisor for share in shares]
+        # sorted() is stable, also in reverse, so among equal remainders the earlier line comes first.
+        for i in sorted(range(len(shares)), key=remainders.__getitem__, reverse=True)[:left]:
             line_points[i] += 1
     return line_points

@@ -23,12 +23,16 @@ def minor_digits(currency: str) -> int:
 
 def format_money(amount_minor: int, currency: str) -> str:
     """``123400, "SEK"`` -> ``"1,234.00 SEK"``; negative amounts keep their sign."""
+    if amount_minor < 0:
+        return "-" + format_money(-amount_minor, currency)
     digits = _MINOR_DIGITS.get(currency, 2)
-    sign = "-" if amount_minor < 0 else ""
-    whole, fraction = divmod(abs(amount_minor), 10**digits)
+    if digits == 2:
+        whole, cents = divmod(amount_minor, 100)
+        return f"{whole:,}.{cents:02d} {currency}"
     if digits == 0:
-        return f"{sign}{whole:,} {currency}"
-    return f"{sign}{whole:,}.{fraction:0{digits}d} {currency}"
+        return f"{amount_minor:,} {currency}"
+    whole, fraction = divmod(amount_minor, 10**digits)
+    return f"{whole:,}.{fraction:0{digits}d} {currency}"
 
 
 def format_multiplier(multiplier_bp: int) -> str:
