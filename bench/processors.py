@@ -78,24 +78,50 @@ def synthetic_events(members: int = 5_000, events: int = 100_000, seed: int = 7)
             order = rng.choice(earlier)
             line = rng.choice(order.lines)
             out.append(
-                Return(f"ret-{n}", member, when, "webshop", order.order_id, "SEK", line.amount_minor // line.quantity,
-                       (ReturnedLine(line.line_id, 1),))
+                Return(
+                    f"ret-{n}",
+                    member,
+                    when,
+                    "webshop",
+                    order.order_id,
+                    "SEK",
+                    line.amount_minor // line.quantity,
+                    (ReturnedLine(line.line_id, 1),),
+                )
             )
         elif roll < 0.08:
-            out.append(CardLinked(f"card-{n}", member, when, "bank:nordea", f"tok_{rng.getrandbits(64):016x}"))
+            out.append(
+                CardLinked(f"card-{n}", member, when, "bank:nordea", f"tok_{rng.getrandbits(64):016x}")
+            )
         elif roll < 0.09:
             out.append(Referral(f"ref-{n}", member, when, "app", f"code-{n}", None))
         elif roll < 0.10:
-            out.append(SocialShare(f"share-{n}", member, when, "app", "instagram", SocialAction.SHARE, f"post-{n}"))
+            out.append(
+                SocialShare(f"share-{n}", member, when, "app", "instagram", SocialAction.SHARE, f"post-{n}")
+            )
         else:
             lines = tuple(
-                PurchaseLine(f"l{i}", f"sku-{rng.randrange(5_000)}", rng.choice(CATEGORIES), q,
-                             q * rng.randrange(1_000, 60_000))
+                PurchaseLine(
+                    f"l{i}",
+                    f"sku-{rng.randrange(5_000)}",
+                    rng.choice(CATEGORIES),
+                    q,
+                    q * rng.randrange(1_000, 60_000),
+                )
                 for i, q in enumerate(rng.choices((1, 1, 1, 2, 3), k=rng.randint(1, 5)))
             )
             purchase = Purchase(
-                f"buy-{n}", member, when, "pos:store-12", f"order-{n}", Channel.POS, "store-12", "SEK",
-                sum(line.amount_minor for line in lines), lines, "card",
+                f"buy-{n}",
+                member,
+                when,
+                "pos:store-12",
+                f"order-{n}",
+                Channel.POS,
+                "store-12",
+                "SEK",
+                sum(line.amount_minor for line in lines),
+                lines,
+                "card",
             )
             orders.setdefault(member, []).append(purchase)
             out.append(purchase)

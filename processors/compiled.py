@@ -72,7 +72,6 @@ class CompiledProgram:
             self._months[index] = keys
         return keys
 
-
     def category_terms(self, categories: tuple[str, ...]) -> tuple[str, str]:
         """Words for an order's categories that do not earn x1, before and after its points.
 
@@ -113,7 +112,9 @@ def _compile(program: Program) -> CompiledProgram:
                 rate_text=f"at {rate}, {policy.name} {format_multiplier(policy.earn_multiplier_bp)}",
                 next_name=above.name if above else None,
                 next_spend_minor=above.qualifying_spend_minor if above else 0,
-                near_next_scaled=above.qualifying_spend_minor * program.near_tier_threshold_bp if above else 0,
+                near_next_scaled=above.qualifying_spend_minor * program.near_tier_threshold_bp
+                if above
+                else 0,
             )
         )
     tiers = tuple(steps)

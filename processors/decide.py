@@ -47,7 +47,11 @@ def decide(state: MemberState | None, event: MemberEvent, program: Program) -> D
     if seen is not None:
         return seen
     if state.member_id != event.member_id:
-        return refuse(state, event, f"event for member {event.member_id} was applied to member {state.member_id}'s state")
+        return refuse(
+            state,
+            event,
+            f"event for member {event.member_id} was applied to member {state.member_id}'s state",
+        )
     if type(event) is MemberEnrolled:
         return enrol(state, event, rules)
     rule = _RULES.get(type(event))

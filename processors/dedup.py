@@ -30,14 +30,19 @@ def check_seen(state: MemberState, event: MemberEvent, rules: CompiledProgram) -
         reason = (
             f"event {event.event_id} at {event.occurred_at.isoformat()} is older than the "
             f"{rules.dedup_window_days}-day dedup window behind member {event.member_id}'s latest event "
-            f"at {latest.isoformat()}: it could be a duplicate that is no longer recognised, so it is not applied"
+            f"at {latest.isoformat()}: it could be a duplicate that is no longer recognised, "
+            "so it is not applied"
         )
         return Decision(state, refusal=Refusal(event.event_id, event.member_id, reason))
     return None
 
 
 def remember(
-    seen: Mapping[str, datetime], event_id: str, occurred_at: datetime, latest: datetime, rules: CompiledProgram
+    seen: Mapping[str, datetime],
+    event_id: str,
+    occurred_at: datetime,
+    latest: datetime,
+    rules: CompiledProgram,
 ) -> dict[str, datetime]:
     """A new map of applied ids with this one added and, now and then, old ones pruned.
 

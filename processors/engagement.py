@@ -21,7 +21,9 @@ ENGAGEMENT_ACTIVITY: dict[type, str] = {
 }
 
 
-def record_engagement(state: MemberState, event: CardLinked | Referral | SocialShare, rules: CompiledProgram) -> Decision:
+def record_engagement(
+    state: MemberState, event: CardLinked | Referral | SocialShare, rules: CompiledProgram
+) -> Decision:
     when = event.occurred_at
     latest = state.last_activity_at if state.last_activity_at > when else when
     new_state = MemberState(

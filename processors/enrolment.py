@@ -17,7 +17,9 @@ from processors.state import MemberState
 
 def enrol(state: MemberState | None, event: MemberEnrolled, rules: CompiledProgram) -> Decision:
     if state is not None:
-        return refuse(state, event, f"member {event.member_id} already enrolled (on {state.enrolled_at.date()})")
+        return refuse(
+            state, event, f"member {event.member_id} already enrolled (on {state.enrolled_at.date()})"
+        )
     event_id, member_id, when = event.event_id, event.member_id, event.occurred_at
     bonus = rules.welcome_bonus_points
     outputs: list[Output] = []
@@ -25,9 +27,20 @@ def enrol(state: MemberState | None, event: MemberEnrolled, rules: CompiledProgr
         detail = f"Welcome bonus for joining {rules.name}: {format_points(bonus)}"
         outputs += [
             LedgerEntry(
-                f"{event_id}:welcome", member_id, event_id, when, LedgerReason.WELCOME, bonus, bonus, None, None, detail
+                f"{event_id}:welcome",
+                member_id,
+                event_id,
+                when,
+                LedgerReason.WELCOME,
+                bonus,
+                bonus,
+                None,
+                None,
+                detail,
             ),
-            RewardIssued(f"{event_id}:welcome_bonus", member_id, event_id, when, "welcome_bonus", bonus, detail),
+            RewardIssued(
+                f"{event_id}:welcome_bonus", member_id, event_id, when, "welcome_bonus", bonus, detail
+            ),
             Trigger(
                 f"{event_id}:welcome",
                 member_id,

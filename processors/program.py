@@ -6,7 +6,7 @@ every computation stays in integers.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, NonNegativeInt, model_validator
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, model_validator
 
 BASIS_POINTS = 10_000
 
@@ -47,7 +47,9 @@ class Program(_Rules):
         if not spends or spends[0] != 0:
             raise ValueError("tiers: the first tier is the base tier and needs qualifying_spend_minor 0")
         if spends != sorted(set(spends)):
-            raise ValueError("tiers: list them from lowest to highest qualifying_spend_minor, each higher than the last")
+            raise ValueError(
+                "tiers: list them from lowest to highest qualifying_spend_minor, each higher than the last"
+            )
         if self.dedup_window_days < self.return_window_days:
             raise ValueError("dedup_window_days must be at least return_window_days")
         return self

@@ -24,7 +24,8 @@ def apply_purchase(state: MemberState, event: Purchase, rules: CompiledProgram) 
         return refuse(
             state,
             event,
-            f"order {event.order_id} is in {event.currency} but program {rules.name} runs in {rules.currency}: "
+            f"order {event.order_id} is in {event.currency} "
+            f"but program {rules.name} runs in {rules.currency}: "
             f"send {event.currency} purchases to a program in that currency",
         )
     if event.order_id in state.orders:
@@ -42,13 +43,17 @@ def apply_purchase(state: MemberState, event: Purchase, rules: CompiledProgram) 
 
     records: dict[str, LineRecord] = {}
     activity_lines: list[ActivityLine] = []
-    for line, line_points, qualifying in zip(event.lines, earning.line_points, earning.qualifying_minor, strict=True):
+    for line, line_points, qualifying in zip(
+        event.lines, earning.line_points, earning.qualifying_minor, strict=True
+    ):
         records[line.line_id] = LineRecord(line.quantity, qualifying, line_points)
         activity_lines.append(
             ActivityLine(line.line_id, line.sku, line.category, line.quantity, line.amount_minor, line_points)
         )
 
-    spend_by_month, rolling = add_qualifying_spend(state.spend_by_month, when, sum(earning.qualifying_minor), rules)
+    spend_by_month, rolling = add_qualifying_spend(
+        state.spend_by_month, when, sum(earning.qualifying_minor), rules
+    )
     reached = tier_reached(tier, rolling, rules)
     notified = state.near_tier_notified
 
@@ -56,8 +61,16 @@ def apply_purchase(state: MemberState, event: Purchase, rules: CompiledProgram) 
     if points:
         outputs.append(
             LedgerEntry(
-                f"{event_id}:purchase", member_id, event_id, when, LedgerReason.PURCHASE,
-                points, balance, order_id, None, earning.detail,
+                f"{event_id}:purchase",
+                member_id,
+                event_id,
+                when,
+                LedgerReason.PURCHASE,
+                points,
+                balance,
+                order_id,
+                None,
+                earning.detail,
             )
         )
     if reached is not tier:
@@ -68,8 +81,17 @@ def apply_purchase(state: MemberState, event: Purchase, rules: CompiledProgram) 
         notified = reached.next_name
     outputs.append(
         Activity(
-            event_id, member_id, when, "purchase", CHANNEL_NAMES[event.channel], event.store_id,
-            event.currency, event.total_minor, points, order_id, tuple(activity_lines),
+            event_id,
+            member_id,
+            when,
+            "purchase",
+            CHANNEL_NAMES[event.channel],
+            event.store_id,
+            event.currency,
+            event.total_minor,
+            points,
+            order_id,
+            tuple(activity_lines),
         )
     )
 

@@ -16,4 +16,6 @@ def refuse(state: MemberState | None, event: MemberEvent, reason: str) -> Decisi
 
 
 def unknown_member(event: MemberEvent) -> Decision:
-    return refuse(None, event, f"unknown member {event.member_id}: enrol the member before sending its events")
+    return refuse(
+        None, event, f"unknown member {event.member_id}: enrol the member before sending its events"
+    )

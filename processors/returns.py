@@ -27,7 +27,11 @@ from processors.tiers import remove_qualifying_spend
 
 
 def keep_order(
-    orders: Mapping[str, OrderRecord], order_id: str, record: OrderRecord, when: datetime, rules: CompiledProgram
+    orders: Mapping[str, OrderRecord],
+    order_id: str,
+    record: OrderRecord,
+    when: datetime,
+    rules: CompiledProgram,
 ) -> dict[str, OrderRecord]:
     """A new map of returnable orders with ``record`` put in and orders past the return window dropped.
 
@@ -54,7 +58,9 @@ def apply_return(state: MemberState, event: Return, rules: CompiledProgram) -> D
         )
     if event.currency != rules.currency:
         return refuse(
-            state, event, f"return of order {order_id} is in {event.currency} but the order was in {rules.currency}"
+            state,
+            event,
+            f"return of order {order_id} is in {event.currency} but the order was in {rules.currency}",
         )
 
     lines = dict(order.lines)
@@ -72,15 +78,20 @@ def apply_return(state: MemberState, event: Return, rules: CompiledProgram) -> D
             return refuse(
                 state,
                 event,
-                f"line {line_id} of order {order_id}: {quantity} returned but only {left.quantity} left to return",
+                f"line {line_id} of order {order_id}: "
+                f"{quantity} returned but only {left.quantity} left to return",
             )
         line_points = left.points * quantity // left.quantity
         line_amount = left.amount_minor * quantity // left.quantity
-        lines[line_id] = LineRecord(left.quantity - quantity, left.amount_minor - line_amount, left.points - line_points)
+        lines[line_id] = LineRecord(
+            left.quantity - quantity, left.amount_minor - line_amount, left.points - line_points
+        )
         points_back += line_points
         amount_back += line_amount
         activity_lines.append(ActivityLine(line_id, "", "", -quantity, -line_amount, -line_points))
-        words.append(f"{quantity} of {left.quantity} left on line {line_id} gives back {format_points(line_points)}")
+        words.append(
+            f"{quantity} of {left.quantity} left on line {line_id} gives back {format_points(line_points)}"
+        )
 
     balance = state.balance - points_back
     outputs: list[Output] = []
@@ -88,14 +99,31 @@ def apply_return(state: MemberState, event: Return, rules: CompiledProgram) -> D
         detail = f"Return from order {order_id}: {'; '.join(words)}"
         outputs.append(
             LedgerEntry(
-                f"{event_id}:return", member_id, event_id, when, LedgerReason.RETURN,
-                -points_back, balance, order_id, None, detail,
+                f"{event_id}:return",
+                member_id,
+                event_id,
+                when,
+                LedgerReason.RETURN,
+                -points_back,
+                balance,
+                order_id,
+                None,
+                detail,
             )
         )
     outputs.append(
         Activity(
-            event_id, member_id, when, "return", None, None, event.currency,
-            -event.refund_minor, -points_back, order_id, tuple(activity_lines),
+            event_id,
+            member_id,
+            when,
+            "return",
+            None,
+            None,
+            event.currency,
+            -event.refund_minor,
+            -points_back,
+            order_id,
+            tuple(activity_lines),
         )
     )
     latest = state.last_activity_at if state.last_activity_at > when else when

@@ -81,11 +81,21 @@ def tier_up(
         f"reached {after.name}'s {threshold}"
     )
     change = TierChanged(
-        f"{event.event_id}:tier", event.member_id, event.event_id, event.occurred_at,
-        before.name, after.name, rolling_minor, reason,
+        f"{event.event_id}:tier",
+        event.member_id,
+        event.event_id,
+        event.occurred_at,
+        before.name,
+        after.name,
+        rolling_minor,
+        reason,
     )
     trigger = Trigger(
-        f"{event.event_id}:tier_up", event.member_id, event.event_id, event.occurred_at, "tier_up",
+        f"{event.event_id}:tier_up",
+        event.member_id,
+        event.event_id,
+        event.occurred_at,
+        "tier_up",
         f"Welcome to {after.name}! From your next purchase on you earn points {after.multiplier_text}.",
         {"from_tier": before.name, "to_tier": after.name},
     )
@@ -96,11 +106,19 @@ def near_tier(
     event: MemberEvent, tier: TierStep, rolling_minor: int, notified: str | None, rules: CompiledProgram
 ) -> Trigger | None:
     """A ``near_tier`` trigger the first time the spend comes close to the next tier."""
-    if tier.next_name is None or notified == tier.next_name or rolling_minor * BASIS_POINTS < tier.near_next_scaled:
+    if (
+        tier.next_name is None
+        or notified == tier.next_name
+        or rolling_minor * BASIS_POINTS < tier.near_next_scaled
+    ):
         return None
     missing = tier.next_spend_minor - rolling_minor
     return Trigger(
-        f"{event.event_id}:near_tier", event.member_id, event.event_id, event.occurred_at, "near_tier",
+        f"{event.event_id}:near_tier",
+        event.member_id,
+        event.event_id,
+        event.occurred_at,
+        "near_tier",
         f"You are {format_money(missing, rules.currency)} from {tier.next_name}",
         {"next_tier": tier.next_name, "missing_minor": str(missing)},
     )

@@ -58,7 +58,9 @@ def problems(event: MemberEvent) -> list[str]:
         if not event.card_token:
             found.append("card_token is empty")
         elif looks_like_pan(event.card_token):
-            found.append(f"card_token {mask_pans(event.card_token)} is a card number: send the token, never the number")
+            found.append(
+                f"card_token {mask_pans(event.card_token)} is a card number: send the token, never the number"
+            )
     elif isinstance(event, Referral):
         if not event.referral_code:
             found.append("referral_code is empty")
@@ -76,7 +78,9 @@ def _purchase_problems(event: Purchase) -> list[str]:
     seen: set[str] = set()
     for i, line in enumerate(event.lines):
         where = f"lines[{i}]"
-        found += [f"{where}.{name} is empty" for name in ("line_id", "sku", "category") if not getattr(line, name)]
+        found += [
+            f"{where}.{name} is empty" for name in ("line_id", "sku", "category") if not getattr(line, name)
+        ]
         if line.line_id in seen:
             found.append(f"{where}.line_id {line.line_id!r} appears twice in the order")
         seen.add(line.line_id)
@@ -86,7 +90,9 @@ def _purchase_problems(event: Purchase) -> list[str]:
             found.append(f"{where}.amount_minor must not be negative, got {line.amount_minor}")
     lines_total = sum(line.amount_minor for line in event.lines)
     if event.lines and lines_total != event.total_minor:
-        found.append(f"total_minor {event.total_minor} is not the sum of lines[].amount_minor ({lines_total})")
+        found.append(
+            f"total_minor {event.total_minor} is not the sum of lines[].amount_minor ({lines_total})"
+        )
     return found
 
 
@@ -142,7 +148,8 @@ def _passes_luhn(digits: str) -> bool:
 
 
 def _is_pan(digits: str) -> bool:
-    return 13 <= len(digits) <= 19 and _passes_luhn(digits)
+    # No card scheme issues numbers starting with 0 (ISO/IEC 7812 reserves it).
+    return 13 <= len(digits) <= 19 and digits[0] != "0" and _passes_luhn(digits)
 
 
 def looks_like_pan(text: str) -> bool:
@@ -164,10 +171,9 @@ def mask_pans(text: str) -> str:
 def mask_pans_in_bytes(data: bytes) -> bytes:
     """``mask_pans`` for raw bytes (e.g. an Avro message), keeping every byte that is not a PAN digit.
 
-    In Avro a string follows its length, a single byte for 13-19 digits, and
-    that byte can itself be a digit (lengths 24-28 are written as ``0``-``9``);
-    so a run that is not a PAN is tried again without one stray digit at
-    either end.
+    In Avro a string follows its length, a single byte, and that byte can itself
+    be a digit (lengths 24-28 are written as ``0``-``8``), or a space (16); so a
+    run that is not a PAN is tried again without one stray digit at either end.
     """
     return _PAN_BYTES.sub(_mask_bytes_match, data)
 
@@ -200,8 +206,10 @@ def _mask_bytes_match(match: re.Match[bytes]) -> bytes:
     run = match[0].decode("ascii")
     if _is_pan(_digits(run)):
         return _masked(run).encode("ascii")
-    for start, end in ((1, len(run)), (0, len(run) - 1), (1, len(run) - 1)):
-        inner = run[start:end]
-        if inner and inner[0] not in _SEPARATORS and inner[-1] not in _SEPARATORS and _is_pan(_digits(inner)):
-            return (run[:start] + _masked(inner) + run[end:]).encode("ascii")
+    # One stray digit at either end, with a separator after (or before) it.
+    head = 2 if run[1] in _SEPARATORS else 1
+    tail = 2 if run[-2] in _SEPARATORS else 1
+    for start, end in ((head, len(run)), (0, len(run) - tail), (head, len(run) - tail)):
+        if _is_pan(_digits(run[start:end])):
+            return (run[:start] + _masked(run[start:end]) + run[end:]).encode("ascii")
     return run.encode("ascii")

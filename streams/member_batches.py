@@ -15,7 +15,7 @@ from processors.program import Program
 from processors.state import MemberState
 from schemas.codec import AvroCodec
 from streams.ingest import dead_letter
-from streams.records import as_record, event_from_record, output_destination, state_from_record
+from streams.records import as_record, event_from_record, output_destination, state_from_record, state_to_record
 from streams.topics import DEADLETTER, EVENTS, MEMBER_BATCHES
 
 Record = dict[str, Any]
@@ -32,23 +32,41 @@ class Message:
 @dataclass
 class BatchResult:
     messages: list[Message] = field(default_factory=list)
-    states: dict[str, bytes] = field(default_factory=dict)
+    states: dict[str, MemberState] = field(default_factory=dict)
     applied: int = 0
     duplicates: int = 0
     refused: int = 0
 
 
 class MemberBatchApplier:
-    def __init__(self, codec: AvroCodec, program: Program, changelog_topic: str) -> None:
+    """Applies batches; keeps decoded states of recently seen members to skip decoding them.
+
+    The table stays the source of truth: :meth:`remember` is called only after the
+    states were written to it, and :meth:`forget` drops everything on a rebalance,
+    when another worker may have changed members this one had cached.
+    """
+
+    def __init__(self, codec: AvroCodec, program: Program, changelog_topic: str,
+                 cache_members: int = 500_000) -> None:
         self._codec = codec
         self._program = program
         self._changelog_topic = changelog_topic
+        self._cache: dict[str, MemberState] = {}
+        self._cache_members = cache_members
 
     def encode_state(self, state: MemberState) -> bytes:
-        return self._codec.encode(self._changelog_topic, STATE_CONTRACT, as_record(state))
+        return self._codec.encode(self._changelog_topic, STATE_CONTRACT, state_to_record(state))
 
     def decode_state(self, data: bytes | None) -> MemberState | None:
         return None if data is None else state_from_record(self._codec.decode(data))
+
+    def remember(self, states: dict[str, MemberState]) -> None:
+        if len(self._cache) + len(states) > self._cache_members:
+            self._cache.clear()
+        self._cache.update(states)
+
+    def forget(self) -> None:
+        self._cache.clear()
 
     def apply(self, batch: bytes, partition: int, offset: int,
               load_state: Callable[[str], bytes | None]) -> BatchResult:
@@ -58,7 +76,8 @@ class MemberBatchApplier:
         for record in self._codec.decode(batch)["events"]:
             member_id = record["member_id"]
             if member_id not in states:
-                states[member_id] = self.decode_state(load_state(member_id))
+                cached = self._cache.get(member_id)
+                states[member_id] = cached if cached is not None else self.decode_state(load_state(member_id))
             decision = decide(states[member_id], event_from_record(record), self._program)
             if decision.refusal is not None:
                 result.refused += 1
@@ -77,7 +96,7 @@ class MemberBatchApplier:
         for member_id in changed:
             state = states[member_id]
             assert state is not None  # an applied event always leaves a state
-            result.states[member_id] = self.encode_state(state)
+            result.states[member_id] = state
         return result
 
     def _refusal(self, record: Record, reason: str, partition: int, offset: int) -> Message:

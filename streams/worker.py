@@ -65,11 +65,16 @@ def create_app(settings: Settings, bootstrap: str, program: Program | None = Non
                                    lambda member_id: members.get(member_id.encode()))
             await publisher.publish(result.messages)
             for member_id, state in result.states.items():
-                members[member_id.encode()] = state
+                members[member_id.encode()] = applier.encode_state(state)
+            applier.remember(result.states)
             counts["batches"] += 1
             counts["applied"] += result.applied
             counts["duplicates"] += result.duplicates
             counts["refused"] += result.refused
+
+    @app.on_partitions_revoked.connect
+    async def _forget_cached_states(*_: Any, **__: Any) -> None:
+        applier.forget()
 
     stop_ingest = threading.Event()
 

@@ -65,7 +65,9 @@ def club(**overrides: Any) -> Program:
     return Program(**rules)
 
 
-def line(amount_minor: int, category: str = "clothing", quantity: int = 1, line_id: str | None = None) -> PurchaseLine:
+def line(
+    amount_minor: int, category: str = "clothing", quantity: int = 1, line_id: str | None = None
+) -> PurchaseLine:
     return PurchaseLine(line_id or new_id("line"), f"sku-{category}", category, quantity, amount_minor)
 
 
@@ -82,8 +84,17 @@ def purchase(
     event_id: str | None = None,
 ) -> Purchase:
     return Purchase(
-        event_id or new_id("buy"), member_id, at, "pos:store-1", order_id or new_id("order"), Channel.POS,
-        "store-1", currency, sum(item.amount_minor for item in lines), lines, "card",
+        event_id or new_id("buy"),
+        member_id,
+        at,
+        "pos:store-1",
+        order_id or new_id("order"),
+        Channel.POS,
+        "store-1",
+        currency,
+        sum(item.amount_minor for item in lines),
+        lines,
+        "card",
     )
 
 
@@ -137,7 +148,9 @@ class Member:
         return self.apply(enrolled(self.member_id, self.later()))
 
     def buy(self, *lines: PurchaseLine, order_id: str | None = None, currency: str = "SEK") -> Decision:
-        return self.apply(purchase(self.member_id, *lines, at=self.later(), order_id=order_id, currency=currency))
+        return self.apply(
+            purchase(self.member_id, *lines, at=self.later(), order_id=order_id, currency=currency)
+        )
 
     def give_back(self, order_id: str, **quantities: int) -> Decision:
         return self.apply(returned(self.member_id, order_id, quantities, at=self.later()))

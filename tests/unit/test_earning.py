@@ -95,7 +95,9 @@ def test_leftover_points_go_to_the_largest_remainders_and_ties_to_the_earlier_li
 
 
 def test_a_purchase_is_recorded_so_that_its_lines_can_be_returned(anna: Member) -> None:
-    anna.buy(line(kr(300), quantity=3, line_id="shirts"), line(kr(50), "gift_card", line_id="card"), order_id="o-1")
+    anna.buy(
+        line(kr(300), quantity=3, line_id="shirts"), line(kr(50), "gift_card", line_id="card"), order_id="o-1"
+    )
 
     assert anna.state is not None
     order = anna.state.orders["o-1"]
@@ -106,7 +108,11 @@ def test_a_purchase_is_recorded_so_that_its_lines_can_be_returned(anna: Member) 
 
 
 def test_the_purchase_activity_carries_the_total_and_each_lines_points(anna: Member) -> None:
-    anna.buy(line(kr(120), "shoes", quantity=2, line_id="l1"), line(kr(30), "gift_card", line_id="l2"), order_id="o-7")
+    anna.buy(
+        line(kr(120), "shoes", quantity=2, line_id="l1"),
+        line(kr(30), "gift_card", line_id="l2"),
+        order_id="o-7",
+    )
 
     activity = anna.activity[-1]
     assert (activity.event_type, activity.channel, activity.currency) == ("purchase", "pos", "SEK")

@@ -1,0 +1,96 @@
+"""Returns give back exactly what the returned units earned."""
+
+from __future__ import annotations
+
+from builders import Member, kr, line
+
+from processors.outputs import LedgerEntry, LedgerReason
+
+
+def test_returning_part_of_a_line_reverses_its_share_of_the_points(anna: Member) -> None:
+    anna.buy(line(kr(300), quantity=3, line_id="shirts"), order_id="o-1")  # 30 points
+
+    decision = anna.give_back("o-1", shirts=1)
+
+    entry = decision.outputs[0]
+    assert isinstance(entry, LedgerEntry)
+    assert (entry.reason, entry.points, entry.balance_after) == (LedgerReason.RETURN, -10, 120)
+    assert entry.entry_id == f"{entry.event_id}:return"
+    assert entry.detail == "Return from order o-1: 1 of 3 left on line shirts gives back 10 points"
+    assert anna.balance == 120
+
+
+def test_returning_an_order_in_parts_reverses_exactly_what_it_earned(anna: Member) -> None:
+    anna.buy(line(kr(100), quantity=3, line_id="socks"), order_id="o-1")  # 10 points over 3 pairs
+
+    reversed_points = [anna.give_back("o-1", socks=1).outputs[0].points for _ in range(3)]  # type: ignore[union-attr]
+
+    assert reversed_points == [-3, -3, -4]
+    assert anna.balance == 100
+    assert anna.state is not None and anna.state.orders["o-1"].lines["socks"].quantity == 0
+
+
+def test_a_return_takes_the_spend_off_the_month_it_was_bought_in(anna: Member) -> None:
+    anna.buy(line(kr(1_000), quantity=2, line_id="boots"), order_id="o-1")
+    anna.later(days=20)  # into the next month
+
+    anna.give_back("o-1", boots=1)
+
+    assert anna.state is not None and anna.state.spend_by_month == {"2024-03": kr(500)}
+
+
+def test_the_return_activity_is_negative(anna: Member) -> None:
+    anna.buy(line(kr(200), quantity=2, line_id="l1"), order_id="o-1")
+
+    anna.give_back("o-1", l1=2)
+
+    activity = anna.activity[-1]
+    assert (activity.event_type, activity.points, activity.order_id) == ("return", -20, "o-1")
+    assert [(item.line_id, item.quantity, item.points) for item in activity.lines] == [("l1", -2, -20)]
+
+
+def test_returning_more_than_is_left_is_refused(anna: Member) -> None:
+    anna.buy(line(kr(100), quantity=2, line_id="l1"), order_id="o-1")
+    anna.give_back("o-1", l1=1)
+
+    decision = anna.give_back("o-1", l1=2)
+
+    assert decision.refusal is not None
+    assert decision.refusal.reason == "line l1 of order o-1: 2 returned but only 1 left to return"
+    assert anna.balance == 105
+
+
+def test_a_line_not_in_the_order_is_refused(anna: Member) -> None:
+    anna.buy(line(kr(100), line_id="l1"), order_id="o-1")
+
+    decision = anna.give_back("o-1", l9=1)
+
+    assert decision.refusal is not None and decision.refusal.reason == "line l9 is not in order o-1"
+
+
+def test_an_unknown_order_is_refused(anna: Member) -> None:
+    decision = anna.give_back("o-404", l1=1)
+
+    assert decision.refusal is not None
+    assert decision.refusal.reason == (
+        "order o-404 not found for member anna (unknown, or older than the 30-day return window)"
+    )
+
+
+def test_an_order_past_the_return_window_cannot_be_returned(anna: Member) -> None:
+    anna.buy(line(kr(100), line_id="l1"), order_id="o-1")
+    anna.later(days=31)
+
+    decision = anna.give_back("o-1", l1=1)
+
+    assert decision.refusal is not None and "30-day return window" in decision.refusal.reason
+    assert anna.balance == 110
+
+
+def test_orders_past_the_return_window_are_forgotten(anna: Member) -> None:
+    anna.buy(line(kr(100)), order_id="old")
+    anna.later(days=31)
+
+    anna.buy(line(kr(100)), order_id="new")
+
+    assert anna.state is not None and set(anna.state.orders) == {"new"}

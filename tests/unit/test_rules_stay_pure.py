@@ -1,0 +1,46 @@
+"""The rules package stays exact and free of I/O: checked on its source."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+import processors
+
+SOURCES = sorted(Path(processors.__file__).parent.glob("*.py"))
+IO_PACKAGES = {
+    "faust",
+    "mode",
+    "aiokafka",
+    "confluent_kafka",
+    "kafka",
+    "clickhouse_connect",
+    "chdb",
+    "fastavro",
+}
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.name)
+def test_no_float_enters_the_rules(source: Path) -> None:
+    tree = ast.parse(source.read_text())
+    for node in ast.walk(tree):
+        assert not (isinstance(node, ast.Constant) and isinstance(node.value, float)), (
+            f"float literal at line {node.lineno}"
+        )
+        assert not isinstance(node, ast.Div), f"true division (gives a float) at line {node.lineno}"
+        assert not (isinstance(node, ast.Name) and node.id == "float"), f"float at line {node.lineno}"
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.name)
+def test_the_rules_import_no_io_library(source: Path) -> None:
+    tree = ast.parse(source.read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            names = [node.module or ""]
+        else:
+            continue
+        assert not {name.split(".")[0] for name in names} & IO_PACKAGES, f"line {node.lineno} imports {names}"

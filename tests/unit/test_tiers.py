@@ -1,0 +1,87 @@
+"""Moving up the tiers with qualifying spend, and hearing about the next one."""
+
+from __future__ import annotations
+
+from builders import Member, club, kr, line
+
+from processors.outputs import TierChanged
+
+
+def test_reaching_a_tiers_spend_moves_the_member_up_at_once(anna: Member) -> None:
+    anna.buy(line(kr(4_000)))
+    assert anna.tier_changes == []
+
+    decision = anna.buy(line(kr(1_000)))
+
+    assert anna.state is not None and anna.state.tier == "Silver"
+    change = next(o for o in decision.outputs if isinstance(o, TierChanged))
+    assert (change.from_tier, change.to_tier, change.qualifying_spend_minor) == (
+        "Member",
+        "Silver",
+        kr(5_000),
+    )
+    assert change.change_id == f"{change.event_id}:tier"
+    assert "5,000.00 SEK" in change.reason
+    tier_up = [t for t in anna.triggers if t.kind == "tier_up"]
+    assert len(tier_up) == 1
+    assert tier_up[0].attributes == {"from_tier": "Member", "to_tier": "Silver"}
+
+
+def test_one_big_purchase_can_skip_a_tier(anna: Member) -> None:
+    anna.buy(line(kr(12_000)))
+
+    assert [(c.from_tier, c.to_tier) for c in anna.tier_changes] == [("Member", "Gold")]
+
+
+def test_the_member_hears_once_when_close_to_the_next_tier(anna: Member) -> None:
+    # 80% of Silver's 5,000 kr is 4,000 kr.
+    anna.buy(line(kr(3_999)))
+    assert [t for t in anna.triggers if t.kind == "near_tier"] == []
+
+    anna.buy(line(kr(1)))
+    anna.buy(line(kr(500)))
+
+    near = [t for t in anna.triggers if t.kind == "near_tier"]
+    assert len(near) == 1
+    assert near[0].message == "You are 1,000.00 SEK from Silver"
+    assert near[0].attributes == {"next_tier": "Silver", "missing_minor": str(kr(1_000))}
+    assert anna.state is not None and anna.state.near_tier_notified == "Silver"
+
+
+def test_after_moving_up_the_member_hears_about_the_tier_after(anna: Member) -> None:
+    anna.buy(line(kr(4_000)))  # near Silver
+    anna.buy(line(kr(4_000)))  # Silver at 8,000 kr, which is 80% of Gold's 10,000 kr
+
+    near = [t.attributes["next_tier"] for t in anna.triggers if t.kind == "near_tier"]
+    assert near == ["Silver", "Gold"]
+
+
+def test_a_gift_card_does_not_count_towards_a_tier(anna: Member) -> None:
+    anna.buy(line(kr(20_000), "gift_card"))
+
+    assert anna.state is not None and anna.state.tier == "Member"
+
+
+def test_spend_counts_for_the_qualifying_months_ending_with_this_month() -> None:
+    member = Member(club(qualifying_months=3))
+    member.enrol()
+    member.buy(line(kr(3_000)))  # March
+    member.later(days=31)
+    member.buy(line(kr(1_000)))  # April
+    member.later(days=61)
+    member.buy(line(kr(1_500)))  # June: March is out of the window, April and June count
+
+    assert member.state is not None
+    assert member.state.spend_by_month == {"2024-04": kr(1_000), "2024-06": kr(1_500)}
+    assert member.state.tier == "Member"
+    member.buy(line(kr(2_500)))  # 5,000 kr over April-June
+    assert member.state.tier == "Silver"
+
+
+def test_nobody_moves_down_yet(anna: Member) -> None:
+    anna.reach("Silver")
+    anna.later(days=400)
+
+    anna.buy(line(kr(10)))
+
+    assert anna.state is not None and anna.state.tier == "Silver"
