@@ -9,7 +9,11 @@ from datetime import datetime
 
 @dataclass(frozen=True, slots=True)
 class LineRecord:
-    """What is left of one purchased line that a return could still reverse."""
+    """What is left of one purchased line that a return could still reverse.
+
+    ``amount_minor`` is the qualifying spend still to reverse (0 for a line in an
+    excluded category, which never counted towards a tier), ``points`` the points.
+    """
 
     quantity: int
     amount_minor: int
@@ -31,6 +35,12 @@ class MemberState:
     pruned, and events older than that window are refused rather than risk
     being counted twice. ``orders`` keeps purchases inside the return window so
     a return reverses exactly the points its lines earned.
+
+    ``balance`` is always the sum of the member's ledger entries;
+    ``lifetime_points`` is every point credited, net of returns (spending points
+    will not reduce it). ``spend_by_month`` holds qualifying spend per
+    ``"YYYY-MM"`` for the months of the tier window; ``last_activity_at`` is
+    the latest event time applied.
     """
 
     member_id: str

@@ -67,9 +67,13 @@ def worker() -> None:
     """The Faust worker process (ingest + member agent); `loyalty run` starts it for you."""
     import faust
 
+    from streams.changelog import seal_changelog
+    from streams.topics import MEMBERS_CHANGELOG, ensure_topics
     from streams.worker import create_app
 
     settings = _settings()
+    ensure_topics(settings.broker, settings.partitions)
+    seal_changelog(settings.broker, MEMBERS_CHANGELOG, settings.partitions)
     app = create_app(settings, settings.broker)
     faust.Worker(app, loglevel="WARNING", quiet=True).execute_from_commandline()
 

@@ -40,7 +40,7 @@ def worker_process(settings: Settings, bootstrap: str) -> Iterator[subprocess.Po
     """``loyalty worker`` in a child process; stopped with SIGTERM (then killed) on exit."""
     logs = settings.data_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "LOYALTY_BROKER": bootstrap, "LOYALTY_DATA_DIR": str(settings.data_dir.resolve())}
+    env = {**os.environ, **settings_environment(settings), "LOYALTY_BROKER": bootstrap}
     with open(logs / "worker.log", "ab") as log:
         child = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"], env=env,
                                  stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -48,6 +48,13 @@ def worker_process(settings: Settings, bootstrap: str) -> Iterator[subprocess.Po
         yield child
     finally:
         stop_child(child)
+
+
+def settings_environment(settings: Settings) -> dict[str, str]:
+    """The settings as LOYALTY_* variables, so a child process sees exactly these."""
+    values = settings.model_dump(exclude_none=True)
+    values["data_dir"] = settings.data_dir.resolve()
+    return {f"LOYALTY_{name.upper()}": str(value) for name, value in values.items()}
 
 
 def stop_child(child: subprocess.Popen[bytes], timeout: float = 20) -> None:

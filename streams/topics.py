@@ -22,12 +22,14 @@ __all__ = [
     "DEFAULT_PARTITIONS",
     "EVENTS",
     "LEDGER",
+    "MEMBERS_CHANGELOG",
     "MEMBER_BATCHES",
     "REWARDS",
     "TIERS",
     "TRIGGERS",
     "Cleanup",
     "TopicSpec",
+    "changelog_spec",
     "engine_topics",
     "ensure_topics",
     "topic_names",
@@ -47,6 +49,7 @@ TRIGGERS = "loyalty.triggers.v1"
 TIERS = "loyalty.tiers.v1"
 ACTIVITY = "loyalty.activity.v1"
 DEADLETTER = "loyalty.deadletter.v1"
+MEMBERS_CHANGELOG = "loyalty-members-changelog"  # Faust's name for the members table's changelog
 
 
 class Cleanup(StrEnum):
@@ -87,7 +90,13 @@ def engine_topics(partitions: int = DEFAULT_PARTITIONS) -> list[TopicSpec]:
         raise ValueError(f"partitions must be >= 1, got {partitions}")
     p = partitions
     return [
-        TopicSpec(EVENTS, "input", p, retention_ms=7 * DAY_MS, doc="raw loyalty events, keyed by member"),
+        TopicSpec(
+            EVENTS,
+            "input",
+            p,
+            retention_ms=7 * DAY_MS,
+            doc="input events from shops and feeds, keyed by source",
+        ),
         TopicSpec(
             MEMBER_BATCHES,
             "internal",
@@ -101,7 +110,15 @@ def engine_topics(partitions: int = DEFAULT_PARTITIONS) -> list[TopicSpec]:
             p,
             Cleanup.COMPACT,
             FOREVER_MS,
-            doc="latest card/member state per key; compacted so it can rebuild views",
+            doc="card token -> member; compacted, read in full when ingest starts",
+        ),
+        TopicSpec(
+            MEMBERS_CHANGELOG,
+            "internal",
+            p,
+            Cleanup.COMPACT,
+            FOREVER_MS,
+            doc="changelog of the members table (member states)",
         ),
         TopicSpec(LEDGER, "output", p, retention_ms=30 * DAY_MS, doc="point ledger entries"),
         TopicSpec(REWARDS, "output", p, retention_ms=30 * DAY_MS, doc="granted rewards"),
@@ -116,6 +133,23 @@ def engine_topics(partitions: int = DEFAULT_PARTITIONS) -> list[TopicSpec]:
             doc="events that failed validation or processing, with the reason",
         ),
     ]
+
+
+def changelog_spec(app_id: str, table: str, partitions: int = DEFAULT_PARTITIONS) -> TopicSpec:
+    """Spec for Faust's ``<app_id>-<table>-changelog`` topic, to pre-create it with retention.
+
+    Faust creates it itself (compacted, 4 partitions if told so) but without ``retention.ms``;
+    pre-created with a partition count other than its source topic's, Faust's agent crash-loops
+    with ``PartitionsMismatch`` while the worker stays up.
+    """
+    return TopicSpec(
+        f"{app_id}-{table}-changelog",
+        "internal",
+        partitions,
+        Cleanup.COMPACT,
+        FOREVER_MS,
+        doc=f"Faust changelog of table {table!r}",
+    )
 
 
 def topic_names() -> list[str]:

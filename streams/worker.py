@@ -25,11 +25,10 @@ from streams.member_batches import MemberBatchApplier
 from streams.outputs import OutputPublisher
 from streams.program_file import load_program
 from streams.settings import Settings
-from streams.topics import MEMBER_BATCHES
+from streams.topics import MEMBER_BATCHES, MEMBERS_CHANGELOG
 
 APP_ID = "loyalty"
 TABLE = "members"
-CHANGELOG = f"{APP_ID}-{TABLE}-changelog"
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +36,7 @@ log = logging.getLogger(__name__)
 def create_app(settings: Settings, bootstrap: str, program: Program | None = None) -> faust.App:
     program = program or load_program(settings.program_file)
     codec = AvroCodec(registry_for(settings.schema_registry_url))
+    assert MEMBERS_CHANGELOG == f"{APP_ID}-{TABLE}-changelog"
     app = faust.App(
         APP_ID,
         broker=f"kafka://{bootstrap}",
@@ -48,12 +48,13 @@ def create_app(settings: Settings, bootstrap: str, program: Program | None = Non
         consumer_auto_offset_reset="earliest",
         web_port=settings.worker_web_port,
         web_host="127.0.0.1",
+        web_bind="127.0.0.1",
         producer_linger_ms=5,
     )
     batches = app.topic(MEMBER_BATCHES, key_serializer="raw", value_serializer="raw",
                         partitions=settings.partitions, internal=False)
     members = app.Table(TABLE, key_type=bytes, value_type=bytes, partitions=settings.partitions)
-    applier = MemberBatchApplier(codec, program, CHANGELOG)
+    applier = MemberBatchApplier(codec, program, MEMBERS_CHANGELOG)
     publisher = OutputPublisher(bootstrap)
     counts = {"batches": 0, "applied": 0, "duplicates": 0, "refused": 0}
 

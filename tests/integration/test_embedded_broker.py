@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Consumer, KafkaError, Producer
+from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource
 
-from streams.embedded import BrokerStartError, EmbeddedBroker, port_is_free
-from streams.topics import CARDS, Cleanup, TopicSpec, engine_topics, ensure_topics
+from streams.embedded import BrokerStartError, EmbeddedBroker, port_is_free, true_end_offsets
+from streams.topics import CARDS, Cleanup, TopicSpec, changelog_spec, engine_topics, ensure_topics
 
 N_MESSAGES = 1_000
 PARTITIONS = 4
@@ -152,3 +154,47 @@ def test_missing_binary_says_how_to_fix(tmp_path: Path, monkeypatch: pytest.Monk
 def test_taken_port_is_reported(broker: EmbeddedBroker, tmp_path: Path) -> None:
     with pytest.raises(BrokerStartError, match="already in use"):
         EmbeddedBroker(broker.port, log_dir=tmp_path).start()
+
+
+def test_broker_dies_with_a_kill_9_parent(tmp_path: Path) -> None:
+    """PR_SET_PDEATHSIG: a crashed test run or worker must not leave an orphan broker."""
+    script = (
+        "import sys, time; from streams.embedded import EmbeddedBroker; "
+        f"b = EmbeddedBroker(log_dir={str(tmp_path)!r}).start(); print(b.pid, flush=True); time.sleep(60)"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert parent.stdout is not None
+        broker_pid = int(parent.stdout.readline())
+        assert not _process_gone(broker_pid)
+    finally:
+        parent.kill()
+        parent.wait()
+    deadline = time.monotonic() + 5
+    while not _process_gone(broker_pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _process_gone(broker_pid)
+
+
+def test_true_end_offsets_corrects_tansu_list_offsets(broker: EmbeddedBroker) -> None:
+    """Tansu's ListOffsets ends at 'first offset of last batch + 1'; the fetch watermark is right."""
+    topic = f"test.endoffsets.{uuid.uuid4().hex[:8]}"
+    ensure_topics(broker.bootstrap, specs=[TopicSpec(topic, "test", 1)])
+    producer = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 50})
+    for batch in (10, 7, 1, 5):
+        for _ in range(batch):
+            producer.produce(topic, value=b"x", partition=0)
+        producer.flush(10)
+    consumer = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "probe"})
+    try:
+        _low, reported = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=5, cached=False)
+    finally:
+        consumer.close()
+    assert true_end_offsets(broker.bootstrap, {(topic, 0): reported}) == {(topic, 0): 23}
+
+
+def test_changelog_spec_matches_faust_naming() -> None:
+    spec = changelog_spec("loyalty", "members", 8)
+    assert spec.name == "loyalty-members-changelog"
+    assert spec.partitions == 8
+    assert spec.config() == {"cleanup.policy": "compact", "retention.ms": "-1"}
