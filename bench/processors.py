@@ -143,7 +143,7 @@ def processors_rate(events: list[MemberEvent], program: Program) -> float:
     try:
         started = time.perf_counter()
         for event in events:
-            states[event.member_id] = decide(get(event.member_id), event, program).state
+            states[event.member_id] = decide(get(event.member_id), event, program, event.occurred_at).state
         elapsed = time.perf_counter() - started
     finally:
         gc.unfreeze()

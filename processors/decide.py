@@ -14,10 +14,12 @@ lives in its own module: ``dedup``, ``enrolment``, ``purchases`` (with
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from processors.compiled import CompiledProgram, compiled
-from processors.dedup import check_seen
+from processors.dedup import already_applied, remember
 from processors.engagement import record_engagement
 from processors.enrolment import enrol
 from processors.events import CardLinked, MemberEnrolled, MemberEvent, Purchase, Referral, Return, SocialShare
@@ -37,15 +39,27 @@ _RULES: dict[type, Callable[[MemberState, Any, CompiledProgram], Decision]] = {
 }
 
 
-def decide(state: MemberState | None, event: MemberEvent, program: Program) -> Decision:
+def decide(state: MemberState | None, event: MemberEvent, program: Program, received_at: datetime) -> Decision:
+    """Apply ``event``, which the engine received at ``received_at`` (the input message's timestamp).
+
+    ``received_at`` only dates the memory of applied event ids; the rules use the
+    event's own time.
+    """
     rules = compiled(program)
+    if state is not None and already_applied(state.seen_events, event.event_id):
+        return Decision(state, duplicate=True)
+    decision = _apply(state, event, rules)
+    if decision.refusal is not None or decision.state is None:
+        return decision
+    seen = remember(decision.state.seen_events, event.event_id, received_at, rules)
+    return Decision(replace(decision.state, seen_events=seen), decision.outputs)
+
+
+def _apply(state: MemberState | None, event: MemberEvent, rules: CompiledProgram) -> Decision:
     if state is None:
         if type(event) is MemberEnrolled:
             return enrol(None, event, rules)
         return unknown_member(event)
-    seen = check_seen(state, event, rules)
-    if seen is not None:
-        return seen
     if state.member_id != event.member_id:
         return refuse(
             state,

@@ -9,7 +9,6 @@ maps tokens to members.
 from __future__ import annotations
 
 from processors.compiled import CompiledProgram
-from processors.dedup import remember
 from processors.events import CardLinked, Referral, SocialShare
 from processors.outputs import Activity, Decision
 from processors.state import MemberState
@@ -33,7 +32,7 @@ def record_engagement(
         state.balance,
         state.lifetime_points,
         state.spend_by_month,
-        remember(state.seen_events, event.event_id, when, latest, rules),
+        state.seen_events,
         state.orders,
         latest,
         state.near_tier_notified,

@@ -60,7 +60,7 @@ def enrol(state: MemberState | None, event: MemberEnrolled, rules: CompiledProgr
         balance=bonus,
         lifetime_points=bonus,
         spend_by_month={},
-        seen_events={event_id: when},
+        seen_events={},
         orders={},
         last_activity_at=when,
         near_tier_notified=None,

@@ -9,7 +9,6 @@ never converts money, since a rate would make a balance unexplainable.
 from __future__ import annotations
 
 from processors.compiled import CHANNEL_NAMES, CompiledProgram
-from processors.dedup import remember
 from processors.earning import award_points
 from processors.events import Purchase
 from processors.outputs import Activity, ActivityLine, Decision, LedgerEntry, LedgerReason, Output
@@ -41,19 +40,19 @@ def apply_purchase(state: MemberState, event: Purchase, rules: CompiledProgram) 
     points = earning.points
     balance = state.balance + points
 
-    records: dict[str, LineRecord] = {}
-    activity_lines: list[ActivityLine] = []
-    for line, line_points, qualifying in zip(
-        event.lines, earning.line_points, earning.qualifying_minor, strict=True
-    ):
-        records[line.line_id] = LineRecord(line.quantity, qualifying, line_points)
-        activity_lines.append(
-            ActivityLine(line.line_id, line.sku, line.category, line.quantity, line.amount_minor, line_points)
-        )
-
-    spend_by_month, rolling = add_qualifying_spend(
-        state.spend_by_month, when, sum(earning.qualifying_minor), rules
+    lines, line_points = event.lines, earning.line_points
+    records = {
+        line.line_id: LineRecord(line.quantity, qualifying, earned)
+        for line, qualifying, earned in zip(lines, earning.qualifying_minor, line_points, strict=True)
+    }
+    activity_lines = tuple(
+        [
+            ActivityLine(line.line_id, line.sku, line.category, line.quantity, line.amount_minor, earned)
+            for line, earned in zip(lines, line_points, strict=True)
+        ]
     )
+
+    spend_by_month, rolling = add_qualifying_spend(state.spend_by_month, when, sum(earning.qualifying_minor), rules)
     reached = tier_reached(tier, rolling, rules)
     notified = state.near_tier_notified
 
@@ -91,7 +90,7 @@ def apply_purchase(state: MemberState, event: Purchase, rules: CompiledProgram) 
             event.total_minor,
             points,
             order_id,
-            tuple(activity_lines),
+            activity_lines,
         )
     )
 
@@ -103,7 +102,7 @@ def apply_purchase(state: MemberState, event: Purchase, rules: CompiledProgram) 
         balance,
         state.lifetime_points + points,
         spend_by_month,
-        remember(state.seen_events, event_id, when, latest, rules),
+        state.seen_events,
         keep_order(state.orders, order_id, OrderRecord(when, records), when, rules),
         latest,
         notified,

@@ -17,7 +17,6 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from processors.compiled import CompiledProgram
-from processors.dedup import remember
 from processors.events import Return
 from processors.money import format_points
 from processors.outputs import Activity, ActivityLine, Decision, LedgerEntry, LedgerReason, Output
@@ -134,7 +133,7 @@ def apply_return(state: MemberState, event: Return, rules: CompiledProgram) -> D
         balance,
         state.lifetime_points - points_back,
         remove_qualifying_spend(state.spend_by_month, order.occurred_at, amount_back, when, rules),
-        remember(state.seen_events, event_id, when, latest, rules),
+        state.seen_events,
         keep_order(state.orders, order_id, OrderRecord(order.occurred_at, lines), when, rules),
         latest,
         state.near_tier_notified,

@@ -30,10 +30,9 @@ class OrderRecord:
 class MemberState:
     """A member's balance, tier and the recent history the rules need.
 
-    ``seen_events`` maps applied event ids to their event time so a redelivered
-    event changes nothing; entries older than the program's dedup window are
-    pruned, and events older than that window are refused rather than risk
-    being counted twice. ``orders`` keeps purchases inside the return window so
+    ``seen_events`` maps applied event ids to the time the engine received
+    them, so a redelivered event changes nothing; ids received longer ago than
+    the program's dedup window are pruned (see ``dedup``). ``orders`` keeps purchases inside the return window so
     a return reverses exactly the points its lines earned.
 
     ``balance`` is always the sum of the member's ledger entries;

@@ -96,9 +96,11 @@ def _die_with_parent_preexec(parent_pid: int) -> Callable[[], None]:
     broker from a long-lived thread (the main thread, or a pytest session fixture).
     """
 
+    # Resolve prctl in the parent: dlopen() after fork() in a threaded process can deadlock.
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+
     def preexec() -> None:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         # The parent may already have died between fork() and prctl().
         if os.getppid() != parent_pid:
             os._exit(1)
@@ -330,9 +332,7 @@ class EmbeddedBroker:
         return f"<EmbeddedBroker {state} pid={self.pid}>"
 
 
-def true_end_offsets(
-    bootstrap: str, reported: Mapping[TP, int | None], timeout: float = 5.0
-) -> dict[TP, int | None]:
+def true_end_offsets(bootstrap: str, reported: Mapping[TP, int | None], timeout: float = 5.0) -> dict[TP, int | None]:
     """Correct Tansu's end offsets using the high watermark of a real fetch.
 
     Tansu 0.6 answers ListOffsets(latest) with "first offset of the last batch + 1"

@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from processors.validation import looks_like_pan, mask_pans_in_bytes, problems
+from confluent_kafka import TIMESTAMP_NOT_AVAILABLE
+
+from processors.validation import contains_pan, looks_like_pan, mask_pans_in_bytes, problems
 from schemas.codec import AvroCodec, CodecError
 from streams.partitioning import member_partition
 from streams.records import body_type, event_from_record
@@ -33,6 +35,7 @@ class RawMessage(Protocol):
     def offset(self) -> int | None: ...
     def key(self) -> bytes | None: ...
     def value(self) -> bytes | None: ...
+    def timestamp(self) -> tuple[int, int]: ...
 
 
 @dataclass
@@ -74,6 +77,9 @@ class Ingest:
             value = message.value()
             try:
                 record = self._accept(value, result)
+                kind, millis = message.timestamp()
+                if kind == TIMESTAMP_NOT_AVAILABLE:
+                    raise Rejected("the input message has no timestamp; produce it with a Kafka client >= 0.10")
             except Rejected as exc:
                 topic, partition, offset = message.topic() or EVENTS, message.partition() or 0, message.offset() or 0
                 masked = mask_pans_in_bytes(value) if value is not None else None
@@ -82,18 +88,22 @@ class Ingest:
                     _event_id(value, self._codec), f"ingest:{topic}:{partition}:{offset}",
                 ))
                 continue
-            result.batches[member_partition(record["member_id"], self._partitions)].append(record)
+            received_at = datetime.fromtimestamp(millis / 1000, UTC)
+            result.batches[member_partition(record["member_id"], self._partitions)].append(
+                {"received_at": received_at, "event": record})
         return result
 
     def _accept(self, value: bytes | None, result: IngestResult) -> Record:
-        if value is not None and _DIGIT_RUN.search(value) and _has_pan(value):
-            raise Rejected("a card number (PAN) was found in the event; send a card token instead "
-                           "(the number is masked here)")
         try:
             record = self._codec.decode(value)
             kind = body_type(record)
         except (CodecError, KeyError, TypeError, IndexError) as exc:
             raise Rejected(f"undecodable: {exc}; send LoyaltyEvent Avro in the Confluent wire format") from exc
+        if value is not None and _DIGIT_RUN.search(value):  # cheap test first: most events have no long digit run
+            field = _field_with_pan(record)
+            if field is not None:
+                raise Rejected(f"a card number (PAN) was found in {kind}.{field}; send a card token instead, "
+                               "never the number (it is masked here)")
         self._resolve_member(record, kind)
         event = event_from_record(record)
         found = problems(event)
@@ -119,8 +129,18 @@ class Ingest:
         record["member_id"] = member_id
 
 
-def _has_pan(value: bytes) -> bool:
-    return any(looks_like_pan(run.decode()) for run in _DIGIT_RUN.findall(value))
+def _field_with_pan(value: Any, path: str = "") -> str | None:
+    """The dotted name of the first string field that contains a card number, if any."""
+    if isinstance(value, str):
+        return path if contains_pan(value) else None
+    if isinstance(value, tuple):  # a union branch: (type name, value)
+        return _field_with_pan(value[1], path)
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        found = _field_with_pan(item, f"{path}.{key}" if path else str(key))
+        if found is not None:
+            return found
+    return None
 
 
 def _event_id(value: bytes | None, codec: AvroCodec) -> str | None:

@@ -73,12 +73,13 @@ class MemberBatchApplier:
         result = BatchResult()
         states: dict[str, MemberState | None] = {}
         changed: set[str] = set()
-        for record in self._codec.decode(batch)["events"]:
+        for received in self._codec.decode(batch)["events"]:
+            record = received["event"]
             member_id = record["member_id"]
             if member_id not in states:
                 cached = self._cache.get(member_id)
                 states[member_id] = cached if cached is not None else self.decode_state(load_state(member_id))
-            decision = decide(states[member_id], event_from_record(record), self._program)
+            decision = decide(states[member_id], event_from_record(record), self._program, received["received_at"])
             if decision.refusal is not None:
                 result.refused += 1
                 result.messages.append(self._refusal(record, decision.refusal.reason, partition, offset))

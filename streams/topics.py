@@ -176,9 +176,7 @@ def ensure_topics(
     missing = [t for t in wanted if t.name not in existing]
     if not missing:
         return []
-    futures = admin.create_topics(
-        [t.new_topic() for t in missing], operation_timeout=timeout, request_timeout=timeout
-    )
+    futures = admin.create_topics([t.new_topic() for t in missing], operation_timeout=timeout, request_timeout=timeout)
     created: list[str] = []
     errors: list[str] = []
     for name, fut in futures.items():

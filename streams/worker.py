@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 def create_app(settings: Settings, bootstrap: str, program: Program | None = None) -> faust.App:
     program = program or load_program(settings.program_file)
     codec = AvroCodec(registry_for(settings.schema_registry_url))
-    assert MEMBERS_CHANGELOG == f"{APP_ID}-{TABLE}-changelog"
+    assert f"{APP_ID}-{TABLE}-changelog" == MEMBERS_CHANGELOG
     app = faust.App(
         APP_ID,
         broker=f"kafka://{bootstrap}",

@@ -17,11 +17,10 @@ from schemas.codec import AvroCodec
 from schemas.registry import EmbeddedRegistry
 from streams.demo import produce, stored_outcomes, wait_stored
 from streams.demo_feed import Feed, synthetic_day
-from streams.ingest import Ingest
-from streams.member_batches import MemberBatchApplier
+from streams.offline import applied
 from streams.processes import worker_process
 from streams.program_file import load_program
-from streams.topics import EVENTS, LEDGER, MEMBER_BATCHES
+from streams.topics import LEDGER
 from tests.e2e.harness import engine
 
 ONE_TIER = """
@@ -35,46 +34,12 @@ tiers: [{name: Member, qualifying_spend_minor: 0}]
 """
 
 
-class _Consumed:
-    """A consumed message as confluent-kafka hands it to ingest."""
-
-    def __init__(self, key: bytes, value: bytes, offset: int) -> None:
-        self._key, self._value, self._offset = key, value, offset
-
-    def topic(self) -> str:
-        return EVENTS
-
-    def partition(self) -> int:
-        return 0
-
-    def offset(self) -> int:
-        return self._offset
-
-    def key(self) -> bytes:
-        return self._key
-
-    def value(self) -> bytes:
-        return self._value
-
-
 def expected_ledger(feed: Feed, program_file: Path) -> dict[str, int]:
     """entry_id -> points, from ingest and the rules applied in memory, in feed order."""
     codec = AvroCodec(EmbeddedRegistry())
-    ingest = Ingest(codec, partitions=1)
-    applier = MemberBatchApplier(codec, load_program(program_file), "changelog")
-    table: dict[str, bytes] = {}
-    ledger: dict[str, int] = {}
-    for offset, (key, value) in enumerate(feed.base + feed.day):
-        data = value if isinstance(value, bytes) else codec.encode(EVENTS, "LoyaltyEvent", value)
-        for records in ingest.process([_Consumed(key, data, offset)]).batches.values():
-            batch = codec.encode(MEMBER_BATCHES, "MemberBatch", {"events": records})
-            result = applier.apply(batch, 0, offset, table.get)
-            table.update({member: applier.encode_state(state) for member, state in result.states.items()})
-            for message in result.messages:
-                if message.topic == LEDGER:
-                    entry = codec.decode(message.value)
-                    ledger[entry["entry_id"]] = entry["points"]
-    return ledger
+    ledger = (codec.decode(m.value) for m in applied(codec, load_program(program_file), feed.base + feed.day)
+              if m.topic == LEDGER)
+    return {entry["entry_id"]: entry["points"] for entry in ledger}
 
 
 def test_a_killed_worker_loses_nothing_and_counts_nothing_twice(tmp_path: Path, chdb_client: Any,

@@ -134,7 +134,8 @@ class Member:
         self.last: Decision | None = None
 
     def apply(self, event: MemberEvent) -> Decision:
-        decision = decide(self.state, event, self.program)
+        """The engine receives ``event`` at the member's clock, ``now``."""
+        decision = decide(self.state, event, self.program, self.now)
         self.state = decision.state
         self.outputs += decision.outputs
         self.last = decision

@@ -11,7 +11,7 @@ from processors.outputs import Activity, LedgerEntry, LedgerReason, RewardIssued
 def test_a_new_member_starts_in_the_base_tier_with_the_welcome_bonus() -> None:
     event = enrolled("anna", T0, event_id="e-1")
 
-    decision = decide(None, event, club())
+    decision = decide(None, event, club(), event.occurred_at)
 
     ledger, reward, trigger, activity = decision.outputs
     assert isinstance(ledger, LedgerEntry) and isinstance(reward, RewardIssued)
@@ -31,14 +31,16 @@ def test_a_new_member_starts_in_the_base_tier_with_the_welcome_bonus() -> None:
 
 
 def test_without_a_welcome_bonus_only_the_activity_is_emitted() -> None:
-    decision = decide(None, enrolled("anna"), club(welcome_bonus_points=0))
+    event = enrolled("anna")
+    decision = decide(None, event, club(welcome_bonus_points=0), event.occurred_at)
 
     assert [type(o) for o in decision.outputs] == [Activity]
     assert decision.state is not None and decision.state.balance == 0
 
 
 def test_events_for_a_member_who_never_enrolled_are_refused() -> None:
-    decision = decide(None, purchase("bob", line(kr(100))), club())
+    event = purchase("bob", line(kr(100)))
+    decision = decide(None, event, club(), event.occurred_at)
 
     assert decision.state is None and decision.outputs == ()
     assert decision.refusal is not None

@@ -86,7 +86,7 @@ def run(events: list[MemberEvent]) -> tuple[dict[str, MemberState], list[Output]
     outputs: list[Output] = []
     decisions = []
     for event in events:
-        decision = decide(states.get(event.member_id), event, PROGRAM)
+        decision = decide(states.get(event.member_id), event, PROGRAM, event.occurred_at)
         if decision.state is not None:
             states[event.member_id] = decision.state
         outputs += decision.outputs
@@ -174,7 +174,7 @@ def test_returning_every_unit_left_reverses_exactly_what_the_order_earned(events
             if not left or at < state.last_activity_at - timedelta(days=PROGRAM.dedup_window_days):
                 continue
 
-            decision = decide(state, returned(member_id, order_id, left, at), PROGRAM)
+            decision = decide(state, returned(member_id, order_id, left, at), PROGRAM, at)
 
             assert decision.refusal is None
             history = ledger(outputs) + ledger(list(decision.outputs))
@@ -188,9 +188,9 @@ def test_decide_never_changes_what_it_is_given_and_always_decides_the_same(event
     for event in events:
         state = states.get(event.member_id)
         before = copy.deepcopy(state)
-        decision = decide(state, event, PROGRAM)
+        decision = decide(state, event, PROGRAM, event.occurred_at)
         assert state == before
-        assert decide(state, event, PROGRAM) == decision
+        assert decide(state, event, PROGRAM, event.occurred_at) == decision
         if decision.state is not None:
             states[event.member_id] = decision.state
 

@@ -1,0 +1,158 @@
+"""The whole pipeline against its parts, measured in one run on this machine.
+
+    python -m bench.pipeline [--members 5000] [--events 100000]
+
+Prints one figure a line:
+
+    consumer: N events/s            a bare confluent-kafka consumer reading the input topic
+    processors: N events/s          the rules alone (decide) on the same events, one core
+    pipeline: N events/s            input produced -> every outcome queryable in ClickHouse
+    pipeline/consumer: N %
+    latency reward p50|p99: N ms    event produced -> its ledger entry on Kafka, at half the pipeline rate
+    latency clickhouse p50|p99: N ms  event produced -> its ledger row queryable in ClickHouse
+
+Compare ratios within one run: the machine's load moves every figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from statistics import quantiles
+from typing import Any
+
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+from bench.processors import processors_rate
+from schemas.codec import AvroCodec
+from schemas.registry import EmbeddedRegistry
+from streams.demo import produce, stored_outcomes, wait_stored
+from streams.demo_feed import synthetic_day
+from streams.embedded import free_port
+from streams.kafka import consumer_config, producer_config
+from streams.offline import member_events
+from streams.processes import broker, clickhouse, sink_thread, worker_process
+from streams.program_file import load_program
+from streams.settings import Settings
+from streams.topics import EVENTS, LEDGER, ensure_topics
+
+
+def consumer_rate(bootstrap: str, expected: int) -> float:
+    """A bare consumer, no decoding: the ceiling any pipeline on this broker works under."""
+    consumer = Consumer(consumer_config(bootstrap, f"bench-bare-{time.time_ns()}"))
+    metadata = consumer.list_topics(EVENTS, timeout=10).topics[EVENTS]
+    consumer.assign([TopicPartition(EVENTS, p, 0) for p in metadata.partitions])
+    seen, started = 0, time.perf_counter()
+    while seen < expected:
+        seen += sum(1 for m in consumer.consume(10_000, 1.0) if m.error() is None)
+    elapsed = time.perf_counter() - started
+    consumer.close()
+    return seen / elapsed
+
+
+def percentile_ms(samples: list[float], q: int) -> float:
+    return quantiles(samples, n=100, method="inclusive")[q - 1] * 1000
+
+
+def paced_latency(bootstrap: str, codec: AvroCodec, store: Any, template: dict[str, Any], members: list[str],
+                  rate: float, seconds: float) -> tuple[list[float], list[float]]:
+    """Send purchases at ``rate``; time each to its ledger entry on Kafka and its row in ClickHouse."""
+    sent: dict[str, float] = {}
+    on_kafka: dict[str, float] = {}
+    watcher = Consumer(consumer_config(bootstrap, f"bench-ledger-{time.time_ns()}", **{"fetch.wait.max.ms": 5}))
+    metadata = watcher.list_topics(LEDGER, timeout=10).topics[LEDGER]
+    ends = [TopicPartition(LEDGER, p, watcher.get_watermark_offsets(TopicPartition(LEDGER, p))[1])
+            for p in metadata.partitions]
+    watcher.assign(ends)
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.is_set():
+            for message in watcher.consume(1000, 0.05):
+                if message.error() is None:
+                    event_id = codec.decode(message.value())["event_id"]
+                    if event_id in sent:
+                        on_kafka.setdefault(event_id, time.perf_counter())
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    time.sleep(1)
+    producer = Producer(producer_config(bootstrap, **{"linger.ms": 0}))
+    total, interval, started = int(rate * seconds), 1 / rate, time.perf_counter()
+    for n in range(total):
+        event_id = f"latency-{n}"
+        event = {**template, "event_id": event_id, "occurred_at": datetime.now(UTC), "member_id": members[n % len(members)],
+                 "body": (template["body"][0], {**template["body"][1], "order_id": event_id})}
+        due = started + n * interval
+        while time.perf_counter() < due:
+            time.sleep(min(0.001, max(0.0, due - time.perf_counter())))
+        producer.produce(EVENTS, codec.encode(EVENTS, "LoyaltyEvent", event), template["source"].encode())
+        sent[event_id] = time.perf_counter()
+        producer.poll(0)
+    producer.flush()
+    in_clickhouse: dict[str, float] = {}
+    deadline = time.perf_counter() + 30
+    while len(in_clickhouse) < total and time.perf_counter() < deadline:
+        rows = store.rows("SELECT event_id FROM $db.ledger WHERE event_id LIKE 'latency-%'")
+        now = time.perf_counter()
+        for row in rows:
+            in_clickhouse.setdefault(row["event_id"], now)
+        time.sleep(0.02)
+    time.sleep(0.5)
+    stop.set()
+    thread.join()
+    watcher.close()
+    kafka = [on_kafka[e] - sent[e] for e in sent if e in on_kafka]
+    stored = [in_clickhouse[e] - sent[e] for e in sent if e in in_clickhouse]
+    return kafka, stored
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--members", type=int, default=5_000)
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--latency-seconds", type=float, default=10)
+    args = parser.parse_args()
+
+    codec = AvroCodec(EmbeddedRegistry())
+    feed = synthetic_day(args.members, args.events)
+    program = load_program(None)
+    events = member_events(codec, feed.base + feed.day)
+    print(f"processors: {processors_rate(events, program):.0f} events/s", flush=True)
+
+    data_dir = Path(tempfile.mkdtemp(prefix="loyalty-bench-"))
+    settings = Settings(data_dir=data_dir, worker_web_port=free_port(), clickhouse_database="bench")
+    with broker(settings) as bootstrap:
+        ensure_topics(bootstrap, settings.partitions)
+        store = clickhouse(settings)
+        with sink_thread(settings, bootstrap, store) as sink, worker_process(settings, bootstrap) as worker:
+            alive = lambda: worker.poll() is None  # noqa: E731
+            produce(bootstrap, codec, feed.base, lambda n: None)
+            wait_stored(store, len(feed.base), sink, alive, 300, lambda n: None)  # warm: worker up, members known
+            started = time.perf_counter()
+            produce(bootstrap, codec, feed.day, lambda n: None)
+            wait_stored(store, feed.expected_outcomes(), sink, alive, 900, lambda n: None)
+            pipeline = len(feed.day) / (time.perf_counter() - started)
+            consumer = consumer_rate(bootstrap, len(feed.base) + len(feed.day))
+            print(f"consumer: {consumer:.0f} events/s", flush=True)
+            print(f"pipeline: {pipeline:.0f} events/s", flush=True)
+            print(f"pipeline/consumer: {100 * pipeline / consumer:.1f} %", flush=True)
+            template = next(v for _, v in feed.day if isinstance(v, dict) and v["event_id"].startswith("order-"))
+            members = sorted({v["member_id"] for _, v in feed.base if isinstance(v, dict)})
+            kafka, stored = paced_latency(bootstrap, codec, store, template, members, pipeline / 2,
+                                          args.latency_seconds)
+            for name, samples in (("reward", kafka), ("clickhouse", stored)):
+                if len(samples) < 2:
+                    print(f"latency {name}: too few samples ({len(samples)})")
+                    continue
+                print(f"latency {name} p50: {percentile_ms(samples, 50):.0f} ms", flush=True)
+                print(f"latency {name} p99: {percentile_ms(samples, 99):.0f} ms", flush=True)
+            print(f"outcomes stored: {stored_outcomes(store)}")
+
+
+if __name__ == "__main__":
+    main()
