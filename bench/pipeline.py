@@ -85,8 +85,9 @@ def paced_latency(bootstrap: str, codec: AvroCodec, store: Any, template: dict[s
     total, interval, started = int(rate * seconds), 1 / rate, time.perf_counter()
     for n in range(total):
         event_id = f"latency-{n}"
-        event = {**template, "event_id": event_id, "occurred_at": datetime.now(UTC), "member_id": members[n % len(members)],
-                 "body": (template["body"][0], {**template["body"][1], "order_id": event_id})}
+        body = (template["body"][0], {**template["body"][1], "order_id": event_id})
+        event = {**template, "event_id": event_id, "occurred_at": datetime.now(UTC),
+                 "member_id": members[n % len(members)], "body": body}
         due = started + n * interval
         while time.perf_counter() < due:
             time.sleep(min(0.001, max(0.0, due - time.perf_counter())))

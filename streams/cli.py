@@ -74,7 +74,9 @@ def worker() -> None:
     ensure_topics(settings.broker, settings.partitions)
     seal_changelog(settings.broker, MEMBERS_CHANGELOG, settings.partitions)
     app = create_app(settings, settings.broker)
-    faust.Worker(app, loglevel="WARNING", quiet=True).execute_from_commandline()
+    runner = faust.Worker(app, loglevel=settings.log_level, quiet=True)
+    runner.spinner = None
+    runner.execute_from_commandline()
 
 
 @main.command()

@@ -52,7 +52,8 @@ def produce(bootstrap: str, codec: AvroCodec, messages: list[Message], step: Cal
 def stored_outcomes(store: ClickHouseStore) -> int:
     """Input events that are accepted or dead-lettered in ClickHouse: each ends as exactly one."""
     return int(store.scalar(
-        "SELECT (SELECT uniqExact(event_id) FROM $db.activity) + (SELECT uniqExact(dead_letter_id) FROM $db.dead_letters)"
+        "SELECT (SELECT uniqExact(event_id) FROM $db.activity)"
+        " + (SELECT uniqExact(dead_letter_id) FROM $db.dead_letters)"
     ))
 
 

@@ -125,7 +125,7 @@ def synthetic_day(members: int = 5_000, events: int = 100_000, seed: int = 7,
         else:
             body = ("Referral", {"referral_code": f"REF-{member}", "friend_member_id": None})
         day_events.append((at, APP, _event(f"app-{n}", at, APP, member, body)))
-    for n in range(n_special // 4 - 15):
+    for _ in range(n_special // 4 - 15):
         day_events.append(day_events[rng.randrange(len(day_events))])
         feed.duplicates += 1
     for n in range(5):

@@ -38,6 +38,7 @@ class Settings(BaseSettings):
     ingest_batch_events: PositiveInt = 5000
     sink_batch_rows: PositiveInt = 50_000
     sink_flush_ms: PositiveInt = 250
+    log_level: str = Field("warn", pattern="^(crit|error|warn|info|debug)$", description="Worker log level")
 
     @classmethod
     def settings_customise_sources(

@@ -82,15 +82,22 @@ def create_app(settings: Settings, bootstrap: str, program: Program | None = Non
     @app.task
     async def ingest() -> None:
         loop = asyncio.get_running_loop()
-        try:
-            await loop.run_in_executor(None, run_ingest, bootstrap, codec, settings.partitions,
+        running = loop.run_in_executor(None, run_ingest, bootstrap, codec, settings.partitions,
                                        settings.ingest_batch_events, stop_ingest)
+        try:
+            await asyncio.shield(running)
         except asyncio.CancelledError:
             stop_ingest.set()
+            await running
             raise
         except Exception:
             log.exception("ingest stopped")
             await app.crash(RuntimeError("ingest stopped: see the log above"))  # type: ignore[arg-type]
+
+    @app.on_before_shutdown.connect
+    async def _stop_ingest(*_: Any, **__: Any) -> None:
+        # Without this the ingest thread keeps the process from exiting.
+        stop_ingest.set()
 
     @app.page("/progress/")
     class Progress(View):

@@ -1,56 +1,42 @@
-"""Shared pytest fixtures: each group belongs to one component, see its header."""
+"""Shared fixtures: an embedded broker per session, and one chDB per pytest process.
+
+chDB allows ONE data path per process, so everything here that talks to chDB
+uses ``chdb_client`` and isolates itself with a fresh database (``ch_database``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from streams.embedded import EmbeddedBroker
 
 
-# ---------------------------------------------------------------------------
-# Kafka: embedded Tansu broker (owner: streams/embedded.py). Keep this group intact.
-# ---------------------------------------------------------------------------
-from collections.abc import Iterator as _BrokerIterator
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]:
+    """One embedded broker for the session, every engine topic created.
 
-import pytest as _pytest_broker
-
-from streams.embedded import EmbeddedBroker as _EmbeddedBroker
-
-
-@_pytest_broker.fixture(scope="session")
-def broker(tmp_path_factory: _pytest_broker.TempPathFactory) -> _BrokerIterator[_EmbeddedBroker]:
-    """One embedded broker per test session, with every engine topic created.
-
-    Session-scoped because consumer-group joins dominate test time, not broker start
-    (~0.2 s); tests that need a private broker start their own EmbeddedBroker.
-    Tansu keeps everything in memory, so each session starts from empty topics.
+    Tests that need a broker of their own (the end-to-end ones) start one: it takes ~0.2 s.
     """
     from streams.topics import DEFAULT_PARTITIONS, ensure_topics
 
-    with _EmbeddedBroker(log_dir=tmp_path_factory.mktemp("tansu")) as b:
-        ensure_topics(b.bootstrap, DEFAULT_PARTITIONS)
-        yield b
+    with EmbeddedBroker(log_dir=tmp_path_factory.mktemp("tansu")) as started:
+        ensure_topics(started.bootstrap, DEFAULT_PARTITIONS)
+        yield started
 
 
-# ------------------------------------------------------------- end Kafka group
-
-
-# ---------------------------------------------------------------------------
-# ClickHouse: embedded chDB (owner: sinks/clickhouse.py). Keep this group intact.
-# chDB allows ONE data path per process: everything in a pytest process that talks to
-# chDB must use `chdb_path` / `chdb_client` (a second path fails); isolate tests by
-# database (`ch_database`), not by path.
-# ---------------------------------------------------------------------------
-import uuid as _ch_uuid  # noqa: E402  (each group keeps its own imports)
-from collections.abc import Iterator as _ChIterator  # noqa: E402
-from pathlib import Path as _ChPath  # noqa: E402
-from typing import Any as _ChAny  # noqa: E402
-
-import pytest as _pytest_ch  # noqa: E402
-
-
-@_pytest_ch.fixture(scope="session")
-def chdb_path(tmp_path_factory: _pytest_ch.TempPathFactory) -> _ChPath:
-    """The process's only chDB data path; build DSNs as f"chdb://{chdb_path}"."""
+@pytest.fixture(scope="session")
+def chdb_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The process's only chDB data path."""
     return tmp_path_factory.mktemp("chdb")
 
 
-@_pytest_ch.fixture(scope="session")
-def chdb_client(chdb_path: _ChPath) -> _ChIterator[_ChAny]:
+@pytest.fixture(scope="session")
+def chdb_client(chdb_path: Path) -> Iterator[Any]:
     """One in-process ClickHouse (sync clickhouse-connect client) for the whole session."""
     import clickhouse_connect
 
@@ -59,12 +45,9 @@ def chdb_client(chdb_path: _ChPath) -> _ChIterator[_ChAny]:
     client.close()
 
 
-@_pytest_ch.fixture
-def ch_database(chdb_client: _ChAny) -> _ChIterator[str]:
-    """A fresh random database name for one test (created by the code under test); dropped after."""
-    name = f"t_{_ch_uuid.uuid4().hex[:12]}"
+@pytest.fixture
+def ch_database(chdb_client: Any) -> Iterator[str]:
+    """A fresh random database name for one test (created by the code under test), dropped after."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
     yield name
     chdb_client.command(f"DROP DATABASE IF EXISTS `{name}`")
-
-
-# -------------------------------------------------------- end ClickHouse group

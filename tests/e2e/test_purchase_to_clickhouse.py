@@ -9,7 +9,8 @@ from typing import Any
 from sinks import queries
 from streams.demo import produce, wait_stored
 from streams.processes import worker_process
-from tests.e2e.harness import engine
+
+from .harness import engine
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 

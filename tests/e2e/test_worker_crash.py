@@ -21,7 +21,8 @@ from streams.offline import applied
 from streams.processes import worker_process
 from streams.program_file import load_program
 from streams.topics import LEDGER
-from tests.e2e.harness import engine
+
+from .harness import engine
 
 ONE_TIER = """
 name: One Tier
