@@ -67,12 +67,14 @@ def worker() -> None:
     import faust
 
     from streams.changelog import seal_changelog
-    from streams.topics import MEMBERS_CHANGELOG, ensure_topics
-    from streams.worker import create_app
+    from streams.group_offsets import commit_missing_start_offsets
+    from streams.topics import MEMBER_BATCHES, MEMBERS_CHANGELOG, ensure_topics
+    from streams.worker import APP_ID, create_app
 
     settings = _settings()
     ensure_topics(settings.broker, settings.partitions)
     seal_changelog(settings.broker, MEMBERS_CHANGELOG, settings.partitions)
+    commit_missing_start_offsets(settings.broker, APP_ID, MEMBER_BATCHES, settings.partitions)
     app = create_app(settings, settings.broker)
     runner = faust.Worker(app, loglevel=settings.log_level, quiet=True)
     runner.spinner = None

@@ -12,7 +12,6 @@ Tansu's default storage is memory: every topic is lost when the broker stops.
 
 from __future__ import annotations
 
-import asyncio
 import atexit
 import contextlib
 import ctypes
@@ -32,10 +31,8 @@ __all__ = [
     "BrokerStartError",
     "EmbeddedBroker",
     "free_port",
-    "patch_faust_end_offsets_for_tansu",
     "port_is_free",
     "resolve_tansu_bin",
-    "true_end_offsets",
 ]
 
 _PR_SET_PDEATHSIG = 1
@@ -330,78 +327,6 @@ class EmbeddedBroker:
     def __repr__(self) -> str:
         state = f"running on {self.host}:{self.port}" if self.is_running() else "stopped"
         return f"<EmbeddedBroker {state} pid={self.pid}>"
-
-
-def true_end_offsets(bootstrap: str, reported: Mapping[TP, int | None], timeout: float = 5.0) -> dict[TP, int | None]:
-    """Correct Tansu's end offsets using the high watermark of a real fetch.
-
-    Tansu 0.6 answers ListOffsets(latest) with "first offset of the last batch + 1"
-    instead of "last offset + 1". Fetch responses carry the right high watermark, so
-    we fetch one record at ``reported - 1`` (inside the last batch) and read it back.
-    Keys are ``(topic, partition)`` tuples (Faust's ``TP`` works as is). A partition
-    that yields nothing within ``timeout`` keeps its reported value.
-    """
-    from confluent_kafka import Consumer, TopicPartition
-
-    result: dict[TP, int | None] = dict(reported)
-    probe = {tp: end for tp, end in reported.items() if end}
-    if not probe:
-        return result
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": "streams-embedded-end-offset-probe",  # never joined: assign() only
-            "enable.auto.commit": False,
-            "enable.partition.eof": False,
-            "log_level": 0,
-            "logger": _SilentLogger(),
-        }
-    )
-    try:
-        consumer.assign([TopicPartition(tp[0], tp[1], end - 1) for tp, end in probe.items()])
-        pending = set(probe)
-        deadline = time.monotonic() + timeout
-        while pending and time.monotonic() < deadline:
-            for msg in consumer.consume(num_messages=len(pending), timeout=0.2):
-                if msg.error() is None:
-                    pending.discard((msg.topic(), msg.partition()))
-        for tp in probe:
-            if tp in pending:
-                continue
-            _low, high = consumer.get_watermark_offsets(TopicPartition(tp[0], tp[1]), cached=True)
-            if high >= 0:
-                result[tp] = max(high, probe[tp])
-    finally:
-        consumer.close()
-    return result
-
-
-def patch_faust_end_offsets_for_tansu() -> None:
-    """Make Faust's table recovery use true end offsets on Tansu (idempotent).
-
-    Without it, a worker restarted on an existing RocksDB datadir crashes with
-    ``ConsistencyError: persisted offset ... is higher than ... highwater`` and a
-    fresh recovery silently stops short. Call before the worker starts; harmless
-    (one extra fetch per changelog partition at recovery) on a real Kafka broker.
-    """
-    from faust.transport.drivers import aiokafka as faust_aiokafka
-
-    thread_cls: Any = faust_aiokafka.AIOKafkaConsumerThread
-    if getattr(thread_cls, "_tansu_end_offsets_patched", False):
-        return
-    original = thread_cls._highwaters
-
-    async def _highwaters(self: Any, partitions: list[Any]) -> Mapping[Any, int | None]:
-        ends = await original(self, partitions)
-        if self.consumer.in_transaction:
-            return ends
-        transport = self.transport
-        bootstrap = ",".join(faust_aiokafka.server_list(transport.url, transport.default_port))
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(None, true_end_offsets, bootstrap, dict(ends))
-
-    thread_cls._highwaters = _highwaters
-    thread_cls._tansu_end_offsets_patched = True
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -29,7 +29,6 @@ __all__ = [
     "TRIGGERS",
     "Cleanup",
     "TopicSpec",
-    "changelog_spec",
     "engine_topics",
     "ensure_topics",
     "topic_names",
@@ -133,23 +132,6 @@ def engine_topics(partitions: int = DEFAULT_PARTITIONS) -> list[TopicSpec]:
             doc="events that failed validation or processing, with the reason",
         ),
     ]
-
-
-def changelog_spec(app_id: str, table: str, partitions: int = DEFAULT_PARTITIONS) -> TopicSpec:
-    """Spec for Faust's ``<app_id>-<table>-changelog`` topic, to pre-create it with retention.
-
-    Faust creates it itself (compacted, 4 partitions if told so) but without ``retention.ms``;
-    pre-created with a partition count other than its source topic's, Faust's agent crash-loops
-    with ``PartitionsMismatch`` while the worker stays up.
-    """
-    return TopicSpec(
-        f"{app_id}-{table}-changelog",
-        "internal",
-        partitions,
-        Cleanup.COMPACT,
-        FOREVER_MS,
-        doc=f"Faust changelog of table {table!r}",
-    )
 
 
 def topic_names() -> list[str]:

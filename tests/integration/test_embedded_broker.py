@@ -20,8 +20,9 @@ import pytest
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource
 
-from streams.embedded import BrokerStartError, EmbeddedBroker, port_is_free, true_end_offsets
-from streams.topics import CARDS, Cleanup, TopicSpec, changelog_spec, engine_topics, ensure_topics
+from streams.changelog import seal_changelog
+from streams.embedded import BrokerStartError, EmbeddedBroker, port_is_free
+from streams.topics import CARDS, Cleanup, TopicSpec, engine_topics, ensure_topics
 
 N_MESSAGES = 1_000
 PARTITIONS = 4
@@ -176,8 +177,8 @@ def test_broker_dies_with_a_kill_9_parent(tmp_path: Path) -> None:
     assert _process_gone(broker_pid)
 
 
-def test_true_end_offsets_corrects_tansu_list_offsets(broker: EmbeddedBroker) -> None:
-    """Tansu's ListOffsets ends at 'first offset of last batch + 1'; the fetch watermark is right."""
+def test_a_sealed_changelog_reports_its_true_end(broker: EmbeddedBroker) -> None:
+    """Tansu ends a partition at 'first offset of the last batch + 1'; a one-record batch makes that true."""
     topic = f"test.endoffsets.{uuid.uuid4().hex[:8]}"
     ensure_topics(broker.bootstrap, specs=[TopicSpec(topic, "test", 1)])
     producer = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 50})
@@ -185,16 +186,12 @@ def test_true_end_offsets_corrects_tansu_list_offsets(broker: EmbeddedBroker) ->
         for _ in range(batch):
             producer.produce(topic, value=b"x", partition=0)
         producer.flush(10)
+
+    seal_changelog(broker.bootstrap, topic, 1)
+
     consumer = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "probe"})
     try:
-        _low, reported = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=5, cached=False)
+        _low, end = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=5, cached=False)
     finally:
         consumer.close()
-    assert true_end_offsets(broker.bootstrap, {(topic, 0): reported}) == {(topic, 0): 23}
-
-
-def test_changelog_spec_matches_faust_naming() -> None:
-    spec = changelog_spec("loyalty", "members", 8)
-    assert spec.name == "loyalty-members-changelog"
-    assert spec.partitions == 8
-    assert spec.config() == {"cleanup.policy": "compact", "retention.ms": "-1"}
+    assert end == 24  # 23 records and the marker
