@@ -13,6 +13,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from schemas.codec import AvroCodec
 from schemas.registry import EmbeddedRegistry
 from streams.demo import produce, stored_outcomes, wait_stored
@@ -43,8 +45,9 @@ def expected_ledger(feed: Feed, program_file: Path) -> dict[str, int]:
     return {entry["entry_id"]: entry["points"] for entry in ledger}
 
 
+@pytest.mark.parametrize("kill_at", [0.05, 0.5], ids=["kill-early", "kill-midway"])
 def test_a_killed_worker_loses_nothing_and_counts_nothing_twice(tmp_path: Path, chdb_client: Any,
-                                                                  ch_database: str) -> None:
+                                                                  ch_database: str, kill_at: float) -> None:
     feed = synthetic_day(members=300, events=15_000, seed=11)
     expected = feed.expected_outcomes()
     with engine(tmp_path, chdb_client, ch_database, program=ONE_TIER) as e:
@@ -52,7 +55,7 @@ def test_a_killed_worker_loses_nothing_and_counts_nothing_twice(tmp_path: Path, 
         produce(e.bootstrap, e.codec, feed.base + feed.day, lambda n: None)
         with worker_process(e.settings, e.bootstrap) as worker:
             deadline = time.monotonic() + 120
-            while stored_outcomes(e.store) < expected // 5:
+            while stored_outcomes(e.store) < expected * kill_at:
                 assert worker.poll() is None and time.monotonic() < deadline, "worker made no progress"
                 time.sleep(0.02)
             os.killpg(worker.pid, signal.SIGKILL)  # the worker and its ingest thread, mid-stream
