@@ -35,7 +35,7 @@ from streams.demo_feed import synthetic_day
 from streams.embedded import free_port
 from streams.kafka import consumer_config, producer_config
 from streams.offline import member_events
-from streams.processes import broker, clickhouse, sink_thread, worker_process
+from streams.processes import broker, clickhouse, engine_processes, sink_thread
 from streams.program_file import load_program
 from streams.settings import Settings
 from streams.topics import EVENTS, LEDGER, ensure_topics
@@ -130,13 +130,13 @@ def main() -> None:
     with broker(settings) as bootstrap:
         ensure_topics(bootstrap, settings.partitions)
         store = clickhouse(settings)
-        with sink_thread(settings, bootstrap, store) as sink, worker_process(settings, bootstrap) as worker:
-            alive = lambda: worker.poll() is None  # noqa: E731
+        with sink_thread(settings, bootstrap, store) as sink, engine_processes(settings, bootstrap) as running:
             produce(bootstrap, codec, feed.base, lambda n: None)
-            wait_stored(store, len(feed.base), sink, alive, 300, lambda n: None)  # warm: worker up, members known
+            # Warm up: the worker is up and every member is known before the clock starts.
+            wait_stored(store, len(feed.base), sink, running.alive, 300, lambda n: None)
             started = time.perf_counter()
             produce(bootstrap, codec, feed.day, lambda n: None)
-            wait_stored(store, feed.expected_outcomes(), sink, alive, 900, lambda n: None)
+            wait_stored(store, feed.expected_outcomes(), sink, running.alive, 900, lambda n: None)
             pipeline = len(feed.day) / (time.perf_counter() - started)
             consumer = consumer_rate(bootstrap, len(feed.base) + len(feed.day))
             print(f"consumer: {consumer:.0f} events/s", flush=True)

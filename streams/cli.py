@@ -62,18 +62,32 @@ def run() -> None:
 
 
 @main.command(hidden=True)
+def ingest() -> None:
+    """The ingest process (decode, validate, batch per member); `loyalty run` starts it for you."""
+    from streams.ingest_loop import run_ingest_process
+
+    settings = _settings()
+    run_ingest_process(settings.broker, settings.schema_registry_url, settings.partitions,
+                       settings.ingest_batch_events)
+
+
+@main.command(hidden=True)
 def worker() -> None:
-    """The Faust worker process (ingest + member agent); `loyalty run` starts it for you."""
+    """The Faust worker process (the member agent); `loyalty run` starts it for you."""
     import faust
 
+    from schemas.codec import AvroCodec
+    from schemas.registry import registry_for
     from streams.changelog import seal_changelog
-    from streams.group_offsets import commit_missing_start_offsets
+    from streams.group_offsets import commit_missing_start_offsets, open_member_batch_partitions
     from streams.topics import MEMBER_BATCHES, MEMBERS_CHANGELOG, ensure_topics
     from streams.worker import APP_ID, create_app
 
     settings = _settings()
     ensure_topics(settings.broker, settings.partitions)
     seal_changelog(settings.broker, MEMBERS_CHANGELOG, settings.partitions)
+    open_member_batch_partitions(settings.broker, AvroCodec(registry_for(settings.schema_registry_url)),
+                                 settings.partitions)
     commit_missing_start_offsets(settings.broker, APP_ID, MEMBER_BATCHES, settings.partitions)
     app = create_app(settings, settings.broker)
     runner = faust.Worker(app, loglevel=settings.log_level, quiet=True)

@@ -16,7 +16,7 @@ from sinks import queries
 from sinks.clickhouse import ClickHouseStore
 from streams.demo_feed import synthetic_day
 from streams.kafka import DeliveryErrors, producer_config
-from streams.processes import RunningSink, broker, clickhouse, sink_thread, worker_process
+from streams.processes import RunningSink, broker, clickhouse, engine_processes, sink_thread
 from streams.program_file import load_program
 from streams.settings import Settings
 from streams.topics import EVENTS, ensure_topics
@@ -57,14 +57,14 @@ def stored_outcomes(store: ClickHouseStore) -> int:
     ))
 
 
-def wait_stored(store: ClickHouseStore, expected: int, sink: RunningSink, worker_alive: Callable[[], bool],
+def wait_stored(store: ClickHouseStore, expected: int, sink: RunningSink, engine_alive: Callable[[], bool],
                 timeout: float, step: Callable[[int], None]) -> None:
     deadline, seen = time.monotonic() + timeout, 0
     while True:
         if sink.error:
             raise RuntimeError(f"the ClickHouse sink stopped: {sink.error[0]!r}")
-        if not worker_alive():
-            raise RuntimeError("the worker process stopped: see logs/worker.log in the data directory")
+        if not engine_alive():
+            raise RuntimeError("the ingest or worker process stopped: see logs/ in the data directory")
         now = stored_outcomes(store)
         step(now - seen)
         seen = now
@@ -72,7 +72,7 @@ def wait_stored(store: ClickHouseStore, expected: int, sink: RunningSink, worker
             return
         if time.monotonic() > deadline:
             raise TimeoutError(f"{expected - now} of {expected} events not stored after {timeout:.0f} s; "
-                               "see logs/worker.log in the data directory")
+                               "see logs/ in the data directory")
         time.sleep(0.2)
 
 
@@ -85,7 +85,7 @@ def run_demo(settings: Settings, *, members: int, events: int, seed: int, timeou
     with broker(settings) as bootstrap:
         ensure_topics(bootstrap, settings.partitions)
         store = clickhouse(settings)
-        with sink_thread(settings, bootstrap, store) as sink, worker_process(settings, bootstrap) as worker:
+        with sink_thread(settings, bootstrap, store) as sink, engine_processes(settings, bootstrap) as engine:
             started = time.monotonic()
             with _progress(console) as progress:
                 for label, part, expected in (
@@ -96,7 +96,7 @@ def run_demo(settings: Settings, *, members: int, events: int, seed: int, timeou
                     done = progress.add_task(f"{label}: stored", total=expected - progress_total(progress),
                                              rate="")
                     produce(bootstrap, codec, part, lambda n, t=sent: progress.advance(t, n))
-                    wait_stored(store, expected, sink, lambda: worker.poll() is None, timeout,
+                    wait_stored(store, expected, sink, engine.alive, timeout,
                                 lambda n, t=done: progress.advance(t, n))
             elapsed = time.monotonic() - started
         base_tier = program.tiers[0].name
@@ -121,15 +121,15 @@ def run_engine(settings: Settings, console: Console) -> None:
     with broker(settings) as bootstrap:
         ensure_topics(bootstrap, settings.partitions)
         store = clickhouse(settings)
-        with sink_thread(settings, bootstrap, store) as sink, worker_process(settings, bootstrap) as worker:
+        with sink_thread(settings, bootstrap, store) as sink, engine_processes(settings, bootstrap) as engine:
             console.print(f"Engine running: broker {bootstrap}, ClickHouse {settings.resolved_clickhouse_dsn()}, "
                           f"send LoyaltyEvent Avro to {EVENTS}. Ctrl-C stops.")
             try:
-                while worker.poll() is None and not sink.error:
+                while engine.alive() and not sink.error:
                     time.sleep(1)
             except KeyboardInterrupt:
                 console.print("Stopping ...")
                 return
             if sink.error:
                 raise RuntimeError(f"the ClickHouse sink stopped: {sink.error[0]!r}")
-            raise RuntimeError("the worker process stopped: see logs/worker.log in the data directory")
+            raise RuntimeError("the ingest or worker process stopped: see logs/ in the data directory")

@@ -1,22 +1,43 @@
-"""Give a consumer group a committed offset on every partition before Faust joins it.
+"""Keep the member agent's consumer group off offset 0 of its topic.
 
-Faust 0.15, on a partition its group never committed, resets to the earliest
-offset, processes what the first fetch returned for that offset only, and then
-drops the rest of that fetch while it "seeks to the committed offset" (there is
-none): after a worker is killed before its first commit, the batches behind
-the first one were skipped. Committing the log-start offset for such
-partitions beforehand means the same start, with a committed offset to seek to.
+aiokafka's ``seek_to_committed`` skips the seek when the committed offset is 0
+(or missing), and Faust calls it after its fetcher has already buffered
+records: the records behind the first one were then dropped and their
+batches never applied. So every partition of the member-batch topic starts
+with an empty batch at offset 0, written by whichever engine process opens
+the partition first, and the group's start offset is committed past it.
 """
 
 from __future__ import annotations
 
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
-from streams.kafka import consumer_config
+from schemas.codec import AvroCodec
+from streams.kafka import DeliveryErrors, consumer_config, producer_config
+from streams.topics import MEMBER_BATCHES
+
+
+def open_member_batch_partitions(bootstrap: str, codec: AvroCodec, partitions: int) -> list[int]:
+    """Write the empty opening batch to each partition that is still empty; return those partitions."""
+    probe = Consumer(consumer_config(bootstrap, "loyalty-partition-opener"))
+    try:
+        empty = [p for p in range(partitions)
+                 if probe.get_watermark_offsets(TopicPartition(MEMBER_BATCHES, p), timeout=10, cached=False)[1] == 0]
+    finally:
+        probe.close()
+    if empty:
+        errors = DeliveryErrors()
+        producer = Producer(producer_config(bootstrap))
+        opening = codec.encode(MEMBER_BATCHES, "MemberBatch", {"events": []})
+        for partition in empty:
+            producer.produce(MEMBER_BATCHES, opening, partition=partition, on_delivery=errors)
+        producer.flush()
+        errors.raise_if_any()
+    return empty
 
 
 def commit_missing_start_offsets(bootstrap: str, group: str, topic: str, partitions: int) -> list[int]:
-    """Commit the earliest offset for each partition of ``topic`` that ``group`` never committed.
+    """Commit a start offset, never 0, for each partition of ``topic`` that ``group`` never committed.
 
     Returns the partitions it initialised. A group that is running elsewhere keeps
     its own offsets: only partitions with no commit at all are touched.
@@ -25,7 +46,7 @@ def commit_missing_start_offsets(bootstrap: str, group: str, topic: str, partiti
     try:
         wanted = [TopicPartition(topic, p) for p in range(partitions)]
         missing = [tp for tp in consumer.committed(wanted, timeout=10) if tp.offset < 0]
-        starts = [TopicPartition(topic, tp.partition, consumer.get_watermark_offsets(tp, timeout=10)[0])
+        starts = [TopicPartition(topic, tp.partition, max(1, consumer.get_watermark_offsets(tp, timeout=10)[0]))
                   for tp in missing]
         if starts:
             try:

@@ -1,4 +1,8 @@
-"""The ingest process loop: consume input, produce member batches, commit only after delivery."""
+"""The ingest process: consume input, produce member batches, commit only after delivery.
+
+It runs in a process of its own (``loyalty ingest``) so that decoding and
+validating use another core than the member agent.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import threading
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
 from schemas.codec import AvroCodec
+from streams.group_offsets import open_member_batch_partitions
 from streams.ingest import Ingest
 from streams.kafka import DeliveryErrors, consumer_config, producer_config
 from streams.topics import CARDS, DEADLETTER, EVENTS, MEMBER_BATCHES
@@ -52,6 +57,7 @@ def load_card_directory(bootstrap: str, codec: AvroCodec, timeout: float = 30.0)
 
 def run_ingest(bootstrap: str, codec: AvroCodec, partitions: int, batch_events: int,
                stop: threading.Event) -> None:
+    open_member_batch_partitions(bootstrap, codec, partitions)
     ingest = Ingest(codec, partitions, load_card_directory(bootstrap, codec))
     errors = DeliveryErrors()
     producer = Producer(producer_config(bootstrap))
@@ -86,3 +92,15 @@ def _ok(message: object) -> bool:
         log.warning("ingest consumer: %s", error)
         return False
     return True
+
+
+def run_ingest_process(bootstrap: str, schema_registry_url: str, partitions: int, batch_events: int) -> None:
+    """Run until SIGTERM or SIGINT, then finish the batch at hand and stop."""
+    import signal
+
+    from schemas.registry import registry_for
+
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    run_ingest(bootstrap, AvroCodec(registry_for(schema_registry_url)), partitions, batch_events, stop)

@@ -35,19 +35,40 @@ def clickhouse(settings: Settings) -> ClickHouseStore:
     return connect(settings.resolved_clickhouse_dsn(), settings.clickhouse_database)
 
 
+@dataclass
+class EngineProcesses:
+    """The ingest and worker child processes of a running engine."""
+
+    ingest: subprocess.Popen[bytes]
+    worker: subprocess.Popen[bytes]
+
+    def alive(self) -> bool:
+        return self.ingest.poll() is None and self.worker.poll() is None
+
+    def kill(self) -> None:
+        """Kill both at once, as a machine failure would (tests use this)."""
+        for child in (self.ingest, self.worker):
+            os.killpg(child.pid, signal.SIGKILL)
+        for child in (self.ingest, self.worker):
+            child.wait()
+
+
 @contextlib.contextmanager
-def worker_process(settings: Settings, bootstrap: str) -> Iterator[subprocess.Popen[bytes]]:
-    """``loyalty worker`` in a child process; stopped with SIGTERM (then killed) on exit."""
+def engine_processes(settings: Settings, bootstrap: str) -> Iterator[EngineProcesses]:
+    """``loyalty ingest`` and ``loyalty worker`` as child processes, stopped on exit."""
     logs = settings.data_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, **settings_environment(settings), "LOYALTY_BROKER": bootstrap}
-    with open(logs / "worker.log", "ab") as log:
-        child = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"], env=env,
-                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    children = []
     try:
-        yield child
+        for name in ("ingest", "worker"):
+            with open(logs / f"{name}.log", "ab") as log:
+                children.append(subprocess.Popen([sys.executable, "-m", "streams.cli", name], env=env,
+                                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
+        yield EngineProcesses(*children)
     finally:
-        stop_child(child)
+        for child in children:
+            stop_child(child)
 
 
 def settings_environment(settings: Settings) -> dict[str, str]:

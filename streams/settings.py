@@ -35,7 +35,7 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path(".loyalty"), description="Where embedded state, logs and chDB data live")
     partitions: PositiveInt = 4
     worker_web_port: PositiveInt = 6066
-    ingest_batch_events: PositiveInt = 5000
+    ingest_batch_events: PositiveInt = 10_000
     sink_batch_rows: PositiveInt = 50_000
     sink_flush_ms: PositiveInt = 250
     log_level: str = Field("warn", pattern="^(crit|error|warn|info|debug)$", description="Worker log level")

@@ -1,4 +1,4 @@
-"""The Faust worker: the member agent over member batches, with ingest beside it.
+"""The Faust worker: the member agent over member batches.
 
 State lives in the ``members`` table (RocksDB on local disk, changelog in
 Kafka). A batch is applied, its outputs are published and flushed, and only
@@ -9,9 +9,7 @@ dedup turns the replay into no change.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import threading
 from typing import Any
 
 import faust
@@ -20,7 +18,6 @@ from faust.web import Request, Response, View
 from processors.program import Program
 from schemas.codec import AvroCodec
 from schemas.registry import registry_for
-from streams.ingest_loop import run_ingest
 from streams.member_batches import MemberBatchApplier
 from streams.outputs import OutputPublisher
 from streams.program_file import load_program
@@ -76,28 +73,6 @@ def create_app(settings: Settings, bootstrap: str, program: Program | None = Non
     @app.on_partitions_revoked.connect
     async def _forget_cached_states(*_: Any, **__: Any) -> None:
         applier.forget()
-
-    stop_ingest = threading.Event()
-
-    @app.task
-    async def ingest() -> None:
-        loop = asyncio.get_running_loop()
-        running = loop.run_in_executor(None, run_ingest, bootstrap, codec, settings.partitions,
-                                       settings.ingest_batch_events, stop_ingest)
-        try:
-            await asyncio.shield(running)
-        except asyncio.CancelledError:
-            stop_ingest.set()
-            await running
-            raise
-        except Exception:
-            log.exception("ingest stopped")
-            await app.crash(RuntimeError("ingest stopped: see the log above"))  # type: ignore[arg-type]
-
-    @app.on_before_shutdown.connect
-    async def _stop_ingest(*_: Any, **__: Any) -> None:
-        # Without this the ingest thread keeps the process from exiting.
-        stop_ingest.set()
 
     @app.page("/progress/")
     class Progress(View):

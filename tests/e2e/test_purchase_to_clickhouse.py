@@ -8,7 +8,7 @@ from typing import Any
 
 from sinks import queries
 from streams.demo import produce, wait_stored
-from streams.processes import worker_process
+from streams.processes import engine_processes
 
 from .harness import engine
 
@@ -49,9 +49,9 @@ def test_events_become_exact_balances_ledgers_and_dead_letters(tmp_path: Path, c
         (b"webshop", event("r-1", 30, ("Return", {"order_id": "O1", "currency": "SEK", "refund_minor": 99_900,
                                                    "lines": [{"line_id": "2", "quantity": 1}]}), member_id="ANNA")),
     ]
-    with engine(tmp_path, chdb_client, ch_database) as e, worker_process(e.settings, e.bootstrap) as worker:
+    with engine(tmp_path, chdb_client, ch_database) as e, engine_processes(e.settings, e.bootstrap) as running:
         produce(e.bootstrap, e.codec, feed, lambda n: None)
-        wait_stored(e.store, 8, e.sink, lambda: worker.poll() is None, 120, lambda n: None)
+        wait_stored(e.store, 8, e.sink, running.alive, 120, lambda n: None)
 
         anna = queries.member_summary(e.store, "ANNA", "Silver")
         assert anna is not None and anna["balance"] == 130 and anna["tier"] == "Silver"

@@ -7,8 +7,6 @@ interleaving of sources and the comparison can be entry by entry.
 
 from __future__ import annotations
 
-import os
-import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -20,7 +18,7 @@ from schemas.registry import EmbeddedRegistry
 from streams.demo import produce, stored_outcomes, wait_stored
 from streams.demo_feed import Feed, synthetic_day
 from streams.offline import applied
-from streams.processes import worker_process
+from streams.processes import engine_processes
 from streams.program_file import load_program
 from streams.topics import LEDGER
 
@@ -53,17 +51,16 @@ def test_a_killed_worker_loses_nothing_and_counts_nothing_twice(tmp_path: Path, 
     with engine(tmp_path, chdb_client, ch_database, program=ONE_TIER) as e:
         want = expected_ledger(feed, e.settings.program_file or Path())
         produce(e.bootstrap, e.codec, feed.base + feed.day, lambda n: None)
-        with worker_process(e.settings, e.bootstrap) as worker:
+        with engine_processes(e.settings, e.bootstrap) as running:
             deadline = time.monotonic() + 120
             while stored_outcomes(e.store) < expected * kill_at:
-                assert worker.poll() is None and time.monotonic() < deadline, "worker made no progress"
+                assert running.alive() and time.monotonic() < deadline, "worker made no progress"
                 time.sleep(0.02)
-            os.killpg(worker.pid, signal.SIGKILL)  # the worker and its ingest thread, mid-stream
-            worker.wait()
+            running.kill()  # ingest and worker at once, mid-stream
         at_kill = stored_outcomes(e.store)
         assert at_kill < expected, "the worker finished before it could be killed: feed more events"
-        with worker_process(e.settings, e.bootstrap) as worker:
-            wait_stored(e.store, expected, e.sink, lambda: worker.poll() is None, 180, lambda n: None)
+        with engine_processes(e.settings, e.bootstrap) as running:
+            wait_stored(e.store, expected, e.sink, running.alive, 180, lambda n: None)
             time.sleep(1)  # let any replayed output arrive, so a double count would show
 
         got = {row["entry_id"]: row["points"]

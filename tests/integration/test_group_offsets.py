@@ -1,31 +1,46 @@
-"""Start offsets are committed only where a consumer group has none."""
+"""The member agent's group never starts at offset 0, where a Faust seek would drop batches."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from confluent_kafka import Consumer, TopicPartition
 
+from schemas.codec import AvroCodec
+from schemas.registry import EmbeddedRegistry
 from streams.embedded import EmbeddedBroker
-from streams.group_offsets import commit_missing_start_offsets
+from streams.group_offsets import commit_missing_start_offsets, open_member_batch_partitions
 from streams.kafka import consumer_config
-from streams.topics import MEMBER_BATCHES
+from streams.topics import DEFAULT_PARTITIONS, MEMBER_BATCHES, ensure_topics
 
 
 def committed(bootstrap: str, group: str) -> list[int]:
     consumer = Consumer(consumer_config(bootstrap, group))
     try:
-        tps = [TopicPartition(MEMBER_BATCHES, p) for p in range(4)]
+        tps = [TopicPartition(MEMBER_BATCHES, p) for p in range(DEFAULT_PARTITIONS)]
         return [tp.offset for tp in consumer.committed(tps, timeout=10)]
     finally:
         consumer.close()
 
 
-def test_partitions_without_a_commit_get_the_log_start_and_others_keep_theirs(broker: EmbeddedBroker) -> None:
-    group = "offsets-test"
-    consumer = Consumer(consumer_config(broker.bootstrap, group))
-    consumer.commit(offsets=[TopicPartition(MEMBER_BATCHES, 2, 7)], asynchronous=False)
-    consumer.close()
+def test_each_partition_opens_with_one_empty_batch_and_the_group_starts_after_it(tmp_path: Path) -> None:
+    codec = AvroCodec(EmbeddedRegistry())
+    with EmbeddedBroker(log_dir=tmp_path) as broker:
+        ensure_topics(broker.bootstrap, DEFAULT_PARTITIONS)
+        assert open_member_batch_partitions(broker.bootstrap, codec, DEFAULT_PARTITIONS) == [0, 1, 2, 3]
+        assert open_member_batch_partitions(broker.bootstrap, codec, DEFAULT_PARTITIONS) == []
 
-    assert commit_missing_start_offsets(broker.bootstrap, group, MEMBER_BATCHES, 4) == [0, 1, 3]
+        group = "agent"
+        consumer = Consumer(consumer_config(broker.bootstrap, group))
+        consumer.commit(offsets=[TopicPartition(MEMBER_BATCHES, 2, 7)], asynchronous=False)
+        consumer.close()
 
-    assert committed(broker.bootstrap, group) == [0, 0, 7, 0]
-    assert commit_missing_start_offsets(broker.bootstrap, group, MEMBER_BATCHES, 4) == []
+        assert commit_missing_start_offsets(broker.bootstrap, group, MEMBER_BATCHES, DEFAULT_PARTITIONS) == [0, 1, 3]
+        assert committed(broker.bootstrap, group) == [1, 1, 7, 1]
+        assert commit_missing_start_offsets(broker.bootstrap, group, MEMBER_BATCHES, DEFAULT_PARTITIONS) == []
+
+        reader = Consumer(consumer_config(broker.bootstrap, "reader"))
+        reader.assign([TopicPartition(MEMBER_BATCHES, 0, 0)])
+        opening = [m for m in reader.consume(10, 5) if m.error() is None]
+        reader.close()
+        assert [codec.decode(m.value())["events"] for m in opening] == [[]]
