@@ -50,10 +50,14 @@ def test_a_killed_worker_loses_nothing_and_counts_nothing_twice(tmp_path: Path, 
     expected = feed.expected_outcomes()
     with engine(tmp_path, chdb_client, ch_database, program=ONE_TIER) as e:
         want = expected_ledger(feed, e.settings.program_file or Path())
-        produce(e.bootstrap, e.codec, feed.base + feed.day, lambda n: None)
         with engine_processes(e.settings, e.bootstrap) as running:
+            # The member base first, as a retailer going live sends it: the day's events need their members.
+            produce(e.bootstrap, e.codec, feed.base, lambda n: None)
+            wait_stored(e.store, len(feed.base), e.sink, running.alive, 120, lambda n: None)
+            produce(e.bootstrap, e.codec, feed.day, lambda n: None)
+            kill_when = len(feed.base) + kill_at * (expected - len(feed.base))
             deadline = time.monotonic() + 120
-            while stored_outcomes(e.store) < expected * kill_at:
+            while stored_outcomes(e.store) < kill_when:
                 assert running.alive() and time.monotonic() < deadline, "worker made no progress"
                 time.sleep(0.02)
             running.kill()  # ingest and worker at once, mid-stream
