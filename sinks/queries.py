@@ -27,10 +27,17 @@ BASIS_POINTS = 10_000
 
 
 def member_ledger(store: ClickHouseStore, member_id: str) -> list[dict[str, Any]]:
-    """A member's ledger entries in event-time order (a statement the member can read)."""
+    """A member's ledger entries in event-time order (a statement the member can read).
+
+    ``balance_after`` is the balance when the engine applied the entry, in arrival
+    order; ``running_balance`` sums the entries in the statement's own order, so
+    the statement adds up line by line even when events arrived out of order.
+    """
     return store.rows(
         """
         SELECT entry_id, event_id, occurred_at, toString(reason) AS reason, points, balance_after,
+               sum(points) OVER (ORDER BY occurred_at, event_id, entry_id ROWS UNBOUNDED PRECEDING)
+                   AS running_balance,
                order_id, line_id, detail
         FROM $db.ledger FINAL
         WHERE member_id = {member_id:String}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import shutil
 import sys
@@ -14,6 +15,13 @@ from rich.table import Table
 from streams.settings import Settings
 
 console = Console(stderr=True)
+
+
+def _tune_gc() -> None:
+    """Every event allocates many short-lived objects; at the default threshold (700)
+    the collector would run every few events. Frozen startup objects are never rescanned."""
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 100)
 
 
 def _settings() -> Settings:
@@ -67,6 +75,7 @@ def ingest() -> None:
     from streams.ingest_loop import run_ingest_process
 
     settings = _settings()
+    _tune_gc()
     run_ingest_process(settings.broker, settings.schema_registry_url, settings.partitions,
                        settings.ingest_batch_events)
 
@@ -90,6 +99,7 @@ def worker() -> None:
                                  settings.partitions)
     commit_missing_start_offsets(settings.broker, APP_ID, MEMBER_BATCHES, settings.partitions)
     app = create_app(settings, settings.broker)
+    _tune_gc()
     runner = faust.Worker(app, loglevel=settings.log_level, quiet=True)
     runner.spinner = None
     runner.execute_from_commandline()
@@ -125,7 +135,7 @@ def member(member_id: str, as_json: bool) -> None:
     table = Table("when", "reason", "points", "balance", "detail")
     for entry in ledger:
         table.add_row(str(entry["occurred_at"])[:19], entry["reason"], f"{entry['points']:+d}",
-                      str(entry["balance_after"]), entry["detail"])
+                      str(entry["running_balance"]), entry["detail"])
     out.print(table)
 
 

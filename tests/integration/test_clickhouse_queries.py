@@ -124,8 +124,10 @@ def test_member_ledger(store: ClickHouseStore) -> None:
         ("l1", 100, 100), ("l2", 60, 160), ("l3", 40, 200), ("l4", 50, 250), ("l5", -40, 210)]
     assert got[4] == {
         "entry_id": "l5", "event_id": "a5", "occurred_at": at(4), "reason": "return", "points": -40,
-        "balance_after": 210, "order_id": "o1", "line_id": "o1-2", "detail": "return: -40 points"}
+        "balance_after": 210, "running_balance": 210, "order_id": "o1", "line_id": "o1-2",
+        "detail": "return: -40 points"}
     assert sum(r["points"] for r in got) == got[-1]["balance_after"]
+    assert [r["running_balance"] for r in got] == [100, 160, 200, 250, 210]
     assert queries.member_ledger(store, "nobody") == []
 
 
