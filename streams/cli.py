@@ -6,7 +6,6 @@ import gc
 import json
 import shutil
 import sys
-from typing import Any
 
 import click
 from rich.console import Console
@@ -139,12 +138,11 @@ def member(member_id: str, as_json: bool) -> None:
     out.print(table)
 
 
-def _print_summary(summary: dict[str, Any]) -> None:
-    out = Console()
-    table = Table("figure", "value", title="Loyalty demo: one synthetic day", show_lines=False)
+def _print_summary(summary: dict[str, str]) -> None:
+    table = Table("figure", "value", title="Loyalty demo: one synthetic day")
     for name, value in summary.items():
-        table.add_row(name, value if isinstance(value, str) else json.dumps(value, default=str))
-    out.print(table)
+        table.add_row(name, value)
+    Console().print(table)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from confluent_kafka import Producer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from processors.money import format_money
 from schemas.codec import AvroCodec
 from schemas.registry import registry_for
 from sinks import queries
@@ -25,8 +26,8 @@ Message = tuple[bytes, dict[str, Any] | bytes]
 
 
 def _progress(console: Console) -> Progress:
-    return Progress(TextColumn("{task.description:<22}"), BarColumn(), MofNCompleteColumn(),
-                    TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), console=console)
+    return Progress(TextColumn("{task.description:<28}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=console)
 
 
 def produce(bootstrap: str, codec: AvroCodec, messages: list[Message], step: Callable[[int], None]) -> None:
@@ -58,16 +59,16 @@ def stored_outcomes(store: ClickHouseStore) -> int:
 
 
 def wait_stored(store: ClickHouseStore, expected: int, sink: RunningSink, engine_alive: Callable[[], bool],
-                timeout: float, step: Callable[[int], None]) -> None:
-    deadline, seen = time.monotonic() + timeout, 0
+                timeout: float, stored: Callable[[int], None]) -> None:
+    """Wait until ``expected`` input events are stored, telling ``stored`` the count as it grows."""
+    deadline = time.monotonic() + timeout
     while True:
         if sink.error:
             raise RuntimeError(f"the ClickHouse sink stopped: {sink.error[0]!r}")
         if not engine_alive():
             raise RuntimeError("the ingest or worker process stopped: see logs/ in the data directory")
         now = stored_outcomes(store)
-        step(now - seen)
-        seen = now
+        stored(now)
         if now >= expected:
             return
         if time.monotonic() > deadline:
@@ -88,33 +89,39 @@ def run_demo(settings: Settings, *, members: int, events: int, seed: int, timeou
         with sink_thread(settings, bootstrap, store) as sink, engine_processes(settings, bootstrap) as engine:
             started = time.monotonic()
             with _progress(console) as progress:
-                for label, part, expected in (
-                    ("member base", feed.base, len(feed.base)),
-                    ("the day", feed.day, feed.expected_outcomes()),
-                ):
-                    sent = progress.add_task(f"{label}: sent", total=len(part), rate="")
-                    done = progress.add_task(f"{label}: stored", total=expected - progress_total(progress),
-                                             rate="")
-                    produce(bootstrap, codec, part, lambda n, t=sent: progress.advance(t, n))
+                sent = progress.add_task("events sent to Kafka", total=len(feed.base) + len(feed.day))
+                done = progress.add_task("processed and in ClickHouse", total=feed.expected_outcomes())
+                # The member base first, as a retailer going live sends it: the day's events need their members.
+                for part, expected in ((feed.base, len(feed.base)), (feed.day, feed.expected_outcomes())):
+                    produce(bootstrap, codec, part, lambda n: progress.advance(sent, n))
                     wait_stored(store, expected, sink, engine.alive, timeout,
-                                lambda n, t=done: progress.advance(t, n))
+                                lambda n: progress.update(done, completed=n))
             elapsed = time.monotonic() - started
-        base_tier = program.tiers[0].name
-        summary = queries.program_summary(store, base_tier)
-        return {
-            "events fed": f"{len(feed.base) + len(feed.day):,} ({feed.duplicates} resent duplicates)",
-            "elapsed": f"{elapsed:.1f} s",
-            "throughput": f"{(len(feed.base) + len(feed.day)) / elapsed:,.0f} events/s, fed to stored",
-            **summary,
-            "average order value by channel": queries.average_order_value(store),
-            "repeat-purchase rate": queries.repeat_purchase_rate(store),
-            "top categories by spend": queries.top_categories(store, limit=3),
-        }
+        return summary_lines(store, program.tiers[0].name, len(feed.base) + len(feed.day), feed.duplicates, elapsed)
 
 
-def progress_total(progress: Progress) -> int:
-    """Outcomes already counted by earlier 'stored' bars, so each bar counts only its phase."""
-    return int(sum(task.completed for task in progress.tasks if task.description.endswith("stored")))
+def summary_lines(store: ClickHouseStore, base_tier: str, fed: int, duplicates: int,
+                  elapsed: float) -> dict[str, str]:
+    """The demo's closing figures, every one answered by ClickHouse, in words."""
+    program = queries.program_summary(store, base_tier)
+    tiers = ", ".join(f"{tier} {count:,}" for tier, count in sorted(program["members_per_tier"].items()))
+    aov = "; ".join(f"{row['channel']} {format_money(row['aov_minor'], row['currency'])} ({row['orders']:,} orders)"
+                    for row in queries.average_order_value(store))
+    repeat = queries.repeat_purchase_rate(store)
+    top = "; ".join(f"{row['category']} {format_money(row['spend_minor'], row['currency'])}"
+                    for row in queries.top_categories(store, limit=3))
+    return {
+        "events fed": f"{fed:,} ({duplicates:,} of them resent duplicates)",
+        "throughput": f"{fed / elapsed:,.0f} events/s, from first sent to all stored ({elapsed:.1f} s)",
+        "members": f"{program['members']:,}",
+        "points issued": f"{program['points_issued']:,}",
+        "points outstanding (liability)": f"{program['points_outstanding']:,}",
+        "members per tier": tiers,
+        "dead letters": f"{program['dead_letters']:,}",
+        "KPI: average order value": aov,
+        "KPI: repeat-purchase rate": f"{repeat['rate_bp'] / 100:.2f} % of {repeat['buyers']:,} buyers",
+        "KPI: top categories by net spend": top,
+    }
 
 
 def run_engine(settings: Settings, console: Console) -> None:

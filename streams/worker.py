@@ -47,6 +47,10 @@ def create_app(settings: Settings, bootstrap: str, program: Program | None = Non
         web_host="127.0.0.1",
         web_bind="127.0.0.1",
         producer_linger_ms=5,
+        # One record (one member batch) per partition and fetch: Faust resumes fetching a little before it
+        # seeks to the committed offsets, and a seek then drops what was buffered; keep that to nothing.
+        consumer_max_fetch_size=1,
+        broker_max_poll_records=1,
     )
     batches = app.topic(MEMBER_BATCHES, key_serializer="raw", value_serializer="raw",
                         partitions=settings.partitions, internal=False)
