@@ -32,7 +32,8 @@ _BIRTHDAY = re.compile(r"(\d\d)-(\d\d)")
 _DAYS_IN_MONTH: Final = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)  # 02-29 is a birthday too
 
 # A run of digits, single spaces or dashes allowed between them, not inside a longer run of digits.
-_PAN_TEXT = re.compile(r"(?<![0-9])[0-9](?:[ -]?[0-9]){12,20}(?![0-9])")
+# A card number stands on its own: digits glued to letters are part of a token or an id.
+_PAN_TEXT = re.compile(r"(?<![0-9A-Za-z])[0-9](?:[ -]?[0-9]){12,20}(?![0-9A-Za-z])")
 _PAN_BYTES = re.compile(rb"(?<![0-9])[0-9](?:[ -]?[0-9]){12,20}(?![0-9])")
 _SEPARATORS = " -"
 

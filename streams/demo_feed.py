@@ -13,6 +13,7 @@ input topic is keyed by source, so they share a partition.
 
 from __future__ import annotations
 
+import base64
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -65,7 +66,8 @@ def synthetic_day(members: int = 5_000, events: int = 100_000, seed: int = 7,
                                "birthday": f"{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
                                "referred_by": None}))))
         if rng.random() < 0.3:
-            cards[member] = f"tok_{rng.getrandbits(64):016x}"
+            # Card tokens from a tokenisation service: letters and digits 2-7, never PAN-shaped.
+            cards[member] = "tok_" + base64.b32encode(rng.randbytes(10)).decode()
             feed.base.append((APP.encode(), _event(f"card-{member}", enrolled_at + timedelta(days=1), APP, member,
                                                    ("CardLinked", {"card_token": cards[member]}))))
 

@@ -102,8 +102,8 @@ class Ingest:
         if value is not None and _DIGIT_RUN.search(value):  # cheap test first: most events have no long digit run
             field = _field_with_pan(record)
             if field is not None:
-                raise Rejected(f"a card number (PAN) was found in {kind}.{field}; send a card token instead, "
-                               "never the number (it is masked here)")
+                raise Rejected(f"a card number (PAN) was found in field {field} of a {kind} event; send a card "
+                               "token instead, never the number (it is masked here)")
         self._resolve_member(record, kind)
         event = event_from_record(record)
         found = problems(event)

@@ -90,6 +90,13 @@ def test_other_numbers_are_not_card_numbers(text: str) -> None:
     assert not looks_like_pan(text)
 
 
+def test_a_card_number_is_found_inside_text_but_not_inside_a_token() -> None:
+    assert contains_pan("paid with 4111 1111 1111 1111 at the till")
+    assert contains_pan("card:4111111111111111")
+    # 5409831722549 passes the Luhn check, but glued to letters it is part of a token.
+    assert not contains_pan("tok_b1a5409831722549")
+
+
 def test_masking_keeps_the_last_four_digits_and_the_length() -> None:
     text = f"paid with 4111 1111 1111 1111 and {VISA}, order 4111111111111112"
 
