@@ -10,6 +10,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from schemas.codec import AvroCodec
 from schemas.registry import registry_for
@@ -66,9 +67,19 @@ def engine_processes(settings: Settings, bootstrap: str) -> Iterator[EngineProce
                 children.append(subprocess.Popen([sys.executable, "-m", "streams.cli", name], env=env,
                                                  stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
         yield EngineProcesses(*children)
+    except BaseException:
+        _print_log_tails(logs)
+        raise
     finally:
         for child in children:
             stop_child(child)
+
+
+def _print_log_tails(logs: Path, lines: int = 25) -> None:
+    """When a run fails, the processes' last words say why."""
+    for log in sorted(logs.glob("*.log")):
+        tail = log.read_text(errors="replace").splitlines()[-lines:]
+        sys.stderr.write(f"--- last lines of {log}\n" + "\n".join(tail) + "\n")
 
 
 def settings_environment(settings: Settings) -> dict[str, str]:
