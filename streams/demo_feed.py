@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import random
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -145,6 +144,3 @@ def synthetic_day(members: int = 5_000, events: int = 100_000, seed: int = 7,
     feed.day = [(source.encode(), event) for _, source, event in day_events]
     return feed
 
-
-def messages(feed: list[tuple[bytes, dict[str, Any] | bytes]]) -> Iterator[tuple[bytes, dict[str, Any] | bytes]]:
-    yield from feed
