@@ -25,11 +25,12 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any, Self, TypeVar
+from typing import IO, Any, Self
 
 __all__ = [
     "BrokerStartError",
     "EmbeddedBroker",
+    "die_with_parent",
     "free_port",
     "port_is_free",
     "resolve_tansu_bin",
@@ -37,7 +38,6 @@ __all__ = [
 
 _PR_SET_PDEATHSIG = 1
 
-TP = TypeVar("TP", bound=tuple[str, int])
 
 
 class BrokerStartError(RuntimeError):
@@ -86,11 +86,11 @@ def resolve_tansu_bin() -> str:
     return path
 
 
-def _die_with_parent_preexec(parent_pid: int) -> Callable[[], None]:
+def die_with_parent(parent_pid: int) -> Callable[[], None]:
     """Build a preexec_fn asking Linux to SIGKILL the child when its parent dies.
 
-    PDEATHSIG fires when the *thread* that forked the child exits, so start the
-    broker from a long-lived thread (the main thread, or a pytest session fixture).
+    PDEATHSIG fires when the *thread* that forked the child exits, so start
+    children from a long-lived thread (the main thread, or a pytest session fixture).
     """
 
     # Resolve prctl in the parent: dlopen() after fork() in a threaded process can deadlock.
@@ -234,7 +234,7 @@ class EmbeddedBroker:
         self.port = port
         self.log_path = self.log_dir / f"tansu-{port}.log"
         self._log_file = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
-        preexec = _die_with_parent_preexec(os.getpid()) if sys.platform.startswith("linux") else None
+        preexec = die_with_parent(os.getpid()) if sys.platform.startswith("linux") else None
         try:
             self._proc = subprocess.Popen(
                 cmd,

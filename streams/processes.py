@@ -15,7 +15,7 @@ from pathlib import Path
 from schemas.codec import AvroCodec
 from schemas.registry import registry_for
 from sinks.clickhouse import ClickHouseStore, connect
-from streams.embedded import EmbeddedBroker
+from streams.embedded import EmbeddedBroker, die_with_parent
 from streams.settings import Settings
 from streams.sink_loop import SinkLoop
 
@@ -65,7 +65,8 @@ def engine_processes(settings: Settings, bootstrap: str) -> Iterator[EngineProce
         for name in ("ingest", "worker"):
             with open(logs / f"{name}.log", "ab") as log:
                 children.append(subprocess.Popen([sys.executable, "-m", "streams.cli", name], env=env,
-                                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
+                                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                                 preexec_fn=die_with_parent(os.getpid())))
         yield EngineProcesses(*children)
     except BaseException:
         _print_log_tails(logs)
