@@ -51,8 +51,11 @@ def decide(state: MemberState | None, event: MemberEvent, program: Program, rece
     decision = _apply(state, event, rules)
     if decision.refusal is not None or decision.state is None:
         return decision
-    seen = remember(decision.state.seen_events, event.event_id, received_at, rules)
-    return Decision(replace(decision.state, seen_events=seen), decision.outputs)
+    # Two things every applied event changes, kept here rather than in each rule.
+    new = decision.state
+    seen = remember(new.seen_events, event.event_id, received_at, rules)
+    latest = max(new.last_activity_at, event.occurred_at)
+    return Decision(replace(new, seen_events=seen, last_activity_at=latest), decision.outputs)
 
 
 def _apply(state: MemberState | None, event: MemberEvent, rules: CompiledProgram) -> Decision:

@@ -24,7 +24,6 @@ def record_engagement(
     state: MemberState, event: CardLinked | Referral | SocialShare, rules: CompiledProgram
 ) -> Decision:
     when = event.occurred_at
-    latest = state.last_activity_at if state.last_activity_at > when else when
     new_state = MemberState(
         state.member_id,
         state.enrolled_at,
@@ -34,7 +33,7 @@ def record_engagement(
         state.spend_by_month,
         state.seen_events,
         state.orders,
-        latest,
+        state.last_activity_at,
         state.near_tier_notified,
     )
     activity = Activity(

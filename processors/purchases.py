@@ -94,7 +94,6 @@ def apply_purchase(state: MemberState, event: Purchase, rules: CompiledProgram) 
         )
     )
 
-    latest = state.last_activity_at if state.last_activity_at > when else when
     new_state = MemberState(
         member_id,
         state.enrolled_at,
@@ -104,7 +103,7 @@ def apply_purchase(state: MemberState, event: Purchase, rules: CompiledProgram) 
         spend_by_month,
         state.seen_events,
         keep_order(state.orders, order_id, OrderRecord(when, records), when, rules),
-        latest,
+        state.last_activity_at,
         notified,
     )
     return Decision(new_state, tuple(outputs))

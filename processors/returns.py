@@ -125,7 +125,6 @@ def apply_return(state: MemberState, event: Return, rules: CompiledProgram) -> D
             tuple(activity_lines),
         )
     )
-    latest = state.last_activity_at if state.last_activity_at > when else when
     new_state = MemberState(
         member_id,
         state.enrolled_at,
@@ -135,7 +134,7 @@ def apply_return(state: MemberState, event: Return, rules: CompiledProgram) -> D
         remove_qualifying_spend(state.spend_by_month, order.occurred_at, amount_back, when, rules),
         state.seen_events,
         keep_order(state.orders, order_id, OrderRecord(order.occurred_at, lines), when, rules),
-        latest,
+        state.last_activity_at,
         state.near_tier_notified,
     )
     return Decision(new_state, tuple(outputs))

@@ -16,7 +16,7 @@ from schemas.registry import registry_for
 from sinks import queries
 from sinks.clickhouse import ClickHouseStore
 from streams.demo_feed import synthetic_day
-from streams.kafka import DeliveryErrors, producer_config
+from streams.kafka import DeliveryErrors, produce_waiting, producer_config
 from streams.processes import RunningSink, broker, clickhouse, engine_processes, sink_thread
 from streams.program_file import load_program
 from streams.settings import Settings
@@ -36,12 +36,7 @@ def produce(bootstrap: str, codec: AvroCodec, messages: list[Message], step: Cal
     producer = Producer(producer_config(bootstrap))
     for n, (key, value) in enumerate(messages, 1):
         data = value if isinstance(value, bytes) else codec.encode(EVENTS, "LoyaltyEvent", value)
-        while True:
-            try:
-                producer.produce(EVENTS, data, key, on_delivery=errors)
-                break
-            except BufferError:
-                producer.poll(0.05)
+        produce_waiting(producer, EVENTS, data, key, on_delivery=errors)
         if n % 5000 == 0:
             producer.poll(0)
             step(5000)

@@ -31,6 +31,16 @@ def consumer_config(bootstrap: str, group: str, **extra: Any) -> dict[str, Any]:
     }
 
 
+def produce_waiting(producer: Any, topic: str, value: bytes, key: bytes | None = None, **options: Any) -> None:
+    """Produce, waiting for room when the client's local queue is full instead of failing."""
+    while True:
+        try:
+            producer.produce(topic, value, key, **options)
+            return
+        except BufferError:
+            producer.poll(0.05)
+
+
 class DeliveryFailed(RuntimeError):
     pass
 

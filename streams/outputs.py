@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 from confluent_kafka import Producer
 
-from streams.kafka import DeliveryErrors, producer_config
+from streams.kafka import DeliveryErrors, produce_waiting, producer_config
 from streams.member_batches import Message
 
 
@@ -22,14 +22,8 @@ class OutputPublisher:
         self._producer = Producer(producer_config(bootstrap))
 
     def _publish_blocking(self, messages: Iterable[Message]) -> None:
-        produce = self._producer.produce
         for message in messages:
-            while True:
-                try:
-                    produce(message.topic, message.value, message.key, on_delivery=self._errors)
-                    break
-                except BufferError:
-                    self._producer.poll(0.05)
+            produce_waiting(self._producer, message.topic, message.value, message.key, on_delivery=self._errors)
         self._producer.flush()
         self._errors.raise_if_any()
 
