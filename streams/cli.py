@@ -75,8 +75,7 @@ def ingest() -> None:
 
     settings = _settings()
     _tune_gc()
-    run_ingest_process(settings.broker, settings.schema_registry_url, settings.partitions,
-                       settings.ingest_batch_events)
+    run_ingest_process(settings)
 
 
 @main.command(hidden=True)

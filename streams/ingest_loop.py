@@ -15,6 +15,7 @@ from schemas.codec import AvroCodec
 from streams.group_offsets import open_member_batch_partitions
 from streams.ingest import Ingest
 from streams.kafka import DeliveryErrors, consumer_config, producer_config
+from streams.settings import Settings
 from streams.topics import CARDS, DEADLETTER, EVENTS, MEMBER_BATCHES
 
 log = logging.getLogger(__name__)
@@ -55,17 +56,18 @@ def load_card_directory(bootstrap: str, codec: AvroCodec, timeout: float = 30.0)
         consumer.close()
 
 
-def run_ingest(bootstrap: str, codec: AvroCodec, partitions: int, batch_events: int,
-               stop: threading.Event) -> None:
-    open_member_batch_partitions(bootstrap, codec, partitions)
-    ingest = Ingest(codec, partitions, load_card_directory(bootstrap, codec))
+def run_ingest(bootstrap: str, codec: AvroCodec, settings: Settings, stop: threading.Event) -> None:
+    """Consume what has arrived (up to ``ingest_batch_events``), pass it on, commit; repeat until ``stop``."""
+    open_member_batch_partitions(bootstrap, codec, settings.partitions)
+    ingest = Ingest(codec, settings.partitions, load_card_directory(bootstrap, codec))
     errors = DeliveryErrors()
     producer = Producer(producer_config(bootstrap))
-    consumer = Consumer(consumer_config(bootstrap, INGEST_GROUP))
+    consumer = Consumer(consumer_config(bootstrap, INGEST_GROUP, **{"fetch.wait.max.ms": settings.fetch_wait_ms}))
     consumer.subscribe([EVENTS])
+    poll_seconds = settings.fetch_wait_ms / 1000
     try:
         while not stop.is_set():
-            messages = [m for m in consumer.consume(batch_events, 0.05) if _ok(m)]
+            messages = [m for m in consumer.consume(settings.ingest_batch_events, poll_seconds) if _ok(m)]
             if not messages:
                 continue
             result = ingest.process(messages)
@@ -94,7 +96,7 @@ def _ok(message: object) -> bool:
     return True
 
 
-def run_ingest_process(bootstrap: str, schema_registry_url: str, partitions: int, batch_events: int) -> None:
+def run_ingest_process(settings: Settings) -> None:
     """Run until SIGTERM or SIGINT, then finish the batch at hand and stop."""
     import signal
 
@@ -103,4 +105,4 @@ def run_ingest_process(bootstrap: str, schema_registry_url: str, partitions: int
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    run_ingest(bootstrap, AvroCodec(registry_for(schema_registry_url)), partitions, batch_events, stop)
+    run_ingest(settings.broker, AvroCodec(registry_for(settings.schema_registry_url)), settings, stop)

@@ -32,7 +32,6 @@ class Message:
 @dataclass
 class BatchResult:
     messages: list[Message] = field(default_factory=list)
-    states: dict[str, MemberState] = field(default_factory=dict)
     applied: int = 0
     duplicates: int = 0
     refused: int = 0
@@ -41,9 +40,10 @@ class BatchResult:
 class MemberBatchApplier:
     """Applies batches; keeps decoded states of recently seen members to skip decoding them.
 
-    The table stays the source of truth: :meth:`remember` is called only after the
-    states were written to it, and :meth:`forget` drops everything on a rebalance,
-    when another worker may have changed members this one had cached.
+    States a batch changed stay *pending* (later batches of the same step see
+    them) until :meth:`written` confirms they are in the table, the source of
+    truth; only then do they enter the cache. :meth:`forget` drops both, on a
+    rebalance (another worker may have changed cached members) or a failed step.
     """
 
     def __init__(self, codec: AvroCodec, program: Program, changelog_topic: str,
@@ -52,6 +52,7 @@ class MemberBatchApplier:
         self._program = program
         self._changelog_topic = changelog_topic
         self._cache: dict[str, MemberState] = {}
+        self._pending: dict[int, dict[str, MemberState]] = {}  # by partition
         self._cache_members = cache_members
 
     def encode_state(self, state: MemberState) -> bytes:
@@ -60,25 +61,39 @@ class MemberBatchApplier:
     def decode_state(self, data: bytes | None) -> MemberState | None:
         return None if data is None else state_from_record(self._codec.decode(data))
 
-    def remember(self, states: dict[str, MemberState]) -> None:
-        if len(self._cache) + len(states) > self._cache_members:
-            self._cache.clear()
-        self._cache.update(states)
+    def pending(self) -> dict[int, dict[str, MemberState]]:
+        """The states changed since the last :meth:`written`, by partition, to be written to the table."""
+        return self._pending
+
+    def written(self) -> None:
+        """The pending states are in the table now: cache them."""
+        for states in self._pending.values():
+            if len(self._cache) + len(states) > self._cache_members:
+                self._cache.clear()
+            self._cache.update(states)
+        self._pending = {}
 
     def forget(self) -> None:
         self._cache.clear()
+        self._pending = {}
+
+    def _load(self, member_id: str, pending: dict[str, MemberState],
+              load_state: Callable[[str], bytes | None]) -> MemberState | None:
+        state = pending.get(member_id)
+        if state is None:
+            state = self._cache.get(member_id)
+        return state if state is not None else self.decode_state(load_state(member_id))
 
     def apply(self, batch: bytes, partition: int, offset: int,
               load_state: Callable[[str], bytes | None]) -> BatchResult:
         result = BatchResult()
+        pending = self._pending.setdefault(partition, {})
         states: dict[str, MemberState | None] = {}
-        changed: set[str] = set()
         for received in self._codec.decode(batch)["events"]:
             record = received["event"]
             member_id = record["member_id"]
             if member_id not in states:
-                cached = self._cache.get(member_id)
-                states[member_id] = cached if cached is not None else self.decode_state(load_state(member_id))
+                states[member_id] = self._load(member_id, pending, load_state)
             decision = decide(states[member_id], event_from_record(record), self._program, received["received_at"])
             if decision.refusal is not None:
                 result.refused += 1
@@ -88,16 +103,13 @@ class MemberBatchApplier:
                 result.duplicates += 1
                 continue
             result.applied += 1
-            states[member_id] = decision.state
-            changed.add(member_id)
+            state = decision.state
+            assert state is not None  # an applied event always leaves a state
+            states[member_id] = pending[member_id] = state
             key = member_id.encode()
             for output in decision.outputs:
                 topic, contract = output_destination(output)
                 result.messages.append(Message(topic, key, self._codec.encode(topic, contract, as_record(output))))
-        for member_id in changed:
-            state = states[member_id]
-            assert state is not None  # an applied event always leaves a state
-            result.states[member_id] = state
         return result
 
     def _refusal(self, record: Record, reason: str, partition: int, offset: int) -> Message:

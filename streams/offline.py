@@ -77,5 +77,7 @@ def applied(codec: AvroCodec, program: Program, feed: Iterable[FeedMessage]) -> 
     for offset, record in enumerate(ingested(codec, feed)):
         batch = codec.encode(MEMBER_BATCHES, "MemberBatch", {"events": [record]})
         result = applier.apply(batch, 0, offset, table.get)
-        table.update({member: applier.encode_state(state) for member, state in result.states.items()})
+        for states in applier.pending().values():
+            table.update({member: applier.encode_state(state) for member, state in states.items()})
+        applier.written()
         yield from result.messages

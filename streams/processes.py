@@ -111,7 +111,7 @@ class RunningSink:
 @contextlib.contextmanager
 def sink_thread(settings: Settings, bootstrap: str, store: ClickHouseStore) -> Iterator[RunningSink]:
     codec = AvroCodec(registry_for(settings.schema_registry_url))
-    loop = SinkLoop(bootstrap, codec, store, settings.sink_batch_rows, settings.sink_flush_ms)
+    loop = SinkLoop(bootstrap, codec, store, settings.sink_batch_rows, settings.sink_flush_ms, settings.fetch_wait_ms)
     stop, errors = threading.Event(), []
 
     def run() -> None:

@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     ingest_batch_events: PositiveInt = 10_000
     sink_batch_rows: PositiveInt = 50_000
     sink_flush_ms: PositiveInt = 250
+    fetch_wait_ms: PositiveInt = Field(
+        10, description="Longest a consumer's fetch waits at the broker; the embedded broker always waits it out"
+    )
     log_level: str = Field("warn", pattern="^(crit|error|warn|info|debug)$", description="Worker log level")
 
     @classmethod

@@ -25,12 +25,12 @@ SINK_TOPICS = (LEDGER, REWARDS, TRIGGERS, TIERS, ACTIVITY, DEADLETTER)
 
 class SinkLoop:
     def __init__(self, bootstrap: str, codec: AvroCodec, store: ClickHouseStore,
-                 batch_rows: int, flush_ms: int) -> None:
+                 batch_rows: int, flush_ms: int, fetch_wait_ms: int = 10) -> None:
         self._codec = codec
         self._store = store
         self._batch_rows = batch_rows
         self._flush_seconds = flush_ms / 1000
-        self._consumer = Consumer(consumer_config(bootstrap, SINK_GROUP))
+        self._consumer = Consumer(consumer_config(bootstrap, SINK_GROUP, **{"fetch.wait.max.ms": fetch_wait_ms}))
         self._pending: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self._pending_rows = 0
         self._oldest = 0.0

@@ -1,0 +1,65 @@
+"""Member batches are applied in offset order, each exactly once per partition, whatever the consumer does.
+
+The member agent remembers, per partition and in the members table itself, the
+offset of the last batch it applied. A batch at or below it was already applied
+(a redelivery after a restart) and is skipped; a batch above the next expected
+offset means the stream skipped some (Faust resumes fetching a moment before
+it seeks to the committed offsets, and a seek drops what was buffered), so the
+missing batches are read straight from Kafka and applied first. Nothing then
+depends on the framework's timing: every batch is applied, in order, once.
+"""
+
+from __future__ import annotations
+
+import time
+
+from confluent_kafka import Consumer, TopicPartition
+
+from streams.kafka import consumer_config
+from streams.topics import MEMBER_BATCHES
+
+# The table key under which a partition's last applied batch offset is kept; never a member id.
+APPLIED_OFFSET_KEY = b"\x00applied-batch-offset"
+NOTHING_APPLIED = -1
+
+
+class BatchReader:
+    """Reads member batches by offset, outside any consumer group."""
+
+    def __init__(self, bootstrap: str, topic: str = MEMBER_BATCHES) -> None:
+        self._topic = topic
+        self._consumer = Consumer(consumer_config(bootstrap, "loyalty-batch-gap-reader"))
+
+    def read(self, partition: int, start: int, end: int | None, timeout: float = 60.0) -> list[tuple[int, bytes]]:
+        """The batches at offsets ``start`` up to ``end`` (exclusive) of ``partition``, in order.
+
+        With ``end`` None: whatever is there from ``start`` on, until a fetch brings nothing more.
+        """
+        self._consumer.assign([TopicPartition(self._topic, partition, start)])
+        batches: list[tuple[int, bytes]] = []
+        position, deadline = start, time.monotonic() + timeout
+        try:
+            while end is None or position < end:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{self._topic}[{partition}]: offsets {position}..{end} "
+                                       f"not readable in {timeout:.0f} s")
+                wanted = 1000 if end is None else end - position
+                messages = self._consumer.consume(wanted, 0.5 if end is not None else 0.1)
+                if not messages and end is None:
+                    break
+                for message in messages:
+                    if message.error() is not None:
+                        raise RuntimeError(f"reading {self._topic}[{partition}]: {message.error()}")
+                    offset = message.offset()
+                    if end is not None and offset >= end:
+                        position = end
+                        break
+                    if offset >= position:
+                        batches.append((offset, message.value()))
+                        position = offset + 1
+            return batches
+        finally:
+            self._consumer.unassign()
+
+    def close(self) -> None:
+        self._consumer.close()

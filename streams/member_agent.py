@@ -1,0 +1,169 @@
+"""One step of the member agent: apply member batches, publish outputs, then write states and offsets.
+
+A step takes the batches that have arrived, in offset order per partition.
+Each partition's last applied batch offset is kept in the members table next
+to the states, so a batch at or below it is a redelivery and is skipped, and a
+batch above the next expected offset reveals batches the stream skipped: they
+are read straight from Kafka and applied first (see ``batch_gaps``). Outputs
+are published and flushed before any state is written, so a crash between the
+two replays the batch and republishes the same outputs, which the sink folds
+together by their deterministic ids.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import weakref
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, MutableMapping
+from typing import NamedTuple
+
+from faust.streams import _current_event
+
+from streams.batch_gaps import APPLIED_OFFSET_KEY, NOTHING_APPLIED, BatchReader
+from streams.member_batches import MemberBatchApplier, Message
+from streams.outputs import OutputPublisher
+from streams.topics import MEMBER_BATCHES
+
+log = logging.getLogger(__name__)
+
+
+class Batch(NamedTuple):
+    partition: int
+    offset: int
+    value: bytes
+
+
+class _SourceMessage(NamedTuple):
+    topic: str
+    partition: int
+
+
+class _PartitionEvent:
+    """Stands in for a stream event where Faust only needs its topic and partition."""
+
+    def __init__(self, partition: int) -> None:
+        self.message = _SourceMessage(MEMBER_BATCHES, partition)
+
+
+@contextlib.contextmanager
+def table_partition(partition: int) -> Iterator[None]:
+    """Table reads and writes inside go to ``partition`` (its RocksDB and changelog partition).
+
+    Faust takes that partition from the event being processed; a step covers
+    several partitions, and a catch-up has no event at all, so it is set here.
+    """
+    stand_in = _PartitionEvent(partition)
+    token = _current_event.set(weakref.ref(stand_in))  # type: ignore[arg-type]
+    try:
+        yield
+    finally:
+        _current_event.reset(token)
+
+
+class MemberAgent:
+    def __init__(self, members: MutableMapping[bytes, bytes], applier: MemberBatchApplier,
+                 publisher: OutputPublisher, reader: BatchReader) -> None:
+        self._members = members
+        self._applier = applier
+        self._publisher = publisher
+        self._reader = reader
+        self._applied: dict[int, int] = {}
+        self._stepped_at: dict[int, float] = {}  # monotonic time of each partition's last step
+        self._lock = asyncio.Lock()
+        self.counts = {"batches": 0, "applied": 0, "duplicates": 0, "refused": 0,
+                       "redelivered_batches": 0, "batches_read_directly": 0}
+
+    def forget(self) -> None:
+        """Drop everything cached; the table is read again (after a rebalance or a failed step)."""
+        self._applier.forget()
+        self._applied.clear()
+
+    def last_applied(self, partition: int) -> int:
+        last = self._applied.get(partition)
+        if last is None:
+            with table_partition(partition):
+                stored = self._members.get(APPLIED_OFFSET_KEY)
+            last = self._applied[partition] = NOTHING_APPLIED if stored is None else int(stored)
+        return last
+
+    async def apply(self, batches: Iterable[Batch]) -> None:
+        async with self._lock:
+            await self._apply_safely(batches)
+
+    async def _apply_safely(self, batches: Iterable[Batch]) -> None:
+        try:
+            await self._apply(batches)
+        except BaseException:
+            self.forget()
+            raise
+
+    async def catch_up(self, partitions: Iterable[int], idle_seconds: float) -> None:
+        """Apply batches waiting after the last applied ones that the stream has not delivered.
+
+        The stream can drop a batch while a rebalance settles; a later batch
+        reveals the gap, but when none follows only this look finds it. Partitions
+        that had a step within ``idle_seconds`` are left alone.
+        """
+        loop = asyncio.get_running_loop()
+        quiet_since = time.monotonic() - idle_seconds
+        async with self._lock:
+            for partition in partitions:
+                if self._stepped_at.get(partition, 0.0) > quiet_since:
+                    continue
+                start = self.last_applied(partition) + 1
+                waiting = await loop.run_in_executor(None, self._reader.read, partition, start, None)
+                if waiting:
+                    log.warning("member batches %s..%s of partition %s were not delivered by the stream; "
+                                "read directly", waiting[0][0], waiting[-1][0], partition)
+                    self.counts["batches_read_directly"] += len(waiting)
+                    await self._apply_safely([Batch(partition, offset, value) for offset, value in waiting])
+                self._stepped_at[partition] = time.monotonic()
+
+    async def _apply(self, batches: Iterable[Batch]) -> None:
+        by_partition: dict[int, list[Batch]] = defaultdict(list)
+        for batch in batches:
+            by_partition[batch.partition].append(batch)
+        messages: list[Message] = []
+        loop = asyncio.get_running_loop()
+        for partition, arrived in by_partition.items():
+            last = self.last_applied(partition)
+            for batch in sorted(arrived, key=lambda b: b.offset):
+                if batch.offset <= last:
+                    self.counts["redelivered_batches"] += 1
+                    continue
+                todo = [batch]
+                if batch.offset > last + 1:
+                    missing = await loop.run_in_executor(None, self._reader.read, partition, last + 1, batch.offset)
+                    if last != NOTHING_APPLIED:
+                        log.warning("member batches %s..%s of partition %s did not come through the stream; "
+                                    "read directly", last + 1, batch.offset - 1, partition)
+                        self.counts["batches_read_directly"] += len(missing)
+                    todo = [Batch(partition, offset, value) for offset, value in missing] + todo
+                with table_partition(partition):
+                    for each in todo:
+                        messages += self._apply_batch(each)
+                last = self._applied[partition] = batch.offset
+            self._stepped_at[partition] = time.monotonic()
+        await self._publisher.publish(messages)
+        pending = self._applier.pending()
+        for partition in by_partition:
+            with table_partition(partition):
+                for member_id, state in pending.get(partition, {}).items():
+                    self._members[member_id.encode()] = self._applier.encode_state(state)
+                self._members[APPLIED_OFFSET_KEY] = str(self._applied[partition]).encode()
+        self._applier.written()
+
+    def _apply_batch(self, batch: Batch) -> list[Message]:
+        members = self._members
+        result = self._applier.apply(batch.value, batch.partition, batch.offset,
+                                     lambda member_id: members.get(member_id.encode()))
+        counts = self.counts
+        counts["batches"] += 1
+        counts["applied"] += result.applied
+        counts["duplicates"] += result.duplicates
+        counts["refused"] += result.refused
+        return result.messages
