@@ -26,6 +26,7 @@ from faust.streams import _current_event
 from streams.batch_gaps import APPLIED_OFFSET_KEY, NOTHING_APPLIED, BatchReader
 from streams.member_batches import MemberBatchApplier, Message
 from streams.outputs import OutputPublisher
+from streams.state_codec import encode_state
 from streams.topics import MEMBER_BATCHES
 
 log = logging.getLogger(__name__)
@@ -153,7 +154,7 @@ class MemberAgent:
         for partition in by_partition:
             with table_partition(partition):
                 for member_id, state in pending.get(partition, {}).items():
-                    self._members[member_id.encode()] = self._applier.encode_state(state)
+                    self._members[member_id.encode()] = encode_state(state)
                 self._members[APPLIED_OFFSET_KEY] = str(self._applied[partition]).encode()
         self._applier.written()
 

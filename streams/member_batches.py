@@ -15,11 +15,11 @@ from processors.program import Program
 from processors.state import MemberState
 from schemas.codec import AvroCodec
 from streams.ingest import dead_letter
-from streams.records import as_record, event_from_record, output_destination, state_from_record, state_to_record
+from streams.records import as_record, event_from_record, output_destination
+from streams.state_codec import decode_state
 from streams.topics import DEADLETTER, EVENTS, MEMBER_BATCHES
 
 Record = dict[str, Any]
-STATE_CONTRACT = "MemberState"
 
 
 @dataclass
@@ -46,20 +46,12 @@ class MemberBatchApplier:
     rebalance (another worker may have changed cached members) or a failed step.
     """
 
-    def __init__(self, codec: AvroCodec, program: Program, changelog_topic: str,
-                 cache_members: int = 500_000) -> None:
+    def __init__(self, codec: AvroCodec, program: Program, cache_members: int = 500_000) -> None:
         self._codec = codec
         self._program = program
-        self._changelog_topic = changelog_topic
         self._cache: dict[str, MemberState] = {}
         self._pending: dict[int, dict[str, MemberState]] = {}  # by partition
         self._cache_members = cache_members
-
-    def encode_state(self, state: MemberState) -> bytes:
-        return self._codec.encode(self._changelog_topic, STATE_CONTRACT, state_to_record(state))
-
-    def decode_state(self, data: bytes | None) -> MemberState | None:
-        return None if data is None else state_from_record(self._codec.decode(data))
 
     def pending(self) -> dict[int, dict[str, MemberState]]:
         """The states changed since the last :meth:`written`, by partition, to be written to the table."""
@@ -82,7 +74,10 @@ class MemberBatchApplier:
         state = pending.get(member_id)
         if state is None:
             state = self._cache.get(member_id)
-        return state if state is not None else self.decode_state(load_state(member_id))
+        if state is None:
+            stored = load_state(member_id)
+            state = None if stored is None else decode_state(stored)
+        return state
 
     def apply(self, batch: bytes, partition: int, offset: int,
               load_state: Callable[[str], bytes | None]) -> BatchResult:

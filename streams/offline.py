@@ -19,7 +19,8 @@ from schemas.codec import AvroCodec
 from streams.ingest import Ingest
 from streams.member_batches import MemberBatchApplier, Message
 from streams.records import event_from_record
-from streams.topics import EVENTS, MEMBER_BATCHES, MEMBERS_CHANGELOG
+from streams.state_codec import encode_state
+from streams.topics import EVENTS, MEMBER_BATCHES
 
 FeedMessage = tuple[bytes, dict[str, Any] | bytes]
 
@@ -72,12 +73,12 @@ def member_events(codec: AvroCodec, feed: Iterable[FeedMessage]) -> list[MemberE
 
 def applied(codec: AvroCodec, program: Program, feed: Iterable[FeedMessage]) -> Iterator[Message]:
     """Every message the member agent would publish for ``feed``, one event at a time."""
-    applier = MemberBatchApplier(codec, program, MEMBERS_CHANGELOG)
+    applier = MemberBatchApplier(codec, program)
     table: dict[str, bytes] = {}
     for offset, record in enumerate(ingested(codec, feed)):
         batch = codec.encode(MEMBER_BATCHES, "MemberBatch", {"events": [record]})
         result = applier.apply(batch, 0, offset, table.get)
         for states in applier.pending().values():
-            table.update({member: applier.encode_state(state) for member, state in states.items()})
+            table.update({member: encode_state(state) for member, state in states.items()})
         applier.written()
         yield from result.messages

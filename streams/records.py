@@ -1,8 +1,8 @@
 """Translation between Avro records (plain dicts) and the rules' typed values.
 
 The Avro contracts and the dataclasses use the same field names, so outputs
-and member state convert field by field; input events are built from the
-envelope plus the body the union tags.
+convert field by field; input events are built from the envelope plus the
+body the union tags. Member state has its own storage format (``state_codec``).
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from processors.events import (
     SocialShare,
 )
 from processors.outputs import Activity, LedgerEntry, Output, RewardIssued, TierChanged, Trigger
-from processors.state import LineRecord, MemberState, OrderRecord
 
 Record = dict[str, Any]
 
@@ -122,47 +121,3 @@ OUTPUT_TOPICS: dict[type, tuple[str, str]] = {
 def output_destination(output: Output) -> tuple[str, str]:
     """(topic, contract) an output is published on."""
     return OUTPUT_TOPICS[type(output)]
-
-
-def state_to_record(state: MemberState) -> Record:
-    """Written for speed: a member's state is encoded every time a batch touches the member."""
-    return {
-        "member_id": state.member_id,
-        "enrolled_at": state.enrolled_at,
-        "tier": state.tier,
-        "balance": state.balance,
-        "lifetime_points": state.lifetime_points,
-        "spend_by_month": state.spend_by_month,
-        "seen_events": state.seen_events,
-        "orders": {
-            order_id: {
-                "occurred_at": order.occurred_at,
-                "lines": {line_id: {"quantity": line.quantity, "amount_minor": line.amount_minor,
-                                    "points": line.points} for line_id, line in order.lines.items()},
-            }
-            for order_id, order in state.orders.items()
-        },
-        "last_activity_at": state.last_activity_at,
-        "near_tier_notified": state.near_tier_notified,
-    }
-
-
-def state_from_record(record: Record) -> MemberState:
-    return MemberState(
-        member_id=record["member_id"],
-        enrolled_at=record["enrolled_at"],
-        tier=record["tier"],
-        balance=record["balance"],
-        lifetime_points=record["lifetime_points"],
-        spend_by_month=record["spend_by_month"],
-        seen_events=record["seen_events"],
-        orders={
-            order_id: OrderRecord(
-                occurred_at=order["occurred_at"],
-                lines={line_id: LineRecord(**line) for line_id, line in order["lines"].items()},
-            )
-            for order_id, order in record["orders"].items()
-        },
-        last_activity_at=record["last_activity_at"],
-        near_tier_notified=record["near_tier_notified"],
-    )

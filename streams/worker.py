@@ -81,7 +81,7 @@ def create_app(settings: Settings, bootstrap: str, program: Program | None = Non
     batches = app.topic(MEMBER_BATCHES, key_serializer="raw", value_serializer="raw",
                         partitions=settings.partitions, internal=False)
     members = app.Table(TABLE, key_type=bytes, value_type=bytes, partitions=settings.partitions)
-    agent = MemberAgent(members, MemberBatchApplier(codec, program, MEMBERS_CHANGELOG),
+    agent = MemberAgent(members, MemberBatchApplier(codec, program),
                         OutputPublisher(bootstrap), BatchReader(bootstrap))
 
     @app.agent(batches)

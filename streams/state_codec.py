@@ -1,0 +1,73 @@
+"""How the members table stores a member's state: a versioned, compact JSON array.
+
+The table and its changelog are the worker's private storage, read back only by
+the worker; every public topic carries Avro. A state is written each time a
+batch touches its member, and a busy member's state in Avro (with its many
+timestamps) took ~150 µs to encode; as orjson with times in epoch milliseconds
+it takes a fraction of that. The first element is the format's version, so a
+later engine can still read what an earlier one wrote.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import orjson
+
+from processors.state import LineRecord, MemberState, OrderRecord
+
+FORMAT_VERSION = 1
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
+
+
+def _ms(when: datetime) -> int:
+    return (when - _EPOCH) // _MS
+
+
+def _at(ms: int) -> datetime:
+    return _EPOCH + timedelta(milliseconds=ms)
+
+
+def encode_state(state: MemberState) -> bytes:
+    return orjson.dumps([
+        FORMAT_VERSION,
+        state.member_id,
+        _ms(state.enrolled_at),
+        state.tier,
+        state.balance,
+        state.lifetime_points,
+        state.spend_by_month,
+        {event_id: _ms(when) for event_id, when in state.seen_events.items()},
+        {
+            order_id: [_ms(order.occurred_at),
+                       {line_id: [line.quantity, line.amount_minor, line.points]
+                        for line_id, line in order.lines.items()}]
+            for order_id, order in state.orders.items()
+        },
+        _ms(state.last_activity_at),
+        state.near_tier_notified,
+    ])
+
+
+def decode_state(data: bytes) -> MemberState:
+    version, *fields = orjson.loads(data)
+    if version != FORMAT_VERSION:
+        raise ValueError(f"member state in format {version}, but this engine reads format {FORMAT_VERSION}: "
+                         "run the engine version that wrote it, or rebuild the table from the input topics")
+    member_id, enrolled, tier, balance, lifetime, spend, seen, orders, last_activity, notified = fields
+    return MemberState(
+        member_id=member_id,
+        enrolled_at=_at(enrolled),
+        tier=tier,
+        balance=balance,
+        lifetime_points=lifetime,
+        spend_by_month=spend,
+        seen_events={event_id: _at(ms) for event_id, ms in seen.items()},
+        orders={
+            order_id: OrderRecord(_at(occurred), {line_id: LineRecord(*line) for line_id, line in lines.items()})
+            for order_id, (occurred, lines) in orders.items()
+        },
+        last_activity_at=_at(last_activity),
+        near_tier_notified=notified,
+    )

@@ -1,0 +1,40 @@
+"""The members table's storage format gives back exactly the state it was given."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from processors.decide import decide
+from processors.state import MemberState
+from schemas.codec import AvroCodec
+from schemas.registry import EmbeddedRegistry
+from streams.demo_feed import synthetic_day
+from streams.offline import member_events
+from streams.program_file import load_program
+from streams.state_codec import decode_state, encode_state
+
+
+def demo_states() -> list[MemberState]:
+    program = load_program(None)
+    feed = synthetic_day(40, 2_000)
+    states: dict[str, MemberState] = {}
+    for event in member_events(AvroCodec(EmbeddedRegistry()), feed.base + feed.day):
+        state = decide(states.get(event.member_id), event, program, event.occurred_at).state
+        if state is not None:
+            states[event.member_id] = state
+    return list(states.values())
+
+
+def test_every_state_of_a_demo_day_comes_back_equal() -> None:
+    states = demo_states()
+    assert any(state.orders and state.seen_events for state in states)
+    for state in states:
+        assert decode_state(encode_state(state)) == state
+
+
+def test_a_state_in_an_unknown_format_is_refused_with_what_to_do() -> None:
+    data = orjson.loads(encode_state(demo_states()[0]))
+    data[0] = 99
+    with pytest.raises(ValueError, match="format 99.*rebuild the table"):
+        decode_state(orjson.dumps(data))
