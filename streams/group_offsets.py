@@ -5,7 +5,9 @@ aiokafka's ``seek_to_committed`` skips the seek when the committed offset is 0
 records: the records behind the first one were then dropped and their
 batches never applied. So every partition of the member-batch topic starts
 with an empty batch at offset 0, written by whichever engine process opens
-the partition first, and the group's start offset is committed past it.
+the partition first, and the group's start offset is committed past it. The
+member agent's own offset check (``batch_gaps``) catches any batch that still
+slips by.
 """
 
 from __future__ import annotations

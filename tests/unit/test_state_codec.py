@@ -36,5 +36,5 @@ def test_every_state_of_a_demo_day_comes_back_equal() -> None:
 def test_a_state_in_an_unknown_format_is_refused_with_what_to_do() -> None:
     data = orjson.loads(encode_state(demo_states()[0]))
     data[0] = 99
-    with pytest.raises(ValueError, match="format 99.*rebuild the table"):
+    with pytest.raises(ValueError, match=r"format 99.*rebuild the table"):
         decode_state(orjson.dumps(data))

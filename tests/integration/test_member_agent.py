@@ -1,0 +1,79 @@
+"""The member agent applies every batch once and in order, whatever the stream delivers.
+
+Batches are written to the real broker; the agent is handed some of them as a
+stream would (with a gap, then a redelivery) and must read the rest from Kafka.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+from schemas.codec import AvroCodec
+from schemas.registry import EmbeddedRegistry
+from streams.batch_gaps import APPLIED_OFFSET_KEY, BatchReader
+from streams.demo_feed import synthetic_day
+from streams.embedded import EmbeddedBroker
+from streams.kafka import consumer_config, producer_config
+from streams.member_agent import Batch, MemberAgent
+from streams.member_batches import MemberBatchApplier
+from streams.offline import ingested
+from streams.outputs import OutputPublisher
+from streams.program_file import load_program
+from streams.topics import LEDGER, MEMBER_BATCHES, ensure_topics
+
+
+def member_batches(codec: AvroCodec, members: int) -> list[bytes]:
+    """One batch per member: the member's enrolment and card link."""
+    by_member: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for record in ingested(codec, synthetic_day(members, 0).base):
+        by_member[record["event"]["member_id"]].append(record)
+    return [codec.encode(MEMBER_BATCHES, "MemberBatch", {"events": records}) for records in by_member.values()]
+
+
+def ledger_members(bootstrap: str, codec: AvroCodec) -> Counter[str]:
+    consumer = Consumer(consumer_config(bootstrap, "ledger-check"))
+    consumer.assign([TopicPartition(LEDGER, 0, 0)])
+    entries = [codec.decode(m.value()) for m in consumer.consume(100, 3) if m.error() is None]
+    consumer.close()
+    return Counter(entry["member_id"] for entry in entries)
+
+
+def test_a_gap_is_read_from_kafka_a_redelivery_is_skipped_and_an_undelivered_tail_is_caught_up(
+    tmp_path: Path,
+) -> None:
+    codec = AvroCodec(EmbeddedRegistry())
+    with EmbeddedBroker(log_dir=tmp_path) as broker:
+        ensure_topics(broker.bootstrap, 1)
+        batches = member_batches(codec, 5)
+        producer = Producer(producer_config(broker.bootstrap))
+        for value in batches:
+            producer.produce(MEMBER_BATCHES, value, partition=0)
+        producer.flush()
+
+        members: dict[bytes, bytes] = {}
+        publisher, reader = OutputPublisher(broker.bootstrap), BatchReader(broker.bootstrap)
+        agent = MemberAgent(members, MemberBatchApplier(codec, load_program(None)), publisher, reader)
+
+        async def stream_delivers() -> None:
+            await agent.apply([Batch(0, 0, batches[0]), Batch(0, 3, batches[3])])  # 1 and 2 skipped
+            assert agent.counts["batches_read_directly"] == 2
+            assert members[APPLIED_OFFSET_KEY] == b"3"
+            await agent.apply([Batch(0, 2, batches[2])])  # comes late: already applied
+            assert agent.counts["redelivered_batches"] == 1
+            await agent.catch_up([0], idle_seconds=0)  # batch 4 never comes through the stream
+            assert agent.counts["batches_read_directly"] == 3
+
+        asyncio.run(stream_delivers())
+        publisher.close()
+        reader.close()
+
+        assert members[APPLIED_OFFSET_KEY] == b"4"
+        assert agent.counts["batches"] == 5
+        assert len(members) == 6  # five members and the offset
+        welcomed = ledger_members(broker.bootstrap, codec)
+        assert len(welcomed) == 5 and set(welcomed.values()) == {1}
