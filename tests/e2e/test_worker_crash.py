@@ -7,7 +7,9 @@ interleaving of sources and the comparison can be entry by entry.
 
 from __future__ import annotations
 
+import json
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +37,15 @@ tiers: [{name: Member, qualifying_spend_minor: 0}]
 """
 
 
+SLICE = 500
+
+
+def worker_applied(port: int) -> int:
+    """Events the running worker has applied so far (its progress page)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/progress/", timeout=5) as response:
+        return int(json.load(response)["applied"])
+
+
 def expected_ledger(feed: Feed, program_file: Path) -> dict[str, int]:
     """entry_id -> points, from ingest and the rules applied in memory, in feed order."""
     codec = AvroCodec(EmbeddedRegistry())
@@ -54,15 +65,20 @@ def test_a_killed_worker_loses_nothing_and_counts_nothing_twice(tmp_path: Path, 
             # The member base first, as a retailer going live sends it: the day's events need their members.
             produce(e.bootstrap, e.codec, feed.base, lambda n: None)
             wait_stored(e.store, len(feed.base), e.sink, running.alive, 120, lambda n: None)
-            produce(e.bootstrap, e.codec, feed.day, lambda n: None)
-            kill_when = len(feed.base) + kill_at * (expected - len(feed.base))
+            # The day arrives as a stream, in slices; the kill comes when the worker has applied the given
+            # share (its progress page), with more of the day on its way. The rest is sent while it is down.
+            kill_when = len(feed.base) + kill_at * len(feed.day)
+            slices = [feed.day[start:start + SLICE] for start in range(0, len(feed.day), SLICE)]
             deadline = time.monotonic() + 120
-            while stored_outcomes(e.store) < kill_when:
+            while worker_applied(e.settings.worker_web_port) < kill_when:
                 assert running.alive() and time.monotonic() < deadline, "worker made no progress"
+                if slices:
+                    produce(e.bootstrap, e.codec, slices.pop(0), lambda n: None)
                 time.sleep(0.02)
             running.kill()  # ingest and worker at once, mid-stream
-        at_kill = stored_outcomes(e.store)
-        assert at_kill < expected, "the worker finished before it could be killed: feed more events"
+        assert slices, "the whole day was sent before the kill: use more, or smaller, slices"
+        for rest in slices:
+            produce(e.bootstrap, e.codec, rest, lambda n: None)
         with engine_processes(e.settings, e.bootstrap) as running:
             wait_stored(e.store, expected, e.sink, running.alive, 180, lambda n: None)
             time.sleep(1)  # let any replayed output arrive, so a double count would show
