@@ -1,9 +1,11 @@
 """``decide``: one event and a member's state in, the new state and what to emit out.
 
-Pure and deterministic: it reads only its arguments (times come from the
-event, never the clock) and returns new values, so the same events always give
-the same state and outputs. It never mutates its inputs; a field that does not
-change is shared with the old state rather than copied.
+Deterministic and free of I/O: it reads only its arguments (times come from
+the event, never the clock), so the same events always give the same state and
+outputs. It updates the member's state in place, since copying a busy member's
+history on every event would cost more than the rules: the caller owns the
+state. A duplicate or refused event leaves the state exactly as it was (every
+rule checks before it changes anything).
 
 Events are expected to have passed ``validation.problems`` (the ingest stage
 does that); ``decide`` checks what only the member's state can tell. Each rule
@@ -14,12 +16,11 @@ lives in its own module: ``dedup``, ``enrolment``, ``purchases`` (with
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from processors.compiled import CompiledProgram, compiled
-from processors.dedup import already_applied, remember
+from processors.dedup import remember
 from processors.engagement import record_engagement
 from processors.enrolment import enrol
 from processors.events import CardLinked, MemberEnrolled, MemberEvent, Purchase, Referral, Return, SocialShare
@@ -42,20 +43,22 @@ _RULES: dict[type, Callable[[MemberState, Any, CompiledProgram], Decision]] = {
 def decide(state: MemberState | None, event: MemberEvent, program: Program, received_at: datetime) -> Decision:
     """Apply ``event``, which the engine received at ``received_at`` (the input message's timestamp).
 
-    ``received_at`` only dates the memory of applied event ids; the rules use the
-    event's own time.
+    ``state`` is updated in place and returned in the decision (an enrolment
+    makes the first state). ``received_at`` only dates the memory of applied
+    event ids; the rules use the event's own time.
     """
     rules = compiled(program)
-    if state is not None and already_applied(state.seen_events, event.event_id):
+    if state is not None and event.event_id in state.seen_events:
         return Decision(state, duplicate=True)
     decision = _apply(state, event, rules)
-    if decision.refusal is not None or decision.state is None:
+    applied = decision.state
+    if decision.refusal is not None or applied is None:
         return decision
     # Two things every applied event changes, kept here rather than in each rule.
-    new = decision.state
-    seen = remember(new.seen_events, event.event_id, received_at, rules)
-    latest = max(new.last_activity_at, event.occurred_at)
-    return Decision(replace(new, seen_events=seen, last_activity_at=latest), decision.outputs)
+    remember(applied, event.event_id, received_at, rules)
+    if event.occurred_at > applied.last_activity_at:
+        applied.last_activity_at = event.occurred_at
+    return decision
 
 
 def _apply(state: MemberState | None, event: MemberEvent, rules: CompiledProgram) -> Decision:

@@ -10,32 +10,25 @@ a feed within the window is caught too.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 
 from processors.compiled import CompiledProgram
+from processors.state import MemberState
 
 # Below this many remembered ids a member is not worth pruning: the map stays small.
 PRUNE_FROM = 32
 
 
-def already_applied(seen: Mapping[str, datetime], event_id: str) -> bool:
-    return event_id in seen
-
-
-def remember(
-    seen: Mapping[str, datetime], event_id: str, received_at: datetime, rules: CompiledProgram
-) -> dict[str, datetime]:
-    """A new map of applied ids with this one added and, now and then, old ones pruned.
+def remember(state: MemberState, event_id: str, received_at: datetime, rules: CompiledProgram) -> None:
+    """Add ``event_id`` to the state's applied ids and, now and then, drop the ones past the window.
 
     Pruning runs only when the map is large and its first-inserted id has left
     the window (ids are inserted in arrival order, so that one is the oldest):
     one cheap look per event, a full pass rarely.
     """
-    remembered = dict(seen)
-    remembered[event_id] = received_at
-    if len(remembered) > PRUNE_FROM:
+    seen = state.seen_events
+    seen[event_id] = received_at
+    if len(seen) > PRUNE_FROM:
         cutoff = received_at - rules.dedup_window
-        if next(iter(remembered.values())) < cutoff:
-            remembered = {key: when for key, when in remembered.items() if when >= cutoff}
-    return remembered
+        if next(iter(seen.values())) < cutoff:
+            state.seen_events = {key: when for key, when in seen.items() if when >= cutoff}

@@ -23,20 +23,8 @@ ENGAGEMENT_ACTIVITY: dict[type, str] = {
 def record_engagement(
     state: MemberState, event: CardLinked | Referral | SocialShare, rules: CompiledProgram
 ) -> Decision:
-    when = event.occurred_at
-    new_state = MemberState(
-        state.member_id,
-        state.enrolled_at,
-        state.tier,
-        state.balance,
-        state.lifetime_points,
-        state.spend_by_month,
-        state.seen_events,
-        state.orders,
-        state.last_activity_at,
-        state.near_tier_notified,
-    )
     activity = Activity(
-        event.event_id, event.member_id, when, ENGAGEMENT_ACTIVITY[type(event)], None, None, None, 0, 0, None
+        event.event_id, event.member_id, event.occurred_at, ENGAGEMENT_ACTIVITY[type(event)],
+        None, None, None, 0, 0, None,
     )
-    return Decision(new_state, (activity,))
+    return Decision(state, (activity,))

@@ -25,7 +25,7 @@ class SocialAction(StrEnum):
     FOLLOW = "follow"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PurchaseLine:
     line_id: str
     sku: str
@@ -34,13 +34,13 @@ class PurchaseLine:
     amount_minor: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ReturnedLine:
     line_id: str
     quantity: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class MemberEvent:
     event_id: str
     member_id: str
@@ -48,7 +48,7 @@ class MemberEvent:
     source: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Purchase(MemberEvent):
     order_id: str
     channel: Channel
@@ -59,7 +59,7 @@ class Purchase(MemberEvent):
     payment_method: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Return(MemberEvent):
     order_id: str
     currency: str
@@ -67,25 +67,25 @@ class Return(MemberEvent):
     lines: tuple[ReturnedLine, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class MemberEnrolled(MemberEvent):
     channel: Channel
     birthday: str | None  # "MM-DD": enough for a birthday bonus, not a birth date
     referred_by: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CardLinked(MemberEvent):
     card_token: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Referral(MemberEvent):
     referral_code: str
     friend_member_id: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SocialShare(MemberEvent):
     platform: str
     action: SocialAction

@@ -19,7 +19,7 @@ class LedgerReason(StrEnum):
     RETURN = "return"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class LedgerEntry:
     """One change of a member's balance, with the event and rule that caused it."""
 
@@ -35,7 +35,7 @@ class LedgerEntry:
     detail: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RewardIssued:
     reward_id: str
     member_id: str
@@ -46,7 +46,7 @@ class RewardIssued:
     detail: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Trigger:
     """A moment worth telling the member about; downstream systems send the message."""
 
@@ -59,7 +59,7 @@ class Trigger:
     attributes: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TierChanged:
     change_id: str
     member_id: str
@@ -71,7 +71,7 @@ class TierChanged:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ActivityLine:
     line_id: str
     sku: str
@@ -81,7 +81,7 @@ class ActivityLine:
     points: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Activity:
     """An accepted input event, resolved to its member and free of personal data.
 
@@ -104,7 +104,7 @@ class Activity:
 Output = LedgerEntry | RewardIssued | Trigger | TierChanged | Activity
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Refusal:
     """Why an event cannot be applied; it goes to the dead-letter topic with this reason."""
 
@@ -113,7 +113,7 @@ class Refusal:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Decision:
     """The result of applying one event: the member's new state and what to emit.
 

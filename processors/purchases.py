@@ -52,7 +52,7 @@ def apply_purchase(state: MemberState, event: Purchase, rules: CompiledProgram) 
         ]
     )
 
-    spend_by_month, rolling = add_qualifying_spend(state.spend_by_month, when, sum(earning.qualifying_minor), rules)
+    rolling = add_qualifying_spend(state, when, sum(earning.qualifying_minor), rules)
     reached = tier_reached(tier, rolling, rules)
     notified = state.near_tier_notified
 
@@ -94,16 +94,9 @@ def apply_purchase(state: MemberState, event: Purchase, rules: CompiledProgram) 
         )
     )
 
-    new_state = MemberState(
-        member_id,
-        state.enrolled_at,
-        reached.name,
-        balance,
-        state.lifetime_points + points,
-        spend_by_month,
-        state.seen_events,
-        keep_order(state.orders, order_id, OrderRecord(when, records), when, rules),
-        state.last_activity_at,
-        notified,
-    )
-    return Decision(new_state, tuple(outputs))
+    state.tier = reached.name
+    state.balance = balance
+    state.lifetime_points += points
+    state.near_tier_notified = notified
+    keep_order(state, order_id, OrderRecord(when, records), when, rules)
+    return Decision(state, tuple(outputs))

@@ -13,7 +13,6 @@ ledger records the return as it happened.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 
 from processors.compiled import CompiledProgram
@@ -25,24 +24,18 @@ from processors.state import LineRecord, MemberState, OrderRecord
 from processors.tiers import remove_qualifying_spend
 
 
-def keep_order(
-    orders: Mapping[str, OrderRecord],
-    order_id: str,
-    record: OrderRecord,
-    when: datetime,
-    rules: CompiledProgram,
-) -> dict[str, OrderRecord]:
-    """A new map of returnable orders with ``record`` put in and orders past the return window dropped.
+def keep_order(state: MemberState, order_id: str, record: OrderRecord, when: datetime,
+               rules: CompiledProgram) -> None:
+    """Keep ``record`` for returns, and drop orders past the return window.
 
     Only the first-inserted order is looked at on each call (orders arrive
     roughly in time order); when it has left the window, all are checked.
     """
-    kept = dict(orders)
-    kept[order_id] = record
+    orders = state.orders
+    orders[order_id] = record
     cutoff = when - rules.return_window
-    if next(iter(kept.values())).occurred_at < cutoff:
-        kept = {key: order for key, order in kept.items() if order.occurred_at >= cutoff}
-    return kept
+    if next(iter(orders.values())).occurred_at < cutoff:
+        state.orders = {key: order for key, order in orders.items() if order.occurred_at >= cutoff}
 
 
 def apply_return(state: MemberState, event: Return, rules: CompiledProgram) -> Decision:
@@ -125,16 +118,8 @@ def apply_return(state: MemberState, event: Return, rules: CompiledProgram) -> D
             tuple(activity_lines),
         )
     )
-    new_state = MemberState(
-        member_id,
-        state.enrolled_at,
-        state.tier,
-        balance,
-        state.lifetime_points - points_back,
-        remove_qualifying_spend(state.spend_by_month, order.occurred_at, amount_back, when, rules),
-        state.seen_events,
-        keep_order(state.orders, order_id, OrderRecord(order.occurred_at, lines), when, rules),
-        state.last_activity_at,
-        state.near_tier_notified,
-    )
-    return Decision(new_state, tuple(outputs))
+    state.balance = balance
+    state.lifetime_points -= points_back
+    remove_qualifying_spend(state, order.occurred_at, amount_back, when, rules)
+    keep_order(state, order_id, OrderRecord(order.occurred_at, lines), when, rules)
+    return Decision(state, tuple(outputs))

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class LineRecord:
     """What is left of one purchased line that a return could still reverse.
 
@@ -20,15 +19,18 @@ class LineRecord:
     points: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class OrderRecord:
     occurred_at: datetime
-    lines: Mapping[str, LineRecord]
+    lines: dict[str, LineRecord]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class MemberState:
     """A member's balance, tier and the recent history the rules need.
+
+    ``decide`` updates it in place; whoever holds it (the worker's table cache)
+    owns it.
 
     ``seen_events`` maps applied event ids to the time the engine received
     them, so a redelivered event changes nothing; ids received longer ago than
@@ -47,8 +49,8 @@ class MemberState:
     tier: str
     balance: int
     lifetime_points: int
-    spend_by_month: Mapping[str, int]
-    seen_events: Mapping[str, datetime]
-    orders: Mapping[str, OrderRecord]
+    spend_by_month: dict[str, int]
+    seen_events: dict[str, datetime]
+    orders: dict[str, OrderRecord]
     last_activity_at: datetime
     near_tier_notified: str | None

@@ -16,7 +16,6 @@ close to Gold" is not repeated on every purchase.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 
 from processors.compiled import CompiledProgram, TierStep
@@ -24,39 +23,35 @@ from processors.events import MemberEvent
 from processors.money import format_money
 from processors.outputs import TierChanged, Trigger
 from processors.program import BASIS_POINTS
+from processors.state import MemberState
 
 
-def add_qualifying_spend(
-    spend_by_month: Mapping[str, int], when: datetime, amount_minor: int, rules: CompiledProgram
-) -> tuple[dict[str, int], int]:
-    """New month buckets with ``amount_minor`` added to ``when``'s month, and the rolling spend."""
+def add_qualifying_spend(state: MemberState, when: datetime, amount_minor: int, rules: CompiledProgram) -> int:
+    """Add ``amount_minor`` to ``when``'s month, drop months that can no longer count; the rolling spend."""
     month, first = rules.month_window(when)
-    buckets: dict[str, int] = {}
-    rolling = amount_minor
-    for key, spent in spend_by_month.items():
-        if key >= first:
-            buckets[key] = spent
-            if key <= month:
-                rolling += spent
+    buckets = state.spend_by_month
     buckets[month] = buckets.get(month, 0) + amount_minor
-    return buckets, rolling
+    rolling = 0
+    stale = False
+    for key, spent in buckets.items():
+        if key < first:
+            stale = True
+        elif key <= month:
+            rolling += spent
+    if stale:
+        state.spend_by_month = {key: spent for key, spent in buckets.items() if key >= first}
+    return rolling
 
 
 def remove_qualifying_spend(
-    spend_by_month: Mapping[str, int],
-    bought_at: datetime,
-    amount_minor: int,
-    when: datetime,
-    rules: CompiledProgram,
-) -> Mapping[str, int]:
+    state: MemberState, bought_at: datetime, amount_minor: int, when: datetime, rules: CompiledProgram
+) -> None:
     """Take a returned amount off the month it was bought in, if that month still counts."""
     bought_month, _ = rules.month_window(bought_at)
     _, first = rules.month_window(when)
-    if amount_minor == 0 or bought_month < first or bought_month not in spend_by_month:
-        return spend_by_month
-    buckets = dict(spend_by_month)
-    buckets[bought_month] = max(0, buckets[bought_month] - amount_minor)
-    return buckets
+    buckets = state.spend_by_month
+    if amount_minor and bought_month >= first and bought_month in buckets:
+        buckets[bought_month] = max(0, buckets[bought_month] - amount_minor)
 
 
 def tier_reached(current: TierStep, rolling_minor: int, rules: CompiledProgram) -> TierStep:

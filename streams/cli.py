@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import json
 import shutil
 import sys
@@ -11,16 +10,10 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from streams.runtime import tune_gc
 from streams.settings import Settings
 
 console = Console(stderr=True)
-
-
-def _tune_gc() -> None:
-    """Every event allocates many short-lived objects; at the default threshold (700)
-    the collector would run every few events. Frozen startup objects are never rescanned."""
-    gc.freeze()
-    gc.set_threshold(100_000, 50, 100)
 
 
 def _settings() -> Settings:
@@ -74,7 +67,7 @@ def ingest() -> None:
     from streams.ingest_loop import run_ingest_process
 
     settings = _settings()
-    _tune_gc()
+    tune_gc()
     run_ingest_process(settings)
 
 
@@ -97,7 +90,7 @@ def worker() -> None:
                                  settings.partitions)
     commit_missing_start_offsets(settings.broker, APP_ID, MEMBER_BATCHES, settings.partitions)
     app = create_app(settings, settings.broker)
-    _tune_gc()
+    tune_gc()
     runner = faust.Worker(app, loglevel=settings.log_level, quiet=True)
     runner.spinner = None
     runner.execute_from_commandline()

@@ -183,14 +183,17 @@ def test_returning_every_unit_left_reverses_exactly_what_the_order_earned(events
 
 @settings(max_examples=100)
 @given(stories())
-def test_decide_never_changes_what_it_is_given_and_always_decides_the_same(events: list[MemberEvent]) -> None:
+def test_a_refused_or_duplicate_event_changes_nothing_and_decide_always_decides_the_same(
+    events: list[MemberEvent],
+) -> None:
     states: dict[str, MemberState] = {}
     for event in events:
         state = states.get(event.member_id)
         before = copy.deepcopy(state)
-        decision = decide(state, event, PROGRAM, event.occurred_at)
-        assert state == before
+        decision = decide(copy.deepcopy(state), event, PROGRAM, event.occurred_at)
         assert decide(state, event, PROGRAM, event.occurred_at) == decision
+        if decision.refusal is not None or decision.duplicate:
+            assert state == before and decision.outputs == ()
         if decision.state is not None:
             states[event.member_id] = decision.state
 
