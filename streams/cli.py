@@ -49,6 +49,7 @@ def demo(members: int, events: int, seed: int, timeout: int) -> None:
     settings = _settings()
     if settings.embedded_clickhouse or settings.embedded_broker:
         shutil.rmtree(settings.data_dir, ignore_errors=True)
+    tune_gc()  # this process runs the ClickHouse sink
     summary = run_demo(settings, members=members, events=events, seed=seed, timeout=timeout, console=console)
     _print_summary(summary)
 
@@ -58,6 +59,7 @@ def run() -> None:
     """Keep the worker and the ClickHouse sink running for a real feed, until Ctrl-C."""
     from streams.demo import run_engine
 
+    tune_gc()  # this process runs the ClickHouse sink
     run_engine(_settings(), console)
 
 
