@@ -1,6 +1,6 @@
 """One step of the member agent: apply member batches, publish outputs, then write states and offsets.
 
-A step takes the batches that have arrived, in offset order per partition.
+A step takes one or more batches, in offset order per partition.
 Each partition's last applied batch offset is kept in the members table next
 to the states, so a batch at or below it is a redelivery and is skipped, and a
 batch above the next expected offset reveals batches the stream skipped: they
