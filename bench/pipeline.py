@@ -10,6 +10,8 @@ Prints one figure a line:
     pipeline/consumer: N %
     latency reward p50|p99: N ms    event produced -> its ledger entry on Kafka, at half the pipeline rate
     latency clickhouse p50|p99: N ms  event produced -> its ledger row queryable in ClickHouse
+    cpu per event ROLE: N us        CPU each process spent on the day per event (10,000 events/s on
+                                    2 cores leaves 200 us for all of them together)
 
 Compare ratios within one run: the machine's load moves every figure.
 """
@@ -17,6 +19,8 @@ Compare ratios within one run: the machine's load moves every figure.
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import tempfile
 import threading
 import time
@@ -53,6 +57,23 @@ def consumer_rate(bootstrap: str, expected: int) -> float:
     elapsed = time.perf_counter() - started
     consumer.close()
     return seen / elapsed
+
+
+def cpu_seconds() -> dict[str, float]:
+    """CPU time (user + system) so far of this process (the sink lives here) and of each child, by role."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    seconds = {"sink (and the bench's producer)": usage.ru_utime + usage.ru_stime}
+    children = " ".join(Path(task, "children").read_text() for task in Path("/proc/self/task").iterdir())
+    for pid in children.split():
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        role = "broker" if "broker" in command else "ingest" if "ingest" in command else "worker"
+        seconds[role] = seconds.get(role, 0.0) + (int(fields[11]) + int(fields[12])) / ticks
+    return seconds
 
 
 def percentile_ms(samples: list[float], q: int) -> float:
@@ -139,10 +160,13 @@ def main() -> None:
             # The input is encoded before the clock starts: its producer is the retailer's, not the engine.
             day = [(key, value if isinstance(value, bytes) else codec.encode(EVENTS, "LoyaltyEvent", value))
                    for key, value in feed.day]
-            started = time.perf_counter()
+            started, cpu_before = time.perf_counter(), cpu_seconds()
             produce(bootstrap, codec, day, lambda n: None)
             wait_stored(store, feed.expected_outcomes(), sink, running.alive, 900, lambda n: None)
             pipeline = len(feed.day) / (time.perf_counter() - started)
+            for role, spent in cpu_seconds().items():
+                print(f"cpu per event {role}: {(spent - cpu_before.get(role, 0.0)) / len(day) * 1e6:.0f} us",
+                      flush=True)
             consumer = consumer_rate(bootstrap, len(feed.base) + len(feed.day))
             print(f"consumer: {consumer:.0f} events/s", flush=True)
             print(f"pipeline: {pipeline:.0f} events/s", flush=True)

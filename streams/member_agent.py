@@ -5,9 +5,10 @@ Each partition's last applied batch offset is kept in the members table next
 to the states, so a batch at or below it is a redelivery and is skipped, and a
 batch above the next expected offset reveals batches the stream skipped: they
 are read straight from Kafka and applied first (see ``batch_gaps``). Outputs
-are published and flushed before any state is written, so a crash between the
-two replays the batch and republishes the same outputs, which the sink folds
-together by their deterministic ids.
+are published and flushed at every step; states and offsets are written at most
+every ``WRITE_EVERY_SECONDS``, always after the outputs they reflect. A crash
+in between applies the batches since the last write again and republishes the
+same outputs, which the sink folds together by their deterministic ids.
 """
 
 from __future__ import annotations
@@ -30,6 +31,11 @@ from streams.state_codec import encode_state
 from streams.topics import MEMBER_BATCHES
 
 log = logging.getLogger(__name__)
+
+
+# States are written at most this often: a member touched by several batches in between is written once.
+# A crash loses no more than the batches since the last write, which are applied again from Kafka.
+WRITE_EVERY_SECONDS = 0.5
 
 
 class Batch(NamedTuple):
@@ -67,21 +73,27 @@ def table_partition(partition: int) -> Iterator[None]:
 
 class MemberAgent:
     def __init__(self, members: MutableMapping[bytes, bytes], applier: MemberBatchApplier,
-                 publisher: OutputPublisher, reader: BatchReader) -> None:
+                 publisher: OutputPublisher, reader: BatchReader,
+                 write_every: float = WRITE_EVERY_SECONDS) -> None:
         self._members = members
         self._applier = applier
         self._publisher = publisher
         self._reader = reader
         self._applied: dict[int, int] = {}
         self._stepped_at: dict[int, float] = {}  # monotonic time of each partition's last step
+        self._unwritten: set[int] = set()  # partitions with applied batches whose states are not written yet
+        self._written_at = time.monotonic()
+        self._write_every = write_every
         self._lock = asyncio.Lock()
         self.counts = {"batches": 0, "applied": 0, "duplicates": 0, "refused": 0,
                        "redelivered_batches": 0, "batches_read_directly": 0}
 
     def forget(self) -> None:
-        """Drop everything cached; the table is read again (after a rebalance or a failed step)."""
+        """Drop everything cached or not yet written; the table is read again and the batches since
+        its offsets are applied again (after a rebalance or a failed step)."""
         self._applier.forget()
         self._applied.clear()
+        self._unwritten.clear()
 
     def last_applied(self, partition: int) -> int:
         last = self._applied.get(partition)
@@ -103,11 +115,12 @@ class MemberAgent:
             raise
 
     async def catch_up(self, partitions: Iterable[int], idle_seconds: float) -> None:
-        """Apply batches waiting after the last applied ones that the stream has not delivered.
+        """Apply batches waiting after the last applied ones that the stream has not delivered; write states.
 
         The stream can drop a batch while a rebalance settles; a later batch
         reveals the gap, but when none follows only this look finds it. Partitions
-        that had a step within ``idle_seconds`` are left alone.
+        that had a step within ``idle_seconds`` are left alone. States not yet
+        written are written at the end.
         """
         loop = asyncio.get_running_loop()
         quiet_since = time.monotonic() - idle_seconds
@@ -123,6 +136,8 @@ class MemberAgent:
                     self.counts["batches_read_directly"] += len(waiting)
                     await self._apply_safely([Batch(partition, offset, value) for offset, value in waiting])
                 self._stepped_at[partition] = time.monotonic()
+            if self._unwritten:  # quiet moments write what is waiting
+                self._write()
 
     async def _apply(self, batches: Iterable[Batch]) -> None:
         by_partition: dict[int, list[Batch]] = defaultdict(list)
@@ -150,13 +165,21 @@ class MemberAgent:
                 last = self._applied[partition] = batch.offset
             self._stepped_at[partition] = time.monotonic()
         await self._publisher.publish(messages)
+        self._unwritten.update(by_partition)
+        if time.monotonic() - self._written_at >= self._write_every:
+            self._write()
+
+    def _write(self) -> None:
+        """Write the changed states, and with them each partition's last applied offset, to the table."""
         pending = self._applier.pending()
-        for partition in by_partition:
+        for partition in self._unwritten:
             with table_partition(partition):
                 for member_id, state in pending.get(partition, {}).items():
                     self._members[member_id.encode()] = encode_state(state)
                 self._members[APPLIED_OFFSET_KEY] = str(self._applied[partition]).encode()
         self._applier.written()
+        self._unwritten.clear()
+        self._written_at = time.monotonic()
 
     def _apply_batch(self, batch: Batch) -> list[Message]:
         members = self._members

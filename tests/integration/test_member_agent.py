@@ -57,7 +57,8 @@ def test_a_gap_is_read_from_kafka_a_redelivery_is_skipped_and_an_undelivered_tai
 
         members: dict[bytes, bytes] = {}
         publisher, reader = OutputPublisher(broker.bootstrap), BatchReader(broker.bootstrap)
-        agent = MemberAgent(members, MemberBatchApplier(codec, load_program(None)), publisher, reader)
+        agent = MemberAgent(members, MemberBatchApplier(codec, load_program(None)), publisher, reader,
+                            write_every=0)
 
         async def stream_delivers() -> None:
             await agent.apply([Batch(0, 0, batches[0]), Batch(0, 3, batches[3])])  # 1 and 2 skipped
@@ -77,3 +78,36 @@ def test_a_gap_is_read_from_kafka_a_redelivery_is_skipped_and_an_undelivered_tai
         assert len(members) == 6  # five members and the offset
         welcomed = ledger_members(broker.bootstrap, codec)
         assert len(welcomed) == 5 and set(welcomed.values()) == {1}
+
+
+def test_states_are_written_behind_and_a_forgotten_step_is_applied_again_from_kafka(tmp_path: Path) -> None:
+    codec = AvroCodec(EmbeddedRegistry())
+    with EmbeddedBroker(log_dir=tmp_path) as broker:
+        ensure_topics(broker.bootstrap, 1)
+        batches = member_batches(codec, 3)
+        producer = Producer(producer_config(broker.bootstrap))
+        for value in batches:
+            producer.produce(MEMBER_BATCHES, value, partition=0)
+        producer.flush()
+
+        members: dict[bytes, bytes] = {}
+        publisher, reader = OutputPublisher(broker.bootstrap), BatchReader(broker.bootstrap)
+        agent = MemberAgent(members, MemberBatchApplier(codec, load_program(None)), publisher, reader,
+                            write_every=3600)
+
+        async def crash_and_restart() -> None:
+            await agent.apply([Batch(0, 0, batches[0]), Batch(0, 1, batches[1])])
+            assert members == {}  # outputs are out, states wait for the next write
+            await agent.catch_up([0], idle_seconds=3600)  # the periodic look writes what is due
+            assert members[APPLIED_OFFSET_KEY] == b"1" and len(members) == 3
+            await agent.apply([Batch(0, 2, batches[2])])
+            agent.forget()  # a failed step or a rebalance: the unwritten member is gone from memory
+            await agent.catch_up([0], idle_seconds=0)  # batch 2 is after the table's offset: applied again
+
+        asyncio.run(crash_and_restart())
+        publisher.close()
+        reader.close()
+
+        assert members[APPLIED_OFFSET_KEY] == b"2" and len(members) == 4
+        welcomed = ledger_members(broker.bootstrap, codec)
+        assert len(welcomed) == 3 and max(welcomed.values()) == 2  # the replayed welcome came out twice
