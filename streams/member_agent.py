@@ -95,6 +95,11 @@ class MemberAgent:
         self._applied.clear()
         self._unwritten.clear()
 
+    async def rebalanced(self) -> None:
+        """Partitions moved: forget, once the step at hand is done (it must not find its state gone)."""
+        async with self._lock:
+            self.forget()
+
     def last_applied(self, partition: int) -> int:
         last = self._applied.get(partition)
         if last is None:

@@ -100,7 +100,7 @@ def create_app(settings: Settings, bootstrap: str, program: Program | None = Non
 
     @app.on_partitions_revoked.connect
     async def _forget_cached_states(*_: Any, **__: Any) -> None:
-        agent.forget()
+        await agent.rebalanced()
 
     @app.page("/progress/")
     class Progress(View):
