@@ -7,7 +7,10 @@ stream would (with a gap, then a redelivery) and must read the rest from Kafka.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import Counter, defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +38,36 @@ def member_batches(codec: AvroCodec, members: int) -> list[bytes]:
     return [codec.encode(MEMBER_BATCHES, "MemberBatch", {"events": records}) for records in by_member.values()]
 
 
+@dataclass
+class AgentOnBroker:
+    agent: MemberAgent
+    members: dict[bytes, bytes]
+    batches: list[bytes]
+    bootstrap: str
+    codec: AvroCodec
+
+
+@contextlib.contextmanager
+def agent_on_broker(tmp_path: Path, members: int, write_every: float) -> Iterator[AgentOnBroker]:
+    """A member agent on a one-partition broker that holds one batch per member, a dict for its table."""
+    codec = AvroCodec(EmbeddedRegistry())
+    with EmbeddedBroker(log_dir=tmp_path) as broker:
+        ensure_topics(broker.bootstrap, 1)
+        batches = member_batches(codec, members)
+        producer = Producer(producer_config(broker.bootstrap))
+        for value in batches:
+            producer.produce(MEMBER_BATCHES, value, partition=0)
+        producer.flush()
+        publisher, reader = OutputPublisher(broker.bootstrap), BatchReader(broker.bootstrap)
+        table: dict[bytes, bytes] = {}
+        agent = MemberAgent(table, MemberBatchApplier(codec, load_program(None)), publisher, reader, write_every)
+        try:
+            yield AgentOnBroker(agent, table, batches, broker.bootstrap, codec)
+        finally:
+            publisher.close()
+            reader.close()
+
+
 def ledger_members(bootstrap: str, codec: AvroCodec) -> Counter[str]:
     consumer = Consumer(consumer_config(bootstrap, "ledger-check"))
     consumer.assign([TopicPartition(LEDGER, 0, 0)])
@@ -46,19 +79,8 @@ def ledger_members(bootstrap: str, codec: AvroCodec) -> Counter[str]:
 def test_a_gap_is_read_from_kafka_a_redelivery_is_skipped_and_an_undelivered_tail_is_caught_up(
     tmp_path: Path,
 ) -> None:
-    codec = AvroCodec(EmbeddedRegistry())
-    with EmbeddedBroker(log_dir=tmp_path) as broker:
-        ensure_topics(broker.bootstrap, 1)
-        batches = member_batches(codec, 5)
-        producer = Producer(producer_config(broker.bootstrap))
-        for value in batches:
-            producer.produce(MEMBER_BATCHES, value, partition=0)
-        producer.flush()
-
-        members: dict[bytes, bytes] = {}
-        publisher, reader = OutputPublisher(broker.bootstrap), BatchReader(broker.bootstrap)
-        agent = MemberAgent(members, MemberBatchApplier(codec, load_program(None)), publisher, reader,
-                            write_every=0)
+    with agent_on_broker(tmp_path, members=5, write_every=0) as on:
+        agent, members, batches = on.agent, on.members, on.batches
 
         async def stream_delivers() -> None:
             await agent.apply([Batch(0, 0, batches[0]), Batch(0, 3, batches[3])])  # 1 and 2 skipped
@@ -70,30 +92,17 @@ def test_a_gap_is_read_from_kafka_a_redelivery_is_skipped_and_an_undelivered_tai
             assert agent.counts["batches_read_directly"] == 3
 
         asyncio.run(stream_delivers())
-        publisher.close()
-        reader.close()
 
         assert members[APPLIED_OFFSET_KEY] == b"4"
         assert agent.counts["batches"] == 5
         assert len(members) == 6  # five members and the offset
-        welcomed = ledger_members(broker.bootstrap, codec)
+        welcomed = ledger_members(on.bootstrap, on.codec)
         assert len(welcomed) == 5 and set(welcomed.values()) == {1}
 
 
 def test_states_are_written_behind_and_a_forgotten_step_is_applied_again_from_kafka(tmp_path: Path) -> None:
-    codec = AvroCodec(EmbeddedRegistry())
-    with EmbeddedBroker(log_dir=tmp_path) as broker:
-        ensure_topics(broker.bootstrap, 1)
-        batches = member_batches(codec, 3)
-        producer = Producer(producer_config(broker.bootstrap))
-        for value in batches:
-            producer.produce(MEMBER_BATCHES, value, partition=0)
-        producer.flush()
-
-        members: dict[bytes, bytes] = {}
-        publisher, reader = OutputPublisher(broker.bootstrap), BatchReader(broker.bootstrap)
-        agent = MemberAgent(members, MemberBatchApplier(codec, load_program(None)), publisher, reader,
-                            write_every=3600)
+    with agent_on_broker(tmp_path, members=3, write_every=3600) as on:
+        agent, members, batches = on.agent, on.members, on.batches
 
         async def crash_and_restart() -> None:
             await agent.apply([Batch(0, 0, batches[0]), Batch(0, 1, batches[1])])
@@ -105,9 +114,7 @@ def test_states_are_written_behind_and_a_forgotten_step_is_applied_again_from_ka
             await agent.catch_up([0], idle_seconds=0)  # batch 2 is after the table's offset: applied again
 
         asyncio.run(crash_and_restart())
-        publisher.close()
-        reader.close()
 
         assert members[APPLIED_OFFSET_KEY] == b"2" and len(members) == 4
-        welcomed = ledger_members(broker.bootstrap, codec)
+        welcomed = ledger_members(on.bootstrap, on.codec)
         assert len(welcomed) == 3 and max(welcomed.values()) == 2  # the replayed welcome came out twice
