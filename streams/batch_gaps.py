@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from streams.kafka import consumer_config
 from streams.topics import MEMBER_BATCHES
@@ -28,12 +28,15 @@ class BatchReader:
 
     def __init__(self, bootstrap: str, topic: str = MEMBER_BATCHES) -> None:
         self._topic = topic
-        self._consumer = Consumer(consumer_config(bootstrap, "loyalty-batch-gap-reader"))
+        # The end of a partition is taken from end-of-partition events, which come with fetch responses:
+        # some brokers misreport end offsets to ListOffsets.
+        self._consumer = Consumer(consumer_config(bootstrap, "loyalty-batch-gap-reader",
+                                                  **{"enable.partition.eof": True}))
 
     def read(self, partition: int, start: int, end: int | None, timeout: float = 60.0) -> list[tuple[int, bytes]]:
         """The batches at offsets ``start`` up to ``end`` (exclusive) of ``partition``, in order.
 
-        With ``end`` None: whatever is there from ``start`` on, until a fetch brings nothing more.
+        With ``end`` None: whatever is there from ``start`` on, up to the end of the partition.
         """
         self._consumer.assign([TopicPartition(self._topic, partition, start)])
         batches: list[tuple[int, bytes]] = []
@@ -43,13 +46,14 @@ class BatchReader:
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"{self._topic}[{partition}]: offsets {position}..{end} "
                                        f"not readable in {timeout:.0f} s")
-                wanted = 1000 if end is None else end - position
-                messages = self._consumer.consume(wanted, 0.5 if end is not None else 0.1)
-                if not messages and end is None:
-                    break
-                for message in messages:
-                    if message.error() is not None:
-                        raise RuntimeError(f"reading {self._topic}[{partition}]: {message.error()}")
+                for message in self._consumer.consume(1000 if end is None else end - position, 0.5):
+                    error = message.error()
+                    if error is not None and error.code() == KafkaError._PARTITION_EOF:
+                        if end is None:
+                            return batches
+                        continue
+                    if error is not None:
+                        raise RuntimeError(f"reading {self._topic}[{partition}]: {error}")
                     offset = message.offset()
                     if end is not None and offset >= end:
                         position = end

@@ -1,4 +1,4 @@
-"""Running the real engine in a test: embedded broker, Faust worker process, sink thread, chDB."""
+"""Running the real engine in a test: a broker (Tansu or Apache Kafka), Faust worker process, sink thread, chDB."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from brokers import started_broker
+
 from schemas.codec import AvroCodec
 from schemas.registry import EmbeddedRegistry
 from sinks.clickhouse import ClickHouseStore
-from streams.embedded import EmbeddedBroker, free_port
+from streams.embedded import free_port
 from streams.processes import RunningSink, sink_thread
 from streams.settings import Settings
 from streams.topics import ensure_topics
@@ -39,15 +41,17 @@ class Engine:
 
 
 @contextlib.contextmanager
-def engine(tmp_path: Path, chdb_client: Any, database: str, program: str = PROGRAM) -> Iterator[Engine]:
-    """Broker, topics, ClickHouse schema and sink; the test starts the worker itself."""
+def engine(tmp_path: Path, chdb_client: Any, database: str, program: str = PROGRAM,
+           broker: str = "tansu") -> Iterator[Engine]:
+    """Broker (``tansu`` or ``kafka``, see ``brokers``), topics, ClickHouse schema and sink; the test starts
+    the worker itself."""
     program_file = tmp_path / "program.yaml"
     program_file.write_text(program)
     settings = Settings(data_dir=tmp_path / "data", program_file=program_file, worker_web_port=free_port(),
                         partitions=4, clickhouse_database=database, sink_flush_ms=100)
-    with EmbeddedBroker(log_dir=tmp_path / "tansu") as broker:
-        ensure_topics(broker.bootstrap, settings.partitions)
+    with started_broker(broker, tmp_path / broker) as bootstrap:
+        ensure_topics(bootstrap, settings.partitions)
         store = ClickHouseStore(chdb_client, database)
         store.ensure_schema()
-        with sink_thread(settings, broker.bootstrap, store) as sink:
-            yield Engine(settings, broker.bootstrap, store, sink, AvroCodec(EmbeddedRegistry()))
+        with sink_thread(settings, bootstrap, store) as sink:
+            yield Engine(settings, bootstrap, store, sink, AvroCodec(EmbeddedRegistry()))

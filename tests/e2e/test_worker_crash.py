@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from brokers import BROKERS
 
 from schemas.codec import AvroCodec
 from schemas.registry import EmbeddedRegistry
@@ -54,12 +55,14 @@ def expected_ledger(feed: Feed, program_file: Path) -> dict[str, int]:
     return {entry["entry_id"]: entry["points"] for entry in ledger}
 
 
+@pytest.mark.parametrize("broker", BROKERS)
 @pytest.mark.parametrize("kill_at", [0.05, 0.5], ids=["kill-early", "kill-midway"])
 def test_a_killed_worker_loses_nothing_and_counts_nothing_twice(tmp_path: Path, chdb_client: Any,
-                                                                  ch_database: str, kill_at: float) -> None:
+                                                                  ch_database: str, kill_at: float,
+                                                                  broker: str) -> None:
     feed = synthetic_day(members=300, events=15_000, seed=11)
     expected = feed.expected_outcomes()
-    with engine(tmp_path, chdb_client, ch_database, program=ONE_TIER) as e:
+    with engine(tmp_path, chdb_client, ch_database, program=ONE_TIER, broker=broker) as e:
         want = expected_ledger(feed, e.settings.program_file or Path())
         with engine_processes(e.settings, e.bootstrap) as running:
             # The member base first, as a retailer going live sends it: the day's events need their members.

@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
+from brokers import BROKERS, started_broker
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from schemas.codec import AvroCodec
 from schemas.registry import EmbeddedRegistry
 from streams.batch_gaps import APPLIED_OFFSET_KEY, BatchReader
 from streams.demo_feed import synthetic_day
-from streams.embedded import EmbeddedBroker
 from streams.kafka import consumer_config, producer_config
 from streams.member_agent import Batch, MemberAgent
 from streams.member_batches import MemberBatchApplier
@@ -48,21 +49,21 @@ class AgentOnBroker:
 
 
 @contextlib.contextmanager
-def agent_on_broker(tmp_path: Path, members: int, write_every: float) -> Iterator[AgentOnBroker]:
+def agent_on_broker(kind: str, tmp_path: Path, members: int, write_every: float) -> Iterator[AgentOnBroker]:
     """A member agent on a one-partition broker that holds one batch per member, a dict for its table."""
     codec = AvroCodec(EmbeddedRegistry())
-    with EmbeddedBroker(log_dir=tmp_path) as broker:
-        ensure_topics(broker.bootstrap, 1)
+    with started_broker(kind, tmp_path) as bootstrap:
+        ensure_topics(bootstrap, 1)
         batches = member_batches(codec, members)
-        producer = Producer(producer_config(broker.bootstrap))
+        producer = Producer(producer_config(bootstrap))
         for value in batches:
             producer.produce(MEMBER_BATCHES, value, partition=0)
         producer.flush()
-        publisher, reader = OutputPublisher(broker.bootstrap), BatchReader(broker.bootstrap)
+        publisher, reader = OutputPublisher(bootstrap), BatchReader(bootstrap)
         table: dict[bytes, bytes] = {}
         agent = MemberAgent(table, MemberBatchApplier(codec, load_program(None)), publisher, reader, write_every)
         try:
-            yield AgentOnBroker(agent, table, batches, broker.bootstrap, codec)
+            yield AgentOnBroker(agent, table, batches, bootstrap, codec)
         finally:
             publisher.close()
             reader.close()
@@ -76,10 +77,11 @@ def ledger_members(bootstrap: str, codec: AvroCodec) -> Counter[str]:
     return Counter(entry["member_id"] for entry in entries)
 
 
+@pytest.mark.parametrize("kind", BROKERS)
 def test_a_gap_is_read_from_kafka_a_redelivery_is_skipped_and_an_undelivered_tail_is_caught_up(
-    tmp_path: Path,
+    kind: str, tmp_path: Path,
 ) -> None:
-    with agent_on_broker(tmp_path, members=5, write_every=0) as on:
+    with agent_on_broker(kind, tmp_path, members=5, write_every=0) as on:
         agent, members, batches = on.agent, on.members, on.batches
 
         async def stream_delivers() -> None:
@@ -100,8 +102,11 @@ def test_a_gap_is_read_from_kafka_a_redelivery_is_skipped_and_an_undelivered_tai
         assert len(welcomed) == 5 and set(welcomed.values()) == {1}
 
 
-def test_states_are_written_behind_and_a_forgotten_step_is_applied_again_from_kafka(tmp_path: Path) -> None:
-    with agent_on_broker(tmp_path, members=3, write_every=3600) as on:
+@pytest.mark.parametrize("kind", BROKERS)
+def test_states_are_written_behind_and_a_forgotten_step_is_applied_again_from_kafka(
+    kind: str, tmp_path: Path,
+) -> None:
+    with agent_on_broker(kind, tmp_path, members=3, write_every=3600) as on:
         agent, members, batches = on.agent, on.members, on.batches
 
         async def crash_and_restart() -> None:
