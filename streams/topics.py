@@ -8,11 +8,12 @@ unless it was set at creation, and some clients expect one.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 __all__ = [
@@ -170,11 +171,38 @@ def ensure_topics(
             if isinstance(err, KafkaError) and err.code() == KafkaError.TOPIC_ALREADY_EXISTS:
                 continue
             errors.append(f"{name}: {exc}")
-    del admin  # only now: the futures are done
     if errors:
         raise RuntimeError(
             f"Could not create topics on {bootstrap}: "
             + "; ".join(errors)
             + ". Is the broker running (python -m streams.embedded) and reachable?"
         )
+    _wait_for_leaders(bootstrap, created, timeout)
     return created
+
+
+def _wait_for_leaders(bootstrap: str, topics: list[str], timeout: float) -> None:
+    """Return once every partition of ``topics`` answers for its offsets.
+
+    Kafka answers CreateTopics before the new partitions' leaders are ready; a
+    client that reads offsets in between gets NOT_LEADER_FOR_PARTITION.
+    """
+    probe = Consumer({"bootstrap.servers": bootstrap, "group.id": "loyalty-topic-probe"})
+    try:
+        deadline = time.monotonic() + timeout
+        metadata = probe.list_topics(timeout=timeout).topics
+        pending = [TopicPartition(name, p) for name in topics if name in metadata for p in metadata[name].partitions]
+        while pending:
+            waiting = []
+            for tp in pending:
+                try:
+                    probe.get_watermark_offsets(tp, timeout=timeout, cached=False)
+                except KafkaException:
+                    waiting.append(tp)
+            pending = waiting
+            if pending and time.monotonic() > deadline:
+                raise RuntimeError(f"{len(pending)} new topic partitions have no ready leader after {timeout:.0f} s")
+            if pending:
+                time.sleep(0.1)
+    finally:
+        probe.close()

@@ -6,6 +6,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+from brokers import BROKERS
+
 from sinks import queries
 from streams.demo import produce, wait_stored
 from streams.processes import engine_processes
@@ -34,8 +37,9 @@ def enrol() -> tuple[str, dict[str, Any]]:
     return ("MemberEnrolled", {"channel": "web", "birthday": None, "referred_by": None})
 
 
+@pytest.mark.parametrize("broker", BROKERS)
 def test_events_become_exact_balances_ledgers_and_dead_letters(tmp_path: Path, chdb_client: Any,
-                                                               ch_database: str) -> None:
+                                                               ch_database: str, broker: str) -> None:
     order = event("o-1", 10, purchase("O1", ("tops", 29_900), ("shoes", 99_900)), member_id="ANNA")
     feed: list[tuple[bytes, dict[str, Any] | bytes]] = [
         (b"webshop", event("e-anna", 0, enrol(), member_id="ANNA")),
@@ -49,7 +53,8 @@ def test_events_become_exact_balances_ledgers_and_dead_letters(tmp_path: Path, c
         (b"webshop", event("r-1", 30, ("Return", {"order_id": "O1", "currency": "SEK", "refund_minor": 99_900,
                                                    "lines": [{"line_id": "2", "quantity": 1}]}), member_id="ANNA")),
     ]
-    with engine(tmp_path, chdb_client, ch_database) as e, engine_processes(e.settings, e.bootstrap) as running:
+    with (engine(tmp_path, chdb_client, ch_database, broker=broker) as e,
+          engine_processes(e.settings, e.bootstrap) as running):
         produce(e.bootstrap, e.codec, feed, lambda n: None)
         wait_stored(e.store, 8, e.sink, running.alive, 120, lambda n: None)
 

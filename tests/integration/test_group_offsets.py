@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+from brokers import BROKERS, started_broker
 from confluent_kafka import Consumer, TopicPartition
 
 from schemas.codec import AvroCodec
 from schemas.registry import EmbeddedRegistry
-from streams.embedded import EmbeddedBroker
 from streams.group_offsets import commit_missing_start_offsets, open_member_batch_partitions
 from streams.kafka import consumer_config
 from streams.topics import DEFAULT_PARTITIONS, MEMBER_BATCHES, ensure_topics
@@ -23,23 +24,24 @@ def committed(bootstrap: str, group: str) -> list[int]:
         consumer.close()
 
 
-def test_each_partition_opens_with_one_empty_batch_and_the_group_starts_after_it(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", BROKERS)
+def test_each_partition_opens_with_one_empty_batch_and_the_group_starts_after_it(kind: str, tmp_path: Path) -> None:
     codec = AvroCodec(EmbeddedRegistry())
-    with EmbeddedBroker(log_dir=tmp_path) as broker:
-        ensure_topics(broker.bootstrap, DEFAULT_PARTITIONS)
-        assert open_member_batch_partitions(broker.bootstrap, codec, DEFAULT_PARTITIONS) == [0, 1, 2, 3]
-        assert open_member_batch_partitions(broker.bootstrap, codec, DEFAULT_PARTITIONS) == []
+    with started_broker(kind, tmp_path) as bootstrap:
+        ensure_topics(bootstrap, DEFAULT_PARTITIONS)
+        assert open_member_batch_partitions(bootstrap, codec, DEFAULT_PARTITIONS) == [0, 1, 2, 3]
+        assert open_member_batch_partitions(bootstrap, codec, DEFAULT_PARTITIONS) == []
 
         group = "agent"
-        consumer = Consumer(consumer_config(broker.bootstrap, group))
+        consumer = Consumer(consumer_config(bootstrap, group))
         consumer.commit(offsets=[TopicPartition(MEMBER_BATCHES, 2, 7)], asynchronous=False)
         consumer.close()
 
-        assert commit_missing_start_offsets(broker.bootstrap, group, MEMBER_BATCHES, DEFAULT_PARTITIONS) == [0, 1, 3]
-        assert committed(broker.bootstrap, group) == [1, 1, 7, 1]
-        assert commit_missing_start_offsets(broker.bootstrap, group, MEMBER_BATCHES, DEFAULT_PARTITIONS) == []
+        assert commit_missing_start_offsets(bootstrap, group, MEMBER_BATCHES, DEFAULT_PARTITIONS) == [0, 1, 3]
+        assert committed(bootstrap, group) == [1, 1, 7, 1]
+        assert commit_missing_start_offsets(bootstrap, group, MEMBER_BATCHES, DEFAULT_PARTITIONS) == []
 
-        reader = Consumer(consumer_config(broker.bootstrap, "reader"))
+        reader = Consumer(consumer_config(bootstrap, "reader"))
         reader.assign([TopicPartition(MEMBER_BATCHES, 0, 0)])
         opening = [m for m in reader.consume(10, 5) if m.error() is None]
         reader.close()
