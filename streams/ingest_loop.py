@@ -14,7 +14,7 @@ from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 from schemas.codec import AvroCodec
 from streams.group_offsets import open_member_batch_partitions
 from streams.ingest import Ingest
-from streams.kafka import DeliveryErrors, consumer_config, producer_config
+from streams.kafka import DeliveryErrors, consume_arrived, consumer_config, producer_config
 from streams.settings import Settings
 from streams.topics import CARDS, DEADLETTER, EVENTS, MEMBER_BATCHES
 
@@ -64,10 +64,9 @@ def run_ingest(bootstrap: str, codec: AvroCodec, settings: Settings, stop: threa
     producer = Producer(producer_config(bootstrap))
     consumer = Consumer(consumer_config(bootstrap, INGEST_GROUP, **{"fetch.wait.max.ms": settings.fetch_wait_ms}))
     consumer.subscribe([EVENTS])
-    poll_seconds = settings.fetch_wait_ms / 1000
     try:
         while not stop.is_set():
-            messages = [m for m in consumer.consume(settings.ingest_batch_events, poll_seconds) if _ok(m)]
+            messages = [m for m in consume_arrived(consumer, settings.ingest_batch_events, 0.1) if _ok(m)]
             if not messages:
                 continue
             result = ingest.process(messages)

@@ -31,6 +31,19 @@ def consumer_config(bootstrap: str, group: str, **extra: Any) -> dict[str, Any]:
     }
 
 
+def consume_arrived(consumer: Any, max_messages: int, timeout: float) -> list[Any]:
+    """Wait up to ``timeout`` for a message, then take whatever else has already arrived.
+
+    ``Consumer.consume(n, timeout)`` returns only when it has ``n`` messages or
+    the timeout is over, so a short batch always waits the whole timeout: a
+    floor on latency. Polling for the first message returns as soon as it comes.
+    """
+    first = consumer.poll(timeout)
+    if first is None:
+        return []
+    return [first, *consumer.consume(max_messages - 1, 0)] if max_messages > 1 else [first]
+
+
 def produce_waiting(producer: Any, topic: str, value: bytes, key: bytes | None = None, **options: Any) -> None:
     """Produce, waiting for room when the client's local queue is full instead of failing."""
     while True:

@@ -5,8 +5,9 @@ Each partition's last applied batch offset is kept in the members table next
 to the states, so a batch at or below it is a redelivery and is skipped, and a
 batch above the next expected offset reveals batches the stream skipped: they
 are read straight from Kafka and applied first (see ``batch_gaps``). Outputs
-are published and flushed at every step; states and offsets are written at most
-every ``WRITE_EVERY_SECONDS``, always after the outputs they reflect. A crash
+are handed to the producer at every step; states and offsets are written at most
+every ``WRITE_EVERY_SECONDS``, always after every output they reflect is on the
+broker (the producer is flushed first). A crash
 in between applies the batches since the last write again and republishes the
 same outputs, which the sink folds together by their deterministic ids.
 """
@@ -142,7 +143,7 @@ class MemberAgent:
                     await self._apply_safely([Batch(partition, offset, value) for offset, value in waiting])
                 self._stepped_at[partition] = time.monotonic()
             if self._unwritten:  # quiet moments write what is waiting
-                self._write()
+                await self._write()
 
     async def _apply(self, batches: Iterable[Batch]) -> None:
         by_partition: dict[int, list[Batch]] = defaultdict(list)
@@ -169,13 +170,15 @@ class MemberAgent:
                         messages += self._apply_batch(each)
                 last = self._applied[partition] = batch.offset
             self._stepped_at[partition] = time.monotonic()
-        await self._publisher.publish(messages)
+        self._publisher.publish(messages)
         self._unwritten.update(by_partition)
         if time.monotonic() - self._written_at >= self._write_every:
-            self._write()
+            await self._write()
 
-    def _write(self) -> None:
-        """Write the changed states, and with them each partition's last applied offset, to the table."""
+    async def _write(self) -> None:
+        """Write the changed states, and with them each partition's last applied offset, to the table,
+        once the outputs they reflect are all on the broker."""
+        await self._publisher.flush()
         pending = self._applier.pending()
         for partition in self._unwritten:
             with table_partition(partition):

@@ -1,8 +1,9 @@
 """Publishing what the member agent decided, through confluent-kafka's fast producer.
 
-Faust's own sends cost too much per message for ledger-sized volumes; the
-agent awaits :meth:`OutputPublisher.publish` so a batch's outputs are on the
-broker before its member states are written and its offset is committed.
+Faust's own sends cost too much per message for ledger-sized volumes. Outputs
+are handed to the producer at once (it batches and sends them in the
+background) and :meth:`OutputPublisher.flush` waits until every one is on the
+broker; the agent flushes before it writes the member states that reflect them.
 """
 
 from __future__ import annotations
@@ -21,15 +22,20 @@ class OutputPublisher:
         self._errors = DeliveryErrors()
         self._producer = Producer(producer_config(bootstrap))
 
-    def _publish_blocking(self, messages: Iterable[Message]) -> None:
+    def publish(self, messages: Iterable[Message]) -> None:
+        """Queue the messages for sending; a delivery failure is raised by the next :meth:`flush`."""
+        producer, errors = self._producer, self._errors
         for message in messages:
-            produce_waiting(self._producer, message.topic, message.value, message.key, on_delivery=self._errors)
+            produce_waiting(producer, message.topic, message.value, message.key, on_delivery=errors)
+        producer.poll(0)
+
+    def _flush_blocking(self) -> None:
         self._producer.flush()
         self._errors.raise_if_any()
 
-    async def publish(self, messages: list[Message]) -> None:
-        if messages:
-            await asyncio.get_running_loop().run_in_executor(None, self._publish_blocking, messages)
+    async def flush(self) -> None:
+        """Return once every published message is stored by the broker; raise if any was not."""
+        await asyncio.get_running_loop().run_in_executor(None, self._flush_blocking)
 
     def close(self) -> None:
         self._producer.flush(10)

@@ -16,7 +16,7 @@ from confluent_kafka import Consumer
 
 from schemas.codec import AvroCodec
 from sinks.clickhouse import ClickHouseStore
-from streams.kafka import consumer_config
+from streams.kafka import consume_arrived, consumer_config
 from streams.topics import ACTIVITY, DEADLETTER, LEDGER, REWARDS, TIERS, TRIGGERS
 
 SINK_GROUP = "loyalty-sink"
@@ -46,7 +46,7 @@ class SinkLoop:
             self._consumer.close()
 
     def poll_once(self) -> None:
-        for message in self._consumer.consume(self._batch_rows, min(self._flush_seconds, 0.1)):
+        for message in consume_arrived(self._consumer, self._batch_rows, min(self._flush_seconds, 0.1)):
             error = message.error()
             if error is not None:
                 raise RuntimeError(f"sink consumer: {error}")

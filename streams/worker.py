@@ -2,9 +2,9 @@
 
 State lives in the ``members`` table (RocksDB on local disk, changelog in
 Kafka). Each member batch is one step of the agent (``member_agent``): it is
-applied, its outputs are published and flushed, and only then are the touched
-members' states and the partition's last applied offset written; Faust flushes
-those writes before it commits the batches' offsets. A crash at any point replays batches,
+applied and its outputs handed to the producer; every half second, once those
+outputs are on the broker, the touched members' states and each partition's
+last applied offset are written. A crash at any point replays batches,
 which the offset check and the rules' event-id dedup turn into no change. A
 timer looks for batches the stream failed to deliver.
 """
