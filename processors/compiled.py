@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from processors.events import Channel
 from processors.money import format_money, format_multiplier, format_points
-from processors.program import BASIS_POINTS, Program
+from processors.program import BASIS_POINTS, Program, SocialPoints, StampCard
 
 # One plain string per channel, so outputs carry ``"web"`` and not the enum.
 CHANNEL_NAMES: dict[Channel | None, str | None] = {channel: channel.value for channel in Channel}
@@ -31,6 +31,7 @@ class TierStep:
     multiplier_text: str  # "x1.5"
     earn_factor: int  # earn.points x earn_multiplier_bp: the numerator of every line's points
     rate_text: str  # "at 1 point per 10.00 SEK, Gold x1.5"
+    perks: tuple[str, ...]
     next_name: str | None
     next_spend_minor: int  # qualifying spend of the next tier; 0 at the top
     near_next_scaled: int  # next_spend_minor x near_tier_threshold_bp, compared with spend x 10,000
@@ -42,7 +43,14 @@ class CompiledProgram:
     name: str
     currency: str
     category_weight_bp: dict[str, int]  # category multiplier in bp; 0 for an excluded category
-    points_divisor: int  # earn.per_amount_minor x 10,000 (category bp) x 10,000 (tier bp)
+    sku_weight_bp: dict[str, int]  # the same for SKUs, which take precedence over their category
+    payment_terms: dict[str, tuple[int, str]]  # payment method -> (multiplier bp, ", paid with app x2")
+    points_divisor: int  # earn.per_amount_minor x 10,000 (line bp) x 10,000 (tier bp) x 10,000 (payment bp)
+    minimum_spend_minor: int
+    minimum_spend_text: str
+    carry_remainder: bool
+    stamp_cards: tuple[StampCard, ...]
+    social: SocialPoints | None
     tiers: tuple[TierStep, ...]
     tier_by_name: dict[str, TierStep]
     welcome_bonus_points: int
@@ -72,8 +80,12 @@ class CompiledProgram:
             self._months[index] = keys
         return keys
 
+    def weight_bp(self, category_or_sku: str) -> int:
+        weight = self.sku_weight_bp.get(category_or_sku)
+        return self.category_weight_bp[category_or_sku] if weight is None else weight
+
     def category_terms(self, categories: tuple[str, ...]) -> tuple[str, str]:
-        """Words for an order's categories that do not earn x1, before and after its points.
+        """Words for an order's categories (or SKUs) that do not earn x1, before and after its points.
 
         ``("shoes", "gift_card")`` -> ``(", shoes x2", " (gift_card earns no points)")``.
         Orders repeat the same few combinations, so the words are made once each.
@@ -81,7 +93,7 @@ class CompiledProgram:
         terms = self._category_terms.get(categories)
         if terms is None:
             unique = dict.fromkeys(categories)
-            weights = self.category_weight_bp
+            weights = {c: self.weight_bp(c) for c in unique}
             multiplied = "".join(f", {c} {format_multiplier(weights[c])}" for c in unique if weights[c])
             excluded = ", ".join(c for c in unique if not weights[c])
             terms = (multiplied, f" ({excluded} earns no points)" if excluded else "")
@@ -96,6 +108,8 @@ _TERMS_CACHE_SIZE = 4096
 def _compile(program: Program) -> CompiledProgram:
     weights = {category: bp for category, bp in program.category_multipliers_bp.items()}
     weights.update(dict.fromkeys(program.excluded_categories, 0))
+    sku_weights = dict(program.sku_multipliers_bp)
+    sku_weights.update(dict.fromkeys(program.excluded_skus, 0))
     per = format_money(program.earn.per_amount_minor, program.currency)
     rate = f"{format_points(program.earn.points)} per {per}"
     steps = []
@@ -110,6 +124,7 @@ def _compile(program: Program) -> CompiledProgram:
                 multiplier_text=format_multiplier(policy.earn_multiplier_bp),
                 earn_factor=program.earn.points * policy.earn_multiplier_bp,
                 rate_text=f"at {rate}, {policy.name} {format_multiplier(policy.earn_multiplier_bp)}",
+                perks=policy.perks,
                 next_name=above.name if above else None,
                 next_spend_minor=above.qualifying_spend_minor if above else 0,
                 near_next_scaled=above.qualifying_spend_minor * program.near_tier_threshold_bp
@@ -123,7 +138,15 @@ def _compile(program: Program) -> CompiledProgram:
         name=program.name,
         currency=program.currency,
         category_weight_bp=weights,
-        points_divisor=program.earn.per_amount_minor * BASIS_POINTS * BASIS_POINTS,
+        sku_weight_bp=sku_weights,
+        payment_terms={method: (bp, f", paid with {method} {format_multiplier(bp)}")
+                       for method, bp in program.payment_multipliers_bp.items()},
+        points_divisor=program.earn.per_amount_minor * BASIS_POINTS * BASIS_POINTS * BASIS_POINTS,
+        minimum_spend_minor=program.earn.minimum_spend_minor,
+        minimum_spend_text=format_money(program.earn.minimum_spend_minor, program.currency),
+        carry_remainder=program.earn.carry_remainder,
+        stamp_cards=program.stamp_cards,
+        social=program.social,
         tiers=tiers,
         tier_by_name={step.name: step for step in tiers},
         welcome_bonus_points=program.welcome_bonus_points,

@@ -10,7 +10,7 @@ rule checks before it changes anything).
 Events are expected to have passed ``validation.problems`` (the ingest stage
 does that); ``decide`` checks what only the member's state can tell. Each rule
 lives in its own module: ``dedup``, ``enrolment``, ``purchases`` (with
-``earning`` and ``tiers``), ``returns`` and ``engagement``.
+``earning`` and ``tiers``), ``returns``, ``stamps``, ``social`` and ``engagement``.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from processors.program import Program
 from processors.purchases import apply_purchase
 from processors.refusals import refuse, unknown_member
 from processors.returns import apply_return
+from processors.social import social_points
 from processors.state import MemberState
 
 _RULES: dict[type, Callable[[MemberState, Any, CompiledProgram], Decision]] = {
@@ -36,7 +37,7 @@ _RULES: dict[type, Callable[[MemberState, Any, CompiledProgram], Decision]] = {
     Return: apply_return,
     CardLinked: record_engagement,
     Referral: record_engagement,
-    SocialShare: record_engagement,
+    SocialShare: social_points,
 }
 
 

@@ -2,13 +2,16 @@
 
 An order earns
 
-    floor( sum over lines of amount_minor x earn.points x category_bp x tier_bp
-           / (earn.per_amount_minor x 10,000 x 10,000) )
+    floor( (sum over lines of amount_minor x earn.points x line_bp x tier_bp x payment_bp + carried)
+           / (earn.per_amount_minor x 10,000 x 10,000 x 10,000) )
 
-where lines in an excluded category count for nothing and a category without
-a multiplier counts 10,000 bp (x1). Rounding down happens once per order, never
-per line: splitting a basket into lines must not cost the member points, and
-the program never pays for money that was not spent.
+where ``line_bp`` is the SKU's multiplier, else the category's, else 10,000 bp
+(x1), and 0 for an excluded SKU or category; ``payment_bp`` is the multiplier
+of the payment method (x1 if it has none). Rounding down happens once per
+order, never per line: splitting a basket into lines must not cost the member
+points, and the program never pays for money that was not spent. A program
+with ``carry_remainder`` keeps what rounding left (``carried``) for the next
+order instead. An order below ``minimum_spend_minor`` earns nothing.
 
 The tier is the member's tier *before* the purchase: the purchase that lifts a
 member into Gold earns at the old rate, and the next one earns Gold's rate.
@@ -37,33 +40,49 @@ class Earning(NamedTuple):
     line_points: list[int]
     qualifying_minor: list[int]  # per line: what counts towards the tier (0 for an excluded category)
     detail: str
+    remainder: int  # what rounding left, times the divisor: carried to the next order if the program says so
 
 
-def award_points(lines: tuple[PurchaseLine, ...], tier: TierStep, rules: CompiledProgram) -> Earning:
-    weights = rules.category_weight_bp
-    factor = tier.earn_factor
+def award_points(lines: tuple[PurchaseLine, ...], tier: TierStep, payment_method: str | None, carried: int,
+                 rules: CompiledProgram) -> Earning:
+    """The order's points; ``carried`` is the remainder an earlier order left (0 unless carried over)."""
+    weights, sku_weights = rules.category_weight_bp, rules.sku_weight_bp
+    payment = rules.payment_terms.get(payment_method) if payment_method is not None else None
+    factor = tier.earn_factor * (payment[0] if payment is not None else BASIS_POINTS)
     shares: list[int] = []  # each line's exact points, times the divisor
     qualifying: list[int] = []
-    special: list[str] = []  # categories that earn other than x1, in line order
+    special: list[str] = []  # categories or SKUs that earn other than x1, in line order
     for line in lines:
-        bp = weights.get(line.category, BASIS_POINTS)
-        if bp != BASIS_POINTS:
-            special.append(line.category)
+        bp = sku_weights.get(line.sku) if sku_weights else None
+        if bp is None:
+            bp = weights.get(line.category, BASIS_POINTS)
+            if bp != BASIS_POINTS:
+                special.append(line.category)
+        elif bp != BASIS_POINTS:
+            special.append(line.sku)
         shares.append(line.amount_minor * bp * factor)
         qualifying.append(line.amount_minor if bp else 0)
     divisor = rules.points_divisor
-    points, rest = divmod(sum(shares), divisor)
+    spent = sum(qualifying)
+    money = format_money(spent, rules.currency)
+    if spent < rules.minimum_spend_minor:
+        detail = f"{money} is under the {rules.minimum_spend_text} minimum for points = 0 points"
+        return Earning(0, [0] * len(shares), qualifying, detail, carried)
+    points, rest = divmod(sum(shares) + carried, divisor)
     result = format_points(points)
-    if rest:
+    if rules.carry_remainder:
+        if carried:
+            result += ", with what earlier orders left over"
+    elif rest:
         result += ", rounded down"
-    money = format_money(sum(qualifying), rules.currency)
+    rate = tier.rate_text if payment is None else tier.rate_text + payment[1]
     if special:
         multiplied, excluded = rules.category_terms(tuple(special))
-        detail = f"{money} {tier.rate_text}{multiplied} = {result}{excluded}"
+        detail = f"{money} {rate}{multiplied} = {result}{excluded}"
     else:
-        detail = f"{money} {tier.rate_text} = {result}"
+        detail = f"{money} {rate} = {result}"
     line_points = [points] if len(shares) == 1 else share_out(points, shares, divisor)
-    return Earning(points, line_points, qualifying, detail)
+    return Earning(points, line_points, qualifying, detail, rest if rules.carry_remainder else 0)
 
 
 def share_out(points: int, shares: list[int], divisor: int) -> list[int]:

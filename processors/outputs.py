@@ -17,6 +17,7 @@ class LedgerReason(StrEnum):
     PURCHASE = "purchase"
     WELCOME = "welcome"
     RETURN = "return"
+    SOCIAL = "social"
 
 
 @dataclass(slots=True)

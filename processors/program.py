@@ -1,14 +1,19 @@
 """The program's rules as a validated configuration.
 
 Rates are integer ratios and multipliers are basis points (10,000 = 1x), so
-every computation stays in integers.
+every computation stays in integers. Each mechanic is a section a program can
+leave out: an empty section switches the mechanic off.
 """
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, model_validator
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, field_validator, model_validator
 
 BASIS_POINTS = 10_000
+
+Name = Field(min_length=1, pattern=r"^[A-Za-z0-9_.:-]+$")
 
 
 class _Rules(BaseModel):
@@ -16,42 +21,106 @@ class _Rules(BaseModel):
 
 
 class EarnRate(_Rules):
-    """``points`` per ``per_amount_minor`` spent, e.g. 1 point per 1000 öre (10 kr)."""
+    """``points`` per ``per_amount_minor`` spent, e.g. 1 point per 1000 öre (10 kr).
+
+    An order whose qualifying amount is below ``minimum_spend_minor`` earns no
+    points (it still counts towards tiers). With ``carry_remainder`` the
+    fraction of a point an order leaves is kept and added to the next order,
+    instead of being rounded away.
+    """
 
     points: PositiveInt = 1
     per_amount_minor: PositiveInt = 1000
+    minimum_spend_minor: NonNegativeInt = 0
+    carry_remainder: bool = False
 
 
 class TierPolicy(_Rules):
     name: str = Field(min_length=1)
     qualifying_spend_minor: NonNegativeInt
     earn_multiplier_bp: PositiveInt = BASIS_POINTS
+    perks: tuple[str, ...] = Field((), description="e.g. free_shipping, early_sale_access")
+
+
+class StampCard(_Rules):
+    """N stamps give a reward and the card starts again; several cards can run at once.
+
+    ``per: purchase`` gives one stamp per order with a qualifying line, ``per:
+    item`` one stamp per qualifying unit. With no ``categories`` every line
+    qualifies.
+    """
+
+    name: str = Name
+    stamps: PositiveInt = Field(le=1000)
+    per: Literal["purchase", "item"] = "purchase"
+    categories: frozenset[str] = frozenset()
+    reward: str = Field(min_length=1, description="What a full card gives, e.g. free_coffee")
+
+
+class SocialPoints(_Rules):
+    """Points for what members do on social platforms, by platform and action.
+
+    A post is paid once whatever is done with it, and a member earns at most
+    ``daily_cap_points`` a day (UTC) from social actions.
+    """
+
+    points: dict[str, dict[Literal["share", "tag", "follow"], NonNegativeInt]] = Field(
+        description="platform -> action -> points, e.g. {instagram: {share: 20, tag: 10, follow: 50}}"
+    )
+    daily_cap_points: PositiveInt | None = None
 
 
 class Program(_Rules):
     name: str = Field(min_length=1)
-    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    currency: str
     earn: EarnRate = EarnRate()
     category_multipliers_bp: dict[str, PositiveInt] = {}
+    sku_multipliers_bp: dict[str, PositiveInt] = Field({}, description="override the line's category multiplier")
+    payment_multipliers_bp: dict[str, PositiveInt] = Field(
+        {}, description="payment method -> extra multiplier, e.g. {nordic_card: 15000} for x1.5"
+    )
     excluded_categories: frozenset[str] = frozenset()
+    excluded_skus: frozenset[str] = frozenset()
     welcome_bonus_points: NonNegativeInt = 0
     tiers: tuple[TierPolicy, ...] = (TierPolicy(name="Member", qualifying_spend_minor=0),)
     qualifying_months: PositiveInt = 12
     near_tier_threshold_bp: PositiveInt = Field(default=8000, le=BASIS_POINTS)
+    stamp_cards: tuple[StampCard, ...] = ()
+    social: SocialPoints | None = None
     dedup_window_days: PositiveInt = 60
     return_window_days: PositiveInt = 60
 
-    @model_validator(mode="after")
-    def _tiers_ascend_from_zero(self) -> Program:
-        spends = [t.qualifying_spend_minor for t in self.tiers]
+    @field_validator("currency")
+    @classmethod
+    def _iso_currency(cls, currency: str) -> str:
+        if len(currency) != 3 or not currency.isascii() or not currency.isalpha() or not currency.isupper():
+            raise ValueError(f"{currency!r} is not an ISO 4217 code: write three capital letters, e.g. SEK or EUR")
+        return currency
+
+    @field_validator("tiers")
+    @classmethod
+    def _tiers_ascend_from_zero(cls, tiers: tuple[TierPolicy, ...]) -> tuple[TierPolicy, ...]:
+        spends = [t.qualifying_spend_minor for t in tiers]
         if not spends or spends[0] != 0:
-            raise ValueError("tiers: the first tier is the base tier and needs qualifying_spend_minor 0")
+            raise ValueError("the first tier is the base tier and needs qualifying_spend_minor 0")
         if spends != sorted(set(spends)):
-            raise ValueError(
-                "tiers: list them from lowest to highest qualifying_spend_minor, each higher than the last"
-            )
+            raise ValueError("list tiers from lowest to highest qualifying_spend_minor, each higher than the last")
+        _distinct("tier", [t.name for t in tiers])
+        return tiers
+
+    @field_validator("stamp_cards")
+    @classmethod
+    def _cards_have_own_names(cls, cards: tuple[StampCard, ...]) -> tuple[StampCard, ...]:
+        _distinct("stamp card", [c.name for c in cards])
+        return cards
+
+    @model_validator(mode="after")
+    def _windows_fit(self) -> Program:
         if self.dedup_window_days < self.return_window_days:
-            raise ValueError("dedup_window_days must be at least return_window_days")
+            raise ValueError(
+                f"dedup_window_days ({self.dedup_window_days}) must be at least "
+                f"return_window_days ({self.return_window_days})"
+            )
         return self
 
     def tier(self, name: str) -> TierPolicy:
@@ -59,3 +128,9 @@ class Program(_Rules):
             if policy.name == name:
                 return policy
         raise KeyError(name)
+
+
+def _distinct(kind: str, names: list[str]) -> None:
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ValueError(f"each {kind} needs its own name; repeated: {', '.join(repeated)}")

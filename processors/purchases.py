@@ -14,6 +14,7 @@ from processors.events import Purchase
 from processors.outputs import Activity, ActivityLine, Decision, LedgerEntry, LedgerReason, Output
 from processors.refusals import refuse
 from processors.returns import keep_order
+from processors.stamps import add_stamps
 from processors.state import LineRecord, MemberState, OrderRecord
 from processors.tiers import add_qualifying_spend, near_tier, tier_reached, tier_up
 
@@ -36,7 +37,10 @@ def apply_purchase(state: MemberState, event: Purchase, rules: CompiledProgram) 
         )
     event_id, member_id, when, order_id = event.event_id, event.member_id, event.occurred_at, event.order_id
     tier = rules.tier(state.tier)
-    earning = award_points(event.lines, tier, rules)
+    carried = state.carried
+    if carried and state.carried_divisor != rules.points_divisor:  # the program's rates changed: rescale, down
+        carried = carried * rules.points_divisor // state.carried_divisor
+    earning = award_points(event.lines, tier, event.payment_method, carried, rules)
     points = earning.points
     balance = state.balance + points
 
@@ -78,6 +82,8 @@ def apply_purchase(state: MemberState, event: Purchase, rules: CompiledProgram) 
     if nudge is not None:
         outputs.append(nudge)
         notified = reached.next_name
+    if rules.stamp_cards:
+        outputs += add_stamps(state, event, rules)
     outputs.append(
         Activity(
             event_id,
@@ -98,5 +104,7 @@ def apply_purchase(state: MemberState, event: Purchase, rules: CompiledProgram) 
     state.balance = balance
     state.lifetime_points += points
     state.near_tier_notified = notified
+    if rules.carry_remainder:
+        state.carried, state.carried_divisor = earning.remainder, rules.points_divisor
     keep_order(state, order_id, OrderRecord(when, records), when, rules)
     return Decision(state, tuple(outputs))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 
@@ -42,6 +42,12 @@ class MemberState:
     will not reduce it). ``spend_by_month`` holds qualifying spend per
     ``"YYYY-MM"`` for the months of the tier window; ``last_activity_at`` is
     the latest event time applied.
+
+    ``carried`` is the part of a point earlier orders left over, as a numerator
+    over ``carried_divisor`` (programs that carry remainders only). ``stamps``
+    counts the stamps on each stamp card. ``social_posts`` maps each post that
+    earned social points to the day it did; ``social_day`` and
+    ``social_day_points`` count the social points of the latest day, for the cap.
     """
 
     member_id: str
@@ -54,3 +60,9 @@ class MemberState:
     orders: dict[str, OrderRecord]
     last_activity_at: datetime
     near_tier_notified: str | None
+    carried: int = 0
+    carried_divisor: int = 0
+    stamps: dict[str, int] = field(default_factory=dict)
+    social_posts: dict[str, str] = field(default_factory=dict)
+    social_day: str = ""
+    social_day_points: int = 0

@@ -91,8 +91,9 @@ def tier_up(
         event.event_id,
         event.occurred_at,
         "tier_up",
-        f"Welcome to {after.name}! From your next purchase on you earn points {after.multiplier_text}.",
-        {"from_tier": before.name, "to_tier": after.name},
+        f"Welcome to {after.name}! From your next purchase on you earn points {after.multiplier_text}."
+        + (f" Your perks: {', '.join(after.perks)}." if after.perks else ""),
+        {"from_tier": before.name, "to_tier": after.name} | ({"perks": ",".join(after.perks)} if after.perks else {}),
     )
     return change, trigger
 

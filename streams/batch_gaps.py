@@ -15,7 +15,7 @@ import time
 
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
-from streams.kafka import consumer_config
+from streams.kafka import consume_arrived, consumer_config
 from streams.topics import MEMBER_BATCHES
 
 # The table key under which a partition's last applied batch offset is kept; never a member id.
@@ -46,7 +46,7 @@ class BatchReader:
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"{self._topic}[{partition}]: offsets {position}..{end} "
                                        f"not readable in {timeout:.0f} s")
-                for message in self._consumer.consume(1000 if end is None else end - position, 0.5):
+                for message in consume_arrived(self._consumer, 1000 if end is None else end - position, 0.5):
                     error = message.error()
                     if error is not None and error.code() == KafkaError._PARTITION_EOF:
                         if end is None:

@@ -1,10 +1,11 @@
-"""The ``loyalty`` command: demo, run, worker, member."""
+"""The ``loyalty`` command: demo, run, member, program check|explain (and the ingest and worker processes)."""
 
 from __future__ import annotations
 
 import json
 import shutil
 import sys
+from pathlib import Path
 
 import click
 from rich.console import Console
@@ -130,6 +131,37 @@ def member(member_id: str, as_json: bool) -> None:
         table.add_row(str(entry["occurred_at"])[:19], entry["reason"], f"{entry['points']:+d}",
                       str(entry["running_balance"]), entry["detail"])
     out.print(table)
+
+
+@main.group()
+def program() -> None:
+    """Check a program file, or print its rules in plain words."""
+
+
+def _program_or_fail(path: str) -> object:
+    from streams.program_file import ProgramFileError, load_program
+
+    try:
+        return load_program(Path(path))
+    except ProgramFileError as exc:
+        raise click.ClickException(f"{len(exc.problems)} problem(s) in the program file:\n{exc}") from exc
+
+
+@program.command("check")
+@click.argument("file", type=click.Path(dir_okay=False))
+def program_check(file: str) -> None:
+    """Validate FILE; every mistake is named by line and field with what is allowed."""
+    checked = _program_or_fail(file)
+    click.echo(f"{file}: ok, program {checked.name!r} in {checked.currency}")  # type: ignore[attr-defined]
+
+
+@program.command("explain")
+@click.argument("file", type=click.Path(dir_okay=False))
+def program_explain(file: str) -> None:
+    """Print FILE's rules in words a member could read."""
+    from processors.explain import explain
+
+    click.echo("\n\n".join(explain(_program_or_fail(file))))  # type: ignore[arg-type]
 
 
 def _print_summary(summary: dict[str, str]) -> None:

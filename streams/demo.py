@@ -53,9 +53,17 @@ def stored_outcomes(store: ClickHouseStore) -> int:
     ))
 
 
+SINK_QUIET_SECONDS = 0.5
+
+
 def wait_stored(store: ClickHouseStore, expected: int, sink: RunningSink, engine_alive: Callable[[], bool],
                 timeout: float, stored: Callable[[int], None]) -> None:
-    """Wait until ``expected`` input events are stored, telling ``stored`` the count as it grows."""
+    """Wait until ``expected`` input events are stored, telling ``stored`` the count as it grows.
+
+    An event's rows reach the sink on several topics, each in its own time, so
+    its activity row can be stored before its ledger entry: once the count is
+    reached, this also waits until the sink has had nothing to store for a while.
+    """
     deadline = time.monotonic() + timeout
     while True:
         if sink.error:
@@ -64,7 +72,7 @@ def wait_stored(store: ClickHouseStore, expected: int, sink: RunningSink, engine
             raise RuntimeError("the ingest or worker process stopped: see logs/ in the data directory")
         now = stored_outcomes(store)
         stored(now)
-        if now >= expected:
+        if now >= expected and sink.loop.idle_seconds() >= SINK_QUIET_SECONDS:
             return
         if time.monotonic() > deadline:
             raise TimeoutError(f"{expected - now} of {expected} events not stored after {timeout:.0f} s; "

@@ -26,6 +26,7 @@ CATEGORIES = {
 }
 STORES = [f"pos:store-{n:02d}" for n in range(1, 13)]
 WEB, APP, BANK = "webshop", "app", "bank:cardfeed"
+PAYMENT_METHODS = ["card", "swish", "cash", "nordic_style_card"]  # the last is the fashion program's store card
 
 
 @dataclass
@@ -103,7 +104,7 @@ def synthetic_day(members: int = 5_000, events: int = 100_000, seed: int = 7,
         body = {"order_id": order_id, "channel": {WEB: "web", BANK: "card"}.get(source, "pos"),
                 "store_id": source.removeprefix("pos:") if source.startswith("pos:") else None,
                 "currency": "SEK", "total_minor": sum(line["amount_minor"] for line in lines),
-                "lines": lines, "payment_method": "card" if source == BANK else rng.choice(["card", "swish", "cash"])}
+                "lines": lines, "payment_method": "card" if source == BANK else rng.choice(PAYMENT_METHODS)}
         if source == BANK:
             event = _event(f"bank-{n}", at, source, None, ("Purchase", body), card_token=cards[member])
         else:

@@ -1,39 +1,119 @@
-"""Reading a program file: YAML in, a validated ``Program`` out, or an error naming the field."""
+"""Reading a program file: YAML in, a validated ``Program`` out, or errors naming file, line and field.
+
+pydantic says which field is wrong and why; the YAML node tree (which keeps
+each node's position) says on which line that field is written. An unknown
+field also gets the list of fields allowed in its place.
+"""
 
 from __future__ import annotations
 
+import types
+import typing
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from processors.program import Program
 
 
 class ProgramFileError(ValueError):
-    pass
+    """Every problem found in one program file, one per line of the message."""
+
+    def __init__(self, where: str, problems: Sequence[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(f"{where}:{problem}" for problem in problems))
+
+
+def bundled_program_text() -> str:
+    return (resources.files("streams") / "programs" / "default.yaml").read_text()  # examples/fashion.yaml
 
 
 def load_program(path: Path | None) -> Program:
     """Load ``path``, or the bundled demo program when it is None."""
     if path is None:
-        text = (resources.files("streams") / "programs" / "default.yaml").read_text()
-        where = "the bundled demo program"
-    else:
-        try:
-            text = Path(path).read_text()
-        except OSError as exc:
-            raise ProgramFileError(f"{path}: cannot read the program file ({exc.strerror})") from exc
-        where = str(path)
+        return parse_program(bundled_program_text(), "the bundled demo program")
     try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise ProgramFileError(str(path), [f" cannot read the program file ({exc.strerror})"]) from exc
+    return parse_program(text, str(path))
+
+
+def parse_program(text: str, where: str) -> Program:
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ProgramFileError(f"{where}: not valid YAML: {exc}") from exc
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        line = f"{mark.line + 1}" if mark is not None else "1"
+        raise ProgramFileError(where, [f"{line}: not valid YAML: {exc.problem}"]) from exc
+    if not isinstance(data, dict):
+        raise ProgramFileError(where, ["1: a program file is a mapping of sections (name:, currency:, earn:, ...)"])
     try:
         return Program.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in error['loc']) or '(top level)'}: {error['msg']}" for error in exc.errors()
-        )
-        raise ProgramFileError(f"{where}: {problems}") from exc
+        raise ProgramFileError(where, [_problem(error, root) for error in exc.errors()]) from exc
+
+
+def _problem(error: ErrorDetails, root: yaml.Node | None) -> str:
+    loc = [part for part in error["loc"] if isinstance(part, int) or not _is_tag(part)]
+    field = ".".join(str(part) for part in loc) or "(top level)"
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        allowed = _allowed_fields(loc[:-1])
+        message = f"unknown field; allowed here: {', '.join(allowed)}" if allowed else "unknown field"
+    elif error["type"] == "missing":
+        message = "required, but missing"
+    return f"{_line(root, loc)}: {field}: {message}"
+
+
+def _is_tag(part: str) -> bool:
+    """pydantic puts validator and type names (``function-after[...]``, ``tuple[...]``) into locations."""
+    return "[" in part or part in {"str", "int", "list", "dict", "tuple", "frozenset", "set"}
+
+
+def _line(root: yaml.Node | None, loc: list[int | str]) -> int:
+    """The line of the deepest node along ``loc`` (the parent's, when the field itself is missing)."""
+    node = root
+    line = (root.start_mark.line + 1) if root is not None else 1
+    for part in loc:
+        child = None
+        if isinstance(node, yaml.MappingNode):
+            child = next((value for key, value in node.value if key.value == str(part)), None)
+            key = next((key for key, _ in node.value if key.value == str(part)), None)
+            if key is not None:
+                line = key.start_mark.line + 1
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            child = node.value[part]
+            line = child.start_mark.line + 1
+        if child is None:
+            break
+        node = child
+    return line
+
+
+def _allowed_fields(loc: list[int | str]) -> list[str]:
+    model: type[BaseModel] | None = Program
+    for part in loc:
+        if model is None:
+            return []
+        field = model.model_fields.get(str(part))
+        if field is not None:
+            model = _model_in(field.annotation)
+    return list(model.model_fields) if model is not None else []
+
+
+def _model_in(annotation: object) -> type[BaseModel] | None:
+    """The model class inside an annotation like ``tuple[TierPolicy, ...]`` or ``SocialPoints | None``."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is not None:
+        for arg in typing.get_args(annotation):
+            found = _model_in(arg)
+            if found is not None:
+                return found
+    return None

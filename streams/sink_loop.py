@@ -34,7 +34,12 @@ class SinkLoop:
         self._pending: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self._pending_rows = 0
         self._oldest = 0.0
+        self._last_received = time.monotonic()
         self.rows_written = 0
+
+    def idle_seconds(self) -> float:
+        """How long ago the sink last received or stored rows (0 while rows wait to be written)."""
+        return 0.0 if self._pending_rows else time.monotonic() - self._last_received
 
     def run(self, stop: threading.Event) -> None:
         self._consumer.subscribe(list(SINK_TOPICS))
@@ -46,12 +51,15 @@ class SinkLoop:
             self._consumer.close()
 
     def poll_once(self) -> None:
-        for message in consume_arrived(self._consumer, self._batch_rows, min(self._flush_seconds, 0.1)):
+        messages = consume_arrived(self._consumer, self._batch_rows, min(self._flush_seconds, 0.1))
+        if messages:
+            self._last_received = time.monotonic()
+        for message in messages:
             error = message.error()
             if error is not None:
                 raise RuntimeError(f"sink consumer: {error}")
             if not self._pending_rows:
-                self._oldest = time.monotonic()
+                self._oldest = self._last_received
             self._pending[message.topic()].append(self._codec.decode(message.value()))
             self._pending_rows += 1
         if self._pending_rows >= self._batch_rows or (
@@ -67,6 +75,7 @@ class SinkLoop:
                 self._store.insert(topic, records)
             self._consumer.commit(asynchronous=False)
             self.rows_written += self._pending_rows
+            self._last_received = time.monotonic()  # idle counts from when the rows are stored
         finally:
             self._pending.clear()
             self._pending_rows = 0

@@ -5,7 +5,8 @@ the worker; every public topic carries Avro. A state is written each time a
 batch touches its member, and a busy member's state in Avro (with its many
 timestamps) took ~150 µs to encode; as orjson with times in epoch milliseconds
 it takes a fraction of that. The first element is the format's version, so a
-later engine can still read what an earlier one wrote.
+later engine can still read what an earlier one wrote: format 1 (before
+carried remainders, stamp cards and social points) reads as a state with none.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import orjson
 
 from processors.state import LineRecord, MemberState, OrderRecord
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
 
@@ -47,15 +48,24 @@ def encode_state(state: MemberState) -> bytes:
         },
         _ms(state.last_activity_at),
         state.near_tier_notified,
+        state.carried,
+        state.carried_divisor,
+        state.stamps,
+        state.social_posts,
+        state.social_day,
+        state.social_day_points,
     ])
 
 
 def decode_state(data: bytes) -> MemberState:
     version, *fields = orjson.loads(data)
-    if version != FORMAT_VERSION:
-        raise ValueError(f"member state in format {version}, but this engine reads format {FORMAT_VERSION}: "
+    if version == 1:
+        fields += [0, 0, {}, {}, "", 0]
+    elif version != FORMAT_VERSION:
+        raise ValueError(f"member state in format {version}, but this engine reads formats 1 to {FORMAT_VERSION}: "
                          "run the engine version that wrote it, or rebuild the table from the input topics")
-    member_id, enrolled, tier, balance, lifetime, spend, seen, orders, last_activity, notified = fields
+    (member_id, enrolled, tier, balance, lifetime, spend, seen, orders, last_activity, notified,
+     carried, carried_divisor, stamps, social_posts, social_day, social_day_points) = fields
     return MemberState(
         member_id=member_id,
         enrolled_at=_at(enrolled),
@@ -70,4 +80,10 @@ def decode_state(data: bytes) -> MemberState:
         },
         last_activity_at=_at(last_activity),
         near_tier_notified=notified,
+        carried=carried,
+        carried_divisor=carried_divisor,
+        stamps=stamps,
+        social_posts=social_posts,
+        social_day=social_day,
+        social_day_points=social_day_points,
     )

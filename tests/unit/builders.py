@@ -66,9 +66,10 @@ def club(**overrides: Any) -> Program:
 
 
 def line(
-    amount_minor: int, category: str = "clothing", quantity: int = 1, line_id: str | None = None
+    amount_minor: int, category: str = "clothing", quantity: int = 1, line_id: str | None = None,
+    sku: str | None = None,
 ) -> PurchaseLine:
-    return PurchaseLine(line_id or new_id("line"), f"sku-{category}", category, quantity, amount_minor)
+    return PurchaseLine(line_id or new_id("line"), sku or f"sku-{category}", category, quantity, amount_minor)
 
 
 def enrolled(member_id: str, at: datetime = T0, event_id: str | None = None) -> MemberEnrolled:
@@ -82,6 +83,7 @@ def purchase(
     order_id: str | None = None,
     currency: str = "SEK",
     event_id: str | None = None,
+    payment_method: str = "card",
 ) -> Purchase:
     return Purchase(
         event_id or new_id("buy"),
@@ -94,7 +96,7 @@ def purchase(
         currency,
         sum(item.amount_minor for item in lines),
         lines,
-        "card",
+        payment_method,
     )
 
 
@@ -118,8 +120,9 @@ def referral(member_id: str, at: datetime = T0) -> Referral:
     return Referral(new_id("ref"), member_id, at, "app", "ANNA-2024", None)
 
 
-def social_share(member_id: str, at: datetime = T0) -> SocialShare:
-    return SocialShare(new_id("share"), member_id, at, "app", "instagram", SocialAction.SHARE, "post-1")
+def social_share(member_id: str, at: datetime = T0, platform: str = "instagram", action: str = "share",
+                 post_id: str = "post-1") -> SocialShare:
+    return SocialShare(new_id("share"), member_id, at, "app", platform, SocialAction(action), post_id)
 
 
 class Member:
@@ -148,10 +151,13 @@ class Member:
     def enrol(self) -> Decision:
         return self.apply(enrolled(self.member_id, self.later()))
 
-    def buy(self, *lines: PurchaseLine, order_id: str | None = None, currency: str = "SEK") -> Decision:
-        return self.apply(
-            purchase(self.member_id, *lines, at=self.later(), order_id=order_id, currency=currency)
-        )
+    def buy(self, *lines: PurchaseLine, order_id: str | None = None, currency: str = "SEK",
+            paid_with: str = "card") -> Decision:
+        return self.apply(purchase(self.member_id, *lines, at=self.later(), order_id=order_id, currency=currency,
+                                   payment_method=paid_with))
+
+    def share(self, post_id: str, platform: str = "instagram", action: str = "share") -> Decision:
+        return self.apply(social_share(self.member_id, self.later(), platform, action, post_id))
 
     def give_back(self, order_id: str, **quantities: int) -> Decision:
         return self.apply(returned(self.member_id, order_id, quantities, at=self.later()))

@@ -6,6 +6,7 @@ from builders import Member, club, kr, line, points_earned
 
 from processors.earning import share_out
 from processors.outputs import LedgerEntry, LedgerReason
+from processors.program import EarnRate
 
 
 def test_a_member_earns_1_point_per_10_kr(anna: Member) -> None:
@@ -140,3 +141,59 @@ def test_an_order_id_seen_before_under_another_event_is_refused(anna: Member) ->
 
     assert decision.refusal is not None and "o-1" in decision.refusal.reason
     assert anna.balance == 110
+
+
+def test_an_order_under_the_minimum_spend_earns_nothing_but_counts_towards_tiers() -> None:
+    anna = Member(club(earn=EarnRate(points=1, per_amount_minor=kr(10), minimum_spend_minor=kr(50))))
+    anna.enrol()
+
+    small = anna.buy(line(kr(49, 99)))
+    assert points_earned(small) == 0
+    assert anna.state is not None and anna.state.spend_by_month == {"2024-03": kr(49, 99)}
+    assert points_earned(anna.buy(line(kr(50)))) == 5
+
+
+def test_excluded_skus_earn_nothing_and_sku_multipliers_beat_their_category() -> None:
+    anna = Member(club(excluded_skus=frozenset({"DELIVERY"}), category_multipliers_bp={"shoes": 15_000},
+                       sku_multipliers_bp={"SHOE-LIMITED": 30_000}))
+    anna.enrol()
+
+    decision = anna.buy(line(kr(100), "shoes", sku="SHOE-LIMITED"), line(kr(100), "shoes"),
+                        line(kr(49), "service", sku="DELIVERY"))
+
+    assert points_earned(decision) == 30 + 15
+    assert [item.points for item in anna.activity[-1].lines] == [30, 15, 0]
+    assert decision.outputs[0].detail == (  # type: ignore[union-attr]
+        "200.00 SEK at 1 point per 10.00 SEK, Member x1, SHOE-LIMITED x3, shoes x1.5 = 45 points "
+        "(DELIVERY earns no points)"
+    )
+
+
+def test_paying_with_a_named_method_multiplies_the_points_and_says_so() -> None:
+    anna = Member(club(payment_multipliers_bp={"nordic_card": 20_000}))
+    anna.enrol()
+
+    assert points_earned(anna.buy(line(kr(100)), paid_with="swish")) == 10
+    decision = anna.buy(line(kr(100)), paid_with="nordic_card")
+
+    assert points_earned(decision) == 20
+    assert "paid with nordic_card x2" in decision.outputs[0].detail  # type: ignore[union-attr]
+
+
+def test_carried_remainders_add_up_to_the_points_of_the_money_spent() -> None:
+    anna = Member(club(earn=EarnRate(points=1, per_amount_minor=kr(10), carry_remainder=True),
+                       welcome_bonus_points=0))
+    anna.enrol()
+
+    earned = [points_earned(anna.buy(line(kr(15)))) for _ in range(4)]  # 1.5 points each
+
+    assert earned == [1, 2, 1, 2]
+    assert anna.balance == 6
+    assert anna.ledger[1].detail.endswith("with what earlier orders left over")
+
+
+def test_a_rounding_program_loses_the_same_parts_of_points() -> None:
+    anna = Member(club(welcome_bonus_points=0))
+    anna.enrol()
+
+    assert [points_earned(anna.buy(line(kr(15)))) for _ in range(4)] == [1, 1, 1, 1]

@@ -1,0 +1,76 @@
+"""A program's rules in plain words a member could read (``loyalty program explain``).
+
+Written from the validated program and the same formatting helpers the ledger
+uses, so what a member is told matches what the ledger will say.
+"""
+
+from __future__ import annotations
+
+from processors.money import format_money, format_multiplier, format_points
+from processors.program import Program
+
+
+def explain(program: Program) -> list[str]:
+    """One paragraph per mechanic the program switches on, in the order a member meets them."""
+    money = program.currency
+    earn = program.earn
+    rate = f"{format_points(earn.points)} for every {format_money(earn.per_amount_minor, money)} you spend"
+    paragraphs = [f"{program.name}: how it works."]
+    if program.welcome_bonus_points:
+        paragraphs.append(f"When you join you get {format_points(program.welcome_bonus_points)} as a welcome gift.")
+    earning = [f"You earn {rate}, worked out on the whole order and rounded down once."]
+    if earn.carry_remainder:
+        earning[0] = f"You earn {rate}; parts of a point are kept and added to your next order, never lost."
+    if earn.minimum_spend_minor:
+        earning.append(f"Orders under {format_money(earn.minimum_spend_minor, money)} earn no points.")
+    excluded = sorted(program.excluded_categories) + sorted(program.excluded_skus)
+    if excluded:
+        earning.append(f"These earn no points and do not count towards tiers: {', '.join(excluded)}.")
+    multiplied = {**program.category_multipliers_bp, **program.sku_multipliers_bp}
+    if multiplied:
+        earning.append("Some things earn differently: "
+                       + ", ".join(f"{name} {format_multiplier(bp)}" for name, bp in multiplied.items()) + ".")
+    if program.payment_multipliers_bp:
+        earning.append("Paying with "
+                       + " or ".join(f"{method} earns {format_multiplier(bp)}"
+                                     for method, bp in program.payment_multipliers_bp.items()) + ".")
+    paragraphs.append(" ".join(earning))
+    if len(program.tiers) > 1:
+        paragraphs.append(_tiers(program))
+    for card in program.stamp_cards:
+        what = "every purchase" if card.per == "purchase" else "every item"
+        if card.categories:
+            what += f" from {', '.join(sorted(card.categories))}"
+        paragraphs.append(f"Stamp card {card.name}: one stamp for {what}. "
+                          f"{card.stamps} stamps give you {card.reward}, and the card starts again.")
+    if program.social is not None:
+        paragraphs.append(_social(program))
+    paragraphs.append(f"A return within {program.return_window_days} days takes back exactly the points "
+                      "the returned items earned.")
+    return paragraphs
+
+
+def _tiers(program: Program) -> str:
+    money = program.currency
+    base, *higher = program.tiers
+    words = [f"Everyone starts in {base.name}."]
+    for tier in higher:
+        spend = format_money(tier.qualifying_spend_minor, money)
+        words.append(f"{tier.name} comes with {spend} spent in the last {program.qualifying_months} months "
+                     f"and earns {format_multiplier(tier.earn_multiplier_bp)}.")
+    for tier in program.tiers:
+        if tier.perks:
+            words.append(f"{tier.name} perks: {', '.join(tier.perks)}.")
+    words.append("You move up as soon as you qualify.")
+    return " ".join(words)
+
+
+def _social(program: Program) -> str:
+    social = program.social
+    assert social is not None
+    offers = [f"a {action} on {platform} earns {format_points(points)}"
+              for platform, actions in social.points.items() for action, points in actions.items() if points]
+    words = f"Social: {'; '.join(offers)}. Each post earns once."
+    if social.daily_cap_points:
+        words += f" At most {format_points(social.daily_cap_points)} a day from social."
+    return words

@@ -1,0 +1,73 @@
+"""The example programs through the real broker, Faust worker and chDB: the ledger in ClickHouse is exact."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sinks import queries
+from sinks.clickhouse import ClickHouseStore
+from streams.demo import produce, wait_stored
+from streams.processes import engine_processes
+
+from .harness import engine
+from .test_purchase_to_clickhouse import enrol, event
+
+EXAMPLES = Path(__file__).parents[2] / "examples"
+
+
+def ledger_of(store: ClickHouseStore, member_id: str, entries: int, timeout: float = 30) -> list[dict[str, Any]]:
+    """The member's ledger once it has ``entries`` rows: each output topic reaches the sink in its own time."""
+    deadline = time.monotonic() + timeout
+    while len(found := queries.member_ledger(store, member_id)) < entries and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return found
+
+
+def bought(order_id: str, category: str, amount_minor: int, quantity: int = 1, sku: str = "SKU-1",
+           paid_with: str = "card") -> tuple[str, dict[str, Any]]:
+    return ("Purchase", {
+        "order_id": order_id, "channel": "pos", "store_id": "store-1", "currency": "SEK",
+        "total_minor": amount_minor, "payment_method": paid_with,
+        "lines": [{"line_id": "1", "sku": sku, "category": category, "quantity": quantity,
+                   "amount_minor": amount_minor}],
+    })
+
+
+def shared(post_id: str, action: str = "share") -> tuple[str, dict[str, Any]]:
+    return ("SocialShare", {"platform": "instagram", "action": action, "post_id": post_id})
+
+
+CAFE = [enrol()] + [bought(f"C{n}", "coffee", 3_500) for n in range(10)]
+FASHION = [enrol(), bought("F1", "tops", 4_000), bought("F2", "dresses", 500_000),
+           bought("F3", "shoes", 100_000, paid_with="nordic_style_card"), shared("look-1"),
+           shared("look-1", "tag")]
+
+
+@pytest.mark.parametrize(("example", "bodies", "ledger", "tier", "rewards"), [
+    ("cafe", CAFE, [("welcome", 10)] + [("purchase", 3), ("purchase", 4)] * 5, "Member",
+     ["free_coffee", "welcome_bonus"]),
+    ("fashion", FASHION, [("welcome", 100), ("purchase", 500), ("purchase", 375), ("social", 20)], "Gold",
+     ["welcome_bonus"]),
+])
+def test_an_example_program_runs_end_to_end(tmp_path: Path, chdb_client: Any, ch_database: str, example: str,
+                                           bodies: list[tuple[str, dict[str, Any]]],
+                                           ledger: list[tuple[str, int]], tier: str, rewards: list[str]) -> None:
+    feed: list[tuple[bytes, dict[str, Any] | bytes]] = [
+        (b"pos", event(f"{example}-{n}", n, body, member_id="M1")) for n, body in enumerate(bodies)]
+    program = (EXAMPLES / f"{example}.yaml").read_text()
+    with (engine(tmp_path, chdb_client, ch_database, program=program) as e,
+          engine_processes(e.settings, e.bootstrap) as running):
+        produce(e.bootstrap, e.codec, feed, lambda n: None)
+        wait_stored(e.store, len(feed), e.sink, running.alive, 120, lambda n: None)
+
+        entries = ledger_of(e.store, "M1", len(ledger))
+        assert [(x["reason"], x["points"]) for x in entries] == ledger
+        assert [x["balance_after"] for x in entries][-1] == sum(points for _, points in ledger)
+        summary = queries.member_summary(e.store, "M1", "Member")
+        assert summary is not None and summary["tier"] == tier
+        issued = e.store.rows("SELECT reward FROM $db.rewards FINAL WHERE member_id = 'M1' ORDER BY reward")
+        assert [x["reward"] for x in issued] == rewards

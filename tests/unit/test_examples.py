@@ -1,0 +1,46 @@
+"""The example programs load and do what their comments promise, event by event."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from builders import Member, kr, line, points_earned
+
+from streams.program_file import load_program
+
+EXAMPLES = Path(__file__).parents[2] / "examples"
+
+
+def member_of(example: str) -> Member:
+    member = Member(load_program(EXAMPLES / f"{example}.yaml"), "member-1")
+    member.enrol()
+    return member
+
+
+def test_every_example_loads() -> None:
+    assert sorted(path.stem for path in EXAMPLES.glob("*.yaml")) == ["cafe", "fashion"]
+
+
+def test_cafe_coffees_earn_half_points_that_add_up_and_the_tenth_fills_the_card() -> None:
+    regular = member_of("cafe")
+
+    earned = [points_earned(regular.buy(line(kr(35), "coffee"))) for _ in range(10)]
+
+    assert earned == [3, 4] * 5  # 3.5 points a cup, the halves carried
+    assert regular.balance == 10 + 35
+    assert [r.reward for r in regular.rewards if r.points == 0] == ["free_coffee"]
+    assert regular.state is not None and regular.state.stamps == {"coffee": 0}
+
+
+def test_fashion_gold_perks_store_card_and_social_points() -> None:
+    shopper = member_of("fashion")
+
+    assert points_earned(shopper.buy(line(kr(40)))) == 0  # under the 50 SEK minimum
+    shopper.buy(line(kr(5_000), "dresses"))  # reaches Gold
+    (tier_up,) = [t for t in shopper.triggers if t.kind == "tier_up"]
+    assert tier_up.attributes["perks"] == "free_shipping,early_sale_access"
+
+    assert points_earned(shopper.buy(line(kr(1_000), "shoes"), paid_with="nordic_style_card")) == 375  # x1.5 x1.25 x2
+    shopper.share("look-1")
+    shopper.share("look-1", action="tag")
+    assert [e.points for e in shopper.ledger if e.reason == "social"] == [20]

@@ -1,0 +1,83 @@
+"""Program files: a mistake is named by file, line and field, with what is allowed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from processors.explain import explain
+from streams.cli import main
+from streams.program_file import ProgramFileError, load_program, parse_program
+
+EXAMPLES = Path(__file__).parents[2] / "examples"
+
+BAD = """\
+name: Bad
+currency: sek
+earn:
+  points: 0
+  per_amount: 10
+tiers:
+  - {name: Silver, qualifying_spend_minor: 100}
+  - name: Gold
+    earn_multiplier_bp: 12000
+stamp_cards:
+  - {name: coffee, stamps: 10, per: visit, reward: free_coffee}
+"""
+
+
+def test_every_mistake_is_named_by_line_and_field_with_what_is_allowed() -> None:
+    with pytest.raises(ProgramFileError) as raised:
+        parse_program(BAD, "bad.yaml")
+
+    assert raised.value.problems == [
+        "2: currency: 'sek' is not an ISO 4217 code: write three capital letters, e.g. SEK or EUR",
+        "4: earn.points: Input should be greater than 0",
+        "5: earn.per_amount: unknown field; allowed here: points, per_amount_minor, minimum_spend_minor, "
+        "carry_remainder",
+        "8: tiers.1.qualifying_spend_minor: required, but missing",
+        "11: stamp_cards.0.per: Input should be 'purchase' or 'item'",
+    ]
+    assert str(raised.value).splitlines()[0].startswith("bad.yaml:2: currency:")
+
+
+def test_rules_across_fields_name_the_section_they_concern() -> None:
+    text = "name: X\ncurrency: SEK\ntiers:\n  - {name: Gold, qualifying_spend_minor: 100}\n"
+    with pytest.raises(ProgramFileError, match=r"^x.yaml:3: tiers: the first tier is the base tier"):
+        parse_program(text, "x.yaml")
+
+
+def test_broken_yaml_and_unknown_sections_are_named_too() -> None:
+    with pytest.raises(ProgramFileError, match=r"^y.yaml:2: not valid YAML"):
+        parse_program("name: [unclosed\ncurrency: SEK\n", "y.yaml")
+    with pytest.raises(ProgramFileError, match=r"3: referals: unknown field; allowed here: name, currency, earn"):
+        parse_program("name: X\ncurrency: SEK\nreferals: {}\n", "z.yaml")
+
+
+def test_program_check_answers_ok_or_lists_the_problems_and_fails(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(BAD)
+    runner = CliRunner()
+
+    ok = runner.invoke(main, ["program", "check", str(EXAMPLES / "cafe.yaml")])
+    failed = runner.invoke(main, ["program", "check", str(bad)])
+    missing = runner.invoke(main, ["program", "check", str(tmp_path / "none.yaml")])
+
+    assert ok.exit_code == 0 and "ok, program 'Kaffebaren' in SEK" in ok.output
+    assert failed.exit_code == 1 and f"{bad}:5: earn.per_amount: unknown field" in failed.output
+    assert missing.exit_code == 1 and "cannot read the program file" in missing.output
+
+
+def test_explain_tells_a_member_every_mechanic_the_program_switches_on() -> None:
+    words = "\n".join(explain(load_program(EXAMPLES / "fashion.yaml")))
+
+    for phrase in ("100 points as a welcome gift", "1 point for every 10.00 SEK", "Orders under 50.00 SEK",
+                   "shoes x1.5", "SHO-0001 x3", "Paying with nordic_style_card earns x2",
+                   "Gold comes with 5,000.00 SEK spent in the last 12 months and earns x1.25",
+                   "Gold perks: free_shipping, early_sale_access", "a share on instagram earns 20 points",
+                   "At most 60 points a day from social", "A return within 30 days"):
+        assert phrase in words
+    runner = CliRunner().invoke(main, ["program", "explain", str(EXAMPLES / "cafe.yaml")])
+    assert runner.exit_code == 0 and "10 stamps give you free_coffee" in runner.output

@@ -1,0 +1,60 @@
+"""Social engagement points: by platform and action, each post once, within a daily cap."""
+
+from __future__ import annotations
+
+from builders import Member, club
+
+from processors.outputs import LedgerReason
+from processors.program import SocialPoints
+
+
+def social_member(cap: int | None = 50) -> Member:
+    member = Member(club(welcome_bonus_points=0, social=SocialPoints(
+        points={"instagram": {"share": 20, "tag": 10, "follow": 50}, "tiktok": {"share": 15}},
+        daily_cap_points=cap)), "sam")
+    member.enrol()
+    return member
+
+
+def test_a_share_earns_the_platforms_points_with_a_ledger_entry_that_says_why() -> None:
+    sam = social_member()
+
+    sam.share("p1")
+
+    (entry,) = sam.ledger
+    assert (entry.reason, entry.points, entry.balance_after) == (LedgerReason.SOCIAL, 20, 20)
+    assert entry.detail == "20 points for a share of post p1 on instagram"
+    assert sam.activity[-1].event_type == "social_share" and sam.activity[-1].points == 20
+
+
+def test_the_same_post_never_earns_twice_whatever_is_done_with_it() -> None:
+    sam = social_member()
+
+    sam.share("p1")
+    sam.share("p1", action="tag")
+    sam.share("p1", platform="tiktok")  # another platform's post p1 is another post
+
+    assert [e.points for e in sam.ledger] == [20, 15]
+
+
+def test_the_daily_cap_pays_what_is_left_then_nothing_until_the_next_day() -> None:
+    sam = social_member(cap=50)
+
+    for post in ("a", "b", "c", "d"):
+        sam.share(post)  # 20, 20, 10 (cap), 0
+    assert [e.points for e in sam.ledger] == [20, 20, 10]
+    assert "left under the daily cap of 50 points" in sam.ledger[-1].detail
+    assert sam.balance == 50
+
+    sam.later(days=1)
+    sam.share("e")
+    assert sam.balance == 70
+
+
+def test_a_platform_or_action_the_program_does_not_pay_earns_nothing() -> None:
+    sam = social_member()
+
+    sam.share("p1", platform="tiktok", action="follow")
+    sam.share("p2", platform="myspace")
+
+    assert sam.ledger == [] and [a.points for a in sam.activity[-2:]] == [0, 0]
