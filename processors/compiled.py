@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from processors.events import Channel
 from processors.money import format_money, format_multiplier, format_points
-from processors.program import BASIS_POINTS, Program, SocialPoints, StampCard
+from processors.program import BASIS_POINTS, CatalogueReward, Program, SocialPoints, StampCard
 
 # One plain string per channel, so outputs carry ``"web"`` and not the enum.
 CHANNEL_NAMES: dict[Channel | None, str | None] = {channel: channel.value for channel in Channel}
@@ -51,6 +51,7 @@ class CompiledProgram:
     carry_remainder: bool
     stamp_cards: tuple[StampCard, ...]
     social: SocialPoints | None
+    rewards: dict[str, CatalogueReward]  # the catalogue by reward id
     tiers: tuple[TierStep, ...]
     tier_by_name: dict[str, TierStep]
     welcome_bonus_points: int
@@ -147,6 +148,7 @@ def _compile(program: Program) -> CompiledProgram:
         carry_remainder=program.earn.carry_remainder,
         stamp_cards=program.stamp_cards,
         social=program.social,
+        rewards={reward.id: reward for reward in program.rewards},
         tiers=tiers,
         tier_by_name={step.name: step for step in tiers},
         welcome_bonus_points=program.welcome_bonus_points,

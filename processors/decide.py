@@ -10,7 +10,7 @@ rule checks before it changes anything).
 Events are expected to have passed ``validation.problems`` (the ingest stage
 does that); ``decide`` checks what only the member's state can tell. Each rule
 lives in its own module: ``dedup``, ``enrolment``, ``purchases`` (with
-``earning`` and ``tiers``), ``returns``, ``stamps``, ``social`` and ``engagement``.
+``earning`` and ``tiers``), ``returns``, ``stamps``, ``social``, ``redemption`` and ``engagement``.
 """
 
 from __future__ import annotations
@@ -23,10 +23,21 @@ from processors.compiled import CompiledProgram, compiled
 from processors.dedup import remember
 from processors.engagement import record_engagement
 from processors.enrolment import enrol
-from processors.events import CardLinked, MemberEnrolled, MemberEvent, Purchase, Referral, Return, SocialShare
+from processors.events import (
+    CardLinked,
+    MemberEnrolled,
+    MemberEvent,
+    Purchase,
+    Redemption,
+    RedemptionCancelled,
+    Referral,
+    Return,
+    SocialShare,
+)
 from processors.outputs import Decision
 from processors.program import Program
 from processors.purchases import apply_purchase
+from processors.redemption import cancel_redemption, redeem
 from processors.refusals import refuse, unknown_member
 from processors.returns import apply_return
 from processors.social import social_points
@@ -38,6 +49,8 @@ _RULES: dict[type, Callable[[MemberState, Any, CompiledProgram], Decision]] = {
     CardLinked: record_engagement,
     Referral: record_engagement,
     SocialShare: social_points,
+    Redemption: redeem,
+    RedemptionCancelled: cancel_redemption,
 }
 
 

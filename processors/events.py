@@ -90,3 +90,14 @@ class SocialShare(MemberEvent):
     platform: str
     action: SocialAction
     post_id: str
+
+
+@dataclass(slots=True)
+class Redemption(MemberEvent):
+    redemption_id: str
+    reward: str  # the id of a reward in the program's catalogue
+
+
+@dataclass(slots=True)
+class RedemptionCancelled(MemberEvent):
+    redemption_id: str

@@ -45,6 +45,10 @@ def explain(program: Program) -> list[str]:
                           f"{card.stamps} stamps give you {card.reward}, and the card starts again.")
     if program.social is not None:
         paragraphs.append(_social(program))
+    if program.rewards:
+        paragraphs.append("Spend your points on: " + "; ".join(
+            f"{reward.name} for {format_points(reward.points)}" for reward in program.rewards)
+            + ". A cancelled redemption gives the points back.")
     paragraphs.append(f"A return within {program.return_window_days} days takes back exactly the points "
                       "the returned items earned.")
     return paragraphs

@@ -18,6 +18,8 @@ class LedgerReason(StrEnum):
     WELCOME = "welcome"
     RETURN = "return"
     SOCIAL = "social"
+    REDEMPTION = "redemption"
+    REDEMPTION_CANCELLED = "redemption_cancelled"
 
 
 @dataclass(slots=True)

@@ -70,6 +70,15 @@ class SocialPoints(_Rules):
     daily_cap_points: PositiveInt | None = None
 
 
+class CatalogueReward(_Rules):
+    """Something a member can spend points on."""
+
+    id: str = Name
+    name: str = Field(min_length=1, description="What the member sees, e.g. 'A free drink of your choice'")
+    kind: Literal["discount", "free_product", "free_shipping", "early_access", "partner_voucher"]
+    points: PositiveInt
+
+
 class Program(_Rules):
     name: str = Field(min_length=1)
     currency: str
@@ -87,6 +96,7 @@ class Program(_Rules):
     near_tier_threshold_bp: PositiveInt = Field(default=8000, le=BASIS_POINTS)
     stamp_cards: tuple[StampCard, ...] = ()
     social: SocialPoints | None = None
+    rewards: tuple[CatalogueReward, ...] = Field((), description="the reward catalogue, for redemptions")
     dedup_window_days: PositiveInt = 60
     return_window_days: PositiveInt = 60
 
@@ -113,6 +123,12 @@ class Program(_Rules):
     def _cards_have_own_names(cls, cards: tuple[StampCard, ...]) -> tuple[StampCard, ...]:
         _distinct("stamp card", [c.name for c in cards])
         return cards
+
+    @field_validator("rewards")
+    @classmethod
+    def _rewards_have_own_ids(cls, rewards: tuple[CatalogueReward, ...]) -> tuple[CatalogueReward, ...]:
+        _distinct("reward", [r.id for r in rewards])
+        return rewards
 
     @model_validator(mode="after")
     def _windows_fit(self) -> Program:

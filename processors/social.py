@@ -5,7 +5,9 @@ whatever is done with it and however often it is reported; a member earns at
 most ``daily_cap_points`` a day (the event's UTC day) from social actions, and
 an action that would pass the cap earns what is left of it. Every action
 leaves an activity row; one that earns leaves a ledger entry saying how.
-The posts that earned are remembered (up to ``POSTS_REMEMBERED``, the newest).
+The posts that earned are remembered (up to ``POSTS_REMEMBERED``, the newest),
+and the points of the latest ``DAYS_REMEMBERED`` days, so a late event still
+counts against its own day's cap.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from processors.outputs import Activity, Decision, LedgerEntry, LedgerReason, Ou
 from processors.state import MemberState
 
 POSTS_REMEMBERED = 1000
+DAYS_REMEMBERED = 7
 
 
 def social_points(state: MemberState, event: SocialShare, rules: CompiledProgram) -> Decision:
@@ -44,7 +47,8 @@ def _earned(state: MemberState, event: SocialShare, rules: CompiledProgram) -> t
     if post in state.social_posts:
         return 0, f"post {event.post_id} on {event.platform} has already earned points"
     day = event.occurred_at.date().isoformat()
-    today = state.social_day_points if state.social_day == day else 0
+    days = state.social_days
+    today = days.get(day, 0)
     cap = social.daily_cap_points
     points = offered if cap is None else max(0, min(offered, cap - today))
     if not points:
@@ -56,5 +60,7 @@ def _earned(state: MemberState, event: SocialShare, rules: CompiledProgram) -> t
     posts[post] = day
     if len(posts) > POSTS_REMEMBERED:
         del posts[next(iter(posts))]
-    state.social_day, state.social_day_points = day, today + points
+    days[day] = today + points
+    if len(days) > DAYS_REMEMBERED:
+        del days[min(days)]
     return points, detail

@@ -26,6 +26,13 @@ class OrderRecord:
 
 
 @dataclass(slots=True)
+class RedemptionRecord:
+    reward: str
+    points: int
+    cancelled: bool = False
+
+
+@dataclass(slots=True)
 class MemberState:
     """A member's balance, tier and the recent history the rules need.
 
@@ -46,8 +53,10 @@ class MemberState:
     ``carried`` is the part of a point earlier orders left over, as a numerator
     over ``carried_divisor`` (programs that carry remainders only). ``stamps``
     counts the stamps on each stamp card. ``social_posts`` maps each post that
-    earned social points to the day it did; ``social_day`` and
-    ``social_day_points`` count the social points of the latest day, for the cap.
+    earned social points to the day it did; ``social_days`` holds the social
+    points of the latest few days (late events included), for the daily cap.
+    ``redemptions`` maps each redemption id to the reward, its points and
+    whether it was cancelled, so a cancellation gives back exactly what was spent.
     """
 
     member_id: str
@@ -64,5 +73,5 @@ class MemberState:
     carried_divisor: int = 0
     stamps: dict[str, int] = field(default_factory=dict)
     social_posts: dict[str, str] = field(default_factory=dict)
-    social_day: str = ""
-    social_day_points: int = 0
+    social_days: dict[str, int] = field(default_factory=dict)
+    redemptions: dict[str, RedemptionRecord] = field(default_factory=dict)

@@ -21,6 +21,8 @@ from processors.events import (
     MemberEnrolled,
     MemberEvent,
     Purchase,
+    Redemption,
+    RedemptionCancelled,
     Referral,
     Return,
     ReturnedLine,
@@ -69,6 +71,10 @@ def problems(event: MemberEvent) -> list[str]:
             found.append("friend_member_id is the referring member itself")
     elif isinstance(event, SocialShare):
         found += [f"{name} is empty" for name in ("platform", "post_id") if not getattr(event, name)]
+    elif isinstance(event, Redemption):
+        found += [f"{name} is empty" for name in ("redemption_id", "reward") if not getattr(event, name)]
+    elif isinstance(event, RedemptionCancelled) and not event.redemption_id:
+        found.append("redemption_id is empty")
     return found
 
 

@@ -19,6 +19,8 @@ from processors.events import (
     MemberEvent,
     Purchase,
     PurchaseLine,
+    Redemption,
+    RedemptionCancelled,
     Referral,
     Return,
     ReturnedLine,
@@ -78,6 +80,8 @@ _BODIES: dict[str, Callable[[Record, Record], MemberEvent]] = {
     "Referral": lambda head, body: Referral(**head, referral_code=body["referral_code"],
                                             friend_member_id=body["friend_member_id"]),
     "SocialShare": _social,
+    "Redemption": lambda head, body: Redemption(**head, redemption_id=body["redemption_id"], reward=body["reward"]),
+    "RedemptionCancelled": lambda head, body: RedemptionCancelled(**head, redemption_id=body["redemption_id"]),
 }
 
 

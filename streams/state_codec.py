@@ -6,7 +6,7 @@ batch touches its member, and a busy member's state in Avro (with its many
 timestamps) took ~150 µs to encode; as orjson with times in epoch milliseconds
 it takes a fraction of that. The first element is the format's version, so a
 later engine can still read what an earlier one wrote: format 1 (before
-carried remainders, stamp cards and social points) reads as a state with none.
+carried remainders, stamp cards, social points and redemptions) reads as a state with none.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 
-from processors.state import LineRecord, MemberState, OrderRecord
+from processors.state import LineRecord, MemberState, OrderRecord, RedemptionRecord
 
 FORMAT_VERSION = 2
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -52,20 +52,20 @@ def encode_state(state: MemberState) -> bytes:
         state.carried_divisor,
         state.stamps,
         state.social_posts,
-        state.social_day,
-        state.social_day_points,
+        state.social_days,
+        {key: [r.reward, r.points, r.cancelled] for key, r in state.redemptions.items()},
     ])
 
 
 def decode_state(data: bytes) -> MemberState:
     version, *fields = orjson.loads(data)
     if version == 1:
-        fields += [0, 0, {}, {}, "", 0]
+        fields += [0, 0, {}, {}, {}, {}]
     elif version != FORMAT_VERSION:
         raise ValueError(f"member state in format {version}, but this engine reads formats 1 to {FORMAT_VERSION}: "
                          "run the engine version that wrote it, or rebuild the table from the input topics")
     (member_id, enrolled, tier, balance, lifetime, spend, seen, orders, last_activity, notified,
-     carried, carried_divisor, stamps, social_posts, social_day, social_day_points) = fields
+     carried, carried_divisor, stamps, social_posts, social_days, redemptions) = fields
     return MemberState(
         member_id=member_id,
         enrolled_at=_at(enrolled),
@@ -84,6 +84,6 @@ def decode_state(data: bytes) -> MemberState:
         carried_divisor=carried_divisor,
         stamps=stamps,
         social_posts=social_posts,
-        social_day=social_day,
-        social_day_points=social_day_points,
+        social_days=social_days,
+        redemptions={key: RedemptionRecord(*record) for key, record in redemptions.items()},
     )

@@ -41,21 +41,26 @@ def shared(post_id: str, action: str = "share") -> tuple[str, dict[str, Any]]:
     return ("SocialShare", {"platform": "instagram", "action": action, "post_id": post_id})
 
 
-CAFE = [enrol()] + [bought(f"C{n}", "coffee", 3_500) for n in range(10)]
+def redeemed(redemption_id: str, reward: str) -> tuple[str, dict[str, Any]]:
+    return ("Redemption", {"redemption_id": redemption_id, "reward": reward})
+
+
+CAFE = [enrol()] + [bought(f"C{n}", "coffee", 3_500) for n in range(12)] + [
+    redeemed("R1", "free_drink"), redeemed("R2", "free_drink")]  # 52 points: the second is refused
 FASHION = [enrol(), bought("F1", "tops", 4_000), bought("F2", "dresses", 500_000),
            bought("F3", "shoes", 100_000, paid_with="nordic_style_card"), shared("look-1"),
            shared("look-1", "tag")]
 
 
-@pytest.mark.parametrize(("example", "bodies", "ledger", "tier", "rewards"), [
-    ("cafe", CAFE, [("welcome", 10)] + [("purchase", 3), ("purchase", 4)] * 5, "Member",
-     ["free_coffee", "welcome_bonus"]),
+@pytest.mark.parametrize(("example", "bodies", "ledger", "tier", "rewards", "refused"), [
+    ("cafe", CAFE, [("welcome", 10)] + [("purchase", 3), ("purchase", 4)] * 6 + [("redemption", -50)], "Member",
+     ["free_coffee", "free_drink", "welcome_bonus"], ["A free drink of your choice needs 50 points"]),
     ("fashion", FASHION, [("welcome", 100), ("purchase", 500), ("purchase", 375), ("social", 20)], "Gold",
-     ["welcome_bonus"]),
+     ["welcome_bonus"], []),
 ])
 def test_an_example_program_runs_end_to_end(tmp_path: Path, chdb_client: Any, ch_database: str, example: str,
-                                           bodies: list[tuple[str, dict[str, Any]]],
-                                           ledger: list[tuple[str, int]], tier: str, rewards: list[str]) -> None:
+                                           bodies: list[tuple[str, dict[str, Any]]], ledger: list[tuple[str, int]],
+                                           tier: str, rewards: list[str], refused: list[str]) -> None:
     feed: list[tuple[bytes, dict[str, Any] | bytes]] = [
         (b"pos", event(f"{example}-{n}", n, body, member_id="M1")) for n, body in enumerate(bodies)]
     program = (EXAMPLES / f"{example}.yaml").read_text()
@@ -71,3 +76,6 @@ def test_an_example_program_runs_end_to_end(tmp_path: Path, chdb_client: Any, ch
         assert summary is not None and summary["tier"] == tier
         issued = e.store.rows("SELECT reward FROM $db.rewards FINAL WHERE member_id = 'M1' ORDER BY reward")
         assert [x["reward"] for x in issued] == rewards
+        letters = e.store.rows("SELECT reason FROM $db.dead_letters FINAL ORDER BY reason")
+        assert len(letters) == len(refused)
+        assert all(words in letter["reason"] for words, letter in zip(refused, letters, strict=True))

@@ -20,6 +20,8 @@ from processors.events import (
     MemberEvent,
     Purchase,
     PurchaseLine,
+    Redemption,
+    RedemptionCancelled,
     Referral,
     Return,
     ReturnedLine,
@@ -155,6 +157,12 @@ class Member:
             paid_with: str = "card") -> Decision:
         return self.apply(purchase(self.member_id, *lines, at=self.later(), order_id=order_id, currency=currency,
                                    payment_method=paid_with))
+
+    def redeem(self, reward: str, redemption_id: str) -> Decision:
+        return self.apply(Redemption(new_id("redeem"), self.member_id, self.later(), "app", redemption_id, reward))
+
+    def cancel(self, redemption_id: str) -> Decision:
+        return self.apply(RedemptionCancelled(new_id("cancel"), self.member_id, self.later(), "app", redemption_id))
 
     def share(self, post_id: str, platform: str = "instagram", action: str = "share") -> Decision:
         return self.apply(social_share(self.member_id, self.later(), platform, action, post_id))

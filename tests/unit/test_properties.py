@@ -1,8 +1,11 @@
 """Invariants that hold for any story of events, checked with hypothesis.
 
-Stories mix enrolments, purchases (with multiplied and excluded categories),
-returns of parts of earlier orders (some impossible), card links, gaps longer
-than the return and dedup windows, and events that arrive out of order.
+Stories mix enrolments, purchases (with multiplied and excluded categories and
+SKUs, payment bonuses, a minimum spend, carried remainders and stamp cards),
+returns of parts of earlier orders (some impossible), card links, social shares
+under a daily cap, redemptions (some with too few points) and cancellations,
+gaps longer than the return and dedup windows, and events that arrive out of
+order.
 """
 
 from __future__ import annotations
@@ -11,21 +14,32 @@ import copy
 from collections import Counter
 from datetime import timedelta
 
-from builders import T0, card_linked, club, enrolled, line, purchase, returned
+from builders import T0, card_linked, club, enrolled, line, purchase, returned, social_share
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from processors.decide import decide
-from processors.events import MemberEvent, Purchase, PurchaseLine
+from processors.events import MemberEvent, Purchase, PurchaseLine, Redemption, RedemptionCancelled
 from processors.outputs import Decision, LedgerEntry, LedgerReason, Output
+from processors.program import CatalogueReward, EarnRate, SocialPoints, StampCard
 from processors.state import MemberState
 
 PROGRAM = club(
+    earn=EarnRate(points=1, per_amount_minor=1_000, minimum_spend_minor=2_000, carry_remainder=True),
     category_multipliers_bp={"shoes": 20_000, "groceries": 5_000},
+    sku_multipliers_bp={"sku-shoes-limited": 30_000},
+    excluded_skus=frozenset({"sku-delivery"}),
+    payment_multipliers_bp={"store_card": 15_000},
+    stamp_cards=(StampCard(name="shoes", stamps=3, per="item", categories=frozenset({"shoes"}), reward="socks"),
+                 StampCard(name="visits", stamps=4, reward="coffee")),
+    social=SocialPoints(points={"instagram": {"share": 30, "tag": 10}}, daily_cap_points=50),
+    rewards=(CatalogueReward(id="voucher", name="A voucher", kind="discount", points=150),),
     qualifying_months=2,
     dedup_window_days=40,
     return_window_days=30,
 )
+SKUS = (None, None, None, "sku-shoes-limited", "sku-delivery")
+SPENDING = (LedgerReason.REDEMPTION, LedgerReason.REDEMPTION_CANCELLED)
 MEMBERS = ("anna", "bob", "cecilia")
 CATEGORIES = ("clothing", "shoes", "groceries", "gift_card")
 GAPS = (
@@ -46,6 +60,7 @@ def purchase_lines(draw: st.DrawFn) -> tuple[PurchaseLine, ...]:
             draw(st.sampled_from(CATEGORIES)),
             quantity=draw(st.integers(1, 4)),
             line_id=f"l{i}",
+            sku=draw(st.sampled_from(SKUS)),
         )
         for i in range(count)
     )
@@ -63,7 +78,8 @@ def stories(draw: st.DrawFn) -> list[MemberEvent]:
     for n in range(draw(st.integers(0, 30))):
         when += draw(st.sampled_from(GAPS))
         member = draw(st.sampled_from(MEMBERS))
-        kind = draw(st.sampled_from(("buy", "buy", "buy", "return", "return", "card", "enrol")))
+        kind = draw(st.sampled_from(("buy", "buy", "buy", "return", "return", "card", "enrol", "share", "redeem",
+                                     "cancel")))
         if kind == "return" and purchases:
             order = draw(st.sampled_from(purchases))
             lines = draw(st.lists(st.sampled_from(order.lines), min_size=1, max_size=3))
@@ -74,8 +90,18 @@ def stories(draw: st.DrawFn) -> list[MemberEvent]:
             events.append(card_linked(member, when))
         elif kind == "enrol":
             events.append(enrolled(member, when, event_id=f"e{n}"))
+        elif kind == "share":
+            action, post = draw(st.sampled_from(("share", "tag"))), draw(st.sampled_from(("p1", "p2", "p3", "p4")))
+            events.append(social_share(member, when, action=action, post_id=post))
+        elif kind == "redeem":
+            reward = draw(st.sampled_from(("voucher", "voucher", "unknown")))
+            events.append(Redemption(f"e{n}", member, when, "app", f"r{draw(st.integers(0, 5))}", reward))
+        elif kind == "cancel":
+            events.append(RedemptionCancelled(f"e{n}", member, when, "app", f"r{draw(st.integers(0, 5))}"))
         else:
-            bought = purchase(member, *draw(purchase_lines()), at=when, order_id=f"o{n}", event_id=f"e{n}")
+            paid_with = draw(st.sampled_from(("card", "store_card")))
+            bought = purchase(member, *draw(purchase_lines()), at=when, order_id=f"o{n}", event_id=f"e{n}",
+                              payment_method=paid_with)
             purchases.append(bought)
             events.append(bought)
     return events
@@ -109,6 +135,32 @@ def test_a_balance_is_always_the_sum_of_its_ledger(events: list[MemberEvent]) ->
         assert entry.balance_after == running[entry.member_id]
     for member, state in states.items():
         assert state.balance == running[member]
+
+
+@settings(max_examples=300)
+@given(stories())
+def test_only_a_return_takes_a_balance_below_zero(events: list[MemberEvent]) -> None:
+    _, outputs, _ = run(events)
+
+    for entry in ledger(outputs):
+        assert entry.balance_after >= 0 or entry.reason is LedgerReason.RETURN
+
+
+@settings(max_examples=200)
+@given(stories())
+def test_social_points_stay_under_the_daily_cap_and_each_post_earns_once(events: list[MemberEvent]) -> None:
+    _, outputs, _ = run(events)
+
+    by_day: Counter[tuple[str, object]] = Counter()
+    for entry in ledger(outputs):
+        if entry.reason is LedgerReason.SOCIAL:
+            by_day[(entry.member_id, entry.occurred_at.date())] += entry.points
+    assert all(points <= 50 for points in by_day.values())
+    social = [e for e in events if type(e).__name__ == "SocialShare"]
+    paid = {(e.member_id, e.post_id) for e in social  # type: ignore[attr-defined]
+            if any(o.event_id == e.event_id for o in ledger(outputs) if o.reason is LedgerReason.SOCIAL)}
+    paid_entries = [o for o in ledger(outputs) if o.reason is LedgerReason.SOCIAL]
+    assert len(paid_entries) == len(paid)
 
 
 @settings(max_examples=200)
@@ -152,7 +204,7 @@ def test_returns_never_give_back_more_than_the_order_earned(events: list[MemberE
     earned: Counter[str] = Counter()
     reversed_points: Counter[str] = Counter()
     for entry in ledger(outputs):
-        assert entry.order_id is not None or entry.reason is LedgerReason.WELCOME
+        assert entry.order_id is not None or entry.reason in (LedgerReason.WELCOME, LedgerReason.SOCIAL, *SPENDING)
         if entry.reason is LedgerReason.PURCHASE:
             earned[f"{entry.order_id}"] += entry.points
         elif entry.reason is LedgerReason.RETURN:

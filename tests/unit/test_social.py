@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from builders import Member, club
+from builders import Member, club, social_share
 
 from processors.outputs import LedgerReason
 from processors.program import SocialPoints
@@ -58,3 +58,16 @@ def test_a_platform_or_action_the_program_does_not_pay_earns_nothing() -> None:
     sam.share("p2", platform="myspace")
 
     assert sam.ledger == [] and [a.points for a in sam.activity[-2:]] == [0, 0]
+
+
+def test_a_late_share_counts_against_its_own_days_cap_not_todays() -> None:
+    sam = social_member(cap=50)
+    yesterday = sam.now
+    sam.later(days=1)
+    for post in ("a", "b", "c"):
+        sam.share(post)  # today: 20 + 20 + 10
+    late = social_share("sam", yesterday, post_id="late")
+    sam.apply(late)  # yesterday had nothing: 20 more
+    sam.share("d")  # today is still full
+
+    assert [e.points for e in sam.ledger] == [20, 20, 10, 20]

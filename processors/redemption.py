@@ -1,0 +1,56 @@
+"""Redemption: spending points on a reward from the catalogue, and undoing it.
+
+A redemption names a reward in the program's catalogue and carries its own
+id. It is refused, with the reason, when the reward is not in the catalogue,
+the id was used before, or the member has too few points: a balance never goes
+below zero by spending. An accepted one is a negative ledger entry and a
+``RewardIssued``. Cancelling it gives back exactly the points it took, once.
+"""
+
+from __future__ import annotations
+
+from processors.compiled import CompiledProgram
+from processors.events import Redemption, RedemptionCancelled
+from processors.money import format_points
+from processors.outputs import Activity, Decision, LedgerEntry, LedgerReason, RewardIssued
+from processors.refusals import refuse
+from processors.state import MemberState, RedemptionRecord
+
+
+def redeem(state: MemberState, event: Redemption, rules: CompiledProgram) -> Decision:
+    reward = rules.rewards.get(event.reward)
+    if reward is None:
+        offered = ", ".join(rules.rewards) or "none: the program has no reward catalogue"
+        return refuse(state, event, f"reward {event.reward!r} is not in {rules.name}'s catalogue (offered: {offered})")
+    if event.redemption_id in state.redemptions:
+        return refuse(state, event, f"redemption {event.redemption_id} was already made: send a new redemption_id")
+    if state.balance < reward.points:
+        return refuse(state, event, f"{reward.name} needs {format_points(reward.points)}; "
+                                    f"member {event.member_id} has {format_points(state.balance)}")
+    state.balance -= reward.points
+    state.redemptions[event.redemption_id] = RedemptionRecord(reward.id, reward.points)
+    detail = f"Redeemed {format_points(reward.points)} for {reward.name} (redemption {event.redemption_id})"
+    event_id, member_id, when = event.event_id, event.member_id, event.occurred_at
+    return Decision(state, (
+        LedgerEntry(f"{event_id}:redemption", member_id, event_id, when, LedgerReason.REDEMPTION, -reward.points,
+                    state.balance, None, None, detail),
+        RewardIssued(f"{event_id}:redeemed", member_id, event_id, when, reward.id, -reward.points, detail),
+        Activity(event_id, member_id, when, "redemption", None, None, None, 0, -reward.points, None),
+    ))
+
+
+def cancel_redemption(state: MemberState, event: RedemptionCancelled, rules: CompiledProgram) -> Decision:
+    record = state.redemptions.get(event.redemption_id)
+    if record is None:
+        return refuse(state, event, f"no redemption {event.redemption_id} for member {event.member_id}")
+    if record.cancelled:
+        return refuse(state, event, f"redemption {event.redemption_id} is already cancelled")
+    record.cancelled = True
+    state.balance += record.points
+    detail = f"Redemption {event.redemption_id} of {record.reward} cancelled: {format_points(record.points)} back"
+    event_id, member_id, when = event.event_id, event.member_id, event.occurred_at
+    return Decision(state, (
+        LedgerEntry(f"{event_id}:redemption_cancelled", member_id, event_id, when,
+                    LedgerReason.REDEMPTION_CANCELLED, record.points, state.balance, None, None, detail),
+        Activity(event_id, member_id, when, "redemption_cancelled", None, None, None, 0, record.points, None),
+    ))

@@ -1,0 +1,58 @@
+"""Spending points on the catalogue's rewards, refusals with reasons, and cancellations."""
+
+from __future__ import annotations
+
+from builders import Member, club
+
+from processors.outputs import LedgerReason
+from processors.program import CatalogueReward
+
+DRINK = CatalogueReward(id="free_drink", name="A free drink", kind="free_product", points=50)
+
+
+def regular(welcome: int = 120) -> Member:
+    member = Member(club(welcome_bonus_points=welcome, rewards=(DRINK,)), "kim")
+    member.enrol()
+    return member
+
+
+def test_a_redemption_spends_the_points_and_issues_the_reward() -> None:
+    kim = regular()
+
+    decision = kim.redeem("free_drink", "R1")
+
+    assert decision.refusal is None and kim.balance == 70
+    entry = kim.ledger[-1]
+    assert (entry.reason, entry.points, entry.balance_after) == (LedgerReason.REDEMPTION, -50, 70)
+    assert entry.detail == "Redeemed 50 points for A free drink (redemption R1)"
+    assert kim.rewards[-1].reward == "free_drink" and kim.rewards[-1].points == -50
+
+
+def test_too_few_points_an_unknown_reward_or_a_reused_id_are_refused_with_the_reason() -> None:
+    kim = regular(welcome=60)
+    kim.redeem("free_drink", "R1")
+
+    too_few = kim.redeem("free_drink", "R2")
+    unknown = kim.redeem("free_car", "R3")
+    reused = kim.redeem("free_drink", "R1")
+
+    assert too_few.refusal is not None and too_few.refusal.reason == (
+        "A free drink needs 50 points; member kim has 10 points")
+    assert unknown.refusal is not None and "not in Club's catalogue (offered: free_drink)" in unknown.refusal.reason
+    assert reused.refusal is not None and "already made" in reused.refusal.reason
+    assert kim.balance == 10
+
+
+def test_a_cancelled_redemption_gives_the_points_back_once() -> None:
+    kim = regular()
+    kim.redeem("free_drink", "R1")
+
+    kim.cancel("R1")
+    again = kim.cancel("R1")
+    unknown = kim.cancel("R9")
+
+    assert kim.balance == 120
+    assert [(e.reason, e.points) for e in kim.ledger[-2:]] == [
+        (LedgerReason.REDEMPTION, -50), (LedgerReason.REDEMPTION_CANCELLED, 50)]
+    assert again.refusal is not None and "already cancelled" in again.refusal.reason
+    assert unknown.refusal is not None and "no redemption R9" in unknown.refusal.reason
