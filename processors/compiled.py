@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from processors.events import Channel
 from processors.money import format_money, format_multiplier, format_points
-from processors.program import BASIS_POINTS, CatalogueReward, Program, SocialPoints, StampCard
+from processors.program import BASIS_POINTS, CatalogueReward, Partner, Program, SocialPoints, StampCard
 
 # One plain string per channel, so outputs carry ``"web"`` and not the enum.
 CHANNEL_NAMES: dict[Channel | None, str | None] = {channel: channel.value for channel in Channel}
@@ -38,6 +38,16 @@ class TierStep:
 
 
 @dataclass(frozen=True, slots=True)
+class PartnerTerms:
+    """A coalition partner's earn rate in the form ``award_points`` uses."""
+
+    partner: Partner
+    points: int
+    points_divisor: int  # per_amount_minor x 10,000 x 10,000 x 10,000, as the program's own
+    rate_text: str  # "at 1 point per 20.00 SEK at Stadsmuseet"
+
+
+@dataclass(frozen=True, slots=True)
 class CompiledProgram:
     program: Program
     name: str
@@ -52,6 +62,7 @@ class CompiledProgram:
     stamp_cards: tuple[StampCard, ...]
     social: SocialPoints | None
     rewards: dict[str, CatalogueReward]  # the catalogue by reward id
+    partners: dict[str, PartnerTerms]
     tiers: tuple[TierStep, ...]
     tier_by_name: dict[str, TierStep]
     welcome_bonus_points: int
@@ -149,6 +160,7 @@ def _compile(program: Program) -> CompiledProgram:
         stamp_cards=program.stamp_cards,
         social=program.social,
         rewards={reward.id: reward for reward in program.rewards},
+        partners={partner.id: _partner_terms(partner, program.currency) for partner in program.partners},
         tiers=tiers,
         tier_by_name={step.name: step for step in tiers},
         welcome_bonus_points=program.welcome_bonus_points,
@@ -158,6 +170,12 @@ def _compile(program: Program) -> CompiledProgram:
         return_window=timedelta(days=program.return_window_days),
         return_window_days=program.return_window_days,
     )
+
+
+def _partner_terms(partner: Partner, currency: str) -> PartnerTerms:
+    per = format_money(partner.earn.per_amount_minor, currency)
+    return PartnerTerms(partner, partner.earn.points, partner.earn.per_amount_minor * BASIS_POINTS ** 3,
+                        f"at {format_points(partner.earn.points)} per {per} at {partner.name}")
 
 
 _CACHE_SIZE = 64

@@ -6,7 +6,8 @@ An order earns
            / (earn.per_amount_minor x 10,000 x 10,000 x 10,000) )
 
 where ``line_bp`` is the SKU's multiplier, else the category's, else 10,000 bp
-(x1), and 0 for an excluded SKU or category; ``payment_bp`` is the multiplier
+(x1), and 0 for an excluded SKU or category (at a coalition partner, the
+partner's rate takes the place of ``earn``); ``payment_bp`` is the multiplier
 of the payment method (x1 if it has none). Rounding down happens once per
 order, never per line: splitting a basket into lines must not cost the member
 points, and the program never pays for money that was not spent. A program
@@ -29,7 +30,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from processors.compiled import CompiledProgram, TierStep
+from processors.compiled import CompiledProgram, PartnerTerms, TierStep
 from processors.events import PurchaseLine
 from processors.money import format_money, format_points
 from processors.program import BASIS_POINTS
@@ -44,11 +45,27 @@ class Earning(NamedTuple):
 
 
 def award_points(lines: tuple[PurchaseLine, ...], tier: TierStep, payment_method: str | None, carried: int,
-                 rules: CompiledProgram) -> Earning:
-    """The order's points; ``carried`` is the remainder an earlier order left (0 unless carried over)."""
+                 rules: CompiledProgram, partner: PartnerTerms | None = None) -> Earning:
+    """The order's points; ``carried`` is the remainder an earlier order left (0 unless carried over).
+
+    At a coalition ``partner`` the partner's rate and minimum take the place of
+    the program's; nothing is carried from or to a partner's order.
+    """
     weights, sku_weights = rules.category_weight_bp, rules.sku_weight_bp
     payment = rules.payment_terms.get(payment_method) if payment_method is not None else None
-    factor = tier.earn_factor * (payment[0] if payment is not None else BASIS_POINTS)
+    if partner is None:
+        factor, divisor, rate = tier.earn_factor, rules.points_divisor, tier.rate_text
+        minimum, minimum_text, carry = rules.minimum_spend_minor, rules.minimum_spend_text, rules.carry_remainder
+    else:
+        factor, divisor = partner.points * tier.earn_multiplier_bp, partner.points_divisor
+        rate = f"{partner.rate_text}, {tier.name} {tier.multiplier_text}"
+        minimum = partner.partner.earn.minimum_spend_minor
+        minimum_text, carry = format_money(minimum, rules.currency), False
+    if payment is not None:
+        factor *= payment[0]
+        rate += payment[1]
+    else:
+        factor *= BASIS_POINTS
     shares: list[int] = []  # each line's exact points, times the divisor
     qualifying: list[int] = []
     special: list[str] = []  # categories or SKUs that earn other than x1, in line order
@@ -62,27 +79,25 @@ def award_points(lines: tuple[PurchaseLine, ...], tier: TierStep, payment_method
             special.append(line.sku)
         shares.append(line.amount_minor * bp * factor)
         qualifying.append(line.amount_minor if bp else 0)
-    divisor = rules.points_divisor
     spent = sum(qualifying)
     money = format_money(spent, rules.currency)
-    if spent < rules.minimum_spend_minor:
-        detail = f"{money} is under the {rules.minimum_spend_text} minimum for points = 0 points"
+    if spent < minimum:
+        detail = f"{money} is under the {minimum_text} minimum for points = 0 points"
         return Earning(0, [0] * len(shares), qualifying, detail, carried)
-    points, rest = divmod(sum(shares) + carried, divisor)
+    points, rest = divmod(sum(shares) + (carried if carry else 0), divisor)
     result = format_points(points)
-    if rules.carry_remainder:
+    if carry:
         if carried:
             result += ", with what earlier orders left over"
     elif rest:
         result += ", rounded down"
-    rate = tier.rate_text if payment is None else tier.rate_text + payment[1]
     if special:
         multiplied, excluded = rules.category_terms(tuple(special))
         detail = f"{money} {rate}{multiplied} = {result}{excluded}"
     else:
         detail = f"{money} {rate} = {result}"
     line_points = [points] if len(shares) == 1 else share_out(points, shares, divisor)
-    return Earning(points, line_points, qualifying, detail, rest if rules.carry_remainder else 0)
+    return Earning(points, line_points, qualifying, detail, rest if carry else carried)
 
 
 def share_out(points: int, shares: list[int], divisor: int) -> list[int]:

@@ -57,6 +57,7 @@ class Purchase(MemberEvent):
     total_minor: int
     lines: tuple[PurchaseLine, ...]
     payment_method: str | None
+    partner_id: str | None = None  # a purchase at a coalition partner
 
 
 @dataclass(slots=True)

@@ -45,6 +45,9 @@ def explain(program: Program) -> list[str]:
                           f"{card.stamps} stamps give you {card.reward}, and the card starts again.")
     if program.social is not None:
         paragraphs.append(_social(program))
+    for partner in program.partners:
+        paragraphs.append(f"At {partner.name} you earn {format_points(partner.earn.points)} for every "
+                          f"{format_money(partner.earn.per_amount_minor, money)} you spend there.")
     if program.rewards:
         paragraphs.append("Spend your points on: " + "; ".join(
             f"{reward.name} for {format_points(reward.points)}" for reward in program.rewards)

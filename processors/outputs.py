@@ -104,7 +104,23 @@ class Activity:
     lines: tuple[ActivityLine, ...] = ()
 
 
-Output = LedgerEntry | RewardIssued | Trigger | TierChanged | Activity
+@dataclass(slots=True)
+class SettlementEntry:
+    """What a coalition partner owes the program (positive) or is owed (negative) for one event's points."""
+
+    settlement_id: str
+    partner_id: str
+    member_id: str
+    event_id: str
+    occurred_at: datetime
+    kind: str  # earn, return, burn, burn_cancelled
+    points: int
+    amount_minor: int
+    currency: str
+    detail: str
+
+
+Output = LedgerEntry | RewardIssued | Trigger | TierChanged | Activity | SettlementEntry
 
 
 @dataclass(slots=True)

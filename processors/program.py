@@ -71,12 +71,33 @@ class SocialPoints(_Rules):
 
 
 class CatalogueReward(_Rules):
-    """Something a member can spend points on."""
+    """Something a member can spend points on; a ``partner_voucher`` is spent at a coalition partner."""
 
     id: str = Name
     name: str = Field(min_length=1, description="What the member sees, e.g. 'A free drink of your choice'")
     kind: Literal["discount", "free_product", "free_shipping", "early_access", "partner_voucher"]
     points: PositiveInt
+    partner: str | None = Field(None, description="the partner a partner_voucher is spent at")
+
+    @model_validator(mode="after")
+    def _voucher_names_its_partner(self) -> CatalogueReward:
+        if (self.kind == "partner_voucher") != (self.partner is not None):
+            raise ValueError("a partner_voucher names its partner, and only a partner_voucher does")
+        return self
+
+
+class Partner(_Rules):
+    """A coalition partner: members earn there at its own rate and spend points on its vouchers.
+
+    ``point_value_minor`` is what one point is worth in the program's currency:
+    the partner pays that for each point its customers earn, and is paid that
+    for each point members spend on its vouchers.
+    """
+
+    id: str = Name
+    name: str = Field(min_length=1)
+    earn: EarnRate
+    point_value_minor: PositiveInt
 
 
 class Program(_Rules):
@@ -97,6 +118,7 @@ class Program(_Rules):
     stamp_cards: tuple[StampCard, ...] = ()
     social: SocialPoints | None = None
     rewards: tuple[CatalogueReward, ...] = Field((), description="the reward catalogue, for redemptions")
+    partners: tuple[Partner, ...] = Field((), description="coalition partners where members earn and spend")
     dedup_window_days: PositiveInt = 60
     return_window_days: PositiveInt = 60
 
@@ -129,6 +151,21 @@ class Program(_Rules):
     def _rewards_have_own_ids(cls, rewards: tuple[CatalogueReward, ...]) -> tuple[CatalogueReward, ...]:
         _distinct("reward", [r.id for r in rewards])
         return rewards
+
+    @field_validator("partners")
+    @classmethod
+    def _partners_have_own_ids(cls, partners: tuple[Partner, ...]) -> tuple[Partner, ...]:
+        _distinct("partner", [p.id for p in partners])
+        return partners
+
+    @model_validator(mode="after")
+    def _vouchers_name_known_partners(self) -> Program:
+        known = {p.id for p in self.partners}
+        unknown = sorted({r.partner for r in self.rewards if r.partner is not None and r.partner not in known})
+        if unknown:
+            raise ValueError(f"rewards: partner {', '.join(unknown)} is not in partners "
+                             f"(known: {', '.join(sorted(known)) or 'none'})")
+        return self
 
     @model_validator(mode="after")
     def _windows_fit(self) -> Program:

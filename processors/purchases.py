@@ -11,7 +11,9 @@ from __future__ import annotations
 from processors.compiled import CHANNEL_NAMES, CompiledProgram
 from processors.earning import award_points
 from processors.events import Purchase
+from processors.money import format_points
 from processors.outputs import Activity, ActivityLine, Decision, LedgerEntry, LedgerReason, Output
+from processors.partners import settlement
 from processors.refusals import refuse
 from processors.returns import keep_order
 from processors.stamps import add_stamps
@@ -35,12 +37,19 @@ def apply_purchase(state: MemberState, event: Purchase, rules: CompiledProgram) 
             f"order {event.order_id} is already recorded for member {event.member_id} by another event: "
             "send a Return to change it",
         )
+    partner = None
+    if event.partner_id is not None:
+        partner = rules.partners.get(event.partner_id)
+        if partner is None:
+            known = ", ".join(rules.partners) or "none"
+            return refuse(state, event,
+                          f"partner {event.partner_id} is not a partner of {rules.name} (partners: {known})")
     event_id, member_id, when, order_id = event.event_id, event.member_id, event.occurred_at, event.order_id
     tier = rules.tier(state.tier)
     carried = state.carried
     if carried and state.carried_divisor != rules.points_divisor:  # the program's rates changed: rescale, down
         carried = carried * rules.points_divisor // state.carried_divisor
-    earning = award_points(event.lines, tier, event.payment_method, carried, rules)
+    earning = award_points(event.lines, tier, event.payment_method, carried, rules, partner)
     points = earning.points
     balance = state.balance + points
 
@@ -84,6 +93,9 @@ def apply_purchase(state: MemberState, event: Purchase, rules: CompiledProgram) 
         notified = reached.next_name
     if rules.stamp_cards:
         outputs += add_stamps(state, event, rules)
+    if partner is not None and points:
+        outputs.append(settlement(event, partner.partner, "earn", points, rules.currency,
+                                  f"{partner.partner.name} gave {format_points(points)} on order {order_id}"))
     outputs.append(
         Activity(
             event_id,
@@ -106,5 +118,5 @@ def apply_purchase(state: MemberState, event: Purchase, rules: CompiledProgram) 
     state.near_tier_notified = notified
     if rules.carry_remainder:
         state.carried, state.carried_divisor = earning.remainder, rules.points_divisor
-    keep_order(state, order_id, OrderRecord(when, records), when, rules)
+    keep_order(state, order_id, OrderRecord(when, records, event.partner_id), when, rules)
     return Decision(state, tuple(outputs))

@@ -4,7 +4,9 @@ A redemption names a reward in the program's catalogue and carries its own
 id. It is refused, with the reason, when the reward is not in the catalogue,
 the id was used before, or the member has too few points: a balance never goes
 below zero by spending. An accepted one is a negative ledger entry and a
-``RewardIssued``. Cancelling it gives back exactly the points it took, once.
+``RewardIssued``; a partner's voucher is also a settlement entry, the program
+owing the partner for the points spent with it. Cancelling a redemption gives
+back exactly the points it took, once.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from __future__ import annotations
 from processors.compiled import CompiledProgram
 from processors.events import Redemption, RedemptionCancelled
 from processors.money import format_points
-from processors.outputs import Activity, Decision, LedgerEntry, LedgerReason, RewardIssued
+from processors.outputs import Activity, Decision, LedgerEntry, LedgerReason, Output, RewardIssued
+from processors.partners import settlement
 from processors.refusals import refuse
 from processors.state import MemberState, RedemptionRecord
 
@@ -28,15 +31,20 @@ def redeem(state: MemberState, event: Redemption, rules: CompiledProgram) -> Dec
         return refuse(state, event, f"{reward.name} needs {format_points(reward.points)}; "
                                     f"member {event.member_id} has {format_points(state.balance)}")
     state.balance -= reward.points
-    state.redemptions[event.redemption_id] = RedemptionRecord(reward.id, reward.points)
+    state.redemptions[event.redemption_id] = RedemptionRecord(reward.id, reward.points, False, reward.partner)
     detail = f"Redeemed {format_points(reward.points)} for {reward.name} (redemption {event.redemption_id})"
     event_id, member_id, when = event.event_id, event.member_id, event.occurred_at
-    return Decision(state, (
+    outputs: list[Output] = [
         LedgerEntry(f"{event_id}:redemption", member_id, event_id, when, LedgerReason.REDEMPTION, -reward.points,
                     state.balance, None, None, detail),
         RewardIssued(f"{event_id}:redeemed", member_id, event_id, when, reward.id, -reward.points, detail),
         Activity(event_id, member_id, when, "redemption", None, None, None, 0, -reward.points, None),
-    ))
+    ]
+    partner = rules.partners.get(reward.partner) if reward.partner is not None else None
+    if partner is not None:
+        outputs.append(settlement(event, partner.partner, "burn", -reward.points, rules.currency,
+                                  f"{reward.name} spent {format_points(reward.points)}"))
+    return Decision(state, tuple(outputs))
 
 
 def cancel_redemption(state: MemberState, event: RedemptionCancelled, rules: CompiledProgram) -> Decision:
@@ -49,8 +57,13 @@ def cancel_redemption(state: MemberState, event: RedemptionCancelled, rules: Com
     state.balance += record.points
     detail = f"Redemption {event.redemption_id} of {record.reward} cancelled: {format_points(record.points)} back"
     event_id, member_id, when = event.event_id, event.member_id, event.occurred_at
-    return Decision(state, (
+    outputs: list[Output] = [
         LedgerEntry(f"{event_id}:redemption_cancelled", member_id, event_id, when,
                     LedgerReason.REDEMPTION_CANCELLED, record.points, state.balance, None, None, detail),
         Activity(event_id, member_id, when, "redemption_cancelled", None, None, None, 0, record.points, None),
-    ))
+    ]
+    partner = rules.partners.get(record.partner_id) if record.partner_id is not None else None
+    if partner is not None:
+        outputs.append(settlement(event, partner.partner, "burn_cancelled", record.points, rules.currency,
+                                  f"redemption {event.redemption_id} cancelled, {format_points(record.points)} back"))
+    return Decision(state, tuple(outputs))

@@ -8,7 +8,9 @@ exactly what is left, so however an order is returned in parts the reversals
 add up to what it earned, and no part ever reverses more than it earned.
 
 The member's balance may go below zero when the points were already spent; the
-ledger records the return as it happened.
+ledger records the return as it happened. A return of an order bought at a
+coalition partner also takes the points off the partner's settlement (unless
+the partner has since left the program, which leaves nothing to settle with).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from processors.compiled import CompiledProgram
 from processors.events import Return
 from processors.money import format_points
 from processors.outputs import Activity, ActivityLine, Decision, LedgerEntry, LedgerReason, Output
+from processors.partners import settlement
 from processors.refusals import refuse
 from processors.state import LineRecord, MemberState, OrderRecord
 from processors.tiers import remove_qualifying_spend
@@ -118,8 +121,12 @@ def apply_return(state: MemberState, event: Return, rules: CompiledProgram) -> D
             tuple(activity_lines),
         )
     )
+    partner = rules.partners.get(order.partner_id) if order.partner_id is not None else None
+    if partner is not None and points_back:
+        outputs.append(settlement(event, partner.partner, "return", -points_back, rules.currency,
+                                  f"return from order {order_id} takes back {format_points(points_back)}"))
     state.balance = balance
     state.lifetime_points -= points_back
     remove_qualifying_spend(state, order.occurred_at, amount_back, when, rules)
-    keep_order(state, order_id, OrderRecord(order.occurred_at, lines), when, rules)
+    keep_order(state, order_id, OrderRecord(order.occurred_at, lines, order.partner_id), when, rules)
     return Decision(state, tuple(outputs))

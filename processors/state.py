@@ -23,6 +23,7 @@ class LineRecord:
 class OrderRecord:
     occurred_at: datetime
     lines: dict[str, LineRecord]
+    partner_id: str | None = None  # bought at this coalition partner
 
 
 @dataclass(slots=True)
@@ -30,6 +31,7 @@ class RedemptionRecord:
     reward: str
     points: int
     cancelled: bool = False
+    partner_id: str | None = None  # spent on this coalition partner's voucher
 
 
 @dataclass(slots=True)

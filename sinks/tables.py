@@ -194,6 +194,24 @@ TABLES: tuple[Table, ...] = (
         "Activity: accepted input events; lines as parallel arrays (line_*)",
     ),
     Table(
+        "settlements",
+        "loyalty.settlements.v1",
+        (
+            col("settlement_id", ID),
+            col("partner_id", LABEL),
+            col("member_id", ID),
+            col("event_id", ID),
+            col("occurred_at", TIME),
+            col("kind", LABEL),
+            col("points", INT),
+            col("amount_minor", INT),
+            col("currency", LABEL),
+            col("detail", "String"),
+        ),
+        ("partner_id", "settlement_id"),
+        "SettlementEntry: positive amount_minor = the partner owes the program",
+    ),
+    Table(
         "dead_letters",
         "loyalty.deadletter.v1",
         (
@@ -222,6 +240,13 @@ def _views(db: str) -> dict[str, str]:
     return {
         # Purchases and returns (negative amount and points) only.
         "purchases": f"SELECT * FROM {q}.activity FINAL WHERE event_type IN ('purchase', 'return')",
+        # What each coalition partner owes the program (negative: what the program owes it), per currency.
+        "partner_balances": f"""
+SELECT partner_id, currency, sum(amount_minor) AS owed_minor,
+       sumIf(points, kind IN ('earn', 'return')) AS points_earned,
+       -sumIf(points, kind IN ('burn', 'burn_cancelled')) AS points_spent
+FROM {q}.settlements FINAL GROUP BY partner_id, currency
+""".strip(),
         # One row per known member. Parameterized: SELECT * FROM members(base_tier='base').
         # The tier is the to_tier of the latest change (ties broken by change_id), else the base tier.
         "members": f"""
@@ -264,7 +289,7 @@ LEFT JOIN (
     }
 
 
-VIEWS: tuple[str, ...] = ("purchases", "members")
+VIEWS: tuple[str, ...] = ("purchases", "partner_balances", "members")
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 

@@ -27,7 +27,7 @@ from processors.events import (
     SocialAction,
     SocialShare,
 )
-from processors.outputs import Activity, LedgerEntry, Output, RewardIssued, TierChanged, Trigger
+from processors.outputs import Activity, LedgerEntry, Output, RewardIssued, SettlementEntry, TierChanged, Trigger
 
 Record = dict[str, Any]
 
@@ -49,6 +49,7 @@ def _purchase(head: Record, body: Record) -> Purchase:
         total_minor=body["total_minor"],
         lines=tuple(PurchaseLine(**line) for line in body["lines"]),
         payment_method=body["payment_method"],
+        partner_id=body.get("partner_id"),
     )
 
 
@@ -119,6 +120,7 @@ OUTPUT_TOPICS: dict[type, tuple[str, str]] = {
     Trigger: ("loyalty.triggers.v1", "Trigger"),
     TierChanged: ("loyalty.tiers.v1", "TierChanged"),
     Activity: ("loyalty.activity.v1", "Activity"),
+    SettlementEntry: ("loyalty.settlements.v1", "SettlementEntry"),
 }
 
 

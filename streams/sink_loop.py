@@ -17,10 +17,10 @@ from confluent_kafka import Consumer
 from schemas.codec import AvroCodec
 from sinks.clickhouse import ClickHouseStore
 from streams.kafka import consume_arrived, consumer_config
-from streams.topics import ACTIVITY, DEADLETTER, LEDGER, REWARDS, TIERS, TRIGGERS
+from streams.topics import ACTIVITY, DEADLETTER, LEDGER, REWARDS, SETTLEMENTS, TIERS, TRIGGERS
 
 SINK_GROUP = "loyalty-sink"
-SINK_TOPICS = (LEDGER, REWARDS, TRIGGERS, TIERS, ACTIVITY, DEADLETTER)
+SINK_TOPICS = (LEDGER, REWARDS, TRIGGERS, TIERS, ACTIVITY, SETTLEMENTS, DEADLETTER)
 
 
 class SinkLoop:

@@ -43,7 +43,8 @@ def encode_state(state: MemberState) -> bytes:
         {
             order_id: [_ms(order.occurred_at),
                        {line_id: [line.quantity, line.amount_minor, line.points]
-                        for line_id, line in order.lines.items()}]
+                        for line_id, line in order.lines.items()},
+                       order.partner_id]
             for order_id, order in state.orders.items()
         },
         _ms(state.last_activity_at),
@@ -53,7 +54,7 @@ def encode_state(state: MemberState) -> bytes:
         state.stamps,
         state.social_posts,
         state.social_days,
-        {key: [r.reward, r.points, r.cancelled] for key, r in state.redemptions.items()},
+        {key: [r.reward, r.points, r.cancelled, r.partner_id] for key, r in state.redemptions.items()},
     ])
 
 
@@ -75,8 +76,9 @@ def decode_state(data: bytes) -> MemberState:
         spend_by_month=spend,
         seen_events={event_id: _at(ms) for event_id, ms in seen.items()},
         orders={
-            order_id: OrderRecord(_at(occurred), {line_id: LineRecord(*line) for line_id, line in lines.items()})
-            for order_id, (occurred, lines) in orders.items()
+            order_id: OrderRecord(_at(order[0]), {line_id: LineRecord(*line) for line_id, line in order[1].items()},
+                                  *order[2:])  # format 1 has no partner
+            for order_id, order in orders.items()
         },
         last_activity_at=_at(last_activity),
         near_tier_notified=notified,

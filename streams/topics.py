@@ -26,6 +26,7 @@ __all__ = [
     "MEMBERS_CHANGELOG",
     "MEMBER_BATCHES",
     "REWARDS",
+    "SETTLEMENTS",
     "TIERS",
     "TRIGGERS",
     "Cleanup",
@@ -48,6 +49,7 @@ REWARDS = "loyalty.rewards.v1"
 TRIGGERS = "loyalty.triggers.v1"
 TIERS = "loyalty.tiers.v1"
 ACTIVITY = "loyalty.activity.v1"
+SETTLEMENTS = "loyalty.settlements.v1"
 DEADLETTER = "loyalty.deadletter.v1"
 MEMBERS_CHANGELOG = "loyalty-members-changelog"  # Faust's name for the members table's changelog
 
@@ -125,6 +127,8 @@ def engine_topics(partitions: int = DEFAULT_PARTITIONS) -> list[TopicSpec]:
         TopicSpec(TRIGGERS, "output", p, retention_ms=7 * DAY_MS, doc="fired rule triggers"),
         TopicSpec(TIERS, "output", p, retention_ms=30 * DAY_MS, doc="tier changes"),
         TopicSpec(ACTIVITY, "output", p, retention_ms=7 * DAY_MS, doc="per-member activity feed"),
+        TopicSpec(SETTLEMENTS, "output", p, retention_ms=30 * DAY_MS,
+                  doc="what coalition partners and the program owe each other"),
         TopicSpec(
             DEADLETTER,
             "output",

@@ -12,6 +12,7 @@ from sinks import queries
 from sinks.clickhouse import ClickHouseStore
 from streams.demo import produce, wait_stored
 from streams.processes import engine_processes
+from streams.program_file import parse_program
 
 from .harness import engine
 from .test_purchase_to_clickhouse import enrol, event
@@ -28,10 +29,10 @@ def ledger_of(store: ClickHouseStore, member_id: str, entries: int, timeout: flo
 
 
 def bought(order_id: str, category: str, amount_minor: int, quantity: int = 1, sku: str = "SKU-1",
-           paid_with: str = "card") -> tuple[str, dict[str, Any]]:
+           paid_with: str = "card", partner: str | None = None) -> tuple[str, dict[str, Any]]:
     return ("Purchase", {
         "order_id": order_id, "channel": "pos", "store_id": "store-1", "currency": "SEK",
-        "total_minor": amount_minor, "payment_method": paid_with,
+        "total_minor": amount_minor, "payment_method": paid_with, "partner_id": partner,
         "lines": [{"line_id": "1", "sku": sku, "category": category, "quantity": quantity,
                    "amount_minor": amount_minor}],
     })
@@ -47,20 +48,25 @@ def redeemed(redemption_id: str, reward: str) -> tuple[str, dict[str, Any]]:
 
 CAFE = [enrol()] + [bought(f"C{n}", "coffee", 3_500) for n in range(12)] + [
     redeemed("R1", "free_drink"), redeemed("R2", "free_drink")]  # 52 points: the second is refused
+COALITION = [enrol(), bought("H1", "room", 240_000), bought("M1", "exhibition", 30_000, partner="moderna"),
+             redeemed("T1", "museum_ticket"), redeemed("T2", "free_night")]  # too few points for a night
 FASHION = [enrol(), bought("F1", "tops", 4_000), bought("F2", "dresses", 500_000),
            bought("F3", "shoes", 100_000, paid_with="nordic_style_card"), shared("look-1"),
            shared("look-1", "tag")]
 
 
-@pytest.mark.parametrize(("example", "bodies", "ledger", "tier", "rewards", "refused"), [
+@pytest.mark.parametrize(("example", "bodies", "ledger", "tier", "rewards", "refused", "owed"), [
     ("cafe", CAFE, [("welcome", 10)] + [("purchase", 3), ("purchase", 4)] * 6 + [("redemption", -50)], "Member",
-     ["free_coffee", "free_drink", "welcome_bonus"], ["A free drink of your choice needs 50 points"]),
+     ["free_coffee", "free_drink", "welcome_bonus"], ["A free drink of your choice needs 50 points"], {}),
     ("fashion", FASHION, [("welcome", 100), ("purchase", 500), ("purchase", 375), ("social", 20)], "Gold",
-     ["welcome_bonus"], []),
+     ["welcome_bonus"], [], {}),
+    ("coalition", COALITION, [("welcome", 200), ("purchase", 240), ("purchase", 15), ("redemption", -300)], "Guest",
+     ["museum_ticket", "welcome_bonus"], ["A free night at the hotel needs 5,000 points"], {"moderna": 75 - 1500}),
 ])
 def test_an_example_program_runs_end_to_end(tmp_path: Path, chdb_client: Any, ch_database: str, example: str,
                                            bodies: list[tuple[str, dict[str, Any]]], ledger: list[tuple[str, int]],
-                                           tier: str, rewards: list[str], refused: list[str]) -> None:
+                                           tier: str, rewards: list[str], refused: list[str],
+                                           owed: dict[str, int]) -> None:
     feed: list[tuple[bytes, dict[str, Any] | bytes]] = [
         (b"pos", event(f"{example}-{n}", n, body, member_id="M1")) for n, body in enumerate(bodies)]
     program = (EXAMPLES / f"{example}.yaml").read_text()
@@ -72,10 +78,12 @@ def test_an_example_program_runs_end_to_end(tmp_path: Path, chdb_client: Any, ch
         entries = ledger_of(e.store, "M1", len(ledger))
         assert [(x["reason"], x["points"]) for x in entries] == ledger
         assert [x["balance_after"] for x in entries][-1] == sum(points for _, points in ledger)
-        summary = queries.member_summary(e.store, "M1", "Member")
+        summary = queries.member_summary(e.store, "M1", parse_program(program, example).tiers[0].name)
         assert summary is not None and summary["tier"] == tier
         issued = e.store.rows("SELECT reward FROM $db.rewards FINAL WHERE member_id = 'M1' ORDER BY reward")
         assert [x["reward"] for x in issued] == rewards
         letters = e.store.rows("SELECT reason FROM $db.dead_letters FINAL ORDER BY reason")
         assert len(letters) == len(refused)
         assert all(words in letter["reason"] for words, letter in zip(refused, letters, strict=True))
+        balances = e.store.rows("SELECT partner_id, owed_minor FROM $db.partner_balances ORDER BY partner_id")
+        assert {x["partner_id"]: x["owed_minor"] for x in balances} == owed

@@ -28,7 +28,16 @@ from processors.events import (
     SocialAction,
     SocialShare,
 )
-from processors.outputs import Activity, Decision, LedgerEntry, Output, RewardIssued, TierChanged, Trigger
+from processors.outputs import (
+    Activity,
+    Decision,
+    LedgerEntry,
+    Output,
+    RewardIssued,
+    SettlementEntry,
+    TierChanged,
+    Trigger,
+)
 from processors.program import EarnRate, Program, TierPolicy
 from processors.state import MemberState
 
@@ -86,6 +95,7 @@ def purchase(
     currency: str = "SEK",
     event_id: str | None = None,
     payment_method: str = "card",
+    partner_id: str | None = None,
 ) -> Purchase:
     return Purchase(
         event_id or new_id("buy"),
@@ -99,6 +109,7 @@ def purchase(
         sum(item.amount_minor for item in lines),
         lines,
         payment_method,
+        partner_id,
     )
 
 
@@ -154,9 +165,9 @@ class Member:
         return self.apply(enrolled(self.member_id, self.later()))
 
     def buy(self, *lines: PurchaseLine, order_id: str | None = None, currency: str = "SEK",
-            paid_with: str = "card") -> Decision:
+            paid_with: str = "card", at_partner: str | None = None) -> Decision:
         return self.apply(purchase(self.member_id, *lines, at=self.later(), order_id=order_id, currency=currency,
-                                   payment_method=paid_with))
+                                   payment_method=paid_with, partner_id=at_partner))
 
     def redeem(self, reward: str, redemption_id: str) -> Decision:
         return self.apply(Redemption(new_id("redeem"), self.member_id, self.later(), "app", redemption_id, reward))
@@ -198,6 +209,10 @@ class Member:
     @property
     def rewards(self) -> list[RewardIssued]:
         return [o for o in self.outputs if isinstance(o, RewardIssued)]
+
+    @property
+    def settlements(self) -> list[SettlementEntry]:
+        return [o for o in self.outputs if isinstance(o, SettlementEntry)]
 
     @property
     def activity(self) -> list[Activity]:

@@ -17,8 +17,9 @@ def member_of(example: str) -> Member:
     return member
 
 
-def test_every_example_loads() -> None:
-    assert sorted(path.stem for path in EXAMPLES.glob("*.yaml")) == ["cafe", "fashion"]
+def test_every_example_loads_and_the_demo_runs_the_fashion_one() -> None:
+    assert sorted(path.stem for path in EXAMPLES.glob("*.yaml")) == ["cafe", "coalition", "fashion"]
+    assert load_program(None) == load_program(EXAMPLES / "fashion.yaml")
 
 
 def test_cafe_coffees_earn_half_points_that_add_up_and_the_tenth_fills_the_card() -> None:
@@ -44,3 +45,15 @@ def test_fashion_gold_perks_store_card_and_social_points() -> None:
     shopper.share("look-1")
     shopper.share("look-1", action="tag")
     assert [e.points for e in shopper.ledger if e.reason == "social"] == [20]
+
+
+def test_coalition_guests_earn_at_the_museum_and_spend_there_with_a_settlement_each_way() -> None:
+    guest = member_of("coalition")
+
+    guest.buy(line(kr(2_400), "room"))  # 240 at the hotel
+    assert points_earned(guest.buy(line(kr(300), "exhibition"), at_partner="moderna")) == 15
+    guest.redeem("museum_ticket", "T1")
+
+    assert guest.balance == 200 + 240 + 15 - 300
+    assert [(s.partner_id, s.kind, s.amount_minor) for s in guest.settlements] == [
+        ("moderna", "earn", 75), ("moderna", "burn", -1500)]
