@@ -1,4 +1,4 @@
-"""The ``loyalty`` command: demo, run, member, program check|explain (and the ingest and worker processes)."""
+"""The ``loyalty`` command: demo, run, member, simulate, program check|explain (and the ingest and worker processes)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from processors.program import Program
 from streams.runtime import tune_gc
 from streams.settings import Settings
 
@@ -105,18 +106,11 @@ def worker() -> None:
 def member(member_id: str, as_json: bool) -> None:
     """Print a member's balance, tier and the ledger that explains every point of it (from ClickHouse)."""
     from sinks.queries import member_ledger, member_summary
-    from streams.processes import clickhouse
     from streams.program_file import load_program
 
     settings = _settings()
     base_tier = load_program(settings.program_file).tiers[0].name
-    try:
-        store = clickhouse(settings)
-    except Exception as exc:
-        raise click.ClickException(
-            f"cannot open ClickHouse at {settings.resolved_clickhouse_dsn()}: {exc}. "
-            "With embedded ClickHouse, stop the running worker/sink first (one process per data path)."
-        ) from exc
+    store = _clickhouse_or_fail(settings)
     summary = member_summary(store, member_id, base_tier)
     if summary is None:
         raise click.ClickException(f"no member {member_id!r} in ClickHouse database {settings.clickhouse_database}")
@@ -138,11 +132,11 @@ def program() -> None:
     """Check a program file, or print its rules in plain words."""
 
 
-def _program_or_fail(path: str) -> object:
+def _program_or_fail(path: str | Path | None) -> Program:
     from streams.program_file import ProgramFileError, load_program
 
     try:
-        return load_program(Path(path))
+        return load_program(Path(path) if path is not None else None)
     except ProgramFileError as exc:
         raise click.ClickException(f"{len(exc.problems)} problem(s) in the program file:\n{exc}") from exc
 
@@ -152,7 +146,7 @@ def _program_or_fail(path: str) -> object:
 def program_check(file: str) -> None:
     """Validate FILE; every mistake is named by line and field with what is allowed."""
     checked = _program_or_fail(file)
-    click.echo(f"{file}: ok, program {checked.name!r} in {checked.currency}")  # type: ignore[attr-defined]
+    click.echo(f"{file}: ok, program {checked.name!r} in {checked.currency}")
 
 
 @program.command("explain")
@@ -161,7 +155,100 @@ def program_explain(file: str) -> None:
     """Print FILE's rules in words a member could read."""
     from processors.explain import explain
 
-    click.echo("\n\n".join(explain(_program_or_fail(file))))  # type: ignore[arg-type]
+    click.echo("\n\n".join(explain(_program_or_fail(file))))
+
+
+@main.command()
+@click.option("--line", "lines", multiple=True, required=True, metavar="CATEGORY:AMOUNT[:SKU[:QUANTITY]]",
+              help="A line of the purchase, e.g. shoes:999.00 or tops:299:TOP-0001:2 (repeat for more lines).")
+@click.option("--member", "member_id", help="Take the member's tier and balance from ClickHouse.")
+@click.option("--tier", help="The member's tier (default: the program's base tier).")
+@click.option("--balance", default=0, show_default=True, help="The member's balance before the purchase.")
+@click.option("--paid-with", help="Payment method, for payment-method bonuses.")
+@click.option("--partner", help="The coalition partner the purchase is made at.")
+@click.option("--program", "program_path", type=click.Path(dir_okay=False),
+              help="Program file (default: the configured one, else the bundled demo program).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
+def simulate(lines: tuple[str, ...], member_id: str | None, tier: str | None, balance: int, paid_with: str | None,
+             partner: str | None, program_path: str | None, as_json: bool) -> None:
+    """Answer "what would this purchase earn this member?" without changing anything."""
+    from datetime import UTC, datetime
+
+    from processors.events import Channel, Purchase
+    from processors.outputs import LedgerEntry
+    from processors.simulate import member_in_tier
+    from processors.simulate import simulate as simulate_purchase
+    from streams.records import as_record
+
+    settings = _settings()
+    rules = _program_or_fail(program_path) if program_path else _program_or_fail(settings.program_file)
+    tier = tier or rules.tiers[0].name
+    if member_id is not None:
+        tier, balance = _tier_and_balance(settings, member_id, rules.tiers[0].name)
+    elif tier not in {t.name for t in rules.tiers}:
+        raise click.BadParameter(f"{tier!r} is not a tier of {rules.name}: one of "
+                                 f"{', '.join(t.name for t in rules.tiers)}", param_hint="--tier")
+    now = datetime.now(UTC)
+    order = [_purchase_line(n, text, rules.currency) for n, text in enumerate(lines, 1)]
+    event = Purchase("simulated", member_id or "someone", now, "simulate", "simulated", Channel.WEB, None,
+                     rules.currency, sum(x.amount_minor for x in order), tuple(order), paid_with, partner)
+    decision = simulate_purchase(member_in_tier(event.member_id, tier, balance, now), event, rules)
+    if decision.refusal is not None:
+        raise click.ClickException(decision.refusal.reason)
+    points = sum(o.points for o in decision.outputs if isinstance(o, LedgerEntry))
+    if as_json:
+        click.echo(json.dumps({"tier": tier, "balance_before": balance, "points": points,
+                               "outputs": [{"type": type(o).__name__, **as_record(o)} for o in decision.outputs]},
+                              default=str, indent=2))
+        return
+    click.echo(f"{points:+,} points for a {tier} member (balance {balance:,} -> {balance + points:,})")
+    for output in decision.outputs:
+        said = getattr(output, "detail", None) or getattr(output, "message", None)
+        if said:
+            click.echo(f"  {type(output).__name__}: {said}")
+
+
+def _purchase_line(n: int, text: str, currency: str) -> object:
+    from decimal import Decimal, InvalidOperation
+
+    from processors.events import PurchaseLine
+    from processors.money import minor_digits
+
+    parts = text.split(":")
+    try:
+        if not 2 <= len(parts) <= 4 or not parts[0]:
+            raise ValueError
+        amount = Decimal(parts[1]) * 10 ** minor_digits(currency)
+        quantity = int(parts[3]) if len(parts) == 4 else 1
+        if amount != amount.to_integral_value() or amount < 0 or quantity < 1:
+            raise ValueError
+    except (ValueError, InvalidOperation):
+        raise click.BadParameter(f"{text!r}: write CATEGORY:AMOUNT[:SKU[:QUANTITY]], e.g. shoes:999.00 "
+                                 f"(an amount in {currency} with at most {minor_digits(currency)} decimals)",
+                                 param_hint="--line") from None
+    sku = parts[2] if len(parts) >= 3 and parts[2] else parts[0]
+    return PurchaseLine(str(n), sku, parts[0], quantity, int(amount))
+
+
+def _tier_and_balance(settings: Settings, member_id: str, base_tier: str) -> tuple[str, int]:
+    from sinks.queries import member_summary
+
+    summary = member_summary(_clickhouse_or_fail(settings), member_id, base_tier)
+    if summary is None:
+        raise click.ClickException(f"no member {member_id!r} in ClickHouse database {settings.clickhouse_database}")
+    return summary["tier"], summary["balance"]
+
+
+def _clickhouse_or_fail(settings: Settings) -> object:
+    from streams.processes import clickhouse
+
+    try:
+        return clickhouse(settings)
+    except Exception as exc:
+        raise click.ClickException(
+            f"cannot open ClickHouse at {settings.resolved_clickhouse_dsn()}: {exc}. "
+            "With embedded ClickHouse, stop the running worker/sink first (one process per data path)."
+        ) from exc
 
 
 def _print_summary(summary: dict[str, str]) -> None:
