@@ -10,7 +10,8 @@ rule checks before it changes anything).
 Events are expected to have passed ``validation.problems`` (the ingest stage
 does that); ``decide`` checks what only the member's state can tell. Each rule
 lives in its own module: ``dedup``, ``enrolment``, ``purchases`` (with
-``earning`` and ``tiers``), ``returns``, ``stamps``, ``social``, ``redemption`` and ``engagement``.
+``earning``, ``tiers``, ``stamps`` and ``partners``), ``returns``, ``social``,
+``redemption``, ``donations`` and ``engagement``.
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ from typing import Any
 
 from processors.compiled import CompiledProgram, compiled
 from processors.dedup import remember
+from processors.donations import donate
 from processors.engagement import record_engagement
 from processors.enrolment import enrol
 from processors.events import (
     CardLinked,
+    Donation,
     MemberEnrolled,
     MemberEvent,
     Purchase,
@@ -51,6 +54,7 @@ _RULES: dict[type, Callable[[MemberState, Any, CompiledProgram], Decision]] = {
     SocialShare: social_points,
     Redemption: redeem,
     RedemptionCancelled: cancel_redemption,
+    Donation: donate,
 }
 
 

@@ -102,3 +102,9 @@ class Redemption(MemberEvent):
 @dataclass(slots=True)
 class RedemptionCancelled(MemberEvent):
     redemption_id: str
+
+
+@dataclass(slots=True)
+class Donation(MemberEvent):
+    cause: str  # the id of one of the program's causes
+    points: int

@@ -52,6 +52,8 @@ def explain(program: Program) -> list[str]:
         paragraphs.append("Spend your points on: " + "; ".join(
             f"{reward.name} for {format_points(reward.points)}" for reward in program.rewards)
             + ". A cancelled redemption gives the points back.")
+    if program.causes:
+        paragraphs.append("You can give your points to " + ", ".join(c.name for c in program.causes) + ".")
     paragraphs.append(f"A return within {program.return_window_days} days takes back exactly the points "
                       "the returned items earned.")
     return paragraphs

@@ -20,6 +20,7 @@ class LedgerReason(StrEnum):
     SOCIAL = "social"
     REDEMPTION = "redemption"
     REDEMPTION_CANCELLED = "redemption_cancelled"
+    DONATION = "donation"
 
 
 @dataclass(slots=True)
@@ -36,6 +37,7 @@ class LedgerEntry:
     order_id: str | None
     line_id: str | None
     detail: str
+    cause: str | None = None  # donations: the cause the points went to
 
 
 @dataclass(slots=True)

@@ -100,6 +100,13 @@ class Partner(_Rules):
     point_value_minor: PositiveInt
 
 
+class Cause(_Rules):
+    """A charity or cause members can give points to."""
+
+    id: str = Name
+    name: str = Field(min_length=1)
+
+
 class Program(_Rules):
     name: str = Field(min_length=1)
     currency: str
@@ -119,6 +126,7 @@ class Program(_Rules):
     social: SocialPoints | None = None
     rewards: tuple[CatalogueReward, ...] = Field((), description="the reward catalogue, for redemptions")
     partners: tuple[Partner, ...] = Field((), description="coalition partners where members earn and spend")
+    causes: tuple[Cause, ...] = Field((), description="causes members can donate points to")
     dedup_window_days: PositiveInt = 60
     return_window_days: PositiveInt = 60
 
@@ -151,6 +159,12 @@ class Program(_Rules):
     def _rewards_have_own_ids(cls, rewards: tuple[CatalogueReward, ...]) -> tuple[CatalogueReward, ...]:
         _distinct("reward", [r.id for r in rewards])
         return rewards
+
+    @field_validator("causes")
+    @classmethod
+    def _causes_have_own_ids(cls, causes: tuple[Cause, ...]) -> tuple[Cause, ...]:
+        _distinct("cause", [c.id for c in causes])
+        return causes
 
     @field_validator("partners")
     @classmethod

@@ -18,6 +18,7 @@ from typing import Final
 
 from processors.events import (
     CardLinked,
+    Donation,
     MemberEnrolled,
     MemberEvent,
     Purchase,
@@ -75,6 +76,11 @@ def problems(event: MemberEvent) -> list[str]:
         found += [f"{name} is empty" for name in ("redemption_id", "reward") if not getattr(event, name)]
     elif isinstance(event, RedemptionCancelled) and not event.redemption_id:
         found.append("redemption_id is empty")
+    elif isinstance(event, Donation):
+        if not event.cause:
+            found.append("cause is empty")
+        if event.points <= 0:
+            found.append(f"points must be positive, got {event.points}")
     return found
 
 

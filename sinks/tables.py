@@ -119,6 +119,7 @@ TABLES: tuple[Table, ...] = (
             col("order_id", OPT),
             col("line_id", OPT),
             col("detail", "String"),
+            col("cause", OPT_LABEL),
         ),
         ("member_id", "entry_id"),
         "LedgerEntry: one signed change of a member balance",

@@ -15,6 +15,7 @@ from typing import Any
 from processors.events import (
     CardLinked,
     Channel,
+    Donation,
     MemberEnrolled,
     MemberEvent,
     Purchase,
@@ -83,6 +84,7 @@ _BODIES: dict[str, Callable[[Record, Record], MemberEvent]] = {
     "SocialShare": _social,
     "Redemption": lambda head, body: Redemption(**head, redemption_id=body["redemption_id"], reward=body["reward"]),
     "RedemptionCancelled": lambda head, body: RedemptionCancelled(**head, redemption_id=body["redemption_id"]),
+    "Donation": lambda head, body: Donation(**head, cause=body["cause"], points=body["points"]),
 }
 
 

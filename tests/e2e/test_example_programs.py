@@ -52,14 +52,14 @@ COALITION = [enrol(), bought("H1", "room", 240_000), bought("M1", "exhibition", 
              redeemed("T1", "museum_ticket"), redeemed("T2", "free_night")]  # too few points for a night
 FASHION = [enrol(), bought("F1", "tops", 4_000), bought("F2", "dresses", 500_000),
            bought("F3", "shoes", 100_000, paid_with="nordic_style_card"), shared("look-1"),
-           shared("look-1", "tag")]
+           shared("look-1", "tag"), ("Donation", {"cause": "baltic_cleanup", "points": 95})]
 
 
 @pytest.mark.parametrize(("example", "bodies", "ledger", "tier", "rewards", "refused", "owed"), [
     ("cafe", CAFE, [("welcome", 10)] + [("purchase", 3), ("purchase", 4)] * 6 + [("redemption", -50)], "Member",
      ["free_coffee", "free_drink", "welcome_bonus"], ["A free drink of your choice needs 50 points"], {}),
-    ("fashion", FASHION, [("welcome", 100), ("purchase", 500), ("purchase", 375), ("social", 20)], "Gold",
-     ["welcome_bonus"], [], {}),
+    ("fashion", FASHION, [("welcome", 100), ("purchase", 500), ("purchase", 375), ("social", 20),
+                          ("donation", -95)], "Gold", ["welcome_bonus"], [], {}),
     ("coalition", COALITION, [("welcome", 200), ("purchase", 240), ("purchase", 15), ("redemption", -300)], "Guest",
      ["museum_ticket", "welcome_bonus"], ["A free night at the hotel needs 5,000 points"], {"moderna": 75 - 1500}),
 ])
@@ -85,5 +85,8 @@ def test_an_example_program_runs_end_to_end(tmp_path: Path, chdb_client: Any, ch
         letters = e.store.rows("SELECT reason FROM $db.dead_letters FINAL ORDER BY reason")
         assert len(letters) == len(refused)
         assert all(words in letter["reason"] for words, letter in zip(refused, letters, strict=True))
+        donated = e.store.rows("SELECT cause, -sum(points) AS points FROM $db.ledger FINAL "
+                               "WHERE reason = 'donation' GROUP BY cause")
+        assert donated == ([{"cause": "baltic_cleanup", "points": 95}] if example == "fashion" else [])
         balances = e.store.rows("SELECT partner_id, owed_minor FROM $db.partner_balances ORDER BY partner_id")
         assert {x["partner_id"]: x["owed_minor"] for x in balances} == owed

@@ -19,9 +19,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from processors.decide import decide
-from processors.events import MemberEvent, Purchase, PurchaseLine, Redemption, RedemptionCancelled
+from processors.events import Donation, MemberEvent, Purchase, PurchaseLine, Redemption, RedemptionCancelled
 from processors.outputs import Decision, LedgerEntry, LedgerReason, Output
-from processors.program import CatalogueReward, EarnRate, SocialPoints, StampCard
+from processors.program import CatalogueReward, Cause, EarnRate, SocialPoints, StampCard
 from processors.state import MemberState
 
 PROGRAM = club(
@@ -34,12 +34,13 @@ PROGRAM = club(
                  StampCard(name="visits", stamps=4, reward="coffee")),
     social=SocialPoints(points={"instagram": {"share": 30, "tag": 10}}, daily_cap_points=50),
     rewards=(CatalogueReward(id="voucher", name="A voucher", kind="discount", points=150),),
+    causes=(Cause(id="sea", name="Clean Seas"),),
     qualifying_months=2,
     dedup_window_days=40,
     return_window_days=30,
 )
 SKUS = (None, None, None, "sku-shoes-limited", "sku-delivery")
-SPENDING = (LedgerReason.REDEMPTION, LedgerReason.REDEMPTION_CANCELLED)
+SPENDING = (LedgerReason.REDEMPTION, LedgerReason.REDEMPTION_CANCELLED, LedgerReason.DONATION)
 MEMBERS = ("anna", "bob", "cecilia")
 CATEGORIES = ("clothing", "shoes", "groceries", "gift_card")
 GAPS = (
@@ -79,7 +80,7 @@ def stories(draw: st.DrawFn) -> list[MemberEvent]:
         when += draw(st.sampled_from(GAPS))
         member = draw(st.sampled_from(MEMBERS))
         kind = draw(st.sampled_from(("buy", "buy", "buy", "return", "return", "card", "enrol", "share", "redeem",
-                                     "cancel")))
+                                     "cancel", "donate")))
         if kind == "return" and purchases:
             order = draw(st.sampled_from(purchases))
             lines = draw(st.lists(st.sampled_from(order.lines), min_size=1, max_size=3))
@@ -96,6 +97,9 @@ def stories(draw: st.DrawFn) -> list[MemberEvent]:
         elif kind == "redeem":
             reward = draw(st.sampled_from(("voucher", "voucher", "unknown")))
             events.append(Redemption(f"e{n}", member, when, "app", f"r{draw(st.integers(0, 5))}", reward))
+        elif kind == "donate":
+            events.append(Donation(f"e{n}", member, when, "app", draw(st.sampled_from(("sea", "zoo"))),
+                                   draw(st.integers(1, 200))))
         elif kind == "cancel":
             events.append(RedemptionCancelled(f"e{n}", member, when, "app", f"r{draw(st.integers(0, 5))}"))
         else:
