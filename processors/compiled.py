@@ -13,7 +13,16 @@ from datetime import datetime, timedelta
 
 from processors.events import Channel
 from processors.money import format_money, format_multiplier, format_points
-from processors.program import BASIS_POINTS, CatalogueReward, Cause, Partner, Program, SocialPoints, StampCard
+from processors.program import (
+    BASIS_POINTS,
+    CatalogueReward,
+    Cause,
+    Partner,
+    Program,
+    ReferralRewards,
+    SocialPoints,
+    StampCard,
+)
 
 # One plain string per channel, so outputs carry ``"web"`` and not the enum.
 CHANNEL_NAMES: dict[Channel | None, str | None] = {channel: channel.value for channel in Channel}
@@ -64,6 +73,7 @@ class CompiledProgram:
     rewards: dict[str, CatalogueReward]  # the catalogue by reward id
     partners: dict[str, PartnerTerms]
     causes: dict[str, Cause]
+    referral: ReferralRewards | None
     tiers: tuple[TierStep, ...]
     tier_by_name: dict[str, TierStep]
     welcome_bonus_points: int
@@ -163,6 +173,7 @@ def _compile(program: Program) -> CompiledProgram:
         rewards={reward.id: reward for reward in program.rewards},
         partners={partner.id: _partner_terms(partner, program.currency) for partner in program.partners},
         causes={cause.id: cause for cause in program.causes},
+        referral=program.referral,
         tiers=tiers,
         tier_by_name={step.name: step for step in tiers},
         welcome_bonus_points=program.welcome_bonus_points,

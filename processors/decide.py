@@ -11,7 +11,7 @@ Events are expected to have passed ``validation.problems`` (the ingest stage
 does that); ``decide`` checks what only the member's state can tell. Each rule
 lives in its own module: ``dedup``, ``enrolment``, ``purchases`` (with
 ``earning``, ``tiers``, ``stamps`` and ``partners``), ``returns``, ``social``,
-``redemption``, ``donations`` and ``engagement``.
+``redemption``, ``donations``, ``referrals`` and ``engagement``.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from processors.events import (
     Redemption,
     RedemptionCancelled,
     Referral,
+    ReferralQualified,
     Return,
     SocialShare,
 )
@@ -41,6 +42,7 @@ from processors.outputs import Decision
 from processors.program import Program
 from processors.purchases import apply_purchase
 from processors.redemption import cancel_redemption, redeem
+from processors.referrals import reward_referrer
 from processors.refusals import refuse, unknown_member
 from processors.returns import apply_return
 from processors.social import social_points
@@ -55,6 +57,7 @@ _RULES: dict[type, Callable[[MemberState, Any, CompiledProgram], Decision]] = {
     Redemption: redeem,
     RedemptionCancelled: cancel_redemption,
     Donation: donate,
+    ReferralQualified: reward_referrer,
 }
 
 

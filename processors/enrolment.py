@@ -64,5 +64,6 @@ def enrol(state: MemberState | None, event: MemberEnrolled, rules: CompiledProgr
         orders={},
         last_activity_at=when,
         near_tier_notified=None,
+        referred_by=event.referred_by,
     )
     return Decision(new_state, tuple(outputs))

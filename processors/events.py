@@ -108,3 +108,11 @@ class RedemptionCancelled(MemberEvent):
 class Donation(MemberEvent):
     cause: str  # the id of one of the program's causes
     points: int
+
+
+@dataclass(slots=True)
+class ReferralQualified(MemberEvent):
+    """The engine's own event, to the referrer: a friend they referred made a first qualifying purchase."""
+
+    friend_member_id: str
+    order_id: str

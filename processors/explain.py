@@ -43,6 +43,8 @@ def explain(program: Program) -> list[str]:
             what += f" from {', '.join(sorted(card.categories))}"
         paragraphs.append(f"Stamp card {card.name}: one stamp for {what}. "
                           f"{card.stamps} stamps give you {card.reward}, and the card starts again.")
+    if program.referral is not None:
+        paragraphs.append(_referral(program))
     if program.social is not None:
         paragraphs.append(_social(program))
     for partner in program.partners:
@@ -82,4 +84,18 @@ def _social(program: Program) -> str:
     words = f"Social: {'; '.join(offers)}. Each post earns once."
     if social.daily_cap_points:
         words += f" At most {format_points(social.daily_cap_points)} a day from social."
+    return words
+
+
+def _referral(program: Program) -> str:
+    referral = program.referral
+    assert referral is not None
+    purchase = "first purchase"
+    if referral.minimum_purchase_minor:
+        purchase += f" of {format_money(referral.minimum_purchase_minor, program.currency)} or more"
+    words = (f"Refer a friend: when they join with your referral and make their {purchase}, you get "
+             f"{format_points(referral.referrer_points)} and they get {format_points(referral.friend_points)}.")
+    if referral.cap_per_referrer:
+        words += (f" You are rewarded once per friend, for up to {referral.cap_per_referrer} friends "
+                  f"every {referral.cap_period_days} days.")
     return words

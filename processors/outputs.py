@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from processors.events import MemberEvent
 from processors.state import MemberState
 
 
@@ -21,6 +22,7 @@ class LedgerReason(StrEnum):
     REDEMPTION = "redemption"
     REDEMPTION_CANCELLED = "redemption_cancelled"
     DONATION = "donation"
+    REFERRAL = "referral"
 
 
 @dataclass(slots=True)
@@ -122,7 +124,14 @@ class SettlementEntry:
     detail: str
 
 
-Output = LedgerEntry | RewardIssued | Trigger | TierChanged | Activity | SettlementEntry
+@dataclass(slots=True)
+class FollowUp:
+    """An event the engine sends itself, to another member's partition (it goes back to the input topic)."""
+
+    event: MemberEvent
+
+
+Output = LedgerEntry | RewardIssued | Trigger | TierChanged | Activity | SettlementEntry | FollowUp
 
 
 @dataclass(slots=True)

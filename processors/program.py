@@ -100,6 +100,20 @@ class Partner(_Rules):
     point_value_minor: PositiveInt
 
 
+class ReferralRewards(_Rules):
+    """A referred friend's first purchase of at least ``minimum_purchase_minor`` rewards both.
+
+    A referrer is rewarded once per friend and at most ``cap_per_referrer``
+    times in any ``cap_period_days``.
+    """
+
+    referrer_points: NonNegativeInt
+    friend_points: NonNegativeInt
+    minimum_purchase_minor: NonNegativeInt = 0
+    cap_per_referrer: PositiveInt | None = None
+    cap_period_days: PositiveInt = 365
+
+
 class Cause(_Rules):
     """A charity or cause members can give points to."""
 
@@ -127,6 +141,7 @@ class Program(_Rules):
     rewards: tuple[CatalogueReward, ...] = Field((), description="the reward catalogue, for redemptions")
     partners: tuple[Partner, ...] = Field((), description="coalition partners where members earn and spend")
     causes: tuple[Cause, ...] = Field((), description="causes members can donate points to")
+    referral: ReferralRewards | None = None
     dedup_window_days: PositiveInt = 60
     return_window_days: PositiveInt = 60
 

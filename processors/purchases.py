@@ -14,6 +14,7 @@ from processors.events import Purchase
 from processors.money import format_points
 from processors.outputs import Activity, ActivityLine, Decision, LedgerEntry, LedgerReason, Output
 from processors.partners import settlement
+from processors.referrals import friends_first_purchase
 from processors.refusals import refuse
 from processors.returns import keep_order
 from processors.stamps import add_stamps
@@ -119,4 +120,6 @@ def apply_purchase(state: MemberState, event: Purchase, rules: CompiledProgram) 
     if rules.carry_remainder:
         state.carried, state.carried_divisor = earning.remainder, rules.points_divisor
     keep_order(state, order_id, OrderRecord(when, records, event.partner_id), when, rules)
+    if state.referred_by is not None:  # after the purchase's own points: the friend's reward comes on top
+        outputs += friends_first_purchase(state, event, sum(earning.qualifying_minor), rules)
     return Decision(state, tuple(outputs))

@@ -59,6 +59,9 @@ class MemberState:
     points of the latest few days (late events included), for the daily cap.
     ``redemptions`` maps each redemption id to the reward, its points and
     whether it was cancelled, so a cancellation gives back exactly what was spent.
+    ``referred_by`` is the member who referred this one, until the first
+    qualifying purchase rewards the referral (then ``None``); ``referred_friends``
+    maps each friend this member was rewarded for to when.
     """
 
     member_id: str
@@ -77,3 +80,5 @@ class MemberState:
     social_posts: dict[str, str] = field(default_factory=dict)
     social_days: dict[str, int] = field(default_factory=dict)
     redemptions: dict[str, RedemptionRecord] = field(default_factory=dict)
+    referred_by: str | None = None
+    referred_friends: dict[str, datetime] = field(default_factory=dict)

@@ -11,11 +11,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from processors.decide import decide
+from processors.outputs import FollowUp
 from processors.program import Program
 from processors.state import MemberState
 from schemas.codec import AvroCodec
 from streams.ingest import dead_letter
-from streams.records import as_record, event_from_record, output_destination
+from streams.records import as_record, event_from_record, follow_up_record, output_destination
 from streams.state_codec import decode_state
 from streams.topics import DEADLETTER, EVENTS, MEMBER_BATCHES
 
@@ -103,6 +104,11 @@ class MemberBatchApplier:
             states[member_id] = pending[member_id] = state
             key = member_id.encode()
             for output in decision.outputs:
+                if type(output) is FollowUp:  # back to the input topic, on to the other member's partition
+                    event = output.event
+                    value = self._codec.encode(EVENTS, "LoyaltyEvent", follow_up_record(event))  # type: ignore[arg-type]
+                    result.messages.append(Message(EVENTS, event.source.encode(), value))
+                    continue
                 topic, contract = output_destination(output)
                 result.messages.append(Message(topic, key, self._codec.encode(topic, contract, as_record(output))))
         return result

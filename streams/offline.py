@@ -7,6 +7,7 @@ engine must reproduce.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -72,13 +73,28 @@ def member_events(codec: AvroCodec, feed: Iterable[FeedMessage]) -> list[MemberE
 
 
 def applied(codec: AvroCodec, program: Program, feed: Iterable[FeedMessage]) -> Iterator[Message]:
-    """Every message the member agent would publish for ``feed``, one event at a time."""
+    """Every message the member agent would publish for ``feed``, one event at a time.
+
+    The engine's own follow-up events (to the input topic) are fed back in
+    after the feed, as the running engine receives them some time later.
+    """
     applier = MemberBatchApplier(codec, program)
+    ingest = Ingest(codec, partitions=1)
     table: dict[str, bytes] = {}
-    for offset, record in enumerate(ingested(codec, feed)):
-        batch = codec.encode(MEMBER_BATCHES, "MemberBatch", {"events": [record]})
-        result = applier.apply(batch, 0, offset, table.get)
-        for states in applier.pending().values():
-            table.update({member: encode_state(state) for member, state in states.items()})
-        applier.written()
-        yield from result.messages
+    waiting = deque(encoded(codec, feed))
+    offset = len(waiting)  # input offsets of the follow-up events
+    batches = 0  # member batch offsets: one batch per event
+    while waiting:
+        for records in ingest.process([waiting.popleft()]).batches.values():
+            for record in records:
+                batch = codec.encode(MEMBER_BATCHES, "MemberBatch", {"events": [record]})
+                result = applier.apply(batch, 0, batches, table.get)
+                batches += 1
+                for states in applier.pending().values():
+                    table.update({member: encode_state(state) for member, state in states.items()})
+                applier.written()
+                for message in result.messages:
+                    if message.topic == EVENTS:
+                        waiting.append(ConsumedMessage(message.key, message.value, offset))
+                        offset += 1
+                    yield message

@@ -23,6 +23,7 @@ from processors.events import (
     Redemption,
     RedemptionCancelled,
     Referral,
+    ReferralQualified,
     Return,
     ReturnedLine,
     SocialAction,
@@ -85,7 +86,17 @@ _BODIES: dict[str, Callable[[Record, Record], MemberEvent]] = {
     "Redemption": lambda head, body: Redemption(**head, redemption_id=body["redemption_id"], reward=body["reward"]),
     "RedemptionCancelled": lambda head, body: RedemptionCancelled(**head, redemption_id=body["redemption_id"]),
     "Donation": lambda head, body: Donation(**head, cause=body["cause"], points=body["points"]),
+    "ReferralQualified": lambda head, body: ReferralQualified(**head, friend_member_id=body["friend_member_id"],
+                                                              order_id=body["order_id"]),
 }
+
+
+def follow_up_record(event: ReferralQualified) -> Record:
+    """The LoyaltyEvent the engine sends itself for a follow-up event."""
+    return {"event_id": event.event_id, "occurred_at": event.occurred_at, "source": event.source,
+            "member_id": event.member_id, "card_token": None,
+            "body": (f"{BODY_PREFIX}ReferralQualified",
+                     {"friend_member_id": event.friend_member_id, "order_id": event.order_id})}
 
 
 def event_from_record(record: Record) -> MemberEvent:

@@ -90,3 +90,27 @@ def test_an_example_program_runs_end_to_end(tmp_path: Path, chdb_client: Any, ch
         assert donated == ([{"cause": "baltic_cleanup", "points": 95}] if example == "fashion" else [])
         balances = e.store.rows("SELECT partner_id, owed_minor FROM $db.partner_balances ORDER BY partner_id")
         assert {x["partner_id"]: x["owed_minor"] for x in balances} == owed
+
+
+def test_a_referral_rewards_the_friend_and_through_the_engine_the_referrer(tmp_path: Path, chdb_client: Any,
+                                                                         ch_database: str) -> None:
+    referred = ("MemberEnrolled", {"channel": "app", "birthday": None, "referred_by": "RITA"})
+    feed: list[tuple[bytes, dict[str, Any] | bytes]] = [
+        (b"app", event("rita-joins", 0, enrol(), member_id="RITA")),
+        (b"app", event("fred-joins", 1, referred, member_id="FRED")),
+        (b"pos", event("fred-buys", 2, bought("F1", "tops", 50_000), member_id="FRED")),
+        (b"pos", event("fred-buys-again", 3, bought("F2", "tops", 50_000), member_id="FRED")),
+    ]
+    program = (EXAMPLES / "fashion.yaml").read_text()
+    with (engine(tmp_path, chdb_client, ch_database, program=program) as e,
+          engine_processes(e.settings, e.bootstrap) as running):
+        produce(e.bootstrap, e.codec, feed, lambda n: None)
+        wait_stored(e.store, len(feed), e.sink, running.alive, 120, lambda n: None)
+
+        rita = ledger_of(e.store, "RITA", 2)
+        assert [(x["reason"], x["points"], x["balance_after"]) for x in rita] == [
+            ("welcome", 100, 100), ("referral", 200, 300)]
+        assert "for referring FRED" in rita[1]["detail"]
+        fred = ledger_of(e.store, "FRED", 4)
+        assert [(x["reason"], x["points"]) for x in fred] == [
+            ("welcome", 100), ("purchase", 50), ("referral", 100), ("purchase", 50)]

@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 
 from processors.decide import decide
 from processors.events import Donation, MemberEvent, Purchase, PurchaseLine, Redemption, RedemptionCancelled
-from processors.outputs import Decision, LedgerEntry, LedgerReason, Output
-from processors.program import CatalogueReward, Cause, EarnRate, SocialPoints, StampCard
+from processors.outputs import Decision, FollowUp, LedgerEntry, LedgerReason, Output
+from processors.program import CatalogueReward, Cause, EarnRate, ReferralRewards, SocialPoints, StampCard
 from processors.state import MemberState
 
 PROGRAM = club(
@@ -35,6 +35,7 @@ PROGRAM = club(
     social=SocialPoints(points={"instagram": {"share": 30, "tag": 10}}, daily_cap_points=50),
     rewards=(CatalogueReward(id="voucher", name="A voucher", kind="discount", points=150),),
     causes=(Cause(id="sea", name="Clean Seas"),),
+    referral=ReferralRewards(referrer_points=70, friend_points=30, minimum_purchase_minor=10_000, cap_per_referrer=1),
     qualifying_months=2,
     dedup_window_days=40,
     return_window_days=30,
@@ -74,7 +75,9 @@ def stories(draw: st.DrawFn) -> list[MemberEvent]:
     when = T0
     some_members = st.lists(st.sampled_from(MEMBERS), unique=True, max_size=len(MEMBERS))
     for member in draw(st.just(MEMBERS) | some_members):
-        events.append(enrolled(member, when, event_id=f"enrol-{member}"))
+        welcome = enrolled(member, when, event_id=f"enrol-{member}")
+        welcome.referred_by = draw(st.sampled_from([None, *(m for m in MEMBERS if m != member)]))
+        events.append(welcome)
     purchases: list[Purchase] = []
     for n in range(draw(st.integers(0, 30))):
         when += draw(st.sampled_from(GAPS))
@@ -112,15 +115,22 @@ def stories(draw: st.DrawFn) -> list[MemberEvent]:
 
 
 def run(events: list[MemberEvent]) -> tuple[dict[str, MemberState], list[Output], list[Decision]]:
+    """Apply ``events`` in order, then the follow-up events the engine sends itself (as it would, later).
+
+    The decisions are those of ``events``, one each.
+    """
     states: dict[str, MemberState] = {}
     outputs: list[Output] = []
     decisions = []
-    for event in events:
+    queue = list(events)
+    for n, event in enumerate(queue):  # grows while it is walked: follow-ups join at the end
         decision = decide(states.get(event.member_id), event, PROGRAM, event.occurred_at)
         if decision.state is not None:
             states[event.member_id] = decision.state
         outputs += decision.outputs
-        decisions.append(decision)
+        queue += [o.event for o in decision.outputs if isinstance(o, FollowUp)]
+        if n < len(events):
+            decisions.append(decision)
     return states, outputs, decisions
 
 
@@ -208,7 +218,8 @@ def test_returns_never_give_back_more_than_the_order_earned(events: list[MemberE
     earned: Counter[str] = Counter()
     reversed_points: Counter[str] = Counter()
     for entry in ledger(outputs):
-        assert entry.order_id is not None or entry.reason in (LedgerReason.WELCOME, LedgerReason.SOCIAL, *SPENDING)
+        assert entry.order_id is not None or entry.reason in (LedgerReason.WELCOME, LedgerReason.SOCIAL,
+                                                              LedgerReason.REFERRAL, *SPENDING)
         if entry.reason is LedgerReason.PURCHASE:
             earned[f"{entry.order_id}"] += entry.points
         elif entry.reason is LedgerReason.RETURN:
