@@ -17,6 +17,7 @@ from processors.program import (
     BASIS_POINTS,
     CatalogueReward,
     Cause,
+    Challenge,
     Partner,
     Program,
     ReferralRewards,
@@ -74,6 +75,7 @@ class CompiledProgram:
     partners: dict[str, PartnerTerms]
     causes: dict[str, Cause]
     referral: ReferralRewards | None
+    challenges: tuple[Challenge, ...]
     tiers: tuple[TierStep, ...]
     tier_by_name: dict[str, TierStep]
     welcome_bonus_points: int
@@ -174,6 +176,7 @@ def _compile(program: Program) -> CompiledProgram:
         partners={partner.id: _partner_terms(partner, program.currency) for partner in program.partners},
         causes={cause.id: cause for cause in program.causes},
         referral=program.referral,
+        challenges=program.challenges,
         tiers=tiers,
         tier_by_name={step.name: step for step in tiers},
         welcome_bonus_points=program.welcome_bonus_points,

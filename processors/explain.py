@@ -54,6 +54,10 @@ def explain(program: Program) -> list[str]:
         paragraphs.append("Spend your points on: " + "; ".join(
             f"{reward.name} for {format_points(reward.points)}" for reward in program.rewards)
             + ". A cancelled redemption gives the points back.")
+    for challenge in program.challenges:
+        bonus = f" and {format_points(challenge.bonus_points)}" if challenge.bonus_points else ""
+        paragraphs.append(f"Challenge {challenge.name}: {challenge.visits} purchases within {challenge.within_days} "
+                          f"days earn the {challenge.badge} badge{bonus}.")
     if program.causes:
         paragraphs.append("You can give your points to " + ", ".join(c.name for c in program.causes) + ".")
     paragraphs.append(f"A return within {program.return_window_days} days takes back exactly the points "

@@ -23,6 +23,7 @@ class LedgerReason(StrEnum):
     REDEMPTION_CANCELLED = "redemption_cancelled"
     DONATION = "donation"
     REFERRAL = "referral"
+    CHALLENGE = "challenge"
 
 
 @dataclass(slots=True)

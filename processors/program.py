@@ -114,6 +114,17 @@ class ReferralRewards(_Rules):
     cap_period_days: PositiveInt = 365
 
 
+class Challenge(_Rules):
+    """Gamification: ``visits`` purchases within ``within_days`` earn a badge and bonus points, once."""
+
+    id: str = Name
+    name: str = Field(min_length=1, description="e.g. 'Three visits in a week'")
+    visits: PositiveInt = Field(le=100)
+    within_days: PositiveInt
+    badge: str = Field(min_length=1)
+    bonus_points: NonNegativeInt = 0
+
+
 class Cause(_Rules):
     """A charity or cause members can give points to."""
 
@@ -142,6 +153,7 @@ class Program(_Rules):
     partners: tuple[Partner, ...] = Field((), description="coalition partners where members earn and spend")
     causes: tuple[Cause, ...] = Field((), description="causes members can donate points to")
     referral: ReferralRewards | None = None
+    challenges: tuple[Challenge, ...] = ()
     dedup_window_days: PositiveInt = 60
     return_window_days: PositiveInt = 60
 
@@ -180,6 +192,12 @@ class Program(_Rules):
     def _causes_have_own_ids(cls, causes: tuple[Cause, ...]) -> tuple[Cause, ...]:
         _distinct("cause", [c.id for c in causes])
         return causes
+
+    @field_validator("challenges")
+    @classmethod
+    def _challenges_have_own_ids(cls, challenges: tuple[Challenge, ...]) -> tuple[Challenge, ...]:
+        _distinct("challenge", [c.id for c in challenges])
+        return challenges
 
     @field_validator("partners")
     @classmethod

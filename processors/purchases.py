@@ -8,6 +8,7 @@ never converts money, since a rate would make a balance unexplainable.
 
 from __future__ import annotations
 
+from processors.challenges import count_visit
 from processors.compiled import CHANNEL_NAMES, CompiledProgram
 from processors.earning import award_points
 from processors.events import Purchase
@@ -122,4 +123,6 @@ def apply_purchase(state: MemberState, event: Purchase, rules: CompiledProgram) 
     keep_order(state, order_id, OrderRecord(when, records, event.partner_id), when, rules)
     if state.referred_by is not None:  # after the purchase's own points: the friend's reward comes on top
         outputs += friends_first_purchase(state, event, sum(earning.qualifying_minor), rules)
+    if rules.challenges:
+        outputs += count_visit(state, event, rules)
     return Decision(state, tuple(outputs))

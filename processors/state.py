@@ -61,7 +61,9 @@ class MemberState:
     whether it was cancelled, so a cancellation gives back exactly what was spent.
     ``referred_by`` is the member who referred this one, until the first
     qualifying purchase rewards the referral (then ``None``); ``referred_friends``
-    maps each friend this member was rewarded for to when.
+    maps each friend this member was rewarded for to when. ``visits`` holds
+    the times of recent purchases (as long as the longest challenge looks back)
+    and ``badges`` each challenge completed, with when.
     """
 
     member_id: str
@@ -82,3 +84,5 @@ class MemberState:
     redemptions: dict[str, RedemptionRecord] = field(default_factory=dict)
     referred_by: str | None = None
     referred_friends: dict[str, datetime] = field(default_factory=dict)
+    visits: list[datetime] = field(default_factory=list)
+    badges: dict[str, datetime] = field(default_factory=dict)

@@ -14,6 +14,7 @@ from sinks.clickhouse import ClickHouseStore
 
 __all__ = [
     "average_order_value",
+    "leaderboard",
     "member_ledger",
     "member_summary",
     "points_liability_by_tier",
@@ -176,4 +177,30 @@ def points_liability_by_tier(store: ClickHouseStore, base_tier: str) -> list[dic
         ORDER BY points_outstanding DESC, tier
         """,
         {"base_tier": base_tier},
+    )
+
+
+def leaderboard(store: ClickHouseStore, since: Any, limit: int = 10) -> list[dict[str, Any]]:
+    """Members by points earned since ``since`` (purchases, bonuses; net of returns; spending not counted),
+    with their badges; ties go to the member who got there first."""
+    return store.rows(
+        """
+        SELECT l.member_id AS member_id, l.earned AS points, l.reached_at AS reached_at,
+               ifNull(b.badges, []) AS badges
+        FROM (
+            SELECT member_id, sum(points) AS earned, max(occurred_at) AS reached_at
+            FROM $db.ledger FINAL
+            WHERE occurred_at >= {since:DateTime64(3, 'UTC')}
+              AND reason NOT IN ('redemption', 'redemption_cancelled', 'donation')
+            GROUP BY member_id
+        ) AS l
+        LEFT JOIN (
+            SELECT member_id, groupArray(toString(reward)) AS badges
+            FROM (SELECT member_id, reward FROM $db.rewards FINAL WHERE reward_id LIKE '%:badge:%' ORDER BY reward)
+            GROUP BY member_id
+        ) AS b ON b.member_id = l.member_id
+        ORDER BY points DESC, reached_at, member_id
+        LIMIT {limit:UInt32}
+        """,
+        {"since": since, "limit": limit},
     )

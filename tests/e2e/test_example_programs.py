@@ -47,7 +47,7 @@ def redeemed(redemption_id: str, reward: str) -> tuple[str, dict[str, Any]]:
 
 
 CAFE = [enrol()] + [bought(f"C{n}", "coffee", 3_500) for n in range(12)] + [
-    redeemed("R1", "free_drink"), redeemed("R2", "free_drink")]  # 52 points: the second is refused
+    redeemed("R1", "free_drink"), redeemed("R2", "free_drink")]  # 72 points: the second is refused
 COALITION = [enrol(), bought("H1", "room", 240_000), bought("M1", "exhibition", 30_000, partner="moderna"),
              redeemed("T1", "museum_ticket"), redeemed("T2", "free_night")]  # too few points for a night
 FASHION = [enrol(), bought("F1", "tops", 4_000), bought("F2", "dresses", 500_000),
@@ -56,8 +56,10 @@ FASHION = [enrol(), bought("F1", "tops", 4_000), bought("F2", "dresses", 500_000
 
 
 @pytest.mark.parametrize(("example", "bodies", "ledger", "tier", "rewards", "refused", "owed"), [
-    ("cafe", CAFE, [("welcome", 10)] + [("purchase", 3), ("purchase", 4)] * 6 + [("redemption", -50)], "Member",
-     ["free_coffee", "free_drink", "welcome_bonus"], ["A free drink of your choice needs 50 points"], {}),
+    ("cafe", CAFE, [("welcome", 10), ("purchase", 3), ("purchase", 4), ("challenge", 20), ("purchase", 3)]
+     + [("purchase", 4), ("purchase", 3)] * 4 + [("purchase", 4), ("redemption", -50)],  # the badge on visit 3
+     "Member", ["free_coffee", "free_drink", "regular", "welcome_bonus"],
+     ["A free drink of your choice needs 50 points"], {}),
     ("fashion", FASHION, [("welcome", 100), ("purchase", 500), ("purchase", 375), ("social", 20),
                           ("donation", -95)], "Gold", ["welcome_bonus"], [], {}),
     ("coalition", COALITION, [("welcome", 200), ("purchase", 240), ("purchase", 15), ("redemption", -300)], "Guest",

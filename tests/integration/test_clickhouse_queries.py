@@ -92,8 +92,15 @@ DEAD = [
      "event_id": "a99", "topic": "loyalty.member-batches.v1", "partition": 2, "offset": 5,
      "key": b"tok-42", "value": b"{}", "recorded_at": at(2)},
 ]
+REWARDS = [
+    {"reward_id": "a7:badge:three_in_a_week", "member_id": "m2", "event_id": "a7", "occurred_at": at(2),
+     "reward": "regular", "points": 30, "detail": "Challenge done"},
+    {"reward_id": "a1:welcome_bonus", "member_id": "m1", "event_id": "a1", "occurred_at": at(0),
+     "reward": "welcome_bonus", "points": 100, "detail": "Welcome"},
+]
 BATCHES = {
     "loyalty.activity.v1": ACTIVITY,
+    "loyalty.rewards.v1": REWARDS,
     "loyalty.ledger.v1": LEDGER,
     "loyalty.tiers.v1": TIERS,
     "loyalty.deadletter.v1": DEAD,
@@ -217,3 +224,10 @@ def test_recent_dead_letters_keep_bytes(store: ClickHouseStore) -> None:
     assert got[1]["key"] is None
     assert got[1]["value"] == b"\x00\x00\x00\x00\x01\xff****1111"
     assert got[1]["recorded_at"] == at(1)
+
+
+def test_the_leaderboard_ranks_points_earned_since_a_time_with_badges(store: ClickHouseStore) -> None:
+    board = queries.leaderboard(store, at(0.5), limit=3)
+
+    assert [(r["member_id"], r["points"], r["badges"]) for r in board] == [
+        ("m1", 110, []), ("m4", 30, []), ("m2", 20, ["regular"])]

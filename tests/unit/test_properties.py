@@ -21,7 +21,15 @@ from hypothesis import strategies as st
 from processors.decide import decide
 from processors.events import Donation, MemberEvent, Purchase, PurchaseLine, Redemption, RedemptionCancelled
 from processors.outputs import Decision, FollowUp, LedgerEntry, LedgerReason, Output
-from processors.program import CatalogueReward, Cause, EarnRate, ReferralRewards, SocialPoints, StampCard
+from processors.program import (
+    CatalogueReward,
+    Cause,
+    Challenge,
+    EarnRate,
+    ReferralRewards,
+    SocialPoints,
+    StampCard,
+)
 from processors.state import MemberState
 
 PROGRAM = club(
@@ -35,6 +43,8 @@ PROGRAM = club(
     social=SocialPoints(points={"instagram": {"share": 30, "tag": 10}}, daily_cap_points=50),
     rewards=(CatalogueReward(id="voucher", name="A voucher", kind="discount", points=150),),
     causes=(Cause(id="sea", name="Clean Seas"),),
+    challenges=(Challenge(id="busy", name="Three in three days", visits=3, within_days=3, badge="busy",
+                          bonus_points=25),),
     referral=ReferralRewards(referrer_points=70, friend_points=30, minimum_purchase_minor=10_000, cap_per_referrer=1),
     qualifying_months=2,
     dedup_window_days=40,
@@ -219,7 +229,8 @@ def test_returns_never_give_back_more_than_the_order_earned(events: list[MemberE
     reversed_points: Counter[str] = Counter()
     for entry in ledger(outputs):
         assert entry.order_id is not None or entry.reason in (LedgerReason.WELCOME, LedgerReason.SOCIAL,
-                                                              LedgerReason.REFERRAL, *SPENDING)
+                                                              LedgerReason.REFERRAL, LedgerReason.CHALLENGE,
+                                                              *SPENDING)
         if entry.reason is LedgerReason.PURCHASE:
             earned[f"{entry.order_id}"] += entry.points
         elif entry.reason is LedgerReason.RETURN:
