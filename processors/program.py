@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeInt,
+    PositiveInt,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 BASIS_POINTS = 10_000
 
@@ -172,38 +181,15 @@ class Program(_Rules):
             raise ValueError("the first tier is the base tier and needs qualifying_spend_minor 0")
         if spends != sorted(set(spends)):
             raise ValueError("list tiers from lowest to highest qualifying_spend_minor, each higher than the last")
-        _distinct("tier", [t.name for t in tiers])
+        _distinct("tier", [t.name for t in tiers], "name")
         return tiers
 
-    @field_validator("stamp_cards")
+    @field_validator("stamp_cards", "rewards", "causes", "challenges", "partners")
     @classmethod
-    def _cards_have_own_names(cls, cards: tuple[StampCard, ...]) -> tuple[StampCard, ...]:
-        _distinct("stamp card", [c.name for c in cards])
-        return cards
-
-    @field_validator("rewards")
-    @classmethod
-    def _rewards_have_own_ids(cls, rewards: tuple[CatalogueReward, ...]) -> tuple[CatalogueReward, ...]:
-        _distinct("reward", [r.id for r in rewards])
-        return rewards
-
-    @field_validator("causes")
-    @classmethod
-    def _causes_have_own_ids(cls, causes: tuple[Cause, ...]) -> tuple[Cause, ...]:
-        _distinct("cause", [c.id for c in causes])
-        return causes
-
-    @field_validator("challenges")
-    @classmethod
-    def _challenges_have_own_ids(cls, challenges: tuple[Challenge, ...]) -> tuple[Challenge, ...]:
-        _distinct("challenge", [c.id for c in challenges])
-        return challenges
-
-    @field_validator("partners")
-    @classmethod
-    def _partners_have_own_ids(cls, partners: tuple[Partner, ...]) -> tuple[Partner, ...]:
-        _distinct("partner", [p.id for p in partners])
-        return partners
+    def _each_has_its_own_id(cls, items: tuple[BaseModel, ...], info: ValidationInfo) -> tuple[BaseModel, ...]:
+        key = "name" if info.field_name == "stamp_cards" else "id"
+        _distinct(f"entry of {info.field_name}", [getattr(item, key) for item in items], key)
+        return items
 
     @model_validator(mode="after")
     def _vouchers_name_known_partners(self) -> Program:
@@ -217,10 +203,8 @@ class Program(_Rules):
     @model_validator(mode="after")
     def _windows_fit(self) -> Program:
         if self.dedup_window_days < self.return_window_days:
-            raise ValueError(
-                f"dedup_window_days ({self.dedup_window_days}) must be at least "
-                f"return_window_days ({self.return_window_days})"
-            )
+            raise ValueError(f"dedup_window_days: must be at least return_window_days "
+                             f"({self.return_window_days}), got {self.dedup_window_days}")
         return self
 
     def tier(self, name: str) -> TierPolicy:
@@ -230,7 +214,7 @@ class Program(_Rules):
         raise KeyError(name)
 
 
-def _distinct(kind: str, names: list[str]) -> None:
+def _distinct(kind: str, names: list[str], key: str) -> None:
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
-        raise ValueError(f"each {kind} needs its own name; repeated: {', '.join(repeated)}")
+        raise ValueError(f"each {kind} needs its own {key}; repeated: {', '.join(repeated)}")

@@ -81,3 +81,20 @@ def test_explain_tells_a_member_every_mechanic_the_program_switches_on() -> None
         assert phrase in words
     runner = CliRunner().invoke(main, ["program", "explain", str(EXAMPLES / "cafe.yaml")])
     assert runner.exit_code == 0 and "10 stamps give you free_coffee" in runner.output
+
+
+def test_ids_must_be_unique_and_vouchers_must_name_known_partners() -> None:
+    text = """\
+name: X
+currency: SEK
+rewards:
+  - {id: a, name: A, kind: discount, points: 1}
+  - {id: b, name: B, kind: partner_voucher, partner: zoo, points: 2}
+"""
+    with pytest.raises(ProgramFileError) as raised:
+        parse_program(text, "x.yaml")
+    assert raised.value.problems == ["3: rewards: partner zoo is not in partners (known: none)"]
+
+    with pytest.raises(ProgramFileError) as raised:
+        parse_program(text.replace("id: b", "id: a"), "x.yaml")
+    assert raised.value.problems == ["3: rewards: each entry of rewards needs its own id; repeated: a"]
