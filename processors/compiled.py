@@ -18,6 +18,7 @@ from processors.program import (
     CatalogueReward,
     Cause,
     Challenge,
+    InactivityExpiry,
     Partner,
     Program,
     ReferralRewards,
@@ -76,6 +77,8 @@ class CompiledProgram:
     causes: dict[str, Cause]
     referral: ReferralRewards | None
     challenges: tuple[Challenge, ...]
+    birthday_bonus_points: int
+    expiry: InactivityExpiry | None
     tiers: tuple[TierStep, ...]
     tier_by_name: dict[str, TierStep]
     welcome_bonus_points: int
@@ -177,6 +180,8 @@ def _compile(program: Program) -> CompiledProgram:
         causes={cause.id: cause for cause in program.causes},
         referral=program.referral,
         challenges=program.challenges,
+        birthday_bonus_points=program.birthday_bonus_points,
+        expiry=program.expiry,
         tiers=tiers,
         tier_by_name={step.name: step for step in tiers},
         welcome_bonus_points=program.welcome_bonus_points,

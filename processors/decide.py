@@ -11,7 +11,8 @@ Events are expected to have passed ``validation.problems`` (the ingest stage
 does that); ``decide`` checks what only the member's state can tell. Each rule
 lives in its own module: ``dedup``, ``enrolment``, ``purchases`` (with
 ``earning``, ``tiers``, ``stamps`` and ``partners``), ``returns``, ``social``,
-``redemption``, ``donations``, ``referrals`` and ``engagement``.
+``redemption``, ``donations``, ``referrals``, ``challenges``, ``clock`` (birthdays,
+expiry) and ``engagement``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from processors.clock import tick
 from processors.compiled import CompiledProgram, compiled
 from processors.dedup import remember
 from processors.donations import donate
@@ -27,6 +29,7 @@ from processors.engagement import record_engagement
 from processors.enrolment import enrol
 from processors.events import (
     CardLinked,
+    ClockTick,
     Donation,
     MemberEnrolled,
     MemberEvent,
@@ -58,6 +61,7 @@ _RULES: dict[type, Callable[[MemberState, Any, CompiledProgram], Decision]] = {
     RedemptionCancelled: cancel_redemption,
     Donation: donate,
     ReferralQualified: reward_referrer,
+    ClockTick: tick,
 }
 
 
@@ -77,8 +81,9 @@ def decide(state: MemberState | None, event: MemberEvent, program: Program, rece
         return decision
     # Two things every applied event changes, kept here rather than in each rule.
     remember(applied, event.event_id, received_at, rules)
-    if event.occurred_at > applied.last_activity_at:
+    if event.occurred_at > applied.last_activity_at and type(event) is not ClockTick:  # time passing is not activity
         applied.last_activity_at = event.occurred_at
+        applied.expiry_warned = False
     return decision
 
 

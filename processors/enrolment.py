@@ -65,5 +65,6 @@ def enrol(state: MemberState | None, event: MemberEnrolled, rules: CompiledProgr
         last_activity_at=when,
         near_tier_notified=None,
         referred_by=event.referred_by,
+        birthday=event.birthday,
     )
     return Decision(new_state, tuple(outputs))

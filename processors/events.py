@@ -116,3 +116,8 @@ class ReferralQualified(MemberEvent):
 
     friend_member_id: str
     order_id: str
+
+
+@dataclass(slots=True)
+class ClockTick(MemberEvent):
+    """Time passing for a member (a scheduler sends one a day): what falls due at ``occurred_at``."""

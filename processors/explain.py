@@ -18,6 +18,8 @@ def explain(program: Program) -> list[str]:
     paragraphs = [f"{program.name}: how it works."]
     if program.welcome_bonus_points:
         paragraphs.append(f"When you join you get {format_points(program.welcome_bonus_points)} as a welcome gift.")
+    if program.birthday_bonus_points:
+        paragraphs.append(f"On your birthday you get {format_points(program.birthday_bonus_points)}.")
     earning = [f"You earn {rate}, worked out on the whole order and rounded down once."]
     if earn.carry_remainder:
         earning[0] = f"You earn {rate}; parts of a point are kept and added to your next order, never lost."
@@ -60,6 +62,9 @@ def explain(program: Program) -> list[str]:
                           f"days earn the {challenge.badge} badge{bonus}.")
     if program.causes:
         paragraphs.append("You can give your points to " + ", ".join(c.name for c in program.causes) + ".")
+    if program.expiry is not None:
+        paragraphs.append(f"Your points expire after {program.expiry.inactive_months} months without any activity; "
+                          f"we tell you {program.expiry.warn_days} days before.")
     paragraphs.append(f"A return within {program.return_window_days} days takes back exactly the points "
                       "the returned items earned.")
     return paragraphs

@@ -24,6 +24,8 @@ class LedgerReason(StrEnum):
     DONATION = "donation"
     REFERRAL = "referral"
     CHALLENGE = "challenge"
+    BIRTHDAY = "birthday"
+    EXPIRY = "expiry"
 
 
 @dataclass(slots=True)

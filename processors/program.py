@@ -134,6 +134,13 @@ class Challenge(_Rules):
     bonus_points: NonNegativeInt = 0
 
 
+class InactivityExpiry(_Rules):
+    """All points expire after ``inactive_months`` without activity; a warning ``warn_days`` before."""
+
+    inactive_months: PositiveInt
+    warn_days: NonNegativeInt = 14
+
+
 class Cause(_Rules):
     """A charity or cause members can give points to."""
 
@@ -163,6 +170,8 @@ class Program(_Rules):
     causes: tuple[Cause, ...] = Field((), description="causes members can donate points to")
     referral: ReferralRewards | None = None
     challenges: tuple[Challenge, ...] = ()
+    birthday_bonus_points: NonNegativeInt = 0
+    expiry: InactivityExpiry | None = None
     dedup_window_days: PositiveInt = 60
     return_window_days: PositiveInt = 60
 

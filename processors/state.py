@@ -63,7 +63,9 @@ class MemberState:
     qualifying purchase rewards the referral (then ``None``); ``referred_friends``
     maps each friend this member was rewarded for to when. ``visits`` holds
     the times of recent purchases (as long as the longest challenge looks back)
-    and ``badges`` each challenge completed, with when.
+    and ``badges`` each challenge completed, with when. ``birthday`` is "MM-DD"
+    (no year is kept), ``birthday_paid_year`` the last year a bonus was paid,
+    ``expiry_warned`` whether the member was warned of expiry since their last activity.
     """
 
     member_id: str
@@ -86,3 +88,6 @@ class MemberState:
     referred_friends: dict[str, datetime] = field(default_factory=dict)
     visits: list[datetime] = field(default_factory=list)
     badges: dict[str, datetime] = field(default_factory=dict)
+    birthday: str | None = None
+    birthday_paid_year: int = 0
+    expiry_warned: bool = False

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from confluent_kafka import Producer
@@ -16,6 +17,7 @@ from schemas.codec import AvroCodec
 from schemas.registry import registry_for
 from sinks import queries
 from sinks.clickhouse import ClickHouseStore
+from streams.clock_ticks import DailyTicks, enrolled_members, tick_events
 from streams.demo_feed import synthetic_day
 from streams.kafka import DeliveryErrors, produce_waiting, producer_config
 from streams.processes import RunningSink, broker, clickhouse, engine_processes, sink_thread
@@ -140,8 +142,14 @@ def run_engine(settings: Settings, console: Console) -> None:
         with sink_thread(settings, bootstrap, store) as sink, engine_processes(settings, bootstrap) as engine:
             console.print(f"Engine running: broker {bootstrap}, ClickHouse {settings.resolved_clickhouse_dsn()}, "
                           f"send LoyaltyEvent Avro to {EVENTS}. Ctrl-C stops.")
+            ticks, codec = DailyTicks(settings.tick_hour_utc), AvroCodec(registry_for(settings.schema_registry_url))
             try:
                 while engine.alive() and not sink.error:
+                    now = datetime.now(UTC)
+                    if ticks.due(now):
+                        members = enrolled_members(store)
+                        produce(bootstrap, codec, tick_events(members, now), lambda n: None)
+                        console.print(f"{now:%Y-%m-%d %H:%M} UTC: clock ticks sent to {len(members):,} members")
                     time.sleep(1)
             except KeyboardInterrupt:
                 console.print("Stopping ...")

@@ -15,6 +15,7 @@ from typing import Any
 from processors.events import (
     CardLinked,
     Channel,
+    ClockTick,
     Donation,
     MemberEnrolled,
     MemberEvent,
@@ -86,6 +87,7 @@ _BODIES: dict[str, Callable[[Record, Record], MemberEvent]] = {
     "Redemption": lambda head, body: Redemption(**head, redemption_id=body["redemption_id"], reward=body["reward"]),
     "RedemptionCancelled": lambda head, body: RedemptionCancelled(**head, redemption_id=body["redemption_id"]),
     "Donation": lambda head, body: Donation(**head, cause=body["cause"], points=body["points"]),
+    "ClockTick": lambda head, body: ClockTick(**head),
     "ReferralQualified": lambda head, body: ReferralQualified(**head, friend_member_id=body["friend_member_id"],
                                                               order_id=body["order_id"]),
 }

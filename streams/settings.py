@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     fetch_wait_ms: PositiveInt = Field(
         10, description="Longest a consumer's fetch waits at the broker; the embedded broker always waits it out"
     )
+    tick_hour_utc: int = Field(3, ge=0, le=23, description="Hour (UTC) `loyalty run` sends each day's clock ticks")
     log_level: str = Field("warn", pattern="^(crit|error|warn|info|debug)$", description="Worker log level")
 
     @classmethod

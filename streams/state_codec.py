@@ -6,7 +6,8 @@ batch touches its member, and a busy member's state in Avro (with its many
 timestamps) took ~150 µs to encode; as orjson with times in epoch milliseconds
 it takes a fraction of that. The first element is the format's version, so a
 later engine can still read what an earlier one wrote: format 1 (before
-carried remainders, stamp cards, social points, redemptions, referrals and challenges) reads as a state with none.
+carried remainders, stamp cards, social points, redemptions, referrals,
+challenges, birthdays and expiry) reads as a state with none of them.
 """
 
 from __future__ import annotations
@@ -59,19 +60,22 @@ def encode_state(state: MemberState) -> bytes:
         {friend: _ms(when) for friend, when in state.referred_friends.items()},
         [_ms(when) for when in state.visits],
         {badge: _ms(when) for badge, when in state.badges.items()},
+        state.birthday,
+        state.birthday_paid_year,
+        state.expiry_warned,
     ])
 
 
 def decode_state(data: bytes) -> MemberState:
     version, *fields = orjson.loads(data)
     if version == 1:
-        fields += [0, 0, {}, {}, {}, {}, None, {}, [], {}]
+        fields += [0, 0, {}, {}, {}, {}, None, {}, [], {}, None, 0, False]
     elif version != FORMAT_VERSION:
         raise ValueError(f"member state in format {version}, but this engine reads formats 1 to {FORMAT_VERSION}: "
                          "run the engine version that wrote it, or rebuild the table from the input topics")
     (member_id, enrolled, tier, balance, lifetime, spend, seen, orders, last_activity, notified,
      carried, carried_divisor, stamps, social_posts, social_days, redemptions,
-     referred_by, referred_friends, visits, badges) = fields
+     referred_by, referred_friends, visits, badges, birthday, birthday_paid_year, expiry_warned) = fields
     return MemberState(
         member_id=member_id,
         enrolled_at=_at(enrolled),
@@ -97,4 +101,7 @@ def decode_state(data: bytes) -> MemberState:
         referred_friends={friend: _at(ms) for friend, ms in referred_friends.items()},
         visits=[_at(ms) for ms in visits],
         badges={badge: _at(ms) for badge, ms in badges.items()},
+        birthday=birthday,
+        birthday_paid_year=birthday_paid_year,
+        expiry_warned=expiry_warned,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -10,12 +11,13 @@ import pytest
 
 from sinks import queries
 from sinks.clickhouse import ClickHouseStore
+from streams.clock_ticks import enrolled_members, tick_events
 from streams.demo import produce, wait_stored
 from streams.processes import engine_processes
 from streams.program_file import parse_program
 
 from .harness import engine
-from .test_purchase_to_clickhouse import enrol, event
+from .test_purchase_to_clickhouse import T0, enrol, event
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 
@@ -116,3 +118,21 @@ def test_a_referral_rewards_the_friend_and_through_the_engine_the_referrer(tmp_p
         fred = ledger_of(e.store, "FRED", 4)
         assert [(x["reason"], x["points"]) for x in fred] == [
             ("welcome", 100), ("purchase", 50), ("referral", 100), ("purchase", 50)]
+
+
+def test_clock_ticks_pay_birthdays_through_the_engine(tmp_path: Path, chdb_client: Any, ch_database: str) -> None:
+    born = ("MemberEnrolled", {"channel": "app", "birthday": "11-23", "referred_by": None})
+    feed: list[tuple[bytes, dict[str, Any] | bytes]] = [(b"app", event("bea-joins", 0, born, member_id="BEA")),
+                                                        (b"app", event("al-joins", 0, enrol(), member_id="AL"))]
+    program = (EXAMPLES / "fashion.yaml").read_text()
+    with (engine(tmp_path, chdb_client, ch_database, program=program) as e,
+          engine_processes(e.settings, e.bootstrap) as running):
+        produce(e.bootstrap, e.codec, feed, lambda n: None)
+        wait_stored(e.store, len(feed), e.sink, running.alive, 120, lambda n: None)
+        ticks = tick_events(enrolled_members(e.store), T0 + timedelta(hours=1))
+        produce(e.bootstrap, e.codec, ticks + ticks, lambda n: None)  # a day's ticks sent twice count once
+        wait_stored(e.store, len(feed) + 2, e.sink, running.alive, 120, lambda n: None)
+
+        bea = ledger_of(e.store, "BEA", 2)
+        assert [(x["reason"], x["points"]) for x in bea] == [("welcome", 100), ("birthday", 100)]
+        assert [(x["reason"], x["points"]) for x in ledger_of(e.store, "AL", 1)] == [("welcome", 100)]

@@ -19,13 +19,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from processors.decide import decide
-from processors.events import Donation, MemberEvent, Purchase, PurchaseLine, Redemption, RedemptionCancelled
+from processors.events import ClockTick, Donation, MemberEvent, Purchase, PurchaseLine, Redemption, RedemptionCancelled
 from processors.outputs import Decision, FollowUp, LedgerEntry, LedgerReason, Output
 from processors.program import (
     CatalogueReward,
     Cause,
     Challenge,
     EarnRate,
+    InactivityExpiry,
     ReferralRewards,
     SocialPoints,
     StampCard,
@@ -45,6 +46,8 @@ PROGRAM = club(
     causes=(Cause(id="sea", name="Clean Seas"),),
     challenges=(Challenge(id="busy", name="Three in three days", visits=3, within_days=3, badge="busy",
                           bonus_points=25),),
+    birthday_bonus_points=40,
+    expiry=InactivityExpiry(inactive_months=2, warn_days=10),
     referral=ReferralRewards(referrer_points=70, friend_points=30, minimum_purchase_minor=10_000, cap_per_referrer=1),
     qualifying_months=2,
     dedup_window_days=40,
@@ -93,7 +96,7 @@ def stories(draw: st.DrawFn) -> list[MemberEvent]:
         when += draw(st.sampled_from(GAPS))
         member = draw(st.sampled_from(MEMBERS))
         kind = draw(st.sampled_from(("buy", "buy", "buy", "return", "return", "card", "enrol", "share", "redeem",
-                                     "cancel", "donate")))
+                                     "cancel", "donate", "tick", "tick")))
         if kind == "return" and purchases:
             order = draw(st.sampled_from(purchases))
             lines = draw(st.lists(st.sampled_from(order.lines), min_size=1, max_size=3))
@@ -110,6 +113,8 @@ def stories(draw: st.DrawFn) -> list[MemberEvent]:
         elif kind == "redeem":
             reward = draw(st.sampled_from(("voucher", "voucher", "unknown")))
             events.append(Redemption(f"e{n}", member, when, "app", f"r{draw(st.integers(0, 5))}", reward))
+        elif kind == "tick":
+            events.append(ClockTick(f"tick:{member}:{when.date()}", member, when, "scheduler"))
         elif kind == "donate":
             events.append(Donation(f"e{n}", member, when, "app", draw(st.sampled_from(("sea", "zoo"))),
                                    draw(st.integers(1, 200))))
@@ -166,8 +171,18 @@ def test_a_balance_is_always_the_sum_of_its_ledger(events: list[MemberEvent]) ->
 def test_only_a_return_takes_a_balance_below_zero(events: list[MemberEvent]) -> None:
     _, outputs, _ = run(events)
 
+    for entry in ledger(outputs):  # spending, donating and expiring never go below zero; earning only adds
+        assert entry.balance_after >= 0 or entry.reason is LedgerReason.RETURN or entry.points > 0
+
+
+@settings(max_examples=200)
+@given(stories())
+def test_expiry_takes_only_what_is_left_and_never_makes_points(events: list[MemberEvent]) -> None:
+    _, outputs, _ = run(events)
+
     for entry in ledger(outputs):
-        assert entry.balance_after >= 0 or entry.reason is LedgerReason.RETURN
+        if entry.reason is LedgerReason.EXPIRY:
+            assert entry.points < 0 and entry.balance_after == 0
 
 
 @settings(max_examples=200)
@@ -230,7 +245,7 @@ def test_returns_never_give_back_more_than_the_order_earned(events: list[MemberE
     for entry in ledger(outputs):
         assert entry.order_id is not None or entry.reason in (LedgerReason.WELCOME, LedgerReason.SOCIAL,
                                                               LedgerReason.REFERRAL, LedgerReason.CHALLENGE,
-                                                              *SPENDING)
+                                                              LedgerReason.BIRTHDAY, LedgerReason.EXPIRY, *SPENDING)
         if entry.reason is LedgerReason.PURCHASE:
             earned[f"{entry.order_id}"] += entry.points
         elif entry.reason is LedgerReason.RETURN:

@@ -1,0 +1,90 @@
+"""Time passing, told by clock ticks: birthday bonuses once a year, and inactive members' points expiring."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from builders import Member, club, kr, line
+
+from processors.clock import add_months
+from processors.events import ClockTick, MemberEnrolled
+from processors.outputs import LedgerReason
+from processors.program import InactivityExpiry
+
+PROGRAM = club(birthday_bonus_points=50, expiry=InactivityExpiry(inactive_months=12, warn_days=14))
+
+
+def member(birthday: str | None = "05-17", at: datetime = datetime(2024, 3, 1, 12, tzinfo=UTC)) -> Member:
+    someone = Member(PROGRAM, "bea", at)
+    someone.apply(MemberEnrolled("enrol-bea", "bea", at, "app", "app", birthday, None))  # type: ignore[arg-type]
+    return someone
+
+
+def tick(someone: Member, day: datetime) -> None:
+    someone.now = day
+    someone.apply(ClockTick(f"tick:bea:{day.date()}", "bea", day, "scheduler"))
+
+
+def test_the_birthday_bonus_comes_on_the_birthday_once_a_year() -> None:
+    bea = member()
+
+    for day in (16, 17, 17, 18):
+        tick(bea, datetime(2024, 5, day, 6, tzinfo=UTC))
+    tick(bea, datetime(2025, 5, 17, 6, tzinfo=UTC))
+
+    birthdays = [e for e in bea.ledger if e.reason is LedgerReason.BIRTHDAY]
+    assert [(e.points, e.occurred_at.year) for e in birthdays] == [(50, 2024), (50, 2025)]
+    assert [t.kind for t in bea.triggers if t.kind == "birthday"] == ["birthday", "birthday"]
+
+
+def test_a_leap_day_birthday_is_celebrated_on_28_february_in_other_years() -> None:
+    bea = member("02-29")
+
+    tick(bea, datetime(2025, 2, 28, 6, tzinfo=UTC))
+
+    assert [e.reason for e in bea.ledger][-1] is LedgerReason.BIRTHDAY
+
+
+def test_points_expire_after_twelve_months_without_activity_with_a_warning_first() -> None:
+    bea = member(None)
+    bea.buy(line(kr(500)))  # 100 welcome + 50, last activity 2024-03-01 13:00
+    last = bea.now
+
+    tick(bea, datetime(2025, 2, 10, tzinfo=UTC))  # nothing yet
+    tick(bea, datetime(2025, 2, 20, tzinfo=UTC))  # 14 days before: a warning
+    tick(bea, datetime(2025, 2, 21, tzinfo=UTC))  # warned once only
+    tick(bea, add_months(last, 12))
+
+    assert [t.kind for t in bea.triggers if t.kind.startswith("points_")] == ["points_expiring", "points_expired"]
+    entry = bea.ledger[-1]
+    assert (entry.reason, entry.points, entry.balance_after) == (LedgerReason.EXPIRY, -150, 0)
+    assert entry.detail == "150 points expired after 12 months without activity (last on 2024-03-01)"
+
+
+def test_activity_keeps_points_alive_and_a_tick_is_not_activity() -> None:
+    bea = member(None)
+    tick(bea, datetime(2024, 12, 1, tzinfo=UTC))
+    bea.now = datetime(2025, 2, 1, tzinfo=UTC)
+    bea.buy(line(kr(100)))
+
+    tick(bea, datetime(2025, 3, 2, tzinfo=UTC))
+
+    assert bea.balance == 110 and bea.state is not None
+    assert bea.state.last_activity_at.date().isoformat() == "2025-02-01"
+
+
+def test_months_are_added_to_the_calendar() -> None:
+    assert add_months(datetime(2024, 1, 31, tzinfo=UTC), 1) == datetime(2024, 2, 29, tzinfo=UTC)
+    assert add_months(datetime(2024, 11, 30, tzinfo=UTC), 3) == datetime(2025, 2, 28, tzinfo=UTC)
+
+
+def test_the_scheduler_ticks_once_a_day_from_its_hour_with_ids_naming_member_and_day() -> None:
+    from streams.clock_ticks import DailyTicks, tick_events
+
+    ticks = DailyTicks(hour=3)
+    days = [datetime(2026, 11, 24, h, tzinfo=UTC) for h in (1, 3, 4)] + [datetime(2026, 11, 25, 3, tzinfo=UTC)]
+
+    assert [ticks.due(day) for day in days] == [False, True, False, True]
+    (key, record), _ = tick_events(["a", "b"], days[1])
+    assert (key, record["event_id"]) == (b"scheduler", "tick:a:2026-11-24")
+    assert record["body"] == ("loyalty.v1.ClockTick", {})
