@@ -65,8 +65,11 @@ def explain(program: Program) -> list[str]:
     if program.expiry is not None:
         paragraphs.append(f"Your points expire after {program.expiry.inactive_months} months without any activity; "
                           f"we tell you {program.expiry.warn_days} days before.")
+    after_spend = ("if you have spent them already, your balance can go below zero"
+                   if program.return_after_spend == "negative_balance"
+                   else "if you have spent them already, we take back only what is left")
     paragraphs.append(f"A return within {program.return_window_days} days takes back exactly the points "
-                      "the returned items earned.")
+                      f"the returned items earned; {after_spend}.")
     return paragraphs
 
 

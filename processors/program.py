@@ -174,6 +174,9 @@ class Program(_Rules):
     expiry: InactivityExpiry | None = None
     dedup_window_days: PositiveInt = 60
     return_window_days: PositiveInt = 60
+    return_after_spend: Literal["negative_balance", "cap_at_zero"] = Field(
+        "negative_balance", description="a return of points already spent: take them all, or only down to zero"
+    )
 
     @field_validator("currency")
     @classmethod

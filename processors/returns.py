@@ -7,8 +7,10 @@ same share of its qualifying spend): returning the last units gives back
 exactly what is left, so however an order is returned in parts the reversals
 add up to what it earned, and no part ever reverses more than it earned.
 
-The member's balance may go below zero when the points were already spent; the
-ledger records the return as it happened. A return of an order bought at a
+When the points were already spent, the program's ``return_after_spend``
+decides: ``negative_balance`` takes them all back (the balance goes below
+zero), ``cap_at_zero`` takes back only down to zero and forgives the rest; the
+ledger entry says which, either way. A return of an order bought at a
 coalition partner also takes the points off the partner's settlement (unless
 the partner has since left the program, which leaves nothing to settle with).
 """
@@ -88,10 +90,15 @@ def apply_return(state: MemberState, event: Return, rules: CompiledProgram) -> D
             f"{quantity} of {left.quantity} left on line {line_id} gives back {format_points(line_points)}"
         )
 
-    balance = state.balance - points_back
+    taken = points_back
+    detail = f"Return from order {order_id}: {'; '.join(words)}"
+    if rules.program.return_after_spend == "cap_at_zero" and points_back > max(state.balance, 0):
+        taken = max(state.balance, 0)
+        detail += (f"; the points were already spent, so {format_points(taken)} taken back, down to 0 "
+                   f"({format_points(points_back - taken)} forgiven)")
+    balance = state.balance - taken
     outputs: list[Output] = []
     if points_back:
-        detail = f"Return from order {order_id}: {'; '.join(words)}"
         outputs.append(
             LedgerEntry(
                 f"{event_id}:return",
@@ -99,7 +106,7 @@ def apply_return(state: MemberState, event: Return, rules: CompiledProgram) -> D
                 event_id,
                 when,
                 LedgerReason.RETURN,
-                -points_back,
+                -taken,
                 balance,
                 order_id,
                 None,
@@ -116,7 +123,7 @@ def apply_return(state: MemberState, event: Return, rules: CompiledProgram) -> D
             None,
             event.currency,
             -event.refund_minor,
-            -points_back,
+            -taken,
             order_id,
             tuple(activity_lines),
         )

@@ -27,6 +27,7 @@ from processors.program import (
     Challenge,
     EarnRate,
     InactivityExpiry,
+    Program,
     ReferralRewards,
     SocialPoints,
     StampCard,
@@ -129,7 +130,8 @@ def stories(draw: st.DrawFn) -> list[MemberEvent]:
     return events
 
 
-def run(events: list[MemberEvent]) -> tuple[dict[str, MemberState], list[Output], list[Decision]]:
+def run(events: list[MemberEvent], program: Program = PROGRAM,
+        ) -> tuple[dict[str, MemberState], list[Output], list[Decision]]:
     """Apply ``events`` in order, then the follow-up events the engine sends itself (as it would, later).
 
     The decisions are those of ``events``, one each.
@@ -139,7 +141,7 @@ def run(events: list[MemberEvent]) -> tuple[dict[str, MemberState], list[Output]
     decisions = []
     queue = list(events)
     for n, event in enumerate(queue):  # grows while it is walked: follow-ups join at the end
-        decision = decide(states.get(event.member_id), event, PROGRAM, event.occurred_at)
+        decision = decide(states.get(event.member_id), event, program, event.occurred_at)
         if decision.state is not None:
             states[event.member_id] = decision.state
         outputs += decision.outputs
@@ -173,6 +175,16 @@ def test_only_a_return_takes_a_balance_below_zero(events: list[MemberEvent]) -> 
 
     for entry in ledger(outputs):  # spending, donating and expiring never go below zero; earning only adds
         assert entry.balance_after >= 0 or entry.reason is LedgerReason.RETURN or entry.points > 0
+
+
+@settings(max_examples=200)
+@given(stories())
+def test_a_program_capping_returns_at_zero_never_has_a_negative_balance(events: list[MemberEvent]) -> None:
+    capped = PROGRAM.model_copy(update={"return_after_spend": "cap_at_zero"})
+    states, outputs, _ = run(events, capped)
+
+    assert all(entry.balance_after >= 0 for entry in ledger(outputs))
+    assert all(state.balance >= 0 for state in states.values())
 
 
 @settings(max_examples=200)

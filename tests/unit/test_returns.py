@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from builders import Member, kr, line
+from builders import Member, club, kr, line
 
 from processors.outputs import LedgerEntry, LedgerReason
+from processors.program import CatalogueReward
 
 
 def test_returning_part_of_a_line_reverses_its_share_of_the_points(anna: Member) -> None:
@@ -94,3 +95,31 @@ def test_orders_past_the_return_window_are_forgotten(anna: Member) -> None:
     anna.buy(line(kr(100)), order_id="new")
 
     assert anna.state is not None and set(anna.state.orders) == {"new"}
+
+
+def spender(policy: str) -> Member:
+    """Kim bought for 1,000 kr (100 points, 200 with the welcome) and spent 150 of them."""
+    kim = Member(club(return_after_spend=policy,
+                      rewards=(CatalogueReward(id="gift", name="A gift", kind="discount", points=150),)), "kim")
+    kim.enrol()
+    kim.buy(line(kr(1_000), line_id="l1"), order_id="O1")
+    kim.redeem("gift", "R1")
+    return kim
+
+
+def test_a_capped_program_takes_back_spent_points_only_down_to_zero_and_says_so() -> None:
+    kim = spender("cap_at_zero")
+
+    kim.give_back("O1", l1=1)
+
+    entry = kim.ledger[-1]
+    assert (entry.points, entry.balance_after) == (-50, 0)
+    assert entry.detail.endswith("so 50 points taken back, down to 0 (50 points forgiven)")
+
+
+def test_by_default_a_return_of_spent_points_takes_the_balance_below_zero() -> None:
+    kim = spender("negative_balance")
+
+    kim.give_back("O1", l1=1)
+
+    assert (kim.ledger[-1].points, kim.balance) == (-100, -50)
