@@ -1,4 +1,4 @@
-"""What falls due as time passes: birthday bonuses and the expiry of inactive members' points.
+"""What falls due as time passes: birthday bonuses, expiry of inactive members' points, tier reviews.
 
 Time-driven rules run on a ``ClockTick``, an event like any other (a scheduler
 sends each member one a day, with a deterministic id), so they use the tick's
@@ -11,6 +11,7 @@ and a test drives time by sending ticks. A tick is not activity.
   point left expires (a ledger entry, so the balance stays the sum of the
   ledger), with a ``points_expiring`` trigger ``warn_days`` before and a
   ``points_expired`` one when it happens.
+- Tier review: at the program's period end, moving down (see ``tiers``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from processors.events import ClockTick
 from processors.money import format_points
 from processors.outputs import Activity, Decision, LedgerEntry, LedgerReason, Output, Trigger
 from processors.state import MemberState
+from processors.tiers import review_tier
 
 
 def tick(state: MemberState, event: ClockTick, rules: CompiledProgram) -> Decision:
@@ -33,6 +35,7 @@ def tick(state: MemberState, event: ClockTick, rules: CompiledProgram) -> Decisi
         outputs += _birthday(state, event, rules.birthday_bonus_points)
     if rules.expiry is not None and state.balance > 0:
         outputs += _expiry(state, event, rules)
+    outputs += review_tier(state, event, rules)
     outputs.append(Activity(event.event_id, event.member_id, event.occurred_at, "clock_tick", None, None, None, 0,
                             state.balance - balance, None))
     return Decision(state, tuple(outputs))

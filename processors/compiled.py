@@ -24,6 +24,7 @@ from processors.program import (
     ReferralRewards,
     SocialPoints,
     StampCard,
+    TierReview,
 )
 
 # One plain string per channel, so outputs carry ``"web"`` and not the enum.
@@ -79,6 +80,7 @@ class CompiledProgram:
     challenges: tuple[Challenge, ...]
     birthday_bonus_points: int
     expiry: InactivityExpiry | None
+    tier_review: TierReview | None
     tiers: tuple[TierStep, ...]
     tier_by_name: dict[str, TierStep]
     welcome_bonus_points: int
@@ -182,6 +184,7 @@ def _compile(program: Program) -> CompiledProgram:
         challenges=program.challenges,
         birthday_bonus_points=program.birthday_bonus_points,
         expiry=program.expiry,
+        tier_review=program.tier_review,
         tiers=tiers,
         tier_by_name={step.name: step for step in tiers},
         welcome_bonus_points=program.welcome_bonus_points,

@@ -85,6 +85,13 @@ def _tiers(program: Program) -> str:
         if tier.perks:
             words.append(f"{tier.name} perks: {', '.join(tier.perks)}.")
     words.append("You move up as soon as you qualify.")
+    review = program.tier_review
+    if review is not None:
+        how = "one tier down" if review.policy == "one_step" else "to the tier your spend supports"
+        grace = (f" after {review.grace_periods} more review{'s' if review.grace_periods != 1 else ''} of grace"
+                 if review.grace_periods else "")
+        period = "year" if review.at == "year_end" else "month"
+        words.append(f"At the end of each {period}, if your spend no longer supports your tier, you move {how}{grace}.")
     return " ".join(words)
 
 

@@ -51,6 +51,20 @@ class TierPolicy(_Rules):
     perks: tuple[str, ...] = Field((), description="e.g. free_shipping, early_sale_access")
 
 
+class TierReview(_Rules):
+    """Downgrades happen at a period's end, never on the spot.
+
+    At each ``at`` end, a member whose rolling qualifying spend no longer
+    supports their tier keeps it for ``grace_periods`` more reviews, then moves
+    down one step (``one_step``) or straight to the tier the spend supports
+    (``to_qualified``).
+    """
+
+    at: Literal["month_end", "year_end"] = "year_end"
+    policy: Literal["one_step", "to_qualified"] = "one_step"
+    grace_periods: NonNegativeInt = 0
+
+
 class StampCard(_Rules):
     """N stamps give a reward and the card starts again; several cards can run at once.
 
@@ -162,6 +176,7 @@ class Program(_Rules):
     welcome_bonus_points: NonNegativeInt = 0
     tiers: tuple[TierPolicy, ...] = (TierPolicy(name="Member", qualifying_spend_minor=0),)
     qualifying_months: PositiveInt = 12
+    tier_review: TierReview | None = Field(None, description="when and how members move down; never if unset")
     near_tier_threshold_bp: PositiveInt = Field(default=8000, le=BASIS_POINTS)
     stamp_cards: tuple[StampCard, ...] = ()
     social: SocialPoints | None = None

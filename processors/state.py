@@ -66,6 +66,9 @@ class MemberState:
     and ``badges`` each challenge completed, with when. ``birthday`` is "MM-DD"
     (no year is kept), ``birthday_paid_year`` the last year a bonus was paid,
     ``expiry_warned`` whether the member was warned of expiry since their last activity.
+    ``tier_period`` is the review period ("2025", or "2025-03") the tier was last
+    reviewed in, ``tier_grace`` the reviews in a row the member kept a tier the
+    spend no longer supports.
     """
 
     member_id: str
@@ -91,3 +94,5 @@ class MemberState:
     birthday: str | None = None
     birthday_paid_year: int = 0
     expiry_warned: bool = False
+    tier_period: str = ""
+    tier_grace: int = 0

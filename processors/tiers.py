@@ -7,7 +7,10 @@ older months are dropped, since they can never count again.
 
 A member moves up as soon as the rolling spend reaches a higher tier's
 ``qualifying_spend_minor`` (several tiers at once if one purchase covers them).
-Nobody moves down yet: downgrades come with the periodic tier review.
+Moving down happens only at the program's ``tier_review``: at each period end
+(seen on the first clock tick of a new period) a member whose rolling spend no
+longer supports the tier keeps it for ``grace_periods`` reviews, then moves one
+step down or to the tier the spend supports.
 
 When the spend comes within ``near_tier_threshold_bp`` of the next tier, the
 member hears about it once per tier (``near_tier_notified``), so that "you are
@@ -118,3 +121,44 @@ def near_tier(
         f"You are {format_money(missing, rules.currency)} from {tier.next_name}",
         {"next_tier": tier.next_name, "missing_minor": str(missing)},
     )
+
+
+def review_tier(state: MemberState, event: MemberEvent, rules: CompiledProgram) -> list[TierChanged | Trigger]:
+    """The period-end review, on the first tick of a new period (the first tick ever only notes the period)."""
+    review = rules.tier_review
+    if review is None:
+        return []
+    when = event.occurred_at
+    period = f"{when.year}" if review.at == "year_end" else f"{when.year}-{when.month:02d}"
+    if state.tier_period == period:
+        return []
+    first_look, state.tier_period = not state.tier_period, period
+    current = rules.tier(state.tier)
+    if first_look or current.index == 0:
+        return []
+    rolling = add_qualifying_spend(state, when, 0, rules)
+    supported = tier_reached(rules.tiers[0], rolling, rules)
+    if supported.index >= current.index:
+        state.tier_grace = 0
+        return []
+    spend = format_money(rolling, rules.currency)
+    if state.tier_grace < review.grace_periods:
+        state.tier_grace += 1
+        left = review.grace_periods - state.tier_grace
+        return [Trigger(f"{event.event_id}:tier_at_risk", event.member_id, event.event_id, when, "tier_at_risk",
+                        f"You keep {current.name} for now: {spend} in the last {rules.qualifying_months} months is "
+                        f"under its {format_money(current.qualifying_spend_minor, rules.currency)}"
+                        + (f" ({left} more review{'s' if left != 1 else ''} of grace)." if left else
+                           " (the last review of grace)."),
+                        {"tier": current.name, "grace_left": str(left)})]
+    after = rules.tiers[current.index - 1] if review.policy == "one_step" else supported
+    state.tier, state.tier_grace, state.near_tier_notified = after.name, 0, None
+    reason = (f"review at {review.at.replace('_', ' ')}: qualifying spend {spend} in the last "
+              f"{rules.qualifying_months} months is under {current.name}'s "
+              f"{format_money(current.qualifying_spend_minor, rules.currency)}")
+    return [
+        TierChanged(f"{event.event_id}:tier_down", event.member_id, event.event_id, when, current.name, after.name,
+                    rolling, reason),
+        Trigger(f"{event.event_id}:tier_down", event.member_id, event.event_id, when, "tier_down",
+                f"Your tier is now {after.name}: {reason}.", {"from_tier": current.name, "to_tier": after.name}),
+    ]

@@ -7,7 +7,7 @@ timestamps) took ~150 µs to encode; as orjson with times in epoch milliseconds
 it takes a fraction of that. The first element is the format's version, so a
 later engine can still read what an earlier one wrote: format 1 (before
 carried remainders, stamp cards, social points, redemptions, referrals,
-challenges, birthdays and expiry) reads as a state with none of them.
+challenges, birthdays, expiry and tier reviews) reads as a state with none of them.
 """
 
 from __future__ import annotations
@@ -63,19 +63,22 @@ def encode_state(state: MemberState) -> bytes:
         state.birthday,
         state.birthday_paid_year,
         state.expiry_warned,
+        state.tier_period,
+        state.tier_grace,
     ])
 
 
 def decode_state(data: bytes) -> MemberState:
     version, *fields = orjson.loads(data)
     if version == 1:
-        fields += [0, 0, {}, {}, {}, {}, None, {}, [], {}, None, 0, False]
+        fields += [0, 0, {}, {}, {}, {}, None, {}, [], {}, None, 0, False, "", 0]
     elif version != FORMAT_VERSION:
         raise ValueError(f"member state in format {version}, but this engine reads formats 1 to {FORMAT_VERSION}: "
                          "run the engine version that wrote it, or rebuild the table from the input topics")
     (member_id, enrolled, tier, balance, lifetime, spend, seen, orders, last_activity, notified,
      carried, carried_divisor, stamps, social_posts, social_days, redemptions,
-     referred_by, referred_friends, visits, badges, birthday, birthday_paid_year, expiry_warned) = fields
+     referred_by, referred_friends, visits, badges, birthday, birthday_paid_year, expiry_warned,
+     tier_period, tier_grace) = fields
     return MemberState(
         member_id=member_id,
         enrolled_at=_at(enrolled),
@@ -104,4 +107,6 @@ def decode_state(data: bytes) -> MemberState:
         birthday=birthday,
         birthday_paid_year=birthday_paid_year,
         expiry_warned=expiry_warned,
+        tier_period=tier_period,
+        tier_grace=tier_grace,
     )

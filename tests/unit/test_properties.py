@@ -31,6 +31,7 @@ from processors.program import (
     ReferralRewards,
     SocialPoints,
     StampCard,
+    TierReview,
 )
 from processors.state import MemberState
 
@@ -48,6 +49,7 @@ PROGRAM = club(
     challenges=(Challenge(id="busy", name="Three in three days", visits=3, within_days=3, badge="busy",
                           bonus_points=25),),
     birthday_bonus_points=40,
+    tier_review=TierReview(at="month_end", policy="one_step", grace_periods=1),
     expiry=InactivityExpiry(inactive_months=2, warn_days=10),
     referral=ReferralRewards(referrer_points=70, friend_points=30, minimum_purchase_minor=10_000, cap_per_referrer=1),
     qualifying_months=2,

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from builders import Member, club, kr, line
 
+from processors.events import ClockTick
 from processors.outputs import TierChanged
+from processors.program import TierReview
 
 
 def test_reaching_a_tiers_spend_moves_the_member_up_at_once(anna: Member) -> None:
@@ -85,3 +89,40 @@ def test_nobody_moves_down_yet(anna: Member) -> None:
     anna.buy(line(kr(10)))
 
     assert anna.state is not None and anna.state.tier == "Silver"
+
+
+def reviewed(policy: str = "one_step", grace: int = 0) -> Member:
+    """Gold since March 2024 (10,000 kr); the clock has seen 2024."""
+    member = Member(club(tier_review=TierReview(at="year_end", policy=policy, grace_periods=grace)), "gus")
+    member.enrol()
+    member.reach("Gold")
+    tick_at(member, datetime(2024, 6, 1, tzinfo=UTC))
+    return member
+
+
+def tick_at(member: Member, when: datetime) -> None:
+    member.now = when
+    member.apply(ClockTick(f"tick:{member.member_id}:{when.date()}", member.member_id, when, "scheduler"))
+
+
+def test_at_year_end_a_member_the_spend_no_longer_supports_moves_one_step_down() -> None:
+    gus = reviewed()
+
+    tick_at(gus, datetime(2025, 1, 1, tzinfo=UTC))  # March 2024 still inside the 12 months: stays Gold
+    tick_at(gus, datetime(2026, 1, 1, tzinfo=UTC))  # nothing left: one step down to Silver
+    tick_at(gus, datetime(2026, 1, 2, tzinfo=UTC))  # one review a period
+
+    assert [(c.from_tier, c.to_tier) for c in gus.tier_changes] == [("Member", "Gold"), ("Gold", "Silver")]
+    assert gus.tier_changes[-1].reason.startswith("review at year end: qualifying spend 0.00 SEK")
+    assert [t.kind for t in gus.triggers][-1] == "tier_down"
+
+
+def test_grace_keeps_the_tier_for_a_review_and_to_qualified_goes_straight_down() -> None:
+    gus = reviewed(policy="to_qualified", grace=1)
+
+    tick_at(gus, datetime(2026, 1, 1, tzinfo=UTC))
+    assert gus.state is not None and gus.state.tier == "Gold"
+    assert [t.kind for t in gus.triggers][-1] == "tier_at_risk"
+
+    tick_at(gus, datetime(2027, 1, 1, tzinfo=UTC))
+    assert gus.state.tier == "Member"
