@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from processors.events import MemberEvent
+from processors.events import ReferralQualified
 from processors.state import MemberState
 
 
@@ -131,7 +131,7 @@ class SettlementEntry:
 class FollowUp:
     """An event the engine sends itself, to another member's partition (it goes back to the input topic)."""
 
-    event: MemberEvent
+    event: ReferralQualified
 
 
 Output = LedgerEntry | RewardIssued | Trigger | TierChanged | Activity | SettlementEntry | FollowUp

@@ -48,7 +48,7 @@ class TierPolicy(_Rules):
     name: str = Field(min_length=1)
     qualifying_spend_minor: NonNegativeInt
     earn_multiplier_bp: PositiveInt = BASIS_POINTS
-    perks: tuple[str, ...] = Field((), description="e.g. free_shipping, early_sale_access")
+    perks: tuple[str, ...] = Field(default=(), description="e.g. free_shipping, early_sale_access")
 
 
 class TierReview(_Rules):
@@ -100,7 +100,7 @@ class CatalogueReward(_Rules):
     name: str = Field(min_length=1, description="What the member sees, e.g. 'A free drink of your choice'")
     kind: Literal["discount", "free_product", "free_shipping", "early_access", "partner_voucher"]
     points: PositiveInt
-    partner: str | None = Field(None, description="the partner a partner_voucher is spent at")
+    partner: str | None = Field(default=None, description="the partner a partner_voucher is spent at")
 
     @model_validator(mode="after")
     def _voucher_names_its_partner(self) -> CatalogueReward:
@@ -167,22 +167,22 @@ class Program(_Rules):
     currency: str
     earn: EarnRate = EarnRate()
     category_multipliers_bp: dict[str, PositiveInt] = {}
-    sku_multipliers_bp: dict[str, PositiveInt] = Field({}, description="override the line's category multiplier")
+    sku_multipliers_bp: dict[str, PositiveInt] = Field(default={}, description="beat the line's category multiplier")
     payment_multipliers_bp: dict[str, PositiveInt] = Field(
-        {}, description="payment method -> extra multiplier, e.g. {nordic_card: 15000} for x1.5"
+        default={}, description="payment method -> extra multiplier, e.g. {nordic_card: 15000} for x1.5"
     )
     excluded_categories: frozenset[str] = frozenset()
     excluded_skus: frozenset[str] = frozenset()
     welcome_bonus_points: NonNegativeInt = 0
     tiers: tuple[TierPolicy, ...] = (TierPolicy(name="Member", qualifying_spend_minor=0),)
     qualifying_months: PositiveInt = 12
-    tier_review: TierReview | None = Field(None, description="when and how members move down; never if unset")
+    tier_review: TierReview | None = Field(default=None, description="when and how members move down; never if unset")
     near_tier_threshold_bp: PositiveInt = Field(default=8000, le=BASIS_POINTS)
     stamp_cards: tuple[StampCard, ...] = ()
     social: SocialPoints | None = None
-    rewards: tuple[CatalogueReward, ...] = Field((), description="the reward catalogue, for redemptions")
-    partners: tuple[Partner, ...] = Field((), description="coalition partners where members earn and spend")
-    causes: tuple[Cause, ...] = Field((), description="causes members can donate points to")
+    rewards: tuple[CatalogueReward, ...] = Field(default=(), description="the reward catalogue, for redemptions")
+    partners: tuple[Partner, ...] = Field(default=(), description="coalition partners where members earn and spend")
+    causes: tuple[Cause, ...] = Field(default=(), description="causes members can donate points to")
     referral: ReferralRewards | None = None
     challenges: tuple[Challenge, ...] = ()
     birthday_bonus_points: NonNegativeInt = 0
@@ -190,7 +190,7 @@ class Program(_Rules):
     dedup_window_days: PositiveInt = 60
     return_window_days: PositiveInt = 60
     return_after_spend: Literal["negative_balance", "cap_at_zero"] = Field(
-        "negative_balance", description="a return of points already spent: take them all, or only down to zero"
+        default="negative_balance", description="a return of points already spent: take them all, or only down to zero"
     )
 
     @field_validator("currency")

@@ -106,7 +106,7 @@ class MemberBatchApplier:
             for output in decision.outputs:
                 if type(output) is FollowUp:  # back to the input topic, on to the other member's partition
                     event = output.event
-                    value = self._codec.encode(EVENTS, "LoyaltyEvent", follow_up_record(event))  # type: ignore[arg-type]
+                    value = self._codec.encode(EVENTS, "LoyaltyEvent", follow_up_record(event))
                     result.messages.append(Message(EVENTS, event.source.encode(), value))
                     continue
                 topic, contract = output_destination(output)
