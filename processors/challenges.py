@@ -22,8 +22,7 @@ from processors.state import MemberState
 def count_visit(state: MemberState, event: Purchase, rules: CompiledProgram) -> list[Output]:
     """Record the visit; the badges, bonuses and triggers of challenges it completes."""
     when = event.occurred_at
-    longest = timedelta(days=max(c.within_days for c in rules.challenges))
-    visits = [at for at in state.visits if at > when - longest]
+    visits = [at for at in state.visits if at > when - rules.visits_window]
     visits.append(when)
     state.visits = visits
     outputs: list[Output] = []

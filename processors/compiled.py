@@ -57,6 +57,7 @@ class PartnerTerms:
     points: int
     points_divisor: int  # per_amount_minor x 10,000 x 10,000 x 10,000, as the program's own
     rate_text: str  # "at 1 point per 20.00 SEK at Stadsmuseet"
+    minimum_spend_text: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +79,7 @@ class CompiledProgram:
     causes: dict[str, Cause]
     referral: ReferralRewards | None
     challenges: tuple[Challenge, ...]
+    visits_window: timedelta  # how far back the longest challenge counts visits
     birthday_bonus_points: int
     expiry: InactivityExpiry | None
     tier_review: TierReview | None
@@ -182,6 +184,7 @@ def _compile(program: Program) -> CompiledProgram:
         causes={cause.id: cause for cause in program.causes},
         referral=program.referral,
         challenges=program.challenges,
+        visits_window=timedelta(days=max((c.within_days for c in program.challenges), default=0)),
         birthday_bonus_points=program.birthday_bonus_points,
         expiry=program.expiry,
         tier_review=program.tier_review,
@@ -199,7 +202,8 @@ def _compile(program: Program) -> CompiledProgram:
 def _partner_terms(partner: Partner, currency: str) -> PartnerTerms:
     per = format_money(partner.earn.per_amount_minor, currency)
     return PartnerTerms(partner, partner.earn.points, partner.earn.per_amount_minor * BASIS_POINTS ** 3,
-                        f"at {format_points(partner.earn.points)} per {per} at {partner.name}")
+                        f"at {format_points(partner.earn.points)} per {per} at {partner.name}",
+                        format_money(partner.earn.minimum_spend_minor, currency))
 
 
 _CACHE_SIZE = 64

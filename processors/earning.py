@@ -59,8 +59,7 @@ def award_points(lines: tuple[PurchaseLine, ...], tier: TierStep, payment_method
     else:
         factor, divisor = partner.points * tier.earn_multiplier_bp, partner.points_divisor
         rate = f"{partner.rate_text}, {tier.name} {tier.multiplier_text}"
-        minimum = partner.partner.earn.minimum_spend_minor
-        minimum_text, carry = format_money(minimum, rules.currency), False
+        minimum, minimum_text, carry = partner.partner.earn.minimum_spend_minor, partner.minimum_spend_text, False
     if payment is not None:
         factor *= payment[0]
         rate += payment[1]

@@ -33,7 +33,8 @@ def add_qualifying_spend(state: MemberState, when: datetime, amount_minor: int, 
     """Add ``amount_minor`` to ``when``'s month, drop months that can no longer count; the rolling spend."""
     month, first = rules.month_window(when)
     buckets = state.spend_by_month
-    buckets[month] = buckets.get(month, 0) + amount_minor
+    if amount_minor:
+        buckets[month] = buckets.get(month, 0) + amount_minor
     rolling = 0
     stale = False
     for key, spent in buckets.items():

@@ -181,7 +181,7 @@ def simulate(lines: tuple[str, ...], member_id: str | None, tier: str | None, ba
     from streams.records import as_record
 
     settings = _settings()
-    rules = _program_or_fail(program_path) if program_path else _program_or_fail(settings.program_file)
+    rules = _program_or_fail(program_path or settings.program_file)
     tier = tier or rules.tiers[0].name
     if member_id is not None:
         tier, balance = _tier_and_balance(settings, member_id, rules.tiers[0].name)

@@ -86,10 +86,10 @@ def _line(root: yaml.Node | None, loc: list[int | str]) -> int:
     for part in loc:
         child = None
         if isinstance(node, yaml.MappingNode):
-            child = next((value for key, value in node.value if key.value == str(part)), None)
-            key = next((key for key, _ in node.value if key.value == str(part)), None)
-            if key is not None:
-                line = key.start_mark.line + 1
+            for key, value in node.value:
+                if key.value == str(part):
+                    child, line = value, key.start_mark.line + 1
+                    break
         elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
             child = node.value[part]
             line = child.start_mark.line + 1
