@@ -15,7 +15,8 @@ from datetime import timedelta
 from processors.compiled import CompiledProgram
 from processors.events import Purchase
 from processors.money import format_points
-from processors.outputs import LedgerEntry, LedgerReason, Output, RewardIssued, Trigger
+from processors.outputs import LedgerReason, Output, RewardIssued, Trigger
+from processors.points import credit
 from processors.state import MemberState
 
 
@@ -38,11 +39,9 @@ def count_visit(state: MemberState, event: Purchase, rules: CompiledProgram) -> 
         outputs.append(RewardIssued(f"{event_id}:badge:{challenge.id}", member_id, event_id, when, challenge.badge,
                                     challenge.bonus_points, detail))
         if challenge.bonus_points:
-            state.balance += challenge.bonus_points
-            state.lifetime_points += challenge.bonus_points
-            outputs.append(LedgerEntry(f"{event_id}:challenge:{challenge.id}", member_id, event_id, when,
-                                       LedgerReason.CHALLENGE, challenge.bonus_points, state.balance, None, None,
-                                       f"{detail} and {format_points(challenge.bonus_points)}"))
+            outputs.append(credit(state, event, rules, LedgerReason.CHALLENGE, challenge.bonus_points,
+                                  f"{detail} and {format_points(challenge.bonus_points)}",
+                                  suffix=f"challenge:{challenge.id}"))
         outputs.append(Trigger(f"{event_id}:badge_earned:{challenge.id}", member_id, event_id, when, "badge_earned",
                                f"You did it: {challenge.name}! Badge {challenge.badge} is yours.",
                                {"challenge": challenge.id, "badge": challenge.badge}))

@@ -9,7 +9,7 @@ this form the first time a program is seen and returns the same object after.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from processors.events import Channel
 from processors.money import format_money, format_multiplier, format_points
@@ -18,7 +18,7 @@ from processors.program import (
     CatalogueReward,
     Cause,
     Challenge,
-    InactivityExpiry,
+    Expiry,
     Partner,
     Program,
     ReferralRewards,
@@ -81,7 +81,8 @@ class CompiledProgram:
     challenges: tuple[Challenge, ...]
     visits_window: timedelta  # how far back the longest challenge counts visits
     birthday_bonus_points: int
-    expiry: InactivityExpiry | None
+    expiry: Expiry | None
+    lots: bool  # points expire by age, so the state keeps them in lots by expiry day
     tier_review: TierReview | None
     tiers: tuple[TierStep, ...]
     tier_by_name: dict[str, TierStep]
@@ -91,8 +92,10 @@ class CompiledProgram:
     dedup_window_days: int
     return_window: timedelta
     return_window_days: int
+    pending: timedelta  # how long a purchase's points stay pending
     _months: dict[int, tuple[str, str]] = field(default_factory=dict)
     _category_terms: dict[tuple[str, ...], tuple[str, str]] = field(default_factory=dict)
+    _expiry_days: dict[date, str] = field(default_factory=dict)
 
     def tier(self, name: str) -> TierStep:
         """The member's tier; a tier since removed from the program counts as the base tier."""
@@ -111,6 +114,28 @@ class CompiledProgram:
             keys = (f"{index // 12:04d}-{index % 12 + 1:02d}", f"{first // 12:04d}-{first % 12 + 1:02d}")
             self._months[index] = keys
         return keys
+
+    def expires_on(self, when: datetime) -> str:
+        """The day points earned at ``when`` are gone, "YYYY-MM-DD": they expire as that day starts (UTC).
+
+        Only for programs whose points expire by age (``lots``).
+        """
+        day = when.date()
+        key = self._expiry_days.get(day)
+        if key is None:
+            expiry = self.expiry
+            assert expiry is not None
+            if expiry.after_days is not None:
+                gone = day + timedelta(days=expiry.after_days + 1)
+            elif expiry.at == "month_end":
+                index = day.year * 12 + day.month + expiry.periods_later  # the month after the last one kept
+                gone = date(index // 12, index % 12 + 1, 1)
+            else:
+                gone = date(day.year + expiry.periods_later + 1, 1, 1)
+            key = gone.isoformat()
+            if len(self._expiry_days) < _TERMS_CACHE_SIZE:
+                self._expiry_days[day] = key
+        return key
 
     def weight_bp(self, category_or_sku: str) -> int:
         weight = self.sku_weight_bp.get(category_or_sku)
@@ -187,6 +212,7 @@ def _compile(program: Program) -> CompiledProgram:
         visits_window=timedelta(days=max((c.within_days for c in program.challenges), default=0)),
         birthday_bonus_points=program.birthday_bonus_points,
         expiry=program.expiry,
+        lots=program.expiry is not None and program.expiry.by_age,
         tier_review=program.tier_review,
         tiers=tiers,
         tier_by_name={step.name: step for step in tiers},
@@ -196,6 +222,7 @@ def _compile(program: Program) -> CompiledProgram:
         dedup_window_days=program.dedup_window_days,
         return_window=timedelta(days=program.return_window_days),
         return_window_days=program.return_window_days,
+        pending=timedelta(days=program.pending_days),
     )
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 from processors.compiled import CompiledProgram
 from processors.events import Donation
 from processors.money import format_points
-from processors.outputs import Activity, Decision, LedgerEntry, LedgerReason
+from processors.outputs import Activity, Decision, LedgerReason
+from processors.points import debit, spendable
 from processors.refusals import refuse
 from processors.state import MemberState
 
@@ -20,14 +21,13 @@ def donate(state: MemberState, event: Donation, rules: CompiledProgram) -> Decis
     if cause is None:
         known = ", ".join(rules.causes) or "none"
         return refuse(state, event, f"cause {event.cause!r} is not one of {rules.name}'s causes ({known})")
-    if state.balance < event.points:
-        return refuse(state, event, f"member {event.member_id} has {format_points(state.balance)}, "
+    has = spendable(state, event.occurred_at, rules)
+    if has < event.points:
+        return refuse(state, event, f"member {event.member_id} has {format_points(has)} to spend, "
                                     f"fewer than the {format_points(event.points)} to donate")
-    state.balance -= event.points
     detail = f"Donated {format_points(event.points)} to {cause.name}"
     event_id, member_id, when = event.event_id, event.member_id, event.occurred_at
     return Decision(state, (
-        LedgerEntry(f"{event_id}:donation", member_id, event_id, when, LedgerReason.DONATION, -event.points,
-                    state.balance, None, None, detail, cause.id),
+        debit(state, event, LedgerReason.DONATION, event.points, detail, cause=cause.id),
         Activity(event_id, member_id, when, "donation", None, None, None, 0, -event.points, None),
     ))

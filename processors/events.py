@@ -58,6 +58,7 @@ class Purchase(MemberEvent):
     lines: tuple[PurchaseLine, ...]
     payment_method: str | None
     partner_id: str | None = None  # a purchase at a coalition partner
+    points_used: int = 0  # points the member paid part of the order with
 
 
 @dataclass(slots=True)

@@ -7,7 +7,7 @@ uses, so what a member is told matches what the ledger will say.
 from __future__ import annotations
 
 from processors.money import format_money, format_multiplier, format_points
-from processors.program import Program
+from processors.program import Expiry, Program
 
 
 def explain(program: Program) -> list[str]:
@@ -55,16 +55,19 @@ def explain(program: Program) -> list[str]:
     if program.rewards:
         paragraphs.append("Spend your points on: " + "; ".join(
             f"{reward.name} for {format_points(reward.points)}" for reward in program.rewards)
-            + ". A cancelled redemption gives the points back.")
+            + ". A cancelled redemption gives the points back, and so does returning an order you paid for with "
+              "points.")
     for challenge in program.challenges:
         bonus = f" and {format_points(challenge.bonus_points)}" if challenge.bonus_points else ""
         paragraphs.append(f"Challenge {challenge.name}: {challenge.visits} purchases within {challenge.within_days} "
                           f"days earn the {challenge.badge} badge{bonus}.")
     if program.causes:
         paragraphs.append("You can give your points to " + ", ".join(c.name for c in program.causes) + ".")
+    if program.pending_days:
+        paragraphs.append(f"Points from a purchase can be spent {program.pending_days} days after it, once it can "
+                          "no longer be returned.")
     if program.expiry is not None:
-        paragraphs.append(f"Your points expire after {program.expiry.inactive_months} months without any activity; "
-                          f"we tell you {program.expiry.warn_days} days before.")
+        paragraphs.append(_expiry(program.expiry))
     after_spend = ("if you have spent them already, your balance can go below zero"
                    if program.return_after_spend == "negative_balance"
                    else "if you have spent them already, we take back only what is left")
@@ -92,6 +95,21 @@ def _tiers(program: Program) -> str:
                  if review.grace_periods else "")
         period = "year" if review.at == "year_end" else "month"
         words.append(f"At the end of each {period}, if your spend no longer supports your tier, you move {how}{grace}.")
+    return " ".join(words)
+
+
+def _expiry(expiry: Expiry) -> str:
+    words = []
+    if expiry.after_days is not None:
+        words.append(f"Points expire {expiry.after_days} days after you earn them, the oldest first.")
+    elif expiry.at is not None:
+        period = "month" if expiry.at == "month_end" else "year"
+        later = {0: "", 1: "after the one "}.get(expiry.periods_later, f"{expiry.periods_later} {period}s after the one ")
+        when = f"at the end of the {period} {later}you earn them in"
+        words.append(f"Points expire {when}; you always spend the oldest first.")
+    if expiry.inactive_months is not None:
+        words.append(f"All your points expire after {expiry.inactive_months} months without any activity.")
+    words.append(f"We tell you {expiry.warn_days} days before points expire.")
     return " ".join(words)
 
 

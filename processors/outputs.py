@@ -26,6 +26,8 @@ class LedgerReason(StrEnum):
     CHALLENGE = "challenge"
     BIRTHDAY = "birthday"
     EXPIRY = "expiry"
+    POINTS_PAYMENT = "points_payment"  # points a member paid part of an order with
+    POINTS_REFUND = "points_refund"  # those points given back when the order is returned
 
 
 @dataclass(slots=True)
@@ -43,6 +45,7 @@ class LedgerEntry:
     line_id: str | None
     detail: str
     cause: str | None = None  # donations: the cause the points went to
+    available_at: datetime | None = None  # pending points: when they can be spent
 
 
 @dataclass(slots=True)

@@ -148,11 +148,35 @@ class Challenge(_Rules):
     bonus_points: NonNegativeInt = 0
 
 
-class InactivityExpiry(_Rules):
-    """All points expire after ``inactive_months`` without activity; a warning ``warn_days`` before."""
+class Expiry(_Rules):
+    """When points expire: by age, after inactivity, or both; the oldest points always go first.
 
-    inactive_months: PositiveInt
+    By age, each point expires ``after_days`` days after the day it was earned,
+    or (``at``) at the end of the month or year it was earned in, or
+    ``periods_later`` months or years after that end. After ``inactive_months``
+    without activity every point left expires. A trigger warns ``warn_days`` ahead.
+    """
+
+    after_days: PositiveInt | None = Field(default=None, description="each point expires this many days after earning")
+    at: Literal["month_end", "year_end"] | None = Field(default=None, description="points expire at a period's end")
+    periods_later: NonNegativeInt = Field(default=0, description="with at: that many months or years later")
+    inactive_months: PositiveInt | None = None
     warn_days: NonNegativeInt = 14
+
+    @model_validator(mode="after")
+    def _one_way_by_age(self) -> Expiry:
+        if self.after_days is not None and self.at is not None:
+            raise ValueError("at: points expire either after_days after they were earned or at a period's end, "
+                             "not both: remove one")
+        if self.periods_later and self.at is None:
+            raise ValueError("periods_later: counts periods after at's end; set at (month_end or year_end)")
+        if self.after_days is None and self.at is None and self.inactive_months is None:
+            raise ValueError("set after_days, at or inactive_months (or remove expiry: then points never expire)")
+        return self
+
+    @property
+    def by_age(self) -> bool:
+        return self.after_days is not None or self.at is not None
 
 
 class Cause(_Rules):
@@ -186,9 +210,12 @@ class Program(_Rules):
     referral: ReferralRewards | None = None
     challenges: tuple[Challenge, ...] = ()
     birthday_bonus_points: NonNegativeInt = 0
-    expiry: InactivityExpiry | None = None
+    expiry: Expiry | None = Field(default=None, description="points never expire if unset")
     dedup_window_days: PositiveInt = 60
     return_window_days: PositiveInt = 60
+    pending_days: NonNegativeInt = Field(
+        default=0, description="a purchase's points can be spent this many days after it, once it can't be returned"
+    )
     return_after_spend: Literal["negative_balance", "cap_at_zero"] = Field(
         default="negative_balance", description="a return of points already spent: take them all, or only down to zero"
     )
@@ -232,6 +259,9 @@ class Program(_Rules):
         if self.dedup_window_days < self.return_window_days:
             raise ValueError(f"dedup_window_days: must be at least return_window_days "
                              f"({self.return_window_days}), got {self.dedup_window_days}")
+        if self.pending_days > self.return_window_days:
+            raise ValueError(f"pending_days: points can be pending at most the return window "
+                             f"({self.return_window_days} days), got {self.pending_days}")
         return self
 
     def tier(self, name: str) -> TierPolicy:

@@ -13,8 +13,9 @@ from processors.compiled import CHANNEL_NAMES, CompiledProgram
 from processors.earning import award_points
 from processors.events import Purchase
 from processors.money import format_points
-from processors.outputs import Activity, ActivityLine, Decision, LedgerEntry, LedgerReason, Output
+from processors.outputs import Activity, ActivityLine, Decision, LedgerReason, Output
 from processors.partners import settlement
+from processors.points import available_at, credit, debit, spendable
 from processors.referrals import friends_first_purchase
 from processors.refusals import refuse
 from processors.returns import keep_order
@@ -47,13 +48,17 @@ def apply_purchase(state: MemberState, event: Purchase, rules: CompiledProgram) 
             return refuse(state, event,
                           f"partner {event.partner_id} is not a partner of {rules.name} (partners: {known})")
     event_id, member_id, when, order_id = event.event_id, event.member_id, event.occurred_at, event.order_id
+    if event.points_used:
+        has = spendable(state, when, rules)
+        if has < event.points_used:
+            return refuse(state, event, f"order {order_id} pays with {format_points(event.points_used)}; "
+                                        f"member {member_id} has {format_points(has)} to spend")
     tier = rules.tier(state.tier)
     carried = state.carried
     if carried and state.carried_divisor != rules.points_divisor:  # the program's rates changed: rescale, down
         carried = carried * rules.points_divisor // state.carried_divisor
     earning = award_points(event.lines, tier, event.payment_method, carried, rules, partner)
     points = earning.points
-    balance = state.balance + points
 
     lines, line_points = event.lines, earning.line_points
     records = {
@@ -72,21 +77,13 @@ def apply_purchase(state: MemberState, event: Purchase, rules: CompiledProgram) 
     notified = state.near_tier_notified
 
     outputs: list[Output] = []
+    if event.points_used:
+        outputs.append(debit(state, event, LedgerReason.POINTS_PAYMENT, event.points_used,
+                             f"Paid {format_points(event.points_used)} of order {order_id} with points",
+                             order_id=order_id))
     if points:
-        outputs.append(
-            LedgerEntry(
-                f"{event_id}:purchase",
-                member_id,
-                event_id,
-                when,
-                LedgerReason.PURCHASE,
-                points,
-                balance,
-                order_id,
-                None,
-                earning.detail,
-            )
-        )
+        outputs.append(credit(state, event, rules, LedgerReason.PURCHASE, points, earning.detail, order_id=order_id,
+                              available_at=available_at(when, rules)))
     if reached is not tier:
         outputs += tier_up(event, tier, reached, rolling, rules)
     nudge = near_tier(event, reached, rolling, notified, rules)
@@ -108,19 +105,18 @@ def apply_purchase(state: MemberState, event: Purchase, rules: CompiledProgram) 
             event.store_id,
             event.currency,
             event.total_minor,
-            points,
+            points - event.points_used,
             order_id,
             activity_lines,
         )
     )
 
     state.tier = reached.name
-    state.balance = balance
-    state.lifetime_points += points
     state.near_tier_notified = notified
     if rules.carry_remainder:
         state.carried, state.carried_divisor = earning.remainder, rules.points_divisor
-    keep_order(state, order_id, OrderRecord(when, records, event.partner_id), when, rules)
+    keep_order(state, order_id, OrderRecord(when, records, event.partner_id, event.points_used,
+                                            event.total_minor if event.points_used else 0), when, rules)
     if state.referred_by is not None:  # after the purchase's own points: the friend's reward comes on top
         outputs += friends_first_purchase(state, event, sum(earning.qualifying_minor), rules)
     if rules.challenges:

@@ -14,8 +14,9 @@ from __future__ import annotations
 from processors.compiled import CompiledProgram
 from processors.events import Redemption, RedemptionCancelled
 from processors.money import format_points
-from processors.outputs import Activity, Decision, LedgerEntry, LedgerReason, Output, RewardIssued
+from processors.outputs import Activity, Decision, LedgerReason, Output, RewardIssued
 from processors.partners import settlement
+from processors.points import credit, debit, spendable
 from processors.refusals import refuse
 from processors.state import MemberState, RedemptionRecord
 
@@ -27,16 +28,15 @@ def redeem(state: MemberState, event: Redemption, rules: CompiledProgram) -> Dec
         return refuse(state, event, f"reward {event.reward!r} is not in {rules.name}'s catalogue (offered: {offered})")
     if event.redemption_id in state.redemptions:
         return refuse(state, event, f"redemption {event.redemption_id} was already made: send a new redemption_id")
-    if state.balance < reward.points:
+    has = spendable(state, event.occurred_at, rules)
+    if has < reward.points:
         return refuse(state, event, f"{reward.name} needs {format_points(reward.points)}; "
-                                    f"member {event.member_id} has {format_points(state.balance)}")
-    state.balance -= reward.points
+                                    f"member {event.member_id} has {format_points(has)} to spend")
     state.redemptions[event.redemption_id] = RedemptionRecord(reward.id, reward.points, False, reward.partner)
     detail = f"Redeemed {format_points(reward.points)} for {reward.name} (redemption {event.redemption_id})"
     event_id, member_id, when = event.event_id, event.member_id, event.occurred_at
     outputs: list[Output] = [
-        LedgerEntry(f"{event_id}:redemption", member_id, event_id, when, LedgerReason.REDEMPTION, -reward.points,
-                    state.balance, None, None, detail),
+        debit(state, event, LedgerReason.REDEMPTION, reward.points, detail),
         RewardIssued(f"{event_id}:redeemed", member_id, event_id, when, reward.id, -reward.points, detail),
         Activity(event_id, member_id, when, "redemption", None, None, None, 0, -reward.points, None),
     ]
@@ -54,12 +54,10 @@ def cancel_redemption(state: MemberState, event: RedemptionCancelled, rules: Com
     if record.cancelled:
         return refuse(state, event, f"redemption {event.redemption_id} is already cancelled")
     record.cancelled = True
-    state.balance += record.points
     detail = f"Redemption {event.redemption_id} of {record.reward} cancelled: {format_points(record.points)} back"
     event_id, member_id, when = event.event_id, event.member_id, event.occurred_at
     outputs: list[Output] = [
-        LedgerEntry(f"{event_id}:redemption_cancelled", member_id, event_id, when,
-                    LedgerReason.REDEMPTION_CANCELLED, record.points, state.balance, None, None, detail),
+        credit(state, event, rules, LedgerReason.REDEMPTION_CANCELLED, record.points, detail, earned=False),
         Activity(event_id, member_id, when, "redemption_cancelled", None, None, None, 0, record.points, None),
     ]
     partner = rules.partners.get(record.partner_id) if record.partner_id is not None else None

@@ -17,7 +17,8 @@ from datetime import timedelta
 from processors.compiled import CompiledProgram
 from processors.events import Purchase, ReferralQualified
 from processors.money import format_money, format_points
-from processors.outputs import Activity, Decision, FollowUp, LedgerEntry, LedgerReason, Output, Trigger
+from processors.outputs import Activity, Decision, FollowUp, LedgerReason, Output, Trigger
+from processors.points import credit
 from processors.refusals import refuse
 from processors.state import MemberState
 
@@ -36,14 +37,11 @@ def friends_first_purchase(state: MemberState, event: Purchase, spent_minor: int
     outputs: list[Output] = [FollowUp(ReferralQualified(f"{event_id}{FOLLOW_UP_SUFFIX}", referrer, when, "engine",
                                                         member_id, event.order_id))]
     if referral.friend_points:
-        state.balance += referral.friend_points
-        state.lifetime_points += referral.friend_points
-        outputs.append(LedgerEntry(
-            f"{event_id}:referral_friend", member_id, event_id, when, LedgerReason.REFERRAL, referral.friend_points,
-            state.balance, None, None,  # not the order's points: a return of the order leaves them
+        outputs.append(credit(  # not the order's points: a return of the order leaves them
+            state, event, rules, LedgerReason.REFERRAL, referral.friend_points,
             f"{format_points(referral.friend_points)} for a first purchase of "
             f"{format_money(spent_minor, rules.currency)} (order {event.order_id}) after joining through "
-            "a friend's referral"))
+            "a friend's referral", suffix="referral_friend"))
     return outputs
 
 
@@ -65,12 +63,9 @@ def reward_referrer(state: MemberState, event: ReferralQualified, rules: Compile
     outputs: list[Output] = [Activity(event_id, member_id, when, "referral_rewarded", None, None, None, 0,
                                       referral.referrer_points, None)]
     if referral.referrer_points:
-        state.balance += referral.referrer_points
-        state.lifetime_points += referral.referrer_points
         detail = f"{format_points(referral.referrer_points)} for referring {friend}, who made a first purchase"
         outputs += [
-            LedgerEntry(f"{event_id}:referrer", member_id, event_id, when, LedgerReason.REFERRAL,
-                        referral.referrer_points, state.balance, None, None, detail),
+            credit(state, event, rules, LedgerReason.REFERRAL, referral.referrer_points, detail, suffix="referrer"),
             Trigger(f"{event_id}:referral_rewarded", member_id, event_id, when, "referral_rewarded",
                     f"Your friend made a first purchase: {format_points(referral.referrer_points)} for you!",
                     {"friend_member_id": friend}),

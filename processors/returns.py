@@ -13,6 +13,10 @@ zero), ``cap_at_zero`` takes back only down to zero and forgives the rest; the
 ledger entry says which, either way. A return of an order bought at a
 coalition partner also takes the points off the partner's settlement (unless
 the partner has since left the program, which leaves nothing to settle with).
+
+An order paid partly with points gets them back with a refund, in proportion
+to the refund's share of the order's total (all that is left with the last
+return), before the returned lines' own points are taken back.
 """
 
 from __future__ import annotations
@@ -21,9 +25,10 @@ from datetime import datetime
 
 from processors.compiled import CompiledProgram
 from processors.events import Return
-from processors.money import format_points
-from processors.outputs import Activity, ActivityLine, Decision, LedgerEntry, LedgerReason, Output
+from processors.money import format_money, format_points
+from processors.outputs import Activity, ActivityLine, Decision, LedgerReason, Output
 from processors.partners import settlement
+from processors.points import available_at, credit, debit
 from processors.refusals import refuse
 from processors.state import LineRecord, MemberState, OrderRecord
 from processors.tiers import remove_qualifying_spend
@@ -90,29 +95,23 @@ def apply_return(state: MemberState, event: Return, rules: CompiledProgram) -> D
             f"{quantity} of {left.quantity} left on line {line_id} gives back {format_points(line_points)}"
         )
 
+    outputs: list[Output] = []
+    given_back = _points_paid_back(order, event, lines)
+    if given_back:
+        outputs.append(credit(state, event, rules, LedgerReason.POINTS_REFUND, given_back,
+                              f"Order {order_id} was paid partly with points: {format_points(given_back)} back "
+                              f"with the refund of {format_money(event.refund_minor, rules.currency)}",
+                              order_id=order_id, earned=False))
     taken = points_back
     detail = f"Return from order {order_id}: {'; '.join(words)}"
     if rules.program.return_after_spend == "cap_at_zero" and points_back > max(state.balance, 0):
         taken = max(state.balance, 0)
         detail += (f"; the points were already spent, so {format_points(taken)} taken back, down to 0 "
                    f"({format_points(points_back - taken)} forgiven)")
-    balance = state.balance - taken
-    outputs: list[Output] = []
     if points_back:
-        outputs.append(
-            LedgerEntry(
-                f"{event_id}:return",
-                member_id,
-                event_id,
-                when,
-                LedgerReason.RETURN,
-                -taken,
-                balance,
-                order_id,
-                None,
-                detail,
-            )
-        )
+        outputs.append(debit(state, event, LedgerReason.RETURN, taken, detail, order_id=order_id,
+                             lot=rules.expires_on(order.occurred_at) if rules.lots else None,
+                             available_at=available_at(order.occurred_at, rules)))
     outputs.append(
         Activity(
             event_id,
@@ -123,7 +122,7 @@ def apply_return(state: MemberState, event: Return, rules: CompiledProgram) -> D
             None,
             event.currency,
             -event.refund_minor,
-            -taken,
+            given_back - taken,
             order_id,
             tuple(activity_lines),
         )
@@ -132,8 +131,21 @@ def apply_return(state: MemberState, event: Return, rules: CompiledProgram) -> D
     if partner is not None and points_back:
         outputs.append(settlement(event, partner.partner, "return", -points_back, rules.currency,
                                   f"return from order {order_id} takes back {format_points(points_back)}"))
-    state.balance = balance
     state.lifetime_points -= points_back
     remove_qualifying_spend(state, order.occurred_at, amount_back, when, rules)
-    keep_order(state, order_id, OrderRecord(order.occurred_at, lines, order.partner_id), when, rules)
+    keep_order(state, order_id, OrderRecord(order.occurred_at, lines, order.partner_id,
+                                            order.points_used - given_back,
+                                            max(order.total_minor - event.refund_minor, 0)), when, rules)
     return Decision(state, tuple(outputs))
+
+
+def _points_paid_back(order: OrderRecord, event: Return, lines_left: dict[str, LineRecord]) -> int:
+    """The points the order was paid with that this refund gives back: its share of the order's total.
+
+    The return that leaves nothing of the order (or refunds all that is left) gives back all still owed.
+    """
+    if not order.points_used:
+        return 0
+    if event.refund_minor >= order.total_minor or not any(line.quantity for line in lines_left.values()):
+        return order.points_used
+    return order.points_used * max(event.refund_minor, 0) // order.total_minor

@@ -15,7 +15,8 @@ from __future__ import annotations
 from processors.compiled import CompiledProgram
 from processors.events import SocialShare
 from processors.money import format_points
-from processors.outputs import Activity, Decision, LedgerEntry, LedgerReason, Output
+from processors.outputs import Activity, Decision, LedgerReason, Output
+from processors.points import credit
 from processors.state import MemberState
 
 POSTS_REMEMBERED = 1000
@@ -26,10 +27,7 @@ def social_points(state: MemberState, event: SocialShare, rules: CompiledProgram
     points, detail = _earned(state, event, rules)
     outputs: list[Output] = []
     if points:
-        state.balance += points
-        state.lifetime_points += points
-        outputs.append(LedgerEntry(f"{event.event_id}:social", event.member_id, event.event_id, event.occurred_at,
-                                   LedgerReason.SOCIAL, points, state.balance, None, None, detail))
+        outputs.append(credit(state, event, rules, LedgerReason.SOCIAL, points, detail))
     outputs.append(Activity(event.event_id, event.member_id, event.occurred_at, "social_share", None, None, None,
                             0, points, None))
     return Decision(state, tuple(outputs))

@@ -24,6 +24,8 @@ class OrderRecord:
     occurred_at: datetime
     lines: dict[str, LineRecord]
     partner_id: str | None = None  # bought at this coalition partner
+    points_used: int = 0  # points the member paid with, still to give back if the order is returned
+    total_minor: int = 0  # what is left of the order's total, to give the points back in proportion
 
 
 @dataclass(slots=True)
@@ -69,6 +71,11 @@ class MemberState:
     ``tier_period`` is the review period ("2025", or "2025-03") the tier was last
     reviewed in, ``tier_grace`` the reviews in a row the member kept a tier the
     spend no longer supports.
+
+    ``lots`` (programs whose points expire by age) maps the day points expire
+    ("YYYY-MM-DD") to how many of them are left; they add up to the balance
+    (or to zero when it is negative), and spending takes the oldest first.
+    ``expiry_warned_until`` is the latest such day the member was warned about.
     """
 
     member_id: str
@@ -96,3 +103,5 @@ class MemberState:
     expiry_warned: bool = False
     tier_period: str = ""
     tier_grace: int = 0
+    lots: dict[str, int] = field(default_factory=dict)
+    expiry_warned_until: str = ""

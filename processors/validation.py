@@ -109,6 +109,8 @@ def _purchase_problems(event: Purchase) -> list[str]:
         found.append(
             f"total_minor {event.total_minor} is not the sum of lines[].amount_minor ({lines_total})"
         )
+    if event.points_used < 0:
+        found.append(f"points_used must not be negative, got {event.points_used}")
     return found
 
 

@@ -52,11 +52,12 @@ def member_summary(store: ClickHouseStore, member_id: str, base_tier: str) -> di
     """Balance, tier, lifetime points, purchases and net spend per currency; None if unknown.
 
     ``lifetime_points`` is the sum of the positive ledger entries (earned, before
-    returns and redemptions); ``balance`` is the sum of all entries.
+    returns and redemptions); ``balance`` is the sum of all entries, of which
+    ``pending_points`` cannot be spent yet (purchases still inside the program's pending days).
     """
     rows = store.rows(
         """
-        SELECT member_id, tier, balance, lifetime_points, ledger_entries, purchases, returns,
+        SELECT member_id, tier, balance, lifetime_points, pending_points, ledger_entries, purchases, returns,
                spend_minor, enrolled, last_activity_at
         FROM $db.members(base_tier = {base_tier:String})
         WHERE member_id = {member_id:String}

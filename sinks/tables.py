@@ -120,6 +120,7 @@ TABLES: tuple[Table, ...] = (
             col("line_id", OPT),
             col("detail", "String"),
             col("cause", OPT_LABEL),
+            col("available_at", f"Nullable({TIME})"),
         ),
         ("member_id", "entry_id"),
         "LedgerEntry: one signed change of a member balance",
@@ -256,6 +257,7 @@ SELECT
     if(t.member_id = '', {{base_tier:String}}, toString(t.tier)) AS tier,
     l.balance AS balance,
     l.lifetime_points AS lifetime_points,
+    l.pending_points AS pending_points,
     l.entries AS ledger_entries,
     a.purchases AS purchases,
     a.returns AS returns,
@@ -273,6 +275,7 @@ LEFT JOIN (
 ) AS t ON t.member_id = m.member_id
 LEFT JOIN (
     SELECT member_id, sum(points) AS balance, sumIf(points, points > 0) AS lifetime_points,
+           sumIf(points, available_at > now64(3)) AS pending_points,
            count() AS entries
     FROM {q}.ledger FINAL GROUP BY member_id
 ) AS l ON l.member_id = m.member_id

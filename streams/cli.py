@@ -119,7 +119,9 @@ def member(member_id: str, as_json: bool) -> None:
         click.echo(json.dumps({"member": summary, "ledger": ledger}, default=str, indent=2))
         return
     out = Console()
-    out.print(f"[bold]{member_id}[/]  tier [bold]{summary['tier']}[/]  balance [bold]{summary['balance']}[/] points")
+    pending = f" ({summary['pending_points']} pending)" if summary["pending_points"] else ""
+    out.print(f"[bold]{member_id}[/]  tier [bold]{summary['tier']}[/]  balance [bold]{summary['balance']}[/] points"
+              f"{pending}")
     table = Table("when", "reason", "points", "balance", "detail")
     for entry in ledger:
         table.add_row(str(entry["occurred_at"])[:19], entry["reason"], f"{entry['points']:+d}",

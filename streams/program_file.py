@@ -63,8 +63,8 @@ def _problem(error: ErrorDetails, root: yaml.Node | None) -> str:
     loc = [part for part in error["loc"] if isinstance(part, int) or not _is_tag(part)]
     message = error["msg"].removeprefix("Value error, ")
     named, _, rest = message.partition(": ")
-    if not loc and named in Program.model_fields:  # a rule across sections names the section it concerns
-        loc, message = [named], rest
+    if named in _allowed_fields(loc):  # a rule across fields names the field it concerns
+        loc, message = [*loc, named], rest
     field = ".".join(str(part) for part in loc) or "(top level)"
     if error["type"] == "extra_forbidden":
         allowed = _allowed_fields(loc[:-1])

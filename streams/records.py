@@ -53,6 +53,7 @@ def _purchase(head: Record, body: Record) -> Purchase:
         lines=tuple(PurchaseLine(**line) for line in body["lines"]),
         payment_method=body["payment_method"],
         partner_id=body.get("partner_id"),
+        points_used=body.get("points_used", 0),
     )
 
 

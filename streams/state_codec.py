@@ -8,6 +8,8 @@ it takes a fraction of that. The first element is the format's version, so a
 later engine can still read what an earlier one wrote: format 1 (before
 carried remainders, stamp cards, social points, redemptions, referrals,
 challenges, birthdays, expiry and tier reviews) reads as a state with none of them.
+Within a format, fields are only appended, and a shorter state gets the
+defaults of the fields it lacks.
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ import orjson
 from processors.state import LineRecord, MemberState, OrderRecord, RedemptionRecord
 
 FORMAT_VERSION = 2
+# Fields are only ever appended: a state written before a field existed reads with its default.
+_FORMAT_1_FIELDS = 10
+_ADDED_DEFAULTS: list[object] = [0, 0, {}, {}, {}, {}, None, {}, [], {}, None, 0, False, "", 0, {}, ""]
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
 
@@ -45,7 +50,7 @@ def encode_state(state: MemberState) -> bytes:
             order_id: [_ms(order.occurred_at),
                        {line_id: [line.quantity, line.amount_minor, line.points]
                         for line_id, line in order.lines.items()},
-                       order.partner_id]
+                       order.partner_id, order.points_used, order.total_minor]
             for order_id, order in state.orders.items()
         },
         _ms(state.last_activity_at),
@@ -65,20 +70,21 @@ def encode_state(state: MemberState) -> bytes:
         state.expiry_warned,
         state.tier_period,
         state.tier_grace,
+        state.lots,
+        state.expiry_warned_until,
     ])
 
 
 def decode_state(data: bytes) -> MemberState:
     version, *fields = orjson.loads(data)
-    if version == 1:
-        fields += [0, 0, {}, {}, {}, {}, None, {}, [], {}, None, 0, False, "", 0]
-    elif version != FORMAT_VERSION:
+    if not 1 <= version <= FORMAT_VERSION:
         raise ValueError(f"member state in format {version}, but this engine reads formats 1 to {FORMAT_VERSION}: "
                          "run the engine version that wrote it, or rebuild the table from the input topics")
+    fields += _ADDED_DEFAULTS[len(fields) - _FORMAT_1_FIELDS:]
     (member_id, enrolled, tier, balance, lifetime, spend, seen, orders, last_activity, notified,
      carried, carried_divisor, stamps, social_posts, social_days, redemptions,
      referred_by, referred_friends, visits, badges, birthday, birthday_paid_year, expiry_warned,
-     tier_period, tier_grace) = fields
+     tier_period, tier_grace, lots, expiry_warned_until) = fields
     return MemberState(
         member_id=member_id,
         enrolled_at=_at(enrolled),
@@ -89,7 +95,7 @@ def decode_state(data: bytes) -> MemberState:
         seen_events={event_id: _at(ms) for event_id, ms in seen.items()},
         orders={
             order_id: OrderRecord(_at(order[0]), {line_id: LineRecord(*line) for line_id, line in order[1].items()},
-                                  *order[2:])  # format 1 has no partner
+                                  *order[2:])  # older states have fewer fields: the record's defaults
             for order_id, order in orders.items()
         },
         last_activity_at=_at(last_activity),
@@ -109,4 +115,6 @@ def decode_state(data: bytes) -> MemberState:
         expiry_warned=expiry_warned,
         tier_period=tier_period,
         tier_grace=tier_grace,
+        lots=lots,
+        expiry_warned_until=expiry_warned_until,
     )

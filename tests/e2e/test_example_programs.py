@@ -31,10 +31,10 @@ def ledger_of(store: ClickHouseStore, member_id: str, entries: int, timeout: flo
 
 
 def bought(order_id: str, category: str, amount_minor: int, quantity: int = 1, sku: str = "SKU-1",
-           paid_with: str = "card", partner: str | None = None) -> tuple[str, dict[str, Any]]:
+           paid_with: str = "card", partner: str | None = None, points_used: int = 0) -> tuple[str, dict[str, Any]]:
     return ("Purchase", {
         "order_id": order_id, "channel": "pos", "store_id": "store-1", "currency": "SEK",
-        "total_minor": amount_minor, "payment_method": paid_with, "partner_id": partner,
+        "total_minor": amount_minor, "payment_method": paid_with, "partner_id": partner, "points_used": points_used,
         "lines": [{"line_id": "1", "sku": sku, "category": category, "quantity": quantity,
                    "amount_minor": amount_minor}],
     })
@@ -136,3 +136,29 @@ def test_clock_ticks_pay_birthdays_through_the_engine(tmp_path: Path, chdb_clien
         bea = ledger_of(e.store, "BEA", 2)
         assert [(x["reason"], x["points"]) for x in bea] == [("welcome", 100), ("birthday", 100)]
         assert [(x["reason"], x["points"]) for x in ledger_of(e.store, "AL", 1)] == [("welcome", 100)]
+
+
+def test_points_paid_with_refunded_pending_and_expired_by_age(tmp_path: Path, chdb_client: Any,
+                                                              ch_database: str) -> None:
+    two_years = 731 * 24 * 60
+    returned = ("Return", {"order_id": "H1", "currency": "SEK", "refund_minor": 240_000,
+                           "lines": [{"line_id": "1", "quantity": 1}]})
+    feed: list[tuple[bytes, dict[str, Any] | bytes]] = [
+        (b"pos", event(f"guest-{n}", minutes, body, member_id="M1")) for n, (minutes, body) in enumerate([
+            (0, enrol()), (1, bought("H1", "room", 240_000, points_used=150)), (2, bought("H2", "room", 10_000)),
+            (3, returned), (two_years, ("ClockTick", {}))])]
+    program = (EXAMPLES / "coalition.yaml").read_text() + "pending_days: 14\n"
+    with (engine(tmp_path, chdb_client, ch_database, program=program) as e,
+          engine_processes(e.settings, e.bootstrap) as running):
+        produce(e.bootstrap, e.codec, feed, lambda n: None)
+        wait_stored(e.store, len(feed), e.sink, running.alive, 120, lambda n: None)
+
+        entries = ledger_of(e.store, "M1", 7)
+        assert [(x["reason"], x["points"], x["balance_after"]) for x in entries] == [
+            ("welcome", 200, 200), ("points_payment", -150, 50), ("purchase", 240, 290), ("purchase", 10, 300),
+            ("points_refund", 150, 450), ("return", -240, 210), ("expiry", -210, 0)]
+        pending = e.store.rows("SELECT toString(reason) AS reason, available_at FROM $db.ledger FINAL "
+                               "WHERE available_at IS NOT NULL ORDER BY entry_id")
+        assert [(x["reason"], x["available_at"] - T0) for x in pending] == [
+            ("purchase", timedelta(days=14, minutes=1)), ("purchase", timedelta(days=14, minutes=2)),
+            ("return", timedelta(days=14, minutes=1))]

@@ -21,6 +21,9 @@ BASE = "bronze"
 T0 = dt.datetime(2025, 3, 1, 9, 0, tzinfo=dt.UTC)
 
 
+PENDING_FOR_DECADES = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)  # a pending purchase, whenever the test runs
+
+
 def at(hours: float) -> dt.datetime:
     return T0 + dt.timedelta(hours=hours)
 
@@ -39,10 +42,11 @@ def act(event_id: str, member: str, hours: float, kind: str, *, channel: str | N
 
 
 def led(entry_id: str, member: str, event_id: str, hours: float, reason: str, points: int, balance: int,
-        order: str | None = None, line_id: str | None = None) -> dict[str, Any]:
+        order: str | None = None, line_id: str | None = None, available_at: dt.datetime | None = None,
+        ) -> dict[str, Any]:
     return {"entry_id": entry_id, "member_id": member, "event_id": event_id, "occurred_at": at(hours),
             "reason": reason, "points": points, "balance_after": balance, "order_id": order,
-            "line_id": line_id, "detail": f"{reason}: {points} points"}
+            "line_id": line_id, "detail": f"{reason}: {points} points", "available_at": available_at}
 
 
 def tier(change_id: str, member: str, hours: float, frm: str, to: str, spend: int) -> dict[str, Any]:
@@ -75,7 +79,7 @@ LEDGER = [
     led("l4", "m1", "a4", 3, "purchase", 50, 250, "o2", "o2-1"),
     led("l5", "m1", "a5", 4, "return", -40, 210, "o1", "o1-2"),
     led("l6", "m2", "a6", 0, "welcome", 100, 100),
-    led("l7", "m2", "a7", 2, "purchase", 20, 120, "o3", "o3-1"),
+    led("l7", "m2", "a7", 2, "purchase", 20, 120, "o3", "o3-1", PENDING_FOR_DECADES),
     led("l8", "m3", "a9", 0, "welcome", 100, 100),
     led("l9", "m4", "a10", 5, "purchase", 30, 30, "o4", "o4-1"),
 ]
@@ -140,12 +144,13 @@ def test_member_ledger(store: ClickHouseStore) -> None:
 
 def test_member_summary(store: ClickHouseStore) -> None:
     assert queries.member_summary(store, "m1", BASE) == {
-        "member_id": "m1", "tier": "silver", "balance": 210, "lifetime_points": 250, "ledger_entries": 5,
+        "member_id": "m1", "tier": "silver", "balance": 210, "lifetime_points": 250, "pending_points": 0,
+        "ledger_entries": 5,
         "purchases": 2, "returns": 1, "spend_minor": {"EUR": 11_000}, "enrolled": True,
         "last_activity_at": at(4)}
     m2 = queries.member_summary(store, "m2", BASE)
     assert m2 is not None
-    assert (m2["tier"], m2["balance"], m2["spend_minor"]) == ("gold", 120, {"EUR": 2_001})
+    assert (m2["tier"], m2["balance"], m2["pending_points"], m2["spend_minor"]) == ("gold", 120, 20, {"EUR": 2_001})
     m3 = queries.member_summary(store, "m3", BASE)
     assert m3 is not None
     assert (m3["tier"], m3["balance"], m3["purchases"], m3["spend_minor"]) == (BASE, 100, 0, {})

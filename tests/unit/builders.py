@@ -96,6 +96,7 @@ def purchase(
     event_id: str | None = None,
     payment_method: str = "card",
     partner_id: str | None = None,
+    points_used: int = 0,
 ) -> Purchase:
     return Purchase(
         event_id or new_id("buy"),
@@ -110,6 +111,7 @@ def purchase(
         lines,
         payment_method,
         partner_id,
+        points_used,
     )
 
 
@@ -165,9 +167,9 @@ class Member:
         return self.apply(enrolled(self.member_id, self.later()))
 
     def buy(self, *lines: PurchaseLine, order_id: str | None = None, currency: str = "SEK",
-            paid_with: str = "card", at_partner: str | None = None) -> Decision:
+            paid_with: str = "card", at_partner: str | None = None, points_used: int = 0) -> Decision:
         return self.apply(purchase(self.member_id, *lines, at=self.later(), order_id=order_id, currency=currency,
-                                   payment_method=paid_with, partner_id=at_partner))
+                                   payment_method=paid_with, partner_id=at_partner, points_used=points_used))
 
     def redeem(self, reward: str, redemption_id: str) -> Decision:
         return self.apply(Redemption(new_id("redeem"), self.member_id, self.later(), "app", redemption_id, reward))
@@ -178,8 +180,8 @@ class Member:
     def share(self, post_id: str, platform: str = "instagram", action: str = "share") -> Decision:
         return self.apply(social_share(self.member_id, self.later(), platform, action, post_id))
 
-    def give_back(self, order_id: str, **quantities: int) -> Decision:
-        return self.apply(returned(self.member_id, order_id, quantities, at=self.later()))
+    def give_back(self, order_id: str, refund_minor: int = 0, **quantities: int) -> Decision:
+        return self.apply(returned(self.member_id, order_id, quantities, at=self.later(), refund_minor=refund_minor))
 
     def reach(self, tier: str) -> None:
         """Spend exactly the tier's qualifying amount on groceries, so later purchases earn its rate."""

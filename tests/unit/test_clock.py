@@ -6,12 +6,12 @@ from datetime import UTC, datetime
 
 from builders import Member, club, kr, line
 
-from processors.clock import add_months
 from processors.events import ClockTick, MemberEnrolled
+from processors.expiry import add_months
 from processors.outputs import LedgerReason
-from processors.program import InactivityExpiry
+from processors.program import Expiry
 
-PROGRAM = club(birthday_bonus_points=50, expiry=InactivityExpiry(inactive_months=12, warn_days=14))
+PROGRAM = club(birthday_bonus_points=50, expiry=Expiry(inactive_months=12, warn_days=14))
 
 
 def member(birthday: str | None = "05-17", at: datetime = datetime(2024, 3, 1, 12, tzinfo=UTC)) -> Member:

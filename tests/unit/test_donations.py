@@ -36,6 +36,6 @@ def test_an_unknown_cause_or_too_few_points_are_refused_with_the_reason() -> Non
     too_many = dana.apply(give(dana, "sea", 101))
 
     assert unknown.refusal is not None and unknown.refusal.reason == "cause 'zoo' is not one of Club's causes (sea)"
-    assert too_many.refusal is not None and "has 100 points, fewer than the 101 points to donate" in (
+    assert too_many.refusal is not None and "has 100 points to spend, fewer than the 101 points to donate" in (
         too_many.refusal.reason)
     assert dana.balance == 100

@@ -49,6 +49,17 @@ def test_rules_across_fields_name_the_section_they_concern() -> None:
         parse_program(text, "x.yaml")
 
 
+def test_a_rule_within_a_section_names_the_field_it_concerns() -> None:
+    text = "name: X\ncurrency: SEK\nexpiry:\n  after_days: 10\n  at: year_end\n"
+    with pytest.raises(ProgramFileError) as raised:
+        parse_program(text, "x.yaml")
+    assert raised.value.problems == [
+        "5: expiry.at: points expire either after_days after they were earned or at a period's end, not both: "
+        "remove one"]
+    with pytest.raises(ProgramFileError, match=r"4: pending_days: points can be pending at most the return window"):
+        parse_program("name: X\ncurrency: SEK\nreturn_window_days: 7\npending_days: 8\n", "x.yaml")
+
+
 def test_broken_yaml_and_unknown_sections_are_named_too() -> None:
     with pytest.raises(ProgramFileError, match=r"^y.yaml:2: not valid YAML"):
         parse_program("name: [unclosed\ncurrency: SEK\n", "y.yaml")
@@ -77,7 +88,8 @@ def test_explain_tells_a_member_every_mechanic_the_program_switches_on() -> None
                    "shoes x1.5", "SHO-0001 x3", "Paying with nordic_style_card earns x2",
                    "Gold comes with 5,000.00 SEK spent in the last 12 months and earns x1.25",
                    "Gold perks: free_shipping, early_sale_access", "a share on instagram earns 20 points",
-                   "At most 60 points a day from social", "A return within 30 days"):
+                   "At most 60 points a day from social", "A return within 30 days",
+                   "can be spent 14 days after it", "after 24 months without any activity"):
         assert phrase in words
     runner = CliRunner().invoke(main, ["program", "explain", str(EXAMPLES / "cafe.yaml")])
     assert runner.exit_code == 0 and "10 stamps give you free_coffee" in runner.output

@@ -4,6 +4,7 @@ Stories mix enrolments, purchases (with multiplied and excluded categories and
 SKUs, payment bonuses, a minimum spend, carried remainders and stamp cards),
 returns of parts of earlier orders (some impossible), card links, social shares
 under a daily cap, redemptions (some with too few points) and cancellations,
+orders paid partly with points, pending points, expiry by age and inactivity,
 gaps longer than the return and dedup windows, and events that arrive out of
 order.
 """
@@ -26,7 +27,7 @@ from processors.program import (
     Cause,
     Challenge,
     EarnRate,
-    InactivityExpiry,
+    Expiry,
     Program,
     ReferralRewards,
     SocialPoints,
@@ -50,7 +51,8 @@ PROGRAM = club(
                           bonus_points=25),),
     birthday_bonus_points=40,
     tier_review=TierReview(at="month_end", policy="one_step", grace_periods=1),
-    expiry=InactivityExpiry(inactive_months=2, warn_days=10),
+    expiry=Expiry(after_days=50, inactive_months=2, warn_days=10),
+    pending_days=5,
     referral=ReferralRewards(referrer_points=70, friend_points=30, minimum_purchase_minor=10_000, cap_per_referrer=1),
     qualifying_months=2,
     dedup_window_days=40,
@@ -105,7 +107,8 @@ def stories(draw: st.DrawFn) -> list[MemberEvent]:
             lines = draw(st.lists(st.sampled_from(order.lines), min_size=1, max_size=3))
             quantities = {item.line_id: draw(st.integers(1, item.quantity + 1)) for item in lines}
             owner = draw(st.sampled_from((order.member_id,) * 3 + (member,)))
-            events.append(returned(owner, order.order_id, quantities, when, event_id=f"e{n}"))
+            refund = draw(st.integers(0, order.total_minor))
+            events.append(returned(owner, order.order_id, quantities, when, refund, event_id=f"e{n}"))
         elif kind == "card":
             events.append(card_linked(member, when))
         elif kind == "enrol":
@@ -126,7 +129,7 @@ def stories(draw: st.DrawFn) -> list[MemberEvent]:
         else:
             paid_with = draw(st.sampled_from(("card", "store_card")))
             bought = purchase(member, *draw(purchase_lines()), at=when, order_id=f"o{n}", event_id=f"e{n}",
-                              payment_method=paid_with)
+                              payment_method=paid_with, points_used=draw(st.sampled_from((0, 0, 40, 400))))
             purchases.append(bought)
             events.append(bought)
     return events
@@ -192,11 +195,15 @@ def test_a_program_capping_returns_at_zero_never_has_a_negative_balance(events: 
 @settings(max_examples=200)
 @given(stories())
 def test_expiry_takes_only_what_is_left_and_never_makes_points(events: list[MemberEvent]) -> None:
-    _, outputs, _ = run(events)
+    states, outputs, _ = run(events)
 
     for entry in ledger(outputs):
         if entry.reason is LedgerReason.EXPIRY:
-            assert entry.points < 0 and entry.balance_after == 0
+            assert entry.points < 0 and entry.balance_after >= 0
+            assert entry.entry_id.endswith(":expiry_by_age") or entry.balance_after == 0  # inactivity: all of it
+    for state in states.values():  # the points left to expire by age are exactly the balance
+        assert sum(state.lots.values()) == max(state.balance, 0)
+        assert all(points > 0 for points in state.lots.values())
 
 
 @settings(max_examples=200)

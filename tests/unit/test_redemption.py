@@ -37,7 +37,7 @@ def test_too_few_points_an_unknown_reward_or_a_reused_id_are_refused_with_the_re
     reused = kim.redeem("free_drink", "R1")
 
     assert too_few.refusal is not None and too_few.refusal.reason == (
-        "A free drink needs 50 points; member kim has 10 points")
+        "A free drink needs 50 points; member kim has 10 points to spend")
     assert unknown.refusal is not None and "not in Club's catalogue (offered: free_drink)" in unknown.refusal.reason
     assert reused.refusal is not None and "already made" in reused.refusal.reason
     assert kim.balance == 10

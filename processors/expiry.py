@@ -1,0 +1,96 @@
+"""Expiry: points expire by age, oldest first, or all of them after a time without activity.
+
+Both run on a clock tick and are ledger entries, so a balance stays the sum
+of its ledger, with a ``points_expired`` trigger; a ``points_expiring`` one
+comes ``warn_days`` before.
+
+- By age (``after_days``, or at a month's or year's end): the points of each
+  lot (see ``points``) expire on the lot's day; each expiring day is warned
+  about once.
+- Inactivity (``inactive_months``): that long after the member's last
+  activity every point left expires; any activity puts it off again.
+"""
+
+from __future__ import annotations
+
+import calendar
+from datetime import date, datetime, timedelta
+
+from processors.compiled import CompiledProgram
+from processors.events import ClockTick
+from processors.money import format_points
+from processors.outputs import LedgerReason, Output, Trigger
+from processors.points import debit
+from processors.state import MemberState
+
+
+def expire(state: MemberState, event: ClockTick, rules: CompiledProgram) -> list[Output]:
+    """What expires at the tick, and the warnings due."""
+    outputs: list[Output] = []
+    if state.lots:
+        outputs += _by_age(state, event, rules)
+    if rules.expiry is not None and rules.expiry.inactive_months is not None and state.balance > 0:
+        outputs += _inactivity(state, event, rules.expiry.inactive_months, rules.expiry.warn_days)
+    return outputs
+
+
+def _by_age(state: MemberState, event: ClockTick, rules: CompiledProgram) -> list[Output]:
+    assert rules.expiry is not None
+    event_id, member_id, when = event.event_id, event.member_id, event.occurred_at
+    today = when.date()
+    outputs: list[Output] = []
+    due = sorted(key for key in state.lots if key <= today.isoformat())
+    if due:
+        points = sum(state.lots[key] for key in due)
+        last_day = _day_before(due[-1])
+        detail = f"{format_points(points)} earned up to {last_day} expired at the end of {last_day}"
+        outputs += [
+            debit(state, event, LedgerReason.EXPIRY, points, detail, suffix="expiry_by_age"),
+            Trigger(f"{event_id}:points_expired_by_age", member_id, event_id, when, "points_expired", detail,
+                    {"points": str(points)}),
+        ]
+    horizon = (today + timedelta(days=rules.expiry.warn_days)).isoformat()
+    soon = sorted(key for key in state.lots if state.expiry_warned_until < key <= horizon)
+    if soon:
+        state.expiry_warned_until = soon[-1]
+        points = sum(state.lots[key] for key in soon)
+        first = soon[0]
+        outputs.append(Trigger(f"{event_id}:points_expiring_by_age", member_id, event_id, when, "points_expiring",
+                               f"{format_points(points)} expire soon, the first at the end of {_day_before(first)}: "
+                               "spend them before they go.",
+                               {"points": str(points), "expires_at": f"{first}T00:00:00+00:00"}))
+    return outputs
+
+
+def _inactivity(state: MemberState, event: ClockTick, months: int, warn_days: int) -> list[Output]:
+    expires_at = add_months(state.last_activity_at, months)
+    event_id, member_id, when = event.event_id, event.member_id, event.occurred_at
+    if when >= expires_at:
+        points = state.balance
+        state.expiry_warned = False
+        detail = (f"{format_points(points)} expired after {months} months without activity "
+                  f"(last on {state.last_activity_at.date()})")
+        return [
+            debit(state, event, LedgerReason.EXPIRY, points, detail),
+            Trigger(f"{event_id}:points_expired", member_id, event_id, when, "points_expired", detail,
+                    {"points": str(points)}),
+        ]
+    if not state.expiry_warned and when >= expires_at - timedelta(days=warn_days):
+        state.expiry_warned = True
+        return [Trigger(f"{event_id}:points_expiring", member_id, event_id, when, "points_expiring",
+                        f"Your {format_points(state.balance)} expire on {expires_at.date()}: "
+                        "any purchase keeps them.",
+                        {"points": str(state.balance), "expires_at": expires_at.isoformat()})]
+    return []
+
+
+def _day_before(key: str) -> date:
+    return date.fromisoformat(key) - timedelta(days=1)
+
+
+def add_months(when: datetime, months: int) -> datetime:
+    """The same day ``months`` later (the month's last day where it is shorter)."""
+    index = when.year * 12 + when.month - 1 + months
+    year, month = divmod(index, 12)
+    day = min(when.day, calendar.monthrange(year, month + 1)[1])
+    return when.replace(year=year, month=month + 1, day=day)

@@ -1,0 +1,85 @@
+"""Every change of a balance in one place: credits, debits, point lots and pending points.
+
+A rule that moves points calls ``credit`` or ``debit``. They change the
+balance (and, for points earned, the lifetime total), keep the lots of
+programs whose points expire by age, and return the ledger entry that
+explains the change, so a balance is always the sum of its ledger.
+
+Lots: where points expire by age, the state keeps them by the day they
+expire. Spending takes the oldest first, and the part of a credit that pays
+off a negative balance makes no lot, so the lots add up to the balance (to
+zero while it is negative).
+
+Pending points: a purchase's points can be spent ``pending_days`` after it,
+once it can no longer be returned. ``spendable`` is the balance without them,
+and the purchase's ledger entry says from when its points can be spent.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from processors.compiled import CompiledProgram
+from processors.events import MemberEvent
+from processors.outputs import LedgerEntry, LedgerReason
+from processors.state import MemberState
+
+
+def credit(state: MemberState, event: MemberEvent, rules: CompiledProgram, reason: LedgerReason, points: int,
+           detail: str, *, suffix: str | None = None, order_id: str | None = None, earned: bool = True,
+           available_at: datetime | None = None) -> LedgerEntry:
+    """Add ``points`` (``earned``: also to the lifetime total; a refund of spent points is not earned).
+
+    The entry's id is the event's id and ``suffix`` (the reason by default).
+    """
+    balance = state.balance = state.balance + points
+    if earned:
+        state.lifetime_points += points
+    if rules.lots and balance > 0:
+        key = rules.expires_on(event.occurred_at)
+        lots = state.lots
+        lots[key] = lots.get(key, 0) + min(points, balance)
+    return LedgerEntry(f"{event.event_id}:{suffix or reason}", event.member_id, event.event_id, event.occurred_at,
+                       reason, points, balance, order_id, None, detail, None, available_at)
+
+
+def debit(state: MemberState, event: MemberEvent, reason: LedgerReason, points: int, detail: str, *,
+          suffix: str | None = None, order_id: str | None = None, cause: str | None = None,
+          lot: str | None = None, available_at: datetime | None = None) -> LedgerEntry:
+    """Take ``points`` (a positive number) off the balance: from ``lot`` first if given, then the oldest."""
+    balance = state.balance = state.balance - points
+    if state.lots:
+        _take(state.lots, points, lot)
+    return LedgerEntry(f"{event.event_id}:{suffix or reason}", event.member_id, event.event_id, event.occurred_at,
+                       reason, -points, balance, order_id, None, detail, cause, available_at)
+
+
+def spendable(state: MemberState, when: datetime, rules: CompiledProgram) -> int:
+    """The points the member can spend at ``when``: the balance less the points still pending."""
+    if not rules.pending or state.balance <= 0:
+        return max(state.balance, 0)
+    since = when - rules.pending
+    pending = sum(line.points for order in state.orders.values() if order.occurred_at > since
+                  for line in order.lines.values())
+    return max(state.balance - pending, 0)
+
+
+def available_at(when: datetime, rules: CompiledProgram) -> datetime | None:
+    """When the points of a purchase made at ``when`` can be spent; None when they can be at once."""
+    return when + rules.pending if rules.pending else None
+
+
+def _take(lots: dict[str, int], points: int, first: str | None) -> None:
+    keys = sorted(lots)
+    if first is not None and first in lots:
+        keys.insert(0, first)
+    for key in keys:
+        if points <= 0:
+            return
+        left = lots.get(key, 0)
+        taken = min(left, points)
+        points -= taken
+        if taken == left:
+            lots.pop(key, None)
+        else:
+            lots[key] = left - taken

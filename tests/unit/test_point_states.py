@@ -1,0 +1,117 @@
+"""Point states: pending until the return window closes, spent oldest first, expired by age, paid and refunded."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from builders import Member, club, kr, line
+
+from processors.events import ClockTick
+from processors.outputs import LedgerReason
+from processors.program import CatalogueReward, Expiry
+
+CATALOGUE = (CatalogueReward(id="bag", name="A tote bag", kind="free_product", points=120),)
+
+
+def tick(someone: Member, day: datetime) -> None:
+    someone.now = day
+    someone.apply(ClockTick(f"tick:{someone.member_id}:{day.date()}", someone.member_id, day, "scheduler"))
+
+
+def test_purchase_points_can_be_spent_only_when_the_pending_days_are_over() -> None:
+    ada = Member(club(pending_days=14, rewards=CATALOGUE), "ada")
+    ada.enrol()  # 100 welcome points, spendable at once
+    bought = ada.buy(line(kr(500)))  # 50 points, pending for 14 days
+
+    too_early = ada.redeem("bag", "R1")
+    ada.later(days=14)
+    in_time = ada.redeem("bag", "R2")
+
+    entry = next(o for o in bought.outputs if getattr(o, "reason", None) is LedgerReason.PURCHASE)
+    assert entry.available_at == entry.occurred_at + timedelta(days=14)  # type: ignore[union-attr]
+    assert too_early.refusal is not None
+    assert too_early.refusal.reason == "A tote bag needs 120 points; member ada has 100 points to spend"
+    assert in_time.refusal is None and ada.balance == 30
+
+
+def test_a_return_of_a_pending_order_leaves_the_other_points_spendable() -> None:
+    ada = Member(club(pending_days=14, rewards=CATALOGUE), "ada")
+    ada.enrol()
+    ada.buy(line(kr(300), line_id="a"), order_id="O1")  # 30 pending
+    ada.buy(line(kr(300), line_id="b"), order_id="O2")  # 30 pending
+    ada.give_back("O1", a=1)
+    ada.later(days=14)
+
+    assert ada.balance == 130 and ada.redeem("bag", "R1").refusal is None
+
+
+def test_points_expire_by_age_oldest_first_with_a_warning_once() -> None:
+    ada = Member(club(expiry=Expiry(after_days=365, warn_days=14), rewards=CATALOGUE), "ada",
+                 datetime(2024, 1, 1, 9, tzinfo=UTC))
+    ada.enrol()  # 100 points earned 2024-01-01: 365 days later, they expire at the end of 2024-12-31
+    ada.now = datetime(2024, 6, 1, 9, tzinfo=UTC)
+    ada.buy(line(kr(800)))  # 80 points earned 2024-06-01
+    ada.redeem("bag", "R1")  # 120 spent: the 100 oldest, then 20 of June's
+
+    tick(ada, datetime(2024, 12, 20, 6, tzinfo=UTC))  # the January points are spent: nothing to warn about
+    tick(ada, datetime(2025, 5, 20, 6, tzinfo=UTC))  # June's 60 expire within 14 days: warned
+    tick(ada, datetime(2025, 5, 21, 6, tzinfo=UTC))  # warned once
+    tick(ada, datetime(2025, 6, 2, 6, tzinfo=UTC))  # 2024-06-01 + 365 days = 2025-06-01 was the last day
+
+    assert [(t.kind, t.attributes["points"]) for t in ada.triggers if t.kind.startswith("points_")] == [
+        ("points_expiring", "60"), ("points_expired", "60")]
+    entry = ada.ledger[-1]
+    assert (entry.reason, entry.points, entry.balance_after) == (LedgerReason.EXPIRY, -60, 0)
+    assert entry.detail == "60 points earned up to 2025-06-01 expired at the end of 2025-06-01"
+    assert ada.state is not None and ada.state.lots == {}
+
+
+def test_points_earned_in_a_year_expire_at_the_end_of_the_next_year() -> None:
+    ada = Member(club(expiry=Expiry(at="year_end", periods_later=1)), "ada", datetime(2024, 3, 1, 9, tzinfo=UTC))
+    ada.enrol()  # 100 points of 2024
+    ada.now = datetime(2025, 2, 1, 9, tzinfo=UTC)
+    ada.buy(line(kr(500)))  # 50 points of 2025
+
+    tick(ada, datetime(2025, 12, 31, 6, tzinfo=UTC))
+    assert ada.balance == 150
+    tick(ada, datetime(2026, 1, 1, 6, tzinfo=UTC))
+
+    assert ada.balance == 50 and ada.ledger[-1].points == -100
+    assert ada.state is not None and ada.state.lots == {"2027-01-01": 50}
+
+
+def test_a_return_takes_its_points_from_the_orders_own_lot() -> None:
+    ada = Member(club(expiry=Expiry(at="month_end")), "ada", datetime(2024, 3, 31, 9, tzinfo=UTC))
+    ada.enrol()  # 100 points of March
+    ada.now = datetime(2024, 4, 2, 9, tzinfo=UTC)
+    ada.buy(line(kr(400), line_id="a"), order_id="O1")  # 40 points of April
+
+    ada.give_back("O1", a=1)
+
+    assert ada.state is not None and ada.state.lots == {"2024-04-01": 100}
+
+
+def test_an_order_paid_partly_with_points_gets_them_back_in_proportion_to_the_refund() -> None:
+    ada = Member(club(), "ada")
+    ada.enrol()  # 100 points
+    ada.buy(line(kr(300), line_id="a"), line(kr(100), line_id="b"), order_id="O1", points_used=80)  # +40 earned
+
+    ada.give_back("O1", refund_minor=kr(100), b=1)  # a quarter of the order: 20 back, 10 earned taken back
+    ada.give_back("O1", refund_minor=kr(300), a=1)  # the rest: 60 back, 30 taken back
+
+    assert [(e.reason.value, e.points) for e in ada.ledger] == [
+        ("welcome", 100), ("points_payment", -80), ("purchase", 40),
+        ("points_refund", 20), ("return", -10), ("points_refund", 60), ("return", -30)]
+    assert ada.balance == 100
+    assert ada.ledger[3].detail == "Order O1 was paid partly with points: 20 points back with the refund of 100.00 SEK"
+
+
+def test_an_order_cannot_be_paid_with_points_the_member_does_not_have() -> None:
+    ada = Member(club(), "ada")
+    ada.enrol()
+
+    refused = ada.buy(line(kr(300)), points_used=101)
+
+    assert refused.refusal is not None
+    assert refused.refusal.reason.endswith("pays with 101 points; member ada has 100 points to spend")
+    assert ada.balance == 100
