@@ -8,6 +8,7 @@ and a test drives time by sending ticks. A tick is not activity.
 - Birthday: on the member's birthday (29 February counts as the 28th in other
   years) the ``birthday_bonus_points``, once a year, with a ``birthday`` trigger.
 - Expiry, by age or inactivity (see ``expiry``).
+- Tier floors: a paid membership's reminder and lapse, an assigned tier's end (see ``memberships``).
 - Tier review: at the program's period end, moving down (see ``tiers``).
 """
 
@@ -19,6 +20,7 @@ from datetime import datetime
 from processors.compiled import CompiledProgram
 from processors.events import ClockTick
 from processors.expiry import expire
+from processors.memberships import end_floor
 from processors.money import format_points
 from processors.outputs import Activity, Decision, LedgerReason, Output, Trigger
 from processors.points import credit
@@ -34,6 +36,8 @@ def tick(state: MemberState, event: ClockTick, rules: CompiledProgram) -> Decisi
         outputs += _birthday(state, event, rules.birthday_bonus_points, rules)
     if rules.expiry is not None and state.balance > 0:
         outputs += expire(state, event, rules)
+    if state.tier_floor_until is not None:
+        outputs += end_floor(state, event, rules)
     outputs += review_tier(state, event, rules)
     outputs.append(Activity(event.event_id, event.member_id, event.occurred_at, "clock_tick", None, None, None, 0,
                             state.balance - balance, None))

@@ -15,10 +15,12 @@ from processors.events import Channel
 from processors.money import format_money, format_multiplier, format_points
 from processors.program import (
     BASIS_POINTS,
+    Campaign,
     CatalogueReward,
     Cause,
     Challenge,
     Expiry,
+    Membership,
     Partner,
     Program,
     ReferralRewards,
@@ -38,15 +40,14 @@ class TierStep:
 
     index: int
     name: str
-    qualifying_spend_minor: int
+    thresholds: tuple[int | None, int | None, int | None]  # spend, visits, points; None: not a way in
+    threshold_text: str  # "5,000.00 SEK or 25 visits"
     earn_multiplier_bp: int
     multiplier_text: str  # "x1.5"
     earn_factor: int  # earn.points x earn_multiplier_bp: the numerator of every line's points
     rate_text: str  # "at 1 point per 10.00 SEK, Gold x1.5"
     perks: tuple[str, ...]
     next_name: str | None
-    next_spend_minor: int  # qualifying spend of the next tier; 0 at the top
-    near_next_scaled: int  # next_spend_minor x near_tier_threshold_bp, compared with spend x 10,000
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,12 +89,18 @@ class CompiledProgram:
     tier_by_name: dict[str, TierStep]
     welcome_bonus_points: int
     qualifying_months: int
+    calendar_period: bool  # qualifying periods are calendar blocks from January, not rolling
+    counts_visits: bool  # some tier qualifies by visits, so the state counts them per month
+    counts_points: bool  # some tier qualifies by points earned
+    near_tier_threshold_bp: int
+    memberships: dict[str, Membership]
+    campaigns: tuple[Campaign, ...]
     dedup_window: timedelta
     dedup_window_days: int
     return_window: timedelta
     return_window_days: int
     pending: timedelta  # how long a purchase's points stay pending
-    _months: dict[int, tuple[str, str]] = field(default_factory=dict)
+    _months: dict[int, tuple[str, str, str]] = field(default_factory=dict)
     _category_terms: dict[tuple[str, ...], tuple[str, str]] = field(default_factory=dict)
     _expiry_days: dict[date, str] = field(default_factory=dict)
 
@@ -101,19 +108,29 @@ class CompiledProgram:
         """The member's tier; a tier since removed from the program counts as the base tier."""
         return self.tier_by_name.get(name, self.tiers[0])
 
-    def month_window(self, when: datetime) -> tuple[str, str]:
-        """The ``"YYYY-MM"`` key of ``when`` and of the first month of its qualifying window.
+    def month_window(self, when: datetime) -> tuple[str, str, str]:
+        """The ``"YYYY-MM"`` keys of ``when``'s month, of its qualifying window's first month, and of the first
+        month a member's record must keep.
 
-        The window is the ``qualifying_months`` calendar months ending with this one.
-        Keys compare as strings in calendar order.
+        The window is the ``qualifying_months`` months ending with this one
+        (rolling), or the calendar block of them that holds it (calendar). The
+        record keeps one window more, for the review at a period's end. Keys
+        compare as strings in calendar order.
         """
         index = when.year * 12 + when.month - 1
         keys = self._months.get(index)
         if keys is None:
-            first = index - self.qualifying_months + 1
-            keys = (f"{index // 12:04d}-{index % 12 + 1:02d}", f"{first // 12:04d}-{first % 12 + 1:02d}")
+            months = self.qualifying_months
+            first = index - index % months if self.calendar_period else index - months + 1
+            keys = (_month_key(index), _month_key(first), _month_key(first - months))
             self._months[index] = keys
         return keys
+
+    def period_text(self, first_month: str) -> str:
+        """Words for a qualifying window starting at ``first_month``: "in the last 12 months", "in 2026"."""
+        if not self.calendar_period:
+            return f"in the last {self.qualifying_months} months"
+        return f"in {first_month[:4]}" if self.qualifying_months == 12 else f"since {first_month}"
 
     def expires_on(self, when: datetime) -> str:
         """The day points earned at ``when`` are gone, "YYYY-MM-DD": they expire as that day starts (UTC).
@@ -162,6 +179,10 @@ class CompiledProgram:
 _TERMS_CACHE_SIZE = 4096
 
 
+def _month_key(index: int) -> str:
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
 def _compile(program: Program) -> CompiledProgram:
     weights = {category: bp for category, bp in program.category_multipliers_bp.items()}
     weights.update(dict.fromkeys(program.excluded_categories, 0))
@@ -172,21 +193,20 @@ def _compile(program: Program) -> CompiledProgram:
     steps = []
     for index, policy in enumerate(program.tiers):
         above = program.tiers[index + 1] if index + 1 < len(program.tiers) else None
+        thresholds = (policy.qualifying_spend_minor, policy.qualifying_visits, policy.qualifying_points)
         steps.append(
             TierStep(
                 index=index,
                 name=policy.name,
-                qualifying_spend_minor=policy.qualifying_spend_minor,
+                thresholds=thresholds if index else (None, None, None),
+                threshold_text=" or ".join(format_measure(n, value, program.currency)
+                                           for n, value in enumerate(thresholds) if value is not None),
                 earn_multiplier_bp=policy.earn_multiplier_bp,
                 multiplier_text=format_multiplier(policy.earn_multiplier_bp),
                 earn_factor=program.earn.points * policy.earn_multiplier_bp,
                 rate_text=f"at {rate}, {policy.name} {format_multiplier(policy.earn_multiplier_bp)}",
                 perks=policy.perks,
                 next_name=above.name if above else None,
-                next_spend_minor=above.qualifying_spend_minor if above else 0,
-                near_next_scaled=above.qualifying_spend_minor * program.near_tier_threshold_bp
-                if above
-                else 0,
             )
         )
     tiers = tuple(steps)
@@ -218,12 +238,25 @@ def _compile(program: Program) -> CompiledProgram:
         tier_by_name={step.name: step for step in tiers},
         welcome_bonus_points=program.welcome_bonus_points,
         qualifying_months=program.qualifying_months,
+        calendar_period=program.qualifying_period == "calendar",
+        counts_visits=any(t.qualifying_visits is not None for t in program.tiers[1:]),
+        counts_points=any(t.qualifying_points is not None for t in program.tiers[1:]),
+        near_tier_threshold_bp=program.near_tier_threshold_bp,
+        memberships={membership.id: membership for membership in program.memberships},
+        campaigns=program.campaigns,
         dedup_window=timedelta(days=program.dedup_window_days),
         dedup_window_days=program.dedup_window_days,
         return_window=timedelta(days=program.return_window_days),
         return_window_days=program.return_window_days,
         pending=timedelta(days=program.pending_days),
     )
+
+
+def format_measure(measure: int, value: int, currency: str) -> str:
+    """A tier measure's value in words: spend (0) as money, visits (1), points (2)."""
+    if measure == 0:
+        return format_money(value, currency)
+    return f"{value:,} visit{'s' if value != 1 else ''}" if measure == 1 else format_points(value)
 
 
 def _partner_terms(partner: Partner, currency: str) -> PartnerTerms:

@@ -11,8 +11,8 @@ Events are expected to have passed ``validation.problems`` (the ingest stage
 does that); ``decide`` checks what only the member's state can tell. Each rule
 lives in its own module: ``dedup``, ``enrolment``, ``purchases`` (with
 ``earning``, ``tiers``, ``stamps`` and ``partners``), ``returns``, ``social``,
-``redemption``, ``donations``, ``referrals``, ``challenges``, ``clock`` (birthdays,
-expiry) and ``engagement``.
+``campaigns``, ``redemption``, ``donations``, ``referrals``, ``challenges``, ``memberships`` (paid and
+assigned tier floors), ``clock`` (birthdays, expiry, reviews) and ``engagement``.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from processors.campaigns import set_segments
 from processors.clock import tick
 from processors.compiled import CompiledProgram, compiled
 from processors.dedup import remember
@@ -33,6 +34,8 @@ from processors.events import (
     Donation,
     MemberEnrolled,
     MemberEvent,
+    MemberSegments,
+    MembershipPaid,
     Purchase,
     Redemption,
     RedemptionCancelled,
@@ -40,7 +43,9 @@ from processors.events import (
     ReferralQualified,
     Return,
     SocialShare,
+    TierAssigned,
 )
+from processors.memberships import assign_tier, pay_membership
 from processors.outputs import Decision
 from processors.program import Program
 from processors.purchases import apply_purchase
@@ -62,6 +67,9 @@ _RULES: dict[type, Callable[[MemberState, Any, CompiledProgram], Decision]] = {
     Donation: donate,
     ReferralQualified: reward_referrer,
     ClockTick: tick,
+    MembershipPaid: pay_membership,
+    TierAssigned: assign_tier,
+    MemberSegments: set_segments,
 }
 
 

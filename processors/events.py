@@ -112,6 +112,31 @@ class Donation(MemberEvent):
 
 
 @dataclass(slots=True)
+class MembershipPaid(MemberEvent):
+    """A paid membership's fee: it buys the membership's tier for its months, or renews it."""
+
+    membership: str  # the id of one of the program's memberships
+    fee_minor: int
+    currency: str
+
+
+@dataclass(slots=True)
+class TierAssigned(MemberEvent):
+    """Staff put the member in ``tier`` as a floor, until ``until`` (for good if None); the base tier removes it."""
+
+    tier: str
+    until: datetime | None
+    note: str  # why, for the member's history
+
+
+@dataclass(slots=True)
+class MemberSegments(MemberEvent):
+    """The marketing segments the member is in now (computed elsewhere, e.g. from ClickHouse), for campaigns."""
+
+    segments: tuple[str, ...]
+
+
+@dataclass(slots=True)
 class ReferralQualified(MemberEvent):
     """The engine's own event, to the referrer: a friend they referred made a first qualifying purchase."""
 

@@ -13,10 +13,10 @@ comes ``warn_days`` before.
 
 from __future__ import annotations
 
-import calendar
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 from processors.compiled import CompiledProgram
+from processors.dates import add_months
 from processors.events import ClockTick
 from processors.money import format_points
 from processors.outputs import LedgerReason, Output, Trigger
@@ -86,11 +86,3 @@ def _inactivity(state: MemberState, event: ClockTick, months: int, warn_days: in
 
 def _day_before(key: str) -> date:
     return date.fromisoformat(key) - timedelta(days=1)
-
-
-def add_months(when: datetime, months: int) -> datetime:
-    """The same day ``months`` later (the month's last day where it is shorter)."""
-    index = when.year * 12 + when.month - 1 + months
-    year, month = divmod(index, 12)
-    day = min(when.day, calendar.monthrange(year, month + 1)[1])
-    return when.replace(year=year, month=month + 1, day=day)

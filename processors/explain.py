@@ -7,7 +7,7 @@ uses, so what a member is told matches what the ledger will say.
 from __future__ import annotations
 
 from processors.money import format_money, format_multiplier, format_points
-from processors.program import Expiry, Program
+from processors.program import BASIS_POINTS, Campaign, Expiry, Program
 
 
 def explain(program: Program) -> list[str]:
@@ -57,6 +57,8 @@ def explain(program: Program) -> list[str]:
             f"{reward.name} for {format_points(reward.points)}" for reward in program.rewards)
             + ". A cancelled redemption gives the points back, and so does returning an order you paid for with "
               "points.")
+    for campaign in program.campaigns:
+        paragraphs.append(_campaign(campaign, money))
     for challenge in program.challenges:
         bonus = f" and {format_points(challenge.bonus_points)}" if challenge.bonus_points else ""
         paragraphs.append(f"Challenge {challenge.name}: {challenge.visits} purchases within {challenge.within_days} "
@@ -80,9 +82,16 @@ def _tiers(program: Program) -> str:
     money = program.currency
     base, *higher = program.tiers
     words = [f"Everyone starts in {base.name}."]
+    months = program.qualifying_months
+    period = (f"in the last {months} months" if program.qualifying_period == "rolling" else
+              "in a calendar year" if months == 12 else f"in a calendar block of {months} months (from January)")
     for tier in higher:
-        spend = format_money(tier.qualifying_spend_minor, money)
-        words.append(f"{tier.name} comes with {spend} spent in the last {program.qualifying_months} months "
+        ways = [f"{format_money(tier.qualifying_spend_minor, money)} spent"] if tier.qualifying_spend_minor else []
+        if tier.qualifying_visits is not None:
+            ways.append(f"{tier.qualifying_visits} visits")
+        if tier.qualifying_points is not None:
+            ways.append(f"{format_points(tier.qualifying_points)} earned")
+        words.append(f"{tier.name} comes with {' or '.join(ways) or 'joining'} {period} "
                      f"and earns {format_multiplier(tier.earn_multiplier_bp)}.")
     for tier in program.tiers:
         if tier.perks:
@@ -90,12 +99,36 @@ def _tiers(program: Program) -> str:
     words.append("You move up as soon as you qualify.")
     review = program.tier_review
     if review is not None:
-        how = "one tier down" if review.policy == "one_step" else "to the tier your spend supports"
+        how = "one tier down" if review.policy == "one_step" else "to the tier your record supports"
         grace = (f" after {review.grace_periods} more review{'s' if review.grace_periods != 1 else ''} of grace"
                  if review.grace_periods else "")
-        period = "year" if review.at == "year_end" else "month"
-        words.append(f"At the end of each {period}, if your spend no longer supports your tier, you move {how}{grace}.")
+        end = "year" if review.at == "year_end" else "month"
+        words.append(f"At the end of each {end}, if your record no longer supports your tier, you move {how}{grace}.")
+    for membership in program.memberships:
+        words.append(f"{membership.name}: {format_money(membership.fee_minor, money)} gives you {membership.tier} "
+                     f"for {membership.months} months, whatever you spend; renew it to keep it.")
     return " ".join(words)
+
+
+def _campaign(campaign: Campaign, money: str) -> str:
+    gives = [f"points {format_multiplier(campaign.multiplier_bp)}"] if campaign.multiplier_bp > BASIS_POINTS else []
+    if campaign.bonus_points:
+        gives.append(f"a bonus of {format_points(campaign.bonus_points)}")
+    target = campaign.target
+    who = [f"for {' and '.join(sorted(target.tiers))} members"] if target.tiers else []
+    if target.segments:
+        who.append(f"for members in {', '.join(sorted(target.segments))}")
+    if target.channels:
+        who.append(f"on {', '.join(sorted(target.channels))}")
+    if target.stores:
+        who.append(f"at stores {', '.join(sorted(target.stores))}")
+    if campaign.minimum_spend_minor:
+        who.append(f"on purchases of {format_money(campaign.minimum_spend_minor, money)} or more")
+    words = (f"{campaign.name}: {' and '.join(gives)} from {campaign.starts:%Y-%m-%d %H:%M} until "
+             f"{campaign.ends:%Y-%m-%d %H:%M} UTC{' ' if who else ''}{', '.join(who)}.")
+    if campaign.member_budget_points:
+        words += f" Up to {format_points(campaign.member_budget_points)} per member."
+    return words
 
 
 def _expiry(expiry: Expiry) -> str:
@@ -104,7 +137,8 @@ def _expiry(expiry: Expiry) -> str:
         words.append(f"Points expire {expiry.after_days} days after you earn them, the oldest first.")
     elif expiry.at is not None:
         period = "month" if expiry.at == "month_end" else "year"
-        later = {0: "", 1: "after the one "}.get(expiry.periods_later, f"{expiry.periods_later} {period}s after the one ")
+        n = expiry.periods_later
+        later = {0: "", 1: "after the one "}.get(n, f"{n} {period}s after the one ")
         when = f"at the end of the {period} {later}you earn them in"
         words.append(f"Points expire {when}; you always spend the oldest first.")
     if expiry.inactive_months is not None:

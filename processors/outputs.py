@@ -28,6 +28,7 @@ class LedgerReason(StrEnum):
     EXPIRY = "expiry"
     POINTS_PAYMENT = "points_payment"  # points a member paid part of an order with
     POINTS_REFUND = "points_refund"  # those points given back when the order is returned
+    CAMPAIGN = "campaign"
 
 
 @dataclass(slots=True)

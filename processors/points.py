@@ -59,8 +59,8 @@ def spendable(state: MemberState, when: datetime, rules: CompiledProgram) -> int
     if not rules.pending or state.balance <= 0:
         return max(state.balance, 0)
     since = when - rules.pending
-    pending = sum(line.points for order in state.orders.values() if order.occurred_at > since
-                  for line in order.lines.values())
+    pending = sum(order.campaign_points + sum(line.points for line in order.lines.values())
+                  for order in state.orders.values() if order.occurred_at > since)
     return max(state.balance - pending, 0)
 
 

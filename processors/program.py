@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import (
+    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -44,11 +45,74 @@ class EarnRate(_Rules):
     carry_remainder: bool = False
 
 
+MEASURES = ("qualifying_spend_minor", "qualifying_visits", "qualifying_points")
+
+
 class TierPolicy(_Rules):
+    """A tier, reached by qualifying spend, visits (purchases) or points earned on purchases in the period.
+
+    A tier may set any of the three: reaching one of them is enough (e.g.
+    10,000 SEK or 25 visits). The first tier, where everyone starts, sets none.
+    """
+
     name: str = Field(min_length=1)
-    qualifying_spend_minor: NonNegativeInt
+    qualifying_spend_minor: NonNegativeInt | None = None
+    qualifying_visits: NonNegativeInt | None = None
+    qualifying_points: NonNegativeInt | None = Field(default=None, description="points earned, not the balance")
     earn_multiplier_bp: PositiveInt = BASIS_POINTS
     perks: tuple[str, ...] = Field(default=(), description="e.g. free_shipping, early_sale_access")
+
+
+class Membership(_Rules):
+    """Paid membership: a fee buys ``tier`` (and its perks) for ``months``; it lapses unless renewed.
+
+    While it runs the tier is a floor: reviews never take the member below it.
+    """
+
+    id: str = Name
+    name: str = Field(min_length=1)
+    fee_minor: PositiveInt
+    tier: str = Field(min_length=1)
+    months: PositiveInt = 12
+    warn_days: NonNegativeInt = Field(default=14, description="a reminder this many days before it lapses")
+
+
+class CampaignTarget(_Rules):
+    """Who and what a campaign is for; a list left empty means any."""
+
+    tiers: frozenset[str] = frozenset()
+    segments: frozenset[str] = Field(default=frozenset(), description="any of the member's segments")
+    stores: frozenset[str] = frozenset()
+    channels: frozenset[Literal["web", "pos", "card", "app"]] = frozenset()
+
+
+class Campaign(_Rules):
+    """A time-boxed offer: extra points on purchases from ``starts`` until ``ends`` by the members it targets.
+
+    ``multiplier_bp`` multiplies the purchase's points (20,000: double points,
+    the extra half being the campaign's); ``bonus_points`` adds a fixed bonus per
+    purchase of at least ``minimum_spend_minor``. A member gets at most
+    ``member_budget_points`` from the campaign, and is told when that is spent.
+    """
+
+    id: str = Name
+    name: str = Field(min_length=1, description="What the member sees, e.g. 'Black Friday double points'")
+    starts: AwareDatetime
+    ends: AwareDatetime
+    target: CampaignTarget = CampaignTarget()
+    multiplier_bp: int = Field(default=BASIS_POINTS, ge=BASIS_POINTS)
+    bonus_points: NonNegativeInt = 0
+    minimum_spend_minor: NonNegativeInt = 0
+    member_budget_points: PositiveInt | None = None
+
+    @model_validator(mode="after")
+    def _pays_something_for_a_while(self) -> Campaign:
+        if self.ends <= self.starts:
+            raise ValueError(f"ends: must be after starts ({self.starts.isoformat()})")
+        if self.multiplier_bp == BASIS_POINTS and not self.bonus_points:
+            raise ValueError("multiplier_bp: set a multiplier above 10000 (x1) or bonus_points, or the campaign "
+                             "gives nothing")
+        return self
 
 
 class TierReview(_Rules):
@@ -198,8 +262,13 @@ class Program(_Rules):
     excluded_categories: frozenset[str] = frozenset()
     excluded_skus: frozenset[str] = frozenset()
     welcome_bonus_points: NonNegativeInt = 0
-    tiers: tuple[TierPolicy, ...] = (TierPolicy(name="Member", qualifying_spend_minor=0),)
+    tiers: tuple[TierPolicy, ...] = (TierPolicy(name="Member"),)
     qualifying_months: PositiveInt = 12
+    qualifying_period: Literal["rolling", "calendar"] = Field(
+        default="rolling", description="rolling: the last qualifying_months months; calendar: from January in blocks"
+    )
+    memberships: tuple[Membership, ...] = Field(default=(), description="paid memberships: a fee buys a tier")
+    campaigns: tuple[Campaign, ...] = ()
     tier_review: TierReview | None = Field(default=None, description="when and how members move down; never if unset")
     near_tier_threshold_bp: PositiveInt = Field(default=8000, le=BASIS_POINTS)
     stamp_cards: tuple[StampCard, ...] = ()
@@ -229,16 +298,41 @@ class Program(_Rules):
 
     @field_validator("tiers")
     @classmethod
-    def _tiers_ascend_from_zero(cls, tiers: tuple[TierPolicy, ...]) -> tuple[TierPolicy, ...]:
-        spends = [t.qualifying_spend_minor for t in tiers]
-        if not spends or spends[0] != 0:
-            raise ValueError("the first tier is the base tier and needs qualifying_spend_minor 0")
-        if spends != sorted(set(spends)):
-            raise ValueError("list tiers from lowest to highest qualifying_spend_minor, each higher than the last")
+    def _tiers_ascend_from_the_base(cls, tiers: tuple[TierPolicy, ...]) -> tuple[TierPolicy, ...]:
+        if not tiers:
+            raise ValueError("list at least the base tier, where everyone starts")
+        base, *higher = tiers
+        if any(getattr(base, measure) for measure in MEASURES):
+            raise ValueError(f"the first tier ({base.name}) is the base tier where everyone starts: "
+                             "it needs no qualifying threshold")
+        for tier in higher:
+            if all(getattr(tier, measure) is None for measure in MEASURES):
+                raise ValueError(f"{tier.name} needs a threshold: {', '.join(MEASURES)} (any one reached is enough)")
+        for measure in MEASURES:
+            values = [value for t in higher if (value := getattr(t, measure)) is not None]
+            if values != sorted(set(values)):
+                raise ValueError(f"list tiers from lowest to highest {measure}, each higher than the last")
         _distinct("tier", [t.name for t in tiers], "name")
         return tiers
 
-    @field_validator("stamp_cards", "rewards", "causes", "challenges", "partners")
+    @model_validator(mode="after")
+    def _memberships_buy_known_tiers(self) -> Program:
+        names = [t.name for t in self.tiers]
+        for membership in self.memberships:
+            if membership.tier not in names:
+                raise ValueError(f"memberships: {membership.id} buys tier {membership.tier}, which is not in tiers "
+                                 f"({', '.join(names)})")
+        for campaign in self.campaigns:
+            unknown = sorted(campaign.target.tiers.difference(names))
+            if unknown:
+                raise ValueError(f"campaigns: {campaign.id} targets tier {', '.join(unknown)}, which is not in "
+                                 f"tiers ({', '.join(names)})")
+        if self.qualifying_period == "calendar" and 12 % self.qualifying_months:
+            raise ValueError(f"qualifying_months: calendar periods split the year evenly (1, 2, 3, 4, 6 or 12), "
+                             f"got {self.qualifying_months}")
+        return self
+
+    @field_validator("stamp_cards", "rewards", "causes", "challenges", "partners", "memberships", "campaigns")
     @classmethod
     def _each_has_its_own_id(cls, items: tuple[BaseModel, ...], info: ValidationInfo) -> tuple[BaseModel, ...]:
         key = "name" if info.field_name == "stamp_cards" else "id"

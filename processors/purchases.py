@@ -8,6 +8,7 @@ never converts money, since a rate would make a balance unexplainable.
 
 from __future__ import annotations
 
+from processors.campaigns import campaign_points
 from processors.challenges import count_visit
 from processors.compiled import CHANNEL_NAMES, CompiledProgram
 from processors.earning import award_points
@@ -21,7 +22,7 @@ from processors.refusals import refuse
 from processors.returns import keep_order
 from processors.stamps import add_stamps
 from processors.state import LineRecord, MemberState, OrderRecord
-from processors.tiers import add_qualifying_spend, near_tier, tier_reached, tier_up
+from processors.tiers import add_to_record, near_tier, tier_reached, tier_up
 
 
 def apply_purchase(state: MemberState, event: Purchase, rules: CompiledProgram) -> Decision:
@@ -72,8 +73,8 @@ def apply_purchase(state: MemberState, event: Purchase, rules: CompiledProgram) 
         ]
     )
 
-    rolling = add_qualifying_spend(state, when, sum(earning.qualifying_minor), rules)
-    reached = tier_reached(tier, rolling, rules)
+    record = add_to_record(state, when, rules, sum(earning.qualifying_minor), points)
+    reached = tier_reached(tier, record, rules)
     notified = state.near_tier_notified
 
     outputs: list[Output] = []
@@ -84,9 +85,13 @@ def apply_purchase(state: MemberState, event: Purchase, rules: CompiledProgram) 
     if points:
         outputs.append(credit(state, event, rules, LedgerReason.PURCHASE, points, earning.detail, order_id=order_id,
                               available_at=available_at(when, rules)))
+    boosted = 0
+    if rules.campaigns:
+        extra, boosted = campaign_points(state, event, tier, points, sum(earning.qualifying_minor), rules)
+        outputs += extra
     if reached is not tier:
-        outputs += tier_up(event, tier, reached, rolling, rules)
-    nudge = near_tier(event, reached, rolling, notified, rules)
+        outputs += tier_up(event, tier, reached, record, rules)
+    nudge = near_tier(event, reached, record, notified, rules)
     if nudge is not None:
         outputs.append(nudge)
         notified = reached.next_name
@@ -105,7 +110,7 @@ def apply_purchase(state: MemberState, event: Purchase, rules: CompiledProgram) 
             event.store_id,
             event.currency,
             event.total_minor,
-            points - event.points_used,
+            points + boosted - event.points_used,
             order_id,
             activity_lines,
         )
@@ -116,7 +121,8 @@ def apply_purchase(state: MemberState, event: Purchase, rules: CompiledProgram) 
     if rules.carry_remainder:
         state.carried, state.carried_divisor = earning.remainder, rules.points_divisor
     keep_order(state, order_id, OrderRecord(when, records, event.partner_id, event.points_used,
-                                            event.total_minor if event.points_used else 0), when, rules)
+                                            event.total_minor if event.points_used or boosted else 0, boosted),
+               when, rules)
     if state.referred_by is not None:  # after the purchase's own points: the friend's reward comes on top
         outputs += friends_first_purchase(state, event, sum(earning.qualifying_minor), rules)
     if rules.challenges:

@@ -16,7 +16,8 @@ the partner has since left the program, which leaves nothing to settle with).
 
 An order paid partly with points gets them back with a refund, in proportion
 to the refund's share of the order's total (all that is left with the last
-return), before the returned lines' own points are taken back.
+return), before the returned lines' own points are taken back; the points
+campaigns gave the order are taken back in the same proportion, with them.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from processors.partners import settlement
 from processors.points import available_at, credit, debit
 from processors.refusals import refuse
 from processors.state import LineRecord, MemberState, OrderRecord
-from processors.tiers import remove_qualifying_spend
+from processors.tiers import remove_from_record
 
 
 def keep_order(state: MemberState, order_id: str, record: OrderRecord, when: datetime,
@@ -96,19 +97,22 @@ def apply_return(state: MemberState, event: Return, rules: CompiledProgram) -> D
         )
 
     outputs: list[Output] = []
-    given_back = _points_paid_back(order, event, lines)
+    given_back = _refund_share(order.points_used, order, event, lines)
+    campaign_back = _refund_share(order.campaign_points, order, event, lines)
     if given_back:
         outputs.append(credit(state, event, rules, LedgerReason.POINTS_REFUND, given_back,
                               f"Order {order_id} was paid partly with points: {format_points(given_back)} back "
                               f"with the refund of {format_money(event.refund_minor, rules.currency)}",
                               order_id=order_id, earned=False))
-    taken = points_back
+    if campaign_back:
+        words.append(f"the order's campaign points give back {format_points(campaign_back)}")
+    owed = taken = points_back + campaign_back
     detail = f"Return from order {order_id}: {'; '.join(words)}"
-    if rules.program.return_after_spend == "cap_at_zero" and points_back > max(state.balance, 0):
+    if rules.program.return_after_spend == "cap_at_zero" and owed > max(state.balance, 0):
         taken = max(state.balance, 0)
         detail += (f"; the points were already spent, so {format_points(taken)} taken back, down to 0 "
-                   f"({format_points(points_back - taken)} forgiven)")
-    if points_back:
+                   f"({format_points(owed - taken)} forgiven)")
+    if owed:
         outputs.append(debit(state, event, LedgerReason.RETURN, taken, detail, order_id=order_id,
                              lot=rules.expires_on(order.occurred_at) if rules.lots else None,
                              available_at=available_at(order.occurred_at, rules)))
@@ -131,21 +135,23 @@ def apply_return(state: MemberState, event: Return, rules: CompiledProgram) -> D
     if partner is not None and points_back:
         outputs.append(settlement(event, partner.partner, "return", -points_back, rules.currency,
                                   f"return from order {order_id} takes back {format_points(points_back)}"))
-    state.lifetime_points -= points_back
-    remove_qualifying_spend(state, order.occurred_at, amount_back, when, rules)
+    state.lifetime_points -= owed
+    remove_from_record(state, order.occurred_at, when, rules, amount_back, points_back)
     keep_order(state, order_id, OrderRecord(order.occurred_at, lines, order.partner_id,
                                             order.points_used - given_back,
-                                            max(order.total_minor - event.refund_minor, 0)), when, rules)
+                                            max(order.total_minor - event.refund_minor, 0),
+                                            order.campaign_points - campaign_back), when, rules)
     return Decision(state, tuple(outputs))
 
 
-def _points_paid_back(order: OrderRecord, event: Return, lines_left: dict[str, LineRecord]) -> int:
-    """The points the order was paid with that this refund gives back: its share of the order's total.
+def _refund_share(points: int, order: OrderRecord, event: Return, lines_left: dict[str, LineRecord]) -> int:
+    """The part of ``points`` left on the order (paid with, or given by campaigns) that this refund concerns:
+    the refund's share of what is left of the order's total.
 
-    The return that leaves nothing of the order (or refunds all that is left) gives back all still owed.
+    The return that leaves nothing of the order (or refunds all that is left) takes all that is left.
     """
-    if not order.points_used:
+    if not points:
         return 0
     if event.refund_minor >= order.total_minor or not any(line.quantity for line in lines_left.values()):
-        return order.points_used
-    return order.points_used * max(event.refund_minor, 0) // order.total_minor
+        return points
+    return points * max(event.refund_minor, 0) // order.total_minor

@@ -26,6 +26,7 @@ class OrderRecord:
     partner_id: str | None = None  # bought at this coalition partner
     points_used: int = 0  # points the member paid with, still to give back if the order is returned
     total_minor: int = 0  # what is left of the order's total, to give the points back in proportion
+    campaign_points: int = 0  # campaign points still to take back, in proportion, if the order is returned
 
 
 @dataclass(slots=True)
@@ -76,6 +77,13 @@ class MemberState:
     ("YYYY-MM-DD") to how many of them are left; they add up to the balance
     (or to zero when it is negative), and spending takes the oldest first.
     ``expiry_warned_until`` is the latest such day the member was warned about.
+    ``visits_by_month`` and ``points_by_month`` count purchases and the points
+    they earned per month, like ``spend_by_month``, for programs whose tiers
+    qualify by them. ``tier_floor`` is a tier the member cannot fall below
+    until ``tier_floor_until`` (for good if None): assigned by staff, or bought
+    as the paid ``membership`` (its id), whose lapse the member is warned of
+    once (``membership_warned``). ``segments`` are the marketing segments the
+    member was last put in; ``campaign_points`` what each campaign has given them.
     """
 
     member_id: str
@@ -105,3 +113,11 @@ class MemberState:
     tier_grace: int = 0
     lots: dict[str, int] = field(default_factory=dict)
     expiry_warned_until: str = ""
+    visits_by_month: dict[str, int] = field(default_factory=dict)
+    points_by_month: dict[str, int] = field(default_factory=dict)
+    tier_floor: str | None = None
+    tier_floor_until: datetime | None = None
+    membership: str | None = None
+    membership_warned: bool = False
+    segments: list[str] = field(default_factory=list)
+    campaign_points: dict[str, int] = field(default_factory=dict)

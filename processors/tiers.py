@@ -1,94 +1,110 @@
-"""Tiers by qualifying spend over a rolling window of calendar months.
+"""Tiers by a member's record in a qualifying period: spend, visits or points earned.
 
-Qualifying spend is what a member paid for lines outside the excluded
-categories, kept per calendar month (``"YYYY-MM"``). A member's rolling spend is
-the sum of the ``qualifying_months`` months ending with the event's month;
-older months are dropped, since they can never count again.
+The record is kept per calendar month (``"YYYY-MM"``): qualifying spend (what
+was paid for lines outside the excluded categories), visits (purchases) and
+the points purchases earned, the last two only when a tier uses them. The
+record of a period is the sum of its months: the ``qualifying_months`` ending
+with this one (rolling), or the calendar block of them holding it (calendar).
 
-A member moves up as soon as the rolling spend reaches a higher tier's
-``qualifying_spend_minor`` (several tiers at once if one purchase covers them).
-Moving down happens only at the program's ``tier_review``: at each period end
-(seen on the first clock tick of a new period) a member whose rolling spend no
-longer supports the tier keeps it for ``grace_periods`` reviews, then moves one
-step down or to the tier the spend supports.
+A member moves up as soon as the record reaches any of a higher tier's
+thresholds (several tiers at once if one purchase covers them). Moving down
+happens only at the program's ``tier_review``: at each period end (seen on the
+first clock tick of a new period) a member whose record of the period just
+ended no longer supports the tier keeps it for ``grace_periods`` reviews, then
+moves one step down or to the tier the record supports. A tier floor (assigned
+by staff or bought as a paid membership, see ``memberships``) is never reviewed away.
 
-When the spend comes within ``near_tier_threshold_bp`` of the next tier, the
+When the record comes within ``near_tier_threshold_bp`` of the next tier, the
 member hears about it once per tier (``near_tier_notified``), so that "you are
 close to Gold" is not repeated on every purchase.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
-from processors.compiled import CompiledProgram, TierStep
+from processors.compiled import CompiledProgram, TierStep, format_measure
 from processors.events import MemberEvent
-from processors.money import format_money
+from processors.money import format_points
 from processors.outputs import TierChanged, Trigger
 from processors.program import BASIS_POINTS
 from processors.state import MemberState
 
-
-def add_qualifying_spend(state: MemberState, when: datetime, amount_minor: int, rules: CompiledProgram) -> int:
-    """Add ``amount_minor`` to ``when``'s month, drop months that can no longer count; the rolling spend."""
-    month, first = rules.month_window(when)
-    buckets = state.spend_by_month
-    if amount_minor:
-        buckets[month] = buckets.get(month, 0) + amount_minor
-    rolling = 0
-    stale = False
-    for key, spent in buckets.items():
-        if key < first:
-            stale = True
-        elif key <= month:
-            rolling += spent
-    if stale:
-        state.spend_by_month = {key: spent for key, spent in buckets.items() if key >= first}
-    return rolling
+MEASURE_NAMES = ("spend", "visits", "points")
 
 
-def remove_qualifying_spend(
-    state: MemberState, bought_at: datetime, amount_minor: int, when: datetime, rules: CompiledProgram
-) -> None:
-    """Take a returned amount off the month it was bought in, if that month still counts."""
-    bought_month, _ = rules.month_window(bought_at)
-    _, first = rules.month_window(when)
-    buckets = state.spend_by_month
-    if amount_minor and bought_month >= first and bought_month in buckets:
-        buckets[bought_month] = max(0, buckets[bought_month] - amount_minor)
+@dataclass(frozen=True, slots=True)
+class Record:
+    """What a member did in a qualifying period: spend (minor units), visits and points earned."""
+
+    values: tuple[int, int, int]
+    first_month: str
+
+    @property
+    def spend_minor(self) -> int:
+        return self.values[0]
 
 
-def tier_reached(current: TierStep, rolling_minor: int, rules: CompiledProgram) -> TierStep:
-    """The highest tier the rolling spend qualifies for, and never below the current one."""
-    if current.next_name is None or rolling_minor < current.next_spend_minor:
-        return current
+def add_to_record(state: MemberState, when: datetime, rules: CompiledProgram, spend_minor: int, points: int,
+                  ) -> Record:
+    """Count a purchase in ``when``'s month, drop months that can no longer count; the period's record."""
+    month, _, keep = rules.month_window(when)
+    _add(state.spend_by_month, month, spend_minor)
+    if rules.counts_visits:
+        _add(state.visits_by_month, month, 1)
+    if rules.counts_points:
+        _add(state.points_by_month, month, points)
+    state.spend_by_month = _since(state.spend_by_month, keep)
+    state.visits_by_month = _since(state.visits_by_month, keep)
+    state.points_by_month = _since(state.points_by_month, keep)
+    return record_at(state, when, rules)
+
+
+def record_at(state: MemberState, when: datetime, rules: CompiledProgram) -> Record:
+    """The record of the qualifying period holding ``when``."""
+    month, first, _ = rules.month_window(when)
+    return Record((_sum(state.spend_by_month, first, month),
+                   _sum(state.visits_by_month, first, month) if rules.counts_visits else 0,
+                   _sum(state.points_by_month, first, month) if rules.counts_points else 0), first)
+
+
+def remove_from_record(state: MemberState, bought_at: datetime, when: datetime, rules: CompiledProgram,
+                       spend_minor: int, points: int) -> None:
+    """Take a return's spend and points off the month of the purchase, if it still counts (the visit stays)."""
+    bought_month, _, _ = rules.month_window(bought_at)
+    _, _, keep = rules.month_window(when)
+    if bought_month < keep:
+        return
+    for buckets, amount in ((state.spend_by_month, spend_minor), (state.points_by_month, points)):
+        if amount and bought_month in buckets:
+            buckets[bought_month] = max(0, buckets[bought_month] - amount)
+
+
+def tier_reached(current: TierStep, record: Record, rules: CompiledProgram) -> TierStep:
+    """The highest tier the record qualifies for, and never below ``current``."""
     reached = current
-    for step in rules.tiers[current.index + 1 :]:
-        if rolling_minor < step.qualifying_spend_minor:
-            break
-        reached = step
+    for step in rules.tiers[current.index + 1:]:
+        if _qualifies(step, record.values):
+            reached = step
     return reached
 
 
-def tier_up(
-    event: MemberEvent, before: TierStep, after: TierStep, rolling_minor: int, rules: CompiledProgram
-) -> tuple[TierChanged, Trigger]:
-    spend = format_money(rolling_minor, rules.currency)
-    threshold = format_money(after.qualifying_spend_minor, rules.currency)
-    reason = (
-        f"qualifying spend {spend} in the last {rules.qualifying_months} months "
-        f"reached {after.name}'s {threshold}"
-    )
-    change = TierChanged(
-        f"{event.event_id}:tier",
-        event.member_id,
-        event.event_id,
-        event.occurred_at,
-        before.name,
-        after.name,
-        rolling_minor,
-        reason,
-    )
+def floor_of(state: MemberState, rules: CompiledProgram) -> TierStep:
+    """The tier the member cannot fall below: the floor, while it lasts, else the base tier."""
+    return rules.tier(state.tier_floor) if state.tier_floor is not None else rules.tiers[0]
+
+
+def tier_up(event: MemberEvent, before: TierStep, after: TierStep, record: Record, rules: CompiledProgram,
+            reason: str | None = None) -> tuple[TierChanged, Trigger]:
+    """The change and its trigger; ``reason`` says why when it is not the record (a floor, a membership)."""
+    if reason is None:
+        measure = next(m for m, (threshold, value) in enumerate(zip(after.thresholds, record.values, strict=True))
+                       if threshold is not None and value >= threshold)
+        reason = (f"{_measured(measure, record.values[measure], rules)} {rules.period_text(record.first_month)} "
+                  f"reached {after.name}'s {format_measure(measure, after.thresholds[measure] or 0, rules.currency)}")
+    change = TierChanged(f"{event.event_id}:tier", event.member_id, event.event_id, event.occurred_at, before.name,
+                         after.name, record.spend_minor, reason)
     trigger = Trigger(
         f"{event.event_id}:tier_up",
         event.member_id,
@@ -102,30 +118,44 @@ def tier_up(
     return change, trigger
 
 
-def near_tier(
-    event: MemberEvent, tier: TierStep, rolling_minor: int, notified: str | None, rules: CompiledProgram
-) -> Trigger | None:
-    """A ``near_tier`` trigger the first time the spend comes close to the next tier."""
-    if (
-        tier.next_name is None
-        or notified == tier.next_name
-        or rolling_minor * BASIS_POINTS < tier.near_next_scaled
-    ):
+def tier_down(event: MemberEvent, before: TierStep, after: TierStep, record: Record, reason: str, kind: str,
+              ) -> list[TierChanged | Trigger]:
+    return [
+        TierChanged(f"{event.event_id}:{kind}", event.member_id, event.event_id, event.occurred_at, before.name,
+                    after.name, record.spend_minor, reason),
+        Trigger(f"{event.event_id}:{kind}", event.member_id, event.event_id, event.occurred_at, kind,
+                f"Your tier is now {after.name}: {reason}.", {"from_tier": before.name, "to_tier": after.name}),
+    ]
+
+
+def near_tier(event: MemberEvent, tier: TierStep, record: Record, notified: str | None, rules: CompiledProgram,
+              ) -> Trigger | None:
+    """A ``near_tier`` trigger the first time the record comes close to the next tier (by its closest measure)."""
+    if tier.next_name is None or notified == tier.next_name:
         return None
-    missing = tier.next_spend_minor - rolling_minor
-    return Trigger(
-        f"{event.event_id}:near_tier",
-        event.member_id,
-        event.event_id,
-        event.occurred_at,
-        "near_tier",
-        f"You are {format_money(missing, rules.currency)} from {tier.next_name}",
-        {"next_tier": tier.next_name, "missing_minor": str(missing)},
-    )
+    above = rules.tiers[tier.index + 1]
+    best: tuple[int, int] | None = None  # (progress in bp, measure)
+    for measure, (threshold, value) in enumerate(zip(above.thresholds, record.values, strict=True)):
+        if threshold and value * BASIS_POINTS >= threshold * rules.near_tier_threshold_bp:
+            progress = value * BASIS_POINTS // threshold
+            if best is None or progress > best[0]:
+                best = (progress, measure)
+    if best is None:
+        return None
+    measure = best[1]
+    missing = (above.thresholds[measure] or 0) - record.values[measure]
+    attributes = {"next_tier": above.name, "measure": MEASURE_NAMES[measure], "missing": str(missing)}
+    if measure == 0:
+        attributes["missing_minor"] = str(missing)
+    return Trigger(f"{event.event_id}:near_tier", event.member_id, event.event_id, event.occurred_at, "near_tier",
+                   f"You are {format_measure(measure, missing, rules.currency)} from {above.name}", attributes)
 
 
 def review_tier(state: MemberState, event: MemberEvent, rules: CompiledProgram) -> list[TierChanged | Trigger]:
-    """The period-end review, on the first tick of a new period (the first tick ever only notes the period)."""
+    """The period-end review, on the first tick of a new period (the first tick ever only notes the period).
+
+    The review judges the record of the period that just ended (its last month).
+    """
     review = rules.tier_review
     if review is None:
         return []
@@ -137,29 +167,63 @@ def review_tier(state: MemberState, event: MemberEvent, rules: CompiledProgram) 
     current = rules.tier(state.tier)
     if first_look or current.index == 0:
         return []
-    rolling = add_qualifying_spend(state, when, 0, rules)
-    supported = tier_reached(rules.tiers[0], rolling, rules)
+    ended = datetime(when.year - 1, 12, 1) if review.at == "year_end" else _month_before(when)
+    record = record_at(state, ended, rules)
+    floor = floor_of(state, rules)
+    supported = tier_reached(floor if floor.index <= current.index else current, record, rules)
     if supported.index >= current.index:
         state.tier_grace = 0
         return []
-    spend = format_money(rolling, rules.currency)
+    shortfall = f"{record_text(current, record, rules)} is under {current.name}'s {current.threshold_text}"
     if state.tier_grace < review.grace_periods:
         state.tier_grace += 1
         left = review.grace_periods - state.tier_grace
         return [Trigger(f"{event.event_id}:tier_at_risk", event.member_id, event.event_id, when, "tier_at_risk",
-                        f"You keep {current.name} for now: {spend} in the last {rules.qualifying_months} months is "
-                        f"under its {format_money(current.qualifying_spend_minor, rules.currency)}"
+                        f"You keep {current.name} for now: {shortfall}"
                         + (f" ({left} more review{'s' if left != 1 else ''} of grace)." if left else
                            " (the last review of grace)."),
                         {"tier": current.name, "grace_left": str(left)})]
     after = rules.tiers[current.index - 1] if review.policy == "one_step" else supported
+    if after.index < floor.index:
+        after = floor
     state.tier, state.tier_grace, state.near_tier_notified = after.name, 0, None
-    reason = (f"review at {review.at.replace('_', ' ')}: qualifying spend {spend} in the last "
-              f"{rules.qualifying_months} months is under {current.name}'s "
-              f"{format_money(current.qualifying_spend_minor, rules.currency)}")
-    return [
-        TierChanged(f"{event.event_id}:tier_down", event.member_id, event.event_id, when, current.name, after.name,
-                    rolling, reason),
-        Trigger(f"{event.event_id}:tier_down", event.member_id, event.event_id, when, "tier_down",
-                f"Your tier is now {after.name}: {reason}.", {"from_tier": current.name, "to_tier": after.name}),
-    ]
+    return tier_down(event, current, after, record, f"review at {review.at.replace('_', ' ')}: {shortfall}",
+                     "tier_down")
+
+
+def record_text(tier: TierStep, record: Record, rules: CompiledProgram) -> str:
+    """The record in the measures ``tier`` uses: "qualifying spend 3,000.00 SEK or 4 visits in 2025"."""
+    measured = [_measured(m, value, rules) for m, value in enumerate(record.values) if tier.thresholds[m] is not None]
+    return f"{' or '.join(measured)} {rules.period_text(record.first_month)}"
+
+
+def _measured(measure: int, value: int, rules: CompiledProgram) -> str:
+    if measure == 0:
+        return f"qualifying spend {format_measure(0, value, rules.currency)}"
+    return format_measure(1, value, rules.currency) if measure == 1 else f"{format_points(value)} earned"
+
+
+def _qualifies(step: TierStep, values: tuple[int, int, int]) -> bool:
+    return any(threshold is not None and value >= threshold
+               for threshold, value in zip(step.thresholds, values, strict=True))
+
+
+def _add(buckets: dict[str, int], month: str, amount: int) -> None:
+    if amount:
+        buckets[month] = buckets.get(month, 0) + amount
+
+
+def _sum(buckets: dict[str, int], first: str, last: str) -> int:
+    return sum(value for key, value in buckets.items() if first <= key <= last)
+
+
+def _since(buckets: dict[str, int], keep: str) -> dict[str, int]:
+    """``buckets`` without months before ``keep``; only the first-inserted month is looked at, unless it is stale
+    (months arrive roughly in order)."""
+    if not buckets or next(iter(buckets)) >= keep:
+        return buckets
+    return {key: value for key, value in buckets.items() if key >= keep}
+
+
+def _month_before(when: datetime) -> datetime:
+    return datetime(when.year - 1, 12, 1) if when.month == 1 else datetime(when.year, when.month - 1, 1)

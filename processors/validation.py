@@ -21,6 +21,8 @@ from processors.events import (
     Donation,
     MemberEnrolled,
     MemberEvent,
+    MemberSegments,
+    MembershipPaid,
     Purchase,
     Redemption,
     RedemptionCancelled,
@@ -29,6 +31,7 @@ from processors.events import (
     Return,
     ReturnedLine,
     SocialShare,
+    TierAssigned,
 )
 
 _CURRENCY = re.compile(r"[A-Z]{3}")
@@ -84,6 +87,17 @@ def problems(event: MemberEvent) -> list[str]:
             found.append("cause is empty")
         if event.points <= 0:
             found.append(f"points must be positive, got {event.points}")
+    elif isinstance(event, MembershipPaid):
+        if not event.membership:
+            found.append("membership is empty")
+        if event.fee_minor <= 0:
+            found.append(f"fee_minor must be positive, got {event.fee_minor}")
+    elif isinstance(event, MemberSegments):
+        found += [f"segments[{i}] is empty" for i, segment in enumerate(event.segments) if not segment]
+    elif isinstance(event, TierAssigned):
+        found += [f"{name} is empty" for name in ("tier", "note") if not getattr(event, name)]
+        if event.until is not None and event.until <= event.occurred_at:
+            found.append(f"until {event.until.isoformat()} is not after occurred_at: a floor must last a while")
     return found
 
 

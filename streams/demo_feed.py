@@ -121,11 +121,13 @@ def synthetic_day(members: int = 5_000, events: int = 100_000, seed: int = 7,
                         "lines": [{"line_id": line["line_id"], "quantity": line["quantity"]} for line in returned]}))))
     for n in range(n_special // 4):
         member, at = rng.choice(base_ids), start + timedelta(seconds=rng.randint(0, 86_399))
-        if n % 3 == 1:
+        if n % 4 == 1:
             body: tuple[str, dict[str, Any]] = ("SocialShare", {"platform": rng.choice(["instagram", "tiktok"]),
                                                                 "action": "share", "post_id": f"P{n}"})
-        elif n % 3 == 2:  # rewards of the fashion example's catalogue; some members have too few points
+        elif n % 4 == 2:  # rewards of the fashion example's catalogue; some members have too few points
             body = ("Redemption", {"redemption_id": f"R{n}", "reward": rng.choice(["free_shipping", "discount_100"])})
+        elif n % 4 == 3:  # the fashion example's paid membership
+            body = ("MembershipPaid", {"membership": "style_plus", "fee_minor": 49_900, "currency": "SEK"})
         else:
             body = ("Referral", {"referral_code": f"REF-{member}", "friend_member_id": None})
         day_events.append((at, APP, _event(f"app-{n}", at, APP, member, body)))

@@ -19,6 +19,8 @@ from processors.events import (
     Donation,
     MemberEnrolled,
     MemberEvent,
+    MemberSegments,
+    MembershipPaid,
     Purchase,
     PurchaseLine,
     Redemption,
@@ -29,6 +31,7 @@ from processors.events import (
     ReturnedLine,
     SocialAction,
     SocialShare,
+    TierAssigned,
 )
 from processors.outputs import Activity, LedgerEntry, Output, RewardIssued, SettlementEntry, TierChanged, Trigger
 
@@ -89,6 +92,11 @@ _BODIES: dict[str, Callable[[Record, Record], MemberEvent]] = {
     "RedemptionCancelled": lambda head, body: RedemptionCancelled(**head, redemption_id=body["redemption_id"]),
     "Donation": lambda head, body: Donation(**head, cause=body["cause"], points=body["points"]),
     "ClockTick": lambda head, body: ClockTick(**head),
+    "MembershipPaid": lambda head, body: MembershipPaid(**head, membership=body["membership"],
+                                                        fee_minor=body["fee_minor"], currency=body["currency"]),
+    "MemberSegments": lambda head, body: MemberSegments(**head, segments=tuple(body["segments"])),
+    "TierAssigned": lambda head, body: TierAssigned(**head, tier=body["tier"], until=body.get("until"),
+                                                    note=body["note"]),
     "ReferralQualified": lambda head, body: ReferralQualified(**head, friend_member_id=body["friend_member_id"],
                                                               order_id=body["order_id"]),
 }

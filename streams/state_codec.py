@@ -23,7 +23,8 @@ from processors.state import LineRecord, MemberState, OrderRecord, RedemptionRec
 FORMAT_VERSION = 2
 # Fields are only ever appended: a state written before a field existed reads with its default.
 _FORMAT_1_FIELDS = 10
-_ADDED_DEFAULTS: list[object] = [0, 0, {}, {}, {}, {}, None, {}, [], {}, None, 0, False, "", 0, {}, ""]
+_ADDED_DEFAULTS: list[object] = [0, 0, {}, {}, {}, {}, None, {}, [], {}, None, 0, False, "", 0, {}, "",
+                                 {}, {}, None, None, None, False, [], {}]
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
 
@@ -50,7 +51,7 @@ def encode_state(state: MemberState) -> bytes:
             order_id: [_ms(order.occurred_at),
                        {line_id: [line.quantity, line.amount_minor, line.points]
                         for line_id, line in order.lines.items()},
-                       order.partner_id, order.points_used, order.total_minor]
+                       order.partner_id, order.points_used, order.total_minor, order.campaign_points]
             for order_id, order in state.orders.items()
         },
         _ms(state.last_activity_at),
@@ -72,6 +73,14 @@ def encode_state(state: MemberState) -> bytes:
         state.tier_grace,
         state.lots,
         state.expiry_warned_until,
+        state.visits_by_month,
+        state.points_by_month,
+        state.tier_floor,
+        None if state.tier_floor_until is None else _ms(state.tier_floor_until),
+        state.membership,
+        state.membership_warned,
+        state.segments,
+        state.campaign_points,
     ])
 
 
@@ -84,7 +93,8 @@ def decode_state(data: bytes) -> MemberState:
     (member_id, enrolled, tier, balance, lifetime, spend, seen, orders, last_activity, notified,
      carried, carried_divisor, stamps, social_posts, social_days, redemptions,
      referred_by, referred_friends, visits, badges, birthday, birthday_paid_year, expiry_warned,
-     tier_period, tier_grace, lots, expiry_warned_until) = fields
+     tier_period, tier_grace, lots, expiry_warned_until, visits_by_month, points_by_month, tier_floor,
+     tier_floor_until, membership, membership_warned, segments, campaign_points) = fields
     return MemberState(
         member_id=member_id,
         enrolled_at=_at(enrolled),
@@ -117,4 +127,12 @@ def decode_state(data: bytes) -> MemberState:
         tier_grace=tier_grace,
         lots=lots,
         expiry_warned_until=expiry_warned_until,
+        visits_by_month=visits_by_month,
+        points_by_month=points_by_month,
+        tier_floor=tier_floor,
+        tier_floor_until=None if tier_floor_until is None else _at(tier_floor_until),
+        membership=membership,
+        membership_warned=membership_warned,
+        segments=segments,
+        campaign_points=campaign_points,
     )

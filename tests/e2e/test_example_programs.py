@@ -31,9 +31,10 @@ def ledger_of(store: ClickHouseStore, member_id: str, entries: int, timeout: flo
 
 
 def bought(order_id: str, category: str, amount_minor: int, quantity: int = 1, sku: str = "SKU-1",
-           paid_with: str = "card", partner: str | None = None, points_used: int = 0) -> tuple[str, dict[str, Any]]:
+           paid_with: str = "card", partner: str | None = None, points_used: int = 0, channel: str = "pos",
+           ) -> tuple[str, dict[str, Any]]:
     return ("Purchase", {
-        "order_id": order_id, "channel": "pos", "store_id": "store-1", "currency": "SEK",
+        "order_id": order_id, "channel": channel, "store_id": "store-1", "currency": "SEK",
         "total_minor": amount_minor, "payment_method": paid_with, "partner_id": partner, "points_used": points_used,
         "lines": [{"line_id": "1", "sku": sku, "category": category, "quantity": quantity,
                    "amount_minor": amount_minor}],
@@ -162,3 +163,40 @@ def test_points_paid_with_refunded_pending_and_expired_by_age(tmp_path: Path, ch
         assert [(x["reason"], x["available_at"] - T0) for x in pending] == [
             ("purchase", timedelta(days=14, minutes=1)), ("purchase", timedelta(days=14, minutes=2)),
             ("return", timedelta(days=14, minutes=1))]
+
+
+def test_a_paid_membership_an_assigned_tier_and_a_campaign_reach_clickhouse(tmp_path: Path, chdb_client: Any,
+                                                                ch_database: str) -> None:
+    def fee(minor: int) -> tuple[str, dict[str, Any]]:
+        return ("MembershipPaid", {"membership": "style_plus", "fee_minor": minor, "currency": "SEK"})
+
+    feed: list[tuple[bytes, dict[str, Any] | bytes]] = [
+        (b"app", event("pia-joins", 0, enrol(), member_id="PIA")),
+        (b"app", event("pia-pays", 1, fee(49_900), member_id="PIA")),
+        (b"app", event("pia-pays-too-little", 2, fee(100), member_id="PIA")),
+        (b"web", event("pia-black-friday", 4 * 24 * 60, bought("W1", "tops", 100_000, channel="web"),
+                       member_id="PIA")),  # on 2026-11-27, a Gold member's web order: double points
+        (b"crm", event("ola-joins", 0, enrol(), member_id="OLA")),
+        (b"crm", event("ola-vip", 1, ("TierAssigned", {"tier": "Platinum", "until": None, "note": "press"}),
+                       member_id="OLA")),
+    ]
+    program = (EXAMPLES / "fashion.yaml").read_text()
+    with (engine(tmp_path, chdb_client, ch_database, program=program) as e,
+          engine_processes(e.settings, e.bootstrap) as running):
+        produce(e.bootstrap, e.codec, feed, lambda n: None)
+        wait_stored(e.store, len(feed) - 1, e.sink, running.alive, 120, lambda n: None)
+
+        changes = e.store.rows("SELECT member_id, from_tier, to_tier, reason FROM $db.tier_changes FINAL "
+                               "ORDER BY member_id")
+        assert [(x["member_id"], x["from_tier"], x["to_tier"]) for x in changes] == [
+            ("OLA", "Silver", "Platinum"), ("PIA", "Silver", "Gold")]
+        assert changes[0]["reason"] == "assigned: press"
+        assert changes[1]["reason"].startswith("Style Plus membership until ")
+        fees = e.store.rows("SELECT member_id, amount_minor FROM $db.activity FINAL "
+                            "WHERE event_type = 'membership_fee'")
+        assert fees == [{"member_id": "PIA", "amount_minor": 49_900}]
+        letters = e.store.rows("SELECT reason FROM $db.dead_letters FINAL")
+        assert [x["reason"] for x in letters] == [
+            "Style Plus costs 499.00 SEK, but 1.00 SEK was paid: send the membership's fee in the program's currency"]
+        assert [(x["reason"], x["points"]) for x in ledger_of(e.store, "PIA", 3)] == [
+            ("welcome", 100), ("campaign", 125), ("purchase", 125)]  # one event's entries sort by id

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 from builders import Member, club, kr, line
 
+from processors.dates import add_months
 from processors.events import ClockTick, MemberEnrolled
-from processors.expiry import add_months
 from processors.outputs import LedgerReason
 from processors.program import Expiry
 

@@ -20,8 +20,8 @@ earn:
   points: 0
   per_amount: 10
 tiers:
-  - {name: Silver, qualifying_spend_minor: 100}
-  - name: Gold
+  - {name: Silver}
+  - qualifying_visits: 10
     earn_multiplier_bp: 12000
 stamp_cards:
   - {name: coffee, stamps: 10, per: visit, reward: free_coffee}
@@ -37,7 +37,7 @@ def test_every_mistake_is_named_by_line_and_field_with_what_is_allowed() -> None
         "4: earn.points: Input should be greater than 0",
         "5: earn.per_amount: unknown field; allowed here: points, per_amount_minor, minimum_spend_minor, "
         "carry_remainder",
-        "8: tiers.1.qualifying_spend_minor: required, but missing",
+        "8: tiers.1.name: required, but missing",
         "11: stamp_cards.0.per: Input should be 'purchase' or 'item'",
     ]
     assert str(raised.value).splitlines()[0].startswith("bad.yaml:2: currency:")
@@ -45,7 +45,10 @@ def test_every_mistake_is_named_by_line_and_field_with_what_is_allowed() -> None
 
 def test_rules_across_fields_name_the_section_they_concern() -> None:
     text = "name: X\ncurrency: SEK\ntiers:\n  - {name: Gold, qualifying_spend_minor: 100}\n"
-    with pytest.raises(ProgramFileError, match=r"^x.yaml:3: tiers: the first tier is the base tier"):
+    with pytest.raises(ProgramFileError, match=r"^x.yaml:3: tiers: the first tier \(Gold\) is the base tier"):
+        parse_program(text, "x.yaml")
+    text = "name: X\ncurrency: SEK\ntiers:\n  - {name: Base}\n  - {name: Gold}\n"
+    with pytest.raises(ProgramFileError, match=r"^x.yaml:3: tiers: Gold needs a threshold: qualifying_spend_minor, "):
         parse_program(text, "x.yaml")
 
 
@@ -86,10 +89,11 @@ def test_explain_tells_a_member_every_mechanic_the_program_switches_on() -> None
 
     for phrase in ("100 points as a welcome gift", "1 point for every 10.00 SEK", "Orders under 50.00 SEK",
                    "shoes x1.5", "SHO-0001 x3", "Paying with nordic_style_card earns x2",
-                   "Gold comes with 5,000.00 SEK spent in the last 12 months and earns x1.25",
+                   "Gold comes with 5,000.00 SEK spent or 12 visits in the last 12 months and earns x1.25",
                    "Gold perks: free_shipping, early_sale_access", "a share on instagram earns 20 points",
                    "At most 60 points a day from social", "A return within 30 days",
-                   "can be spent 14 days after it", "after 24 months without any activity"):
+                   "can be spent 14 days after it", "after 24 months without any activity",
+                   "Style Plus: 499.00 SEK gives you Gold for 12 months", "Black Friday double points: points x2"):
         assert phrase in words
     runner = CliRunner().invoke(main, ["program", "explain", str(EXAMPLES / "cafe.yaml")])
     assert runner.exit_code == 0 and "10 stamps give you free_coffee" in runner.output

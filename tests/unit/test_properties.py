@@ -5,6 +5,8 @@ SKUs, payment bonuses, a minimum spend, carried remainders and stamp cards),
 returns of parts of earlier orders (some impossible), card links, social shares
 under a daily cap, redemptions (some with too few points) and cancellations,
 orders paid partly with points, pending points, expiry by age and inactivity,
+tiers by spend, visits or points in calendar periods, paid memberships and assigned tier floors,
+campaigns with a member budget and segment targets,
 gaps longer than the return and dedup windows, and events that arrive out of
 order.
 """
@@ -19,19 +21,35 @@ from builders import T0, card_linked, club, enrolled, line, purchase, returned, 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from processors.compiled import compiled
 from processors.decide import decide
-from processors.events import ClockTick, Donation, MemberEvent, Purchase, PurchaseLine, Redemption, RedemptionCancelled
+from processors.events import (
+    ClockTick,
+    Donation,
+    MemberEvent,
+    MemberSegments,
+    MembershipPaid,
+    Purchase,
+    PurchaseLine,
+    Redemption,
+    RedemptionCancelled,
+    TierAssigned,
+)
 from processors.outputs import Decision, FollowUp, LedgerEntry, LedgerReason, Output
 from processors.program import (
+    Campaign,
+    CampaignTarget,
     CatalogueReward,
     Cause,
     Challenge,
     EarnRate,
     Expiry,
+    Membership,
     Program,
     ReferralRewards,
     SocialPoints,
     StampCard,
+    TierPolicy,
     TierReview,
 )
 from processors.state import MemberState
@@ -55,6 +73,14 @@ PROGRAM = club(
     pending_days=5,
     referral=ReferralRewards(referrer_points=70, friend_points=30, minimum_purchase_minor=10_000, cap_per_referrer=1),
     qualifying_months=2,
+    qualifying_period="calendar",
+    tiers=(TierPolicy(name="Member"), TierPolicy(name="Silver", qualifying_spend_minor=500_000, qualifying_visits=5),
+           TierPolicy(name="Gold", qualifying_spend_minor=1_000_000, qualifying_points=1_500)),
+    campaigns=(Campaign(id="double", name="Double", starts=T0, ends=T0 + timedelta(days=60), multiplier_bp=20_000,
+                        member_budget_points=400),
+               Campaign(id="vip", name="VIP bonus", starts=T0, ends=T0 + timedelta(days=400), bonus_points=15,
+                        target=CampaignTarget(segments=frozenset({"vip"})))),
+    memberships=(Membership(id="plus", name="Plus", fee_minor=9_900, tier="Gold", months=1, warn_days=5),),
     dedup_window_days=40,
     return_window_days=30,
 )
@@ -101,7 +127,7 @@ def stories(draw: st.DrawFn) -> list[MemberEvent]:
         when += draw(st.sampled_from(GAPS))
         member = draw(st.sampled_from(MEMBERS))
         kind = draw(st.sampled_from(("buy", "buy", "buy", "return", "return", "card", "enrol", "share", "redeem",
-                                     "cancel", "donate", "tick", "tick")))
+                                     "cancel", "donate", "tick", "tick", "pay", "assign", "segment")))
         if kind == "return" and purchases:
             order = draw(st.sampled_from(purchases))
             lines = draw(st.lists(st.sampled_from(order.lines), min_size=1, max_size=3))
@@ -124,6 +150,15 @@ def stories(draw: st.DrawFn) -> list[MemberEvent]:
         elif kind == "donate":
             events.append(Donation(f"e{n}", member, when, "app", draw(st.sampled_from(("sea", "zoo"))),
                                    draw(st.integers(1, 200))))
+        elif kind == "pay":
+            events.append(MembershipPaid(f"e{n}", member, when, "app", "plus", draw(st.sampled_from((9_900, 100))),
+                                         "SEK"))
+        elif kind == "segment":
+            events.append(MemberSegments(f"e{n}", member, when, "crm", draw(st.sampled_from(((), ("vip",))))))
+        elif kind == "assign":
+            tier = draw(st.sampled_from(("Member", "Silver", "Gold", "Diamond")))
+            until = draw(st.sampled_from((None, when + timedelta(days=20))))
+            events.append(TierAssigned(f"e{n}", member, when, "crm", tier, until, "a test"))
         elif kind == "cancel":
             events.append(RedemptionCancelled(f"e{n}", member, when, "app", f"r{draw(st.integers(0, 5))}"))
         else:
@@ -158,6 +193,17 @@ def run(events: list[MemberEvent], program: Program = PROGRAM,
 
 def ledger(outputs: list[Output]) -> list[LedgerEntry]:
     return [o for o in outputs if isinstance(o, LedgerEntry)]
+
+
+@settings(max_examples=200)
+@given(stories())
+def test_a_member_is_never_below_a_tier_floor_while_it_lasts(events: list[MemberEvent]) -> None:
+    states, _, _ = run(events)
+
+    rules = compiled(PROGRAM)
+    for state in states.values():
+        if state.tier_floor is not None:
+            assert rules.tier(state.tier).index >= rules.tier(state.tier_floor).index
 
 
 @settings(max_examples=300)
@@ -267,7 +313,7 @@ def test_returns_never_give_back_more_than_the_order_earned(events: list[MemberE
         assert entry.order_id is not None or entry.reason in (LedgerReason.WELCOME, LedgerReason.SOCIAL,
                                                               LedgerReason.REFERRAL, LedgerReason.CHALLENGE,
                                                               LedgerReason.BIRTHDAY, LedgerReason.EXPIRY, *SPENDING)
-        if entry.reason is LedgerReason.PURCHASE:
+        if entry.reason in (LedgerReason.PURCHASE, LedgerReason.CAMPAIGN):
             earned[f"{entry.order_id}"] += entry.points
         elif entry.reason is LedgerReason.RETURN:
             assert entry.points < 0

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import MISSING, fields
+
 import orjson
 import pytest
 from builders import Member, club, kr, line
 
 from processors.decide import decide
-from processors.program import Expiry
+from processors.events import MembershipPaid
+from processors.program import Expiry, Membership, TierPolicy
 from processors.state import MemberState
 from schemas.codec import AvroCodec
 from schemas.registry import EmbeddedRegistry
@@ -42,17 +45,24 @@ def test_a_state_in_an_unknown_format_is_refused_with_what_to_do() -> None:
         decode_state(orjson.dumps(data))
 
 
-def test_point_lots_and_an_order_paid_with_points_come_back_equal() -> None:
-    ada = Member(club(expiry=Expiry(after_days=30)), "ada")
+def test_point_lots_visits_points_and_a_paid_membership_come_back_equal() -> None:
+    tiers = (TierPolicy(name="Member"), TierPolicy(name="Gold", qualifying_visits=10, qualifying_points=900))
+    plus = Membership(id="plus", name="Plus", fee_minor=kr(99), tier="Gold")
+    ada = Member(club(expiry=Expiry(after_days=30), tiers=tiers, memberships=(plus,)), "ada")
     ada.enrol()
     ada.buy(line(kr(500)), points_used=20)
+    ada.apply(MembershipPaid("fee-1", "ada", ada.later(), "app", "plus", kr(99), "SEK"))
     assert ada.state is not None and ada.state.lots and next(iter(ada.state.orders.values())).points_used == 20
+    assert ada.state.visits_by_month and ada.state.points_by_month and ada.state.tier_floor_until is not None
 
     assert decode_state(encode_state(ada.state)) == ada.state
 
 
 def test_a_state_written_before_the_newest_fields_reads_with_their_defaults() -> None:
     state = demo_states()[0]
-    older = orjson.loads(encode_state(state))[:-2]  # no point lots, no expiry warning day
+    newest = [f for f in fields(MemberState)][-10:]  # point lots, visits, points, tier floors, campaigns
+    for f in newest:
+        setattr(state, f.name, f.default_factory() if f.default_factory is not MISSING else f.default)
+    older = orjson.loads(encode_state(state))[:-len(newest)]
 
     assert decode_state(orjson.dumps(older)) == state

@@ -1,0 +1,108 @@
+"""Tier floors: a tier assigned by staff, or bought as a paid membership, that a member cannot fall below.
+
+- ``TierAssigned`` makes a tier the member's floor, until a time or for good,
+  and moves the member up to it at once; assigning the base tier removes the
+  floor (the tier itself then waits for the next review).
+- ``MembershipPaid`` buys a membership's tier for its months; paid again
+  before it lapses, the months are added to what is left. The fee must be
+  the program's, in its currency.
+- The latest floor replaces an earlier one. On a clock tick past its end, the
+  floor ends and the member moves to the tier their record supports, if that
+  is lower; a membership's member is reminded ``warn_days`` before.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from processors.compiled import CompiledProgram
+from processors.dates import add_months
+from processors.events import ClockTick, MemberEvent, MembershipPaid, TierAssigned
+from processors.money import format_money
+from processors.outputs import Activity, Decision, Output, Trigger
+from processors.refusals import refuse
+from processors.state import MemberState
+from processors.tiers import record_at, record_text, tier_down, tier_reached, tier_up
+
+
+def pay_membership(state: MemberState, event: MembershipPaid, rules: CompiledProgram) -> Decision:
+    plan = rules.memberships.get(event.membership)
+    if plan is None:
+        known = ", ".join(rules.memberships) or "none"
+        return refuse(state, event, f"membership {event.membership!r} is not one of {rules.name}'s ({known})")
+    if event.currency != rules.currency or event.fee_minor != plan.fee_minor:
+        return refuse(state, event, f"{plan.name} costs {format_money(plan.fee_minor, rules.currency)}, "
+                                    f"but {format_money(event.fee_minor, event.currency)} was paid: "
+                                    "send the membership's fee in the program's currency")
+    when, until = event.occurred_at, state.tier_floor_until
+    renewing = state.membership == plan.id and until is not None and until > when
+    until = add_months(until if renewing and until is not None else when, plan.months)
+    outputs = _raise_floor(state, event, rules, plan.tier, until, f"{plan.name} membership until {until.date()}")
+    state.membership, state.membership_warned = plan.id, False
+    kind = "membership_renewed" if renewing else "membership_started"
+    event_id, member_id = event.event_id, event.member_id
+    outputs += [
+        Trigger(f"{event_id}:{kind}", member_id, event_id, when, kind,
+                f"{plan.name}: you are {plan.tier} until {until.date()}.",
+                {"membership": plan.id, "tier": plan.tier, "until": until.isoformat()}),
+        Activity(event_id, member_id, when, "membership_fee", None, None, event.currency, event.fee_minor, 0, None),
+    ]
+    return Decision(state, tuple(outputs))
+
+
+def assign_tier(state: MemberState, event: TierAssigned, rules: CompiledProgram) -> Decision:
+    step = rules.tier_by_name.get(event.tier)
+    if step is None:
+        return refuse(state, event, f"tier {event.tier!r} is not one of {rules.name}'s tiers "
+                                    f"({', '.join(rules.tier_by_name)})")
+    outputs: list[Output] = []
+    if step.index == 0:
+        state.tier_floor = state.tier_floor_until = state.membership = None
+    else:
+        outputs += _raise_floor(state, event, rules, step.name, event.until, f"assigned: {event.note}")
+        state.membership = None
+    outputs.append(Activity(event.event_id, event.member_id, event.occurred_at, "tier_assigned", None, None, None,
+                            0, 0, None))
+    return Decision(state, tuple(outputs))
+
+
+def end_floor(state: MemberState, event: ClockTick, rules: CompiledProgram) -> list[Output]:
+    """At a tick: the reminder before a membership lapses, or the end of a floor whose time is up."""
+    until = state.tier_floor_until
+    if until is None:
+        return []
+    when, event_id, member_id = event.occurred_at, event.event_id, event.member_id
+    plan = rules.memberships.get(state.membership) if state.membership is not None else None
+    if when < until:
+        if plan is None or state.membership_warned or when < until - timedelta(days=plan.warn_days):
+            return []
+        state.membership_warned = True
+        return [Trigger(f"{event_id}:membership_expiring", member_id, event_id, when, "membership_expiring",
+                        f"Your {plan.name} ends on {until.date()}: renew it to stay {plan.tier}.",
+                        {"membership": plan.id, "until": until.isoformat()})]
+    what = f"{plan.name} membership" if plan is not None else f"the assigned tier {state.tier_floor}"
+    kind = "membership_lapsed" if state.membership is not None else "tier_floor_ended"
+    state.tier_floor = state.tier_floor_until = state.membership = None
+    state.membership_warned = False
+    current = rules.tier(state.tier)
+    record = record_at(state, when, rules)
+    supported = tier_reached(rules.tiers[0], record, rules)
+    if supported.index >= current.index:
+        return [Trigger(f"{event_id}:{kind}", member_id, event_id, when, kind,
+                        f"Your {what} ended on {until.date()}; your record keeps you {current.name}.",
+                        {"tier": current.name})]
+    state.tier, state.tier_grace, state.near_tier_notified = supported.name, 0, None
+    reason = (f"{what} ended on {until.date()}, and {record_text(current, record, rules)} is under "
+              f"{current.name}'s {current.threshold_text}")
+    return list(tier_down(event, current, supported, record, reason, kind))
+
+
+def _raise_floor(state: MemberState, event: MemberEvent, rules: CompiledProgram, tier: str, until: datetime | None,
+                 why: str) -> list[Output]:
+    """Make ``tier`` the floor; move the member up to it if they are below."""
+    state.tier_floor, state.tier_floor_until = tier, until
+    current, floor = rules.tier(state.tier), rules.tier(tier)
+    if floor.index <= current.index:
+        return []
+    state.tier, state.tier_grace, state.near_tier_notified = floor.name, 0, None
+    return list(tier_up(event, current, floor, record_at(state, event.occurred_at, rules), rules, why))

@@ -1,0 +1,66 @@
+"""Campaigns: extra points in a window, for the tiers, segments, stores and channels they target, within a budget."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from builders import Member, club, kr, line, new_id
+
+from processors.events import MemberSegments
+from processors.outputs import LedgerReason
+from processors.program import Campaign, CampaignTarget
+
+START = datetime(2024, 3, 1, tzinfo=UTC)
+DOUBLE = Campaign(id="double", name="Double points week", starts=START, ends=datetime(2024, 3, 8, tzinfo=UTC),
+                  multiplier_bp=20_000, member_budget_points=120)
+STUDENTS = Campaign(id="students", name="Student bonus", starts=START, ends=datetime(2024, 4, 1, tzinfo=UTC),
+                    target=CampaignTarget(segments=frozenset({"students"}), channels=frozenset({"pos"})),
+                    bonus_points=25, minimum_spend_minor=kr(100))
+
+
+def test_double_points_in_the_window_until_the_member_budget_is_spent_and_then_it_says_so() -> None:
+    eva = Member(club(campaigns=(DOUBLE,)), "eva")
+    eva.enrol()
+    eva.buy(line(kr(500)), order_id="O1")  # 50 points and 50 extra
+    eva.buy(line(kr(1_000)), order_id="O2")  # 100 points, 70 extra: the budget of 120 is spent
+    eva.buy(line(kr(1_000)), order_id="O3")  # 100 points, nothing extra
+
+    assert [(e.points, e.detail) for e in eva.ledger if e.reason is LedgerReason.CAMPAIGN] == [
+        (50, "Double points week: x2 on 50 points on order O1"),
+        (70, "Double points week: x2 on 100 points on order O2, up to the campaign's 120 points per member")]
+    assert [t.kind for t in eva.triggers if t.kind.startswith("campaign")] == ["campaign_budget_spent"]
+    assert eva.balance == 100 + 250 + 120
+
+
+def test_outside_the_window_a_campaign_pays_nothing() -> None:
+    eva = Member(club(campaigns=(DOUBLE,)), "eva", datetime(2024, 3, 7, 22, tzinfo=UTC))
+    eva.enrol()
+    eva.later(hours=2)  # 2024-03-08 01:00, after the end
+    eva.buy(line(kr(500)))
+
+    assert not [e for e in eva.ledger if e.reason is LedgerReason.CAMPAIGN]
+
+
+def test_a_segment_campaign_pays_members_in_the_segment_at_the_targeted_channel_above_its_minimum() -> None:
+    eva = Member(club(campaigns=(STUDENTS,)), "eva")
+    eva.enrol()
+    eva.buy(line(kr(500)))  # not a student yet
+    eva.apply(MemberSegments(new_id("seg"), "eva", eva.later(), "crm", ("students", "north")))
+    eva.buy(line(kr(99)))  # under the minimum
+    eva.buy(line(kr(500)))  # 25 bonus points
+
+    assert [e.points for e in eva.ledger if e.reason is LedgerReason.CAMPAIGN] == [25]
+
+
+def test_a_return_takes_back_the_campaign_points_in_proportion() -> None:
+    eva = Member(club(campaigns=(DOUBLE,)), "eva")
+    eva.enrol()
+    eva.buy(line(kr(300), line_id="a"), line(kr(300), line_id="b"), order_id="O1")  # 60 points, 60 extra
+
+    eva.give_back("O1", refund_minor=kr(300), a=1)
+    eva.give_back("O1", refund_minor=kr(300), b=1)
+
+    assert [(e.reason.value, e.points) for e in eva.ledger] == [
+        ("welcome", 100), ("purchase", 60), ("campaign", 60), ("return", -60), ("return", -60)]
+    assert eva.ledger[3].detail.endswith("the order's campaign points give back 30 points")
+    assert eva.balance == 100
