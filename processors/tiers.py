@@ -49,24 +49,22 @@ class Record:
 def add_to_record(state: MemberState, when: datetime, rules: CompiledProgram, spend_minor: int, points: int,
                   ) -> Record:
     """Count a purchase in ``when``'s month, drop months that can no longer count; the period's record."""
-    month, _, keep = rules.month_window(when)
-    _add(state.spend_by_month, month, spend_minor)
+    month, first, keep = rules.month_window(when)
+    spend, state.spend_by_month = _tally(state.spend_by_month, month, spend_minor, first, keep)
+    visits = earned = 0
     if rules.counts_visits:
-        _add(state.visits_by_month, month, 1)
+        visits, state.visits_by_month = _tally(state.visits_by_month, month, 1, first, keep)
     if rules.counts_points:
-        _add(state.points_by_month, month, points)
-    state.spend_by_month = _since(state.spend_by_month, keep)
-    state.visits_by_month = _since(state.visits_by_month, keep)
-    state.points_by_month = _since(state.points_by_month, keep)
-    return record_at(state, when, rules)
+        earned, state.points_by_month = _tally(state.points_by_month, month, points, first, keep)
+    return Record((spend, visits, earned), first)
 
 
 def record_at(state: MemberState, when: datetime, rules: CompiledProgram) -> Record:
-    """The record of the qualifying period holding ``when``."""
+    """The record of the qualifying period holding ``when`` (the state is not changed)."""
     month, first, _ = rules.month_window(when)
-    return Record((_sum(state.spend_by_month, first, month),
-                   _sum(state.visits_by_month, first, month) if rules.counts_visits else 0,
-                   _sum(state.points_by_month, first, month) if rules.counts_points else 0), first)
+    return Record((_tally(state.spend_by_month, month, 0, first, "")[0],
+                   _tally(state.visits_by_month, month, 0, first, "")[0] if rules.counts_visits else 0,
+                   _tally(state.points_by_month, month, 0, first, "")[0] if rules.counts_points else 0), first)
 
 
 def remove_from_record(state: MemberState, bought_at: datetime, when: datetime, rules: CompiledProgram,
@@ -84,8 +82,11 @@ def remove_from_record(state: MemberState, bought_at: datetime, when: datetime, 
 def tier_reached(current: TierStep, record: Record, rules: CompiledProgram) -> TierStep:
     """The highest tier the record qualifies for, and never below ``current``."""
     reached = current
+    spend, visits, points = record.values
     for step in rules.tiers[current.index + 1:]:
-        if _qualifies(step, record.values):
+        spend_at, visits_at, points_at = step.thresholds
+        if ((spend_at is not None and spend >= spend_at) or (visits_at is not None and visits >= visits_at)
+                or (points_at is not None and points >= points_at)):
             reached = step
     return reached
 
@@ -203,26 +204,21 @@ def _measured(measure: int, value: int, rules: CompiledProgram) -> str:
     return format_measure(1, value, rules.currency) if measure == 1 else f"{format_points(value)} earned"
 
 
-def _qualifies(step: TierStep, values: tuple[int, int, int]) -> bool:
-    return any(threshold is not None and value >= threshold
-               for threshold, value in zip(step.thresholds, values, strict=True))
-
-
-def _add(buckets: dict[str, int], month: str, amount: int) -> None:
+def _tally(buckets: dict[str, int], month: str, amount: int, first: str, keep: str) -> tuple[int, dict[str, int]]:
+    """Add ``amount`` to ``month``; the sum of the months from ``first`` to ``month``, and the buckets
+    without the months before ``keep``. One pass: this runs on every purchase."""
     if amount:
         buckets[month] = buckets.get(month, 0) + amount
-
-
-def _sum(buckets: dict[str, int], first: str, last: str) -> int:
-    return sum(value for key, value in buckets.items() if first <= key <= last)
-
-
-def _since(buckets: dict[str, int], keep: str) -> dict[str, int]:
-    """``buckets`` without months before ``keep``; only the first-inserted month is looked at, unless it is stale
-    (months arrive roughly in order)."""
-    if not buckets or next(iter(buckets)) >= keep:
-        return buckets
-    return {key: value for key, value in buckets.items() if key >= keep}
+    total = 0
+    stale = False
+    for key, value in buckets.items():
+        if key < first:
+            stale = stale or key < keep
+        elif key <= month:
+            total += value
+    if stale:
+        buckets = {key: value for key, value in buckets.items() if key >= keep}
+    return total, buckets
 
 
 def _month_before(when: datetime) -> datetime:
