@@ -9,17 +9,34 @@ entry of its own, naming the campaign. Once a member has had the campaign's
 ``campaign_budget_spent`` trigger says so. The order keeps its campaign points,
 and a return takes them back in proportion to the refund (see ``returns``).
 Members' segments come from ``MemberSegments`` events.
+
+A total budget (``budget_points``) is shared by members on every partition,
+so it is counted in one place: the purchase sends a ``CampaignClaim`` to the
+campaign's own key (``campaign:ID``), where a ``CampaignBudget`` grants what
+is left, one claim at a time, and sends a ``CampaignAward`` back; the member
+is credited what was granted, and told when the budget ran out. Both are the
+engine's own events, with ids derived from the purchase, so replays change nothing.
 """
 
 from __future__ import annotations
 
 from processors.compiled import CHANNEL_NAMES, CompiledProgram, TierStep
-from processors.events import MemberSegments, Purchase
+from processors.events import (
+    CAMPAIGN_KEY_PREFIX,
+    CampaignAward,
+    CampaignClaim,
+    MemberEvent,
+    MemberSegments,
+    Purchase,
+)
 from processors.money import format_multiplier, format_points
-from processors.outputs import Activity, Decision, LedgerReason, Output, Trigger
+from processors.outputs import FOLLOW_UP_SUFFIXES, Activity, Decision, FollowUp, LedgerReason, Output, Trigger
 from processors.points import available_at, credit
 from processors.program import BASIS_POINTS, Campaign
-from processors.state import MemberState
+from processors.refusals import refuse
+from processors.state import CampaignBudget, MemberState
+
+CLAIM_SUFFIX, AWARD_SUFFIX = FOLLOW_UP_SUFFIXES[1:]
 
 
 def campaign_points(state: MemberState, event: Purchase, tier: TierStep, points: int, spent_minor: int,
@@ -44,16 +61,73 @@ def campaign_points(state: MemberState, event: Purchase, tier: TierStep, points:
             extra = budget - given
             detail += f", up to the campaign's {format_points(budget)} per member"
         state.campaign_points[campaign.id] = given + extra
+        if campaign.budget_points is not None:  # the points come with the award, if the budget grants them
+            claim_id = f"{event.event_id}:{campaign.id}{CLAIM_SUFFIX}"
+            outputs.append(FollowUp(CampaignClaim(claim_id, f"{CAMPAIGN_KEY_PREFIX}{campaign.id}", event.occurred_at,
+                                                  "engine", campaign.id, event.member_id, event.order_id, extra)))
+            continue
         outputs.append(credit(state, event, rules, LedgerReason.CAMPAIGN, extra, detail,
                               suffix=f"campaign:{campaign.id}", order_id=event.order_id,
                               available_at=available_at(event.occurred_at, rules)))
-        if used_up:
+        if used_up:  # (with a total budget, the member hears once the award comes)
             outputs.append(Trigger(f"{event.event_id}:campaign_budget_spent:{campaign.id}", event.member_id,
                                    event.event_id, event.occurred_at, "campaign_budget_spent",
                                    f"You have had all {format_points(budget or 0)} {campaign.name} gives: thank you!",
                                    {"campaign": campaign.id}))
         total += extra
     return outputs, total
+
+
+def claim_budget(budget: CampaignBudget | MemberState | None, event: MemberEvent, rules: CompiledProgram,
+                 ) -> Decision:
+    """A claim on a campaign's total budget, at the campaign's key: grant what is left, and send the award."""
+    if type(event) is not CampaignClaim or isinstance(budget, MemberState):
+        return refuse(budget, event, f"{event.member_id} is a campaign's budget key: only the engine's campaign "
+                                     "claims go there, and a campaign's claims only there")
+    campaign = rules.campaigns_by_id.get(event.campaign)
+    if campaign is None or campaign.budget_points is None:
+        return refuse(budget, event, f"campaign {event.campaign} has no total budget in {rules.name}")
+    if budget is None:
+        budget = CampaignBudget(campaign.id, 0, {})
+    granted = max(0, min(event.points, campaign.budget_points - budget.granted))
+    budget.granted += granted
+    award_id = event.event_id.removesuffix(CLAIM_SUFFIX) + AWARD_SUFFIX
+    outputs: list[Output] = [FollowUp(CampaignAward(award_id, event.claimant, event.occurred_at, "engine",
+                                                    campaign.id, event.order_id, granted, event.points))]
+    if granted and budget.granted >= campaign.budget_points:
+        outputs.append(Trigger(f"{event.event_id}:campaign_budget_spent", event.member_id, event.event_id,
+                               event.occurred_at, "campaign_budget_spent",
+                               f"{campaign.name} has given all of its {format_points(campaign.budget_points)}",
+                               {"campaign": campaign.id}))
+    return Decision(budget, tuple(outputs))
+
+
+def award(state: MemberState, event: CampaignAward, rules: CompiledProgram) -> Decision:
+    """What a campaign's budget granted for the member's order: credited, and the shortfall said."""
+    campaign = rules.campaigns_by_id.get(event.campaign)
+    name = campaign.name if campaign is not None else event.campaign
+    order = state.orders.get(event.order_id)
+    returned = order is not None and not any(line.quantity for line in order.lines.values())
+    outputs: list[Output] = []
+    credited = 0 if returned else event.points  # a fully returned order keeps nothing it earned
+    if credited:
+        outputs.append(credit(state, event, rules, LedgerReason.CAMPAIGN, event.points,
+                              f"{name}: {format_points(event.points)} on order {event.order_id}",
+                              suffix=f"campaign:{event.campaign}", order_id=event.order_id,
+                              available_at=available_at(order.occurred_at, rules) if order is not None else None))
+        if order is not None:
+            order.campaign_points += event.points
+    if event.points < event.claimed:
+        state.campaign_points[event.campaign] = max(
+            0, state.campaign_points.get(event.campaign, 0) - (event.claimed - event.points))
+        outputs.append(Trigger(f"{event.event_id}:campaign_budget_spent", event.member_id, event.event_id,
+                               event.occurred_at, "campaign_budget_spent",
+                               f"{name} has given all of its budget: order {event.order_id} got "
+                               f"{format_points(event.points)} of {format_points(event.claimed)}",
+                               {"campaign": event.campaign}))
+    outputs.append(Activity(event.event_id, event.member_id, event.occurred_at, "campaign_award", None, None, None,
+                            0, credited, event.order_id))
+    return Decision(state, tuple(outputs))
 
 
 def set_segments(state: MemberState, event: MemberSegments, rules: CompiledProgram) -> Decision:

@@ -95,6 +95,7 @@ class CompiledProgram:
     near_tier_threshold_bp: int
     memberships: dict[str, Membership]
     campaigns: tuple[Campaign, ...]
+    campaigns_by_id: dict[str, Campaign]
     dedup_window: timedelta
     dedup_window_days: int
     return_window: timedelta
@@ -244,6 +245,7 @@ def _compile(program: Program) -> CompiledProgram:
         near_tier_threshold_bp=program.near_tier_threshold_bp,
         memberships={membership.id: membership for membership in program.memberships},
         campaigns=program.campaigns,
+        campaigns_by_id={campaign.id: campaign for campaign in program.campaigns},
         dedup_window=timedelta(days=program.dedup_window_days),
         dedup_window_days=program.dedup_window_days,
         return_window=timedelta(days=program.return_window_days),

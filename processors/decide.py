@@ -21,7 +21,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from processors.campaigns import set_segments
+from processors.campaigns import award, claim_budget, set_segments
 from processors.clock import tick
 from processors.compiled import CompiledProgram, compiled
 from processors.dedup import remember
@@ -29,6 +29,8 @@ from processors.donations import donate
 from processors.engagement import record_engagement
 from processors.enrolment import enrol
 from processors.events import (
+    CampaignAward,
+    CampaignClaim,
     CardLinked,
     ClockTick,
     Donation,
@@ -54,7 +56,7 @@ from processors.referrals import reward_referrer
 from processors.refusals import refuse, unknown_member
 from processors.returns import apply_return
 from processors.social import social_points
-from processors.state import MemberState
+from processors.state import CampaignBudget, MemberState
 
 _RULES: dict[type, Callable[[MemberState, Any, CompiledProgram], Decision]] = {
     Purchase: apply_purchase,
@@ -68,12 +70,14 @@ _RULES: dict[type, Callable[[MemberState, Any, CompiledProgram], Decision]] = {
     ReferralQualified: reward_referrer,
     ClockTick: tick,
     MembershipPaid: pay_membership,
+    CampaignAward: award,
     TierAssigned: assign_tier,
     MemberSegments: set_segments,
 }
 
 
-def decide(state: MemberState | None, event: MemberEvent, program: Program, received_at: datetime) -> Decision:
+def decide(state: MemberState | CampaignBudget | None, event: MemberEvent, program: Program, received_at: datetime,
+           ) -> Decision:
     """Apply ``event``, which the engine received at ``received_at`` (the input message's timestamp).
 
     ``state`` is updated in place and returned in the decision (an enrolment
@@ -83,9 +87,14 @@ def decide(state: MemberState | None, event: MemberEvent, program: Program, rece
     rules = compiled(program)
     if state is not None and event.event_id in state.seen_events:
         return Decision(state, duplicate=True)
+    if type(event) is CampaignClaim or isinstance(state, CampaignBudget):  # a campaign's budget key, not a member
+        decision = claim_budget(state, event, rules)
+        if decision.refusal is None and decision.state is not None:
+            remember(decision.state, event.event_id, received_at, rules)
+        return decision
     decision = _apply(state, event, rules)
     applied = decision.state
-    if decision.refusal is not None or applied is None:
+    if decision.refusal is not None or type(applied) is not MemberState:
         return decision
     # Two things every applied event changes, kept here rather than in each rule.
     remember(applied, event.event_id, received_at, rules)

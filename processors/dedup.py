@@ -13,13 +13,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from processors.compiled import CompiledProgram
-from processors.state import MemberState
+from processors.state import CampaignBudget, MemberState
 
 # Below this many remembered ids a member is not worth pruning: the map stays small.
 PRUNE_FROM = 32
 
 
-def remember(state: MemberState, event_id: str, received_at: datetime, rules: CompiledProgram) -> None:
+def remember(state: MemberState | CampaignBudget, event_id: str, received_at: datetime, rules: CompiledProgram) -> None:
     """Add ``event_id`` to the state's applied ids and, now and then, drop the ones past the window.
 
     Pruning runs only when the map is large and its first-inserted id has left

@@ -144,6 +144,30 @@ class ReferralQualified(MemberEvent):
     order_id: str
 
 
+# A campaign with a total budget keeps it under this key, as if it were a member: claims queue there.
+CAMPAIGN_KEY_PREFIX = "campaign:"
+
+
+@dataclass(slots=True)
+class CampaignClaim(MemberEvent):
+    """The engine's own event, to a campaign's key: a member's purchase asks for ``points`` of its total budget."""
+
+    campaign: str
+    claimant: str  # the member whose purchase earned them
+    order_id: str
+    points: int
+
+
+@dataclass(slots=True)
+class CampaignAward(MemberEvent):
+    """The engine's own event, back to the member: what the campaign's budget granted of a claim."""
+
+    campaign: str
+    order_id: str
+    points: int  # granted
+    claimed: int
+
+
 @dataclass(slots=True)
 class ClockTick(MemberEvent):
     """Time passing for a member (a scheduler sends one a day): what falls due at ``occurred_at``."""

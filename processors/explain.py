@@ -128,6 +128,8 @@ def _campaign(campaign: Campaign, money: str) -> str:
              f"{campaign.ends:%Y-%m-%d %H:%M} UTC{' ' if who else ''}{', '.join(who)}.")
     if campaign.member_budget_points:
         words += f" Up to {format_points(campaign.member_budget_points)} per member."
+    if campaign.budget_points:
+        words += f" {format_points(campaign.budget_points)} in all, while they last."
     return words
 
 

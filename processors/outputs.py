@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from processors.events import ReferralQualified
-from processors.state import MemberState
+from processors.events import CampaignAward, CampaignClaim, ReferralQualified
+from processors.state import CampaignBudget, MemberState
 
 
 class LedgerReason(StrEnum):
@@ -135,7 +135,11 @@ class SettlementEntry:
 class FollowUp:
     """An event the engine sends itself, to another member's partition (it goes back to the input topic)."""
 
-    event: ReferralQualified
+    event: ReferralQualified | CampaignClaim | CampaignAward
+
+
+# The engine's own events have ids ending with one of these: they are not input, and counts of input leave them out.
+FOLLOW_UP_SUFFIXES = (":referral", ":campaign_claim", ":campaign_award")
 
 
 Output = LedgerEntry | RewardIssued | Trigger | TierChanged | Activity | SettlementEntry | FollowUp
@@ -158,7 +162,7 @@ class Decision:
     refused; ``duplicate`` tells the two apart from an applied event.
     """
 
-    state: MemberState | None
+    state: MemberState | CampaignBudget | None
     outputs: tuple[Output, ...] = ()
     refusal: Refusal | None = None
     duplicate: bool = False

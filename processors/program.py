@@ -92,7 +92,9 @@ class Campaign(_Rules):
     ``multiplier_bp`` multiplies the purchase's points (20,000: double points,
     the extra half being the campaign's); ``bonus_points`` adds a fixed bonus per
     purchase of at least ``minimum_spend_minor``. A member gets at most
-    ``member_budget_points`` from the campaign, and is told when that is spent.
+    ``member_budget_points`` from the campaign, and is told when that is spent;
+    all members together get at most ``budget_points``. With a total budget the
+    points come a moment after the purchase, once the budget has granted them.
     """
 
     id: str = Name
@@ -104,6 +106,7 @@ class Campaign(_Rules):
     bonus_points: NonNegativeInt = 0
     minimum_spend_minor: NonNegativeInt = 0
     member_budget_points: PositiveInt | None = None
+    budget_points: PositiveInt | None = Field(default=None, description="points in total, for all members together")
 
     @model_validator(mode="after")
     def _pays_something_for_a_while(self) -> Campaign:

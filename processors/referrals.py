@@ -17,13 +17,13 @@ from datetime import timedelta
 from processors.compiled import CompiledProgram
 from processors.events import Purchase, ReferralQualified
 from processors.money import format_money, format_points
-from processors.outputs import Activity, Decision, FollowUp, LedgerReason, Output, Trigger
+from processors.outputs import FOLLOW_UP_SUFFIXES, Activity, Decision, FollowUp, LedgerReason, Output, Trigger
 from processors.points import credit
 from processors.refusals import refuse
 from processors.state import MemberState
 
 # The engine's own ReferralQualified events have the qualifying purchase's event id with this suffix.
-FOLLOW_UP_SUFFIX = ":referral"
+FOLLOW_UP_SUFFIX = FOLLOW_UP_SUFFIXES[0]
 
 
 def friends_first_purchase(state: MemberState, event: Purchase, spent_minor: int, rules: CompiledProgram,

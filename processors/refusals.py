@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from processors.events import MemberEvent
 from processors.outputs import Decision, Refusal
-from processors.state import MemberState
+from processors.state import CampaignBudget, MemberState
 
 
-def refuse(state: MemberState | None, event: MemberEvent, reason: str) -> Decision:
+def refuse(state: MemberState | CampaignBudget | None, event: MemberEvent, reason: str) -> Decision:
     return Decision(state, refusal=Refusal(event.event_id, event.member_id, reason))
 
 

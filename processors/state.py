@@ -38,6 +38,20 @@ class RedemptionRecord:
 
 
 @dataclass(slots=True)
+class CampaignBudget:
+    """What a campaign with a total budget has given, kept under the campaign's own key (``campaign:ID``).
+
+    Every member's claim on the budget is applied there, one at a time, so the
+    total is counted exactly, once, whichever partitions the members are on.
+    ``seen_events`` are the claims applied, as a member's are.
+    """
+
+    campaign_id: str
+    granted: int
+    seen_events: dict[str, datetime]
+
+
+@dataclass(slots=True)
 class MemberState:
     """A member's balance, tier and the recent history the rules need.
 

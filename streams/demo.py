@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from processors.money import format_money
-from processors.referrals import FOLLOW_UP_SUFFIX
+from processors.outputs import FOLLOW_UP_SUFFIXES
 from schemas.codec import AvroCodec
 from schemas.registry import registry_for
 from sinks import queries
@@ -51,12 +51,12 @@ def produce(bootstrap: str, codec: AvroCodec, messages: list[Message], step: Cal
 def stored_outcomes(store: ClickHouseStore) -> int:
     """Input events that are accepted or dead-lettered in ClickHouse: each ends as exactly one.
 
-    The engine's own follow-up events (referrals) are not input and not counted.
+    The engine's own follow-up events (referrals, campaign budgets) are not input and not counted.
     """
-    own = f"%{FOLLOW_UP_SUFFIX}"
+    own = f"({'|'.join(FOLLOW_UP_SUFFIXES)})$"
     return int(store.scalar(
-        "SELECT (SELECT uniqExact(event_id) FROM $db.activity WHERE event_id NOT LIKE {own:String})"
-        " + (SELECT uniqExactIf(dead_letter_id, ifNull(event_id, '') NOT LIKE {own:String}) FROM $db.dead_letters)",
+        "SELECT (SELECT uniqExact(event_id) FROM $db.activity WHERE NOT match(event_id, {own:String}))"
+        " + (SELECT uniqExactIf(dead_letter_id, NOT match(ifNull(event_id, ''), {own:String})) FROM $db.dead_letters)",
         {"own": own},
     ))
 

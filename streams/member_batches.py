@@ -13,7 +13,7 @@ from typing import Any
 from processors.decide import decide
 from processors.outputs import FollowUp
 from processors.program import Program
-from processors.state import MemberState
+from processors.state import CampaignBudget, MemberState
 from schemas.codec import AvroCodec
 from streams.ingest import dead_letter
 from streams.records import as_record, event_from_record, follow_up_record, output_destination
@@ -50,11 +50,11 @@ class MemberBatchApplier:
     def __init__(self, codec: AvroCodec, program: Program, cache_members: int = 500_000) -> None:
         self._codec = codec
         self._program = program
-        self._cache: dict[str, MemberState] = {}
-        self._pending: dict[int, dict[str, MemberState]] = {}  # by partition
+        self._cache: dict[str, MemberState | CampaignBudget] = {}
+        self._pending: dict[int, dict[str, MemberState | CampaignBudget]] = {}  # by partition
         self._cache_members = cache_members
 
-    def pending(self) -> dict[int, dict[str, MemberState]]:
+    def pending(self) -> dict[int, dict[str, MemberState | CampaignBudget]]:
         """The states changed since the last :meth:`written`, by partition, to be written to the table."""
         return self._pending
 
@@ -70,8 +70,8 @@ class MemberBatchApplier:
         self._cache.clear()
         self._pending = {}
 
-    def _load(self, member_id: str, pending: dict[str, MemberState],
-              load_state: Callable[[str], bytes | None]) -> MemberState | None:
+    def _load(self, member_id: str, pending: dict[str, MemberState | CampaignBudget],
+              load_state: Callable[[str], bytes | None]) -> MemberState | CampaignBudget | None:
         state = pending.get(member_id)
         if state is None:
             state = self._cache.get(member_id)
@@ -84,7 +84,7 @@ class MemberBatchApplier:
               load_state: Callable[[str], bytes | None]) -> BatchResult:
         result = BatchResult()
         pending = self._pending.setdefault(partition, {})
-        states: dict[str, MemberState | None] = {}
+        states: dict[str, MemberState | CampaignBudget | None] = {}
         for received in self._codec.decode(batch)["events"]:
             record = received["event"]
             member_id = record["member_id"]

@@ -13,6 +13,8 @@ from functools import cache
 from typing import Any
 
 from processors.events import (
+    CampaignAward,
+    CampaignClaim,
     CardLinked,
     Channel,
     ClockTick,
@@ -97,17 +99,22 @@ _BODIES: dict[str, Callable[[Record, Record], MemberEvent]] = {
     "MemberSegments": lambda head, body: MemberSegments(**head, segments=tuple(body["segments"])),
     "TierAssigned": lambda head, body: TierAssigned(**head, tier=body["tier"], until=body.get("until"),
                                                     note=body["note"]),
+    "CampaignClaim": lambda head, body: CampaignClaim(**head, campaign=body["campaign"], claimant=body["claimant"],
+                                                      order_id=body["order_id"], points=body["points"]),
+    "CampaignAward": lambda head, body: CampaignAward(**head, campaign=body["campaign"], order_id=body["order_id"],
+                                                      points=body["points"], claimed=body["claimed"]),
     "ReferralQualified": lambda head, body: ReferralQualified(**head, friend_member_id=body["friend_member_id"],
                                                               order_id=body["order_id"]),
 }
 
 
-def follow_up_record(event: ReferralQualified) -> Record:
+def follow_up_record(event: ReferralQualified | CampaignClaim | CampaignAward) -> Record:
     """The LoyaltyEvent the engine sends itself for a follow-up event."""
+    head = _field_names(MemberEvent)
     return {"event_id": event.event_id, "occurred_at": event.occurred_at, "source": event.source,
             "member_id": event.member_id, "card_token": None,
-            "body": (f"{BODY_PREFIX}ReferralQualified",
-                     {"friend_member_id": event.friend_member_id, "order_id": event.order_id})}
+            "body": (f"{BODY_PREFIX}{type(event).__name__}",
+                     {name: getattr(event, name) for name in _field_names(type(event)) if name not in head})}
 
 
 def event_from_record(record: Record) -> MemberEvent:

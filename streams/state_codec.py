@@ -18,9 +18,10 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 
-from processors.state import LineRecord, MemberState, OrderRecord, RedemptionRecord
+from processors.state import CampaignBudget, LineRecord, MemberState, OrderRecord, RedemptionRecord
 
 FORMAT_VERSION = 2
+_BUDGET = "campaign"  # a campaign's budget, under its own key, starts with this instead of a version
 # Fields are only ever appended: a state written before a field existed reads with its default.
 _FORMAT_1_FIELDS = 10
 _ADDED_DEFAULTS: list[object] = [0, 0, {}, {}, {}, {}, None, {}, [], {}, None, 0, False, "", 0, {}, "",
@@ -37,7 +38,11 @@ def _at(ms: int) -> datetime:
     return _EPOCH + timedelta(milliseconds=ms)
 
 
-def encode_state(state: MemberState) -> bytes:
+def encode_state(state: MemberState | CampaignBudget) -> bytes:
+    if type(state) is CampaignBudget:
+        return orjson.dumps([_BUDGET, 1, state.campaign_id, state.granted,
+                             {event_id: _ms(when) for event_id, when in state.seen_events.items()}])
+    assert type(state) is MemberState
     return orjson.dumps([
         FORMAT_VERSION,
         state.member_id,
@@ -84,8 +89,11 @@ def encode_state(state: MemberState) -> bytes:
     ])
 
 
-def decode_state(data: bytes) -> MemberState:
+def decode_state(data: bytes) -> MemberState | CampaignBudget:
     version, *fields = orjson.loads(data)
+    if version == _BUDGET:
+        _, campaign_id, granted, seen = fields
+        return CampaignBudget(campaign_id, granted, {event_id: _at(ms) for event_id, ms in seen.items()})
     if not 1 <= version <= FORMAT_VERSION:
         raise ValueError(f"member state in format {version}, but this engine reads formats 1 to {FORMAT_VERSION}: "
                          "run the engine version that wrote it, or rebuild the table from the input topics")

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from sinks import queries
 from sinks.clickhouse import ClickHouseStore
@@ -41,6 +42,13 @@ def bought(order_id: str, category: str, amount_minor: int, quantity: int = 1, s
     })
 
 
+def program_text(example: str, **changes: Any) -> str:
+    """An example program with some sections changed."""
+    rules = yaml.safe_load((EXAMPLES / f"{example}.yaml").read_text())
+    rules.update(changes)
+    return yaml.safe_dump(rules)
+
+
 def shared(post_id: str, action: str = "share") -> tuple[str, dict[str, Any]]:
     return ("SocialShare", {"platform": "instagram", "action": action, "post_id": post_id})
 
@@ -65,7 +73,8 @@ FASHION = [enrol(), bought("F1", "tops", 4_000), bought("F2", "dresses", 500_000
      ["A free drink of your choice needs 50 points"], {}),
     ("fashion", FASHION, [("welcome", 100), ("purchase", 500), ("purchase", 375), ("social", 20),
                           ("donation", -95)], "Gold", ["welcome_bonus"], [], {}),
-    ("coalition", COALITION, [("welcome", 200), ("purchase", 240), ("purchase", 15), ("redemption", -300)], "Guest",
+    ("coalition", COALITION, [("welcome", 200), ("purchase", 240), ("campaign", 100), ("purchase", 15),
+                              ("redemption", -300)], "Guest",
      ["museum_ticket", "welcome_bonus"], ["A free night at the hotel needs 5,000 points"], {"moderna": 75 - 1500}),
 ])
 def test_an_example_program_runs_end_to_end(tmp_path: Path, chdb_client: Any, ch_database: str, example: str,
@@ -82,9 +91,9 @@ def test_an_example_program_runs_end_to_end(tmp_path: Path, chdb_client: Any, ch
 
         entries = ledger_of(e.store, "M1", len(ledger))
         assert [(x["reason"], x["points"]) for x in entries] == ledger
-        assert [x["balance_after"] for x in entries][-1] == sum(points for _, points in ledger)
         summary = queries.member_summary(e.store, "M1", parse_program(program, example).tiers[0].name)
         assert summary is not None and summary["tier"] == tier
+        assert summary["balance"] == sum(points for _, points in ledger)
         issued = e.store.rows("SELECT reward FROM $db.rewards FINAL WHERE member_id = 'M1' ORDER BY reward")
         assert [x["reward"] for x in issued] == rewards
         letters = e.store.rows("SELECT reason FROM $db.dead_letters FINAL ORDER BY reason")
@@ -148,7 +157,7 @@ def test_points_paid_with_refunded_pending_and_expired_by_age(tmp_path: Path, ch
         (b"pos", event(f"guest-{n}", minutes, body, member_id="M1")) for n, (minutes, body) in enumerate([
             (0, enrol()), (1, bought("H1", "room", 240_000, points_used=150)), (2, bought("H2", "room", 10_000)),
             (3, returned), (two_years, ("ClockTick", {}))])]
-    program = (EXAMPLES / "coalition.yaml").read_text() + "pending_days: 14\n"
+    program = program_text("coalition", campaigns=[], pending_days=14)  # the campaign's award would race the return
     with (engine(tmp_path, chdb_client, ch_database, program=program) as e,
           engine_processes(e.settings, e.bootstrap) as running):
         produce(e.bootstrap, e.codec, feed, lambda n: None)
@@ -200,3 +209,26 @@ def test_a_paid_membership_an_assigned_tier_and_a_campaign_reach_clickhouse(tmp_
             "Style Plus costs 499.00 SEK, but 1.00 SEK was paid: send the membership's fee in the program's currency"]
         assert [(x["reason"], x["points"]) for x in ledger_of(e.store, "PIA", 3)] == [
             ("welcome", 100), ("campaign", 125), ("purchase", 125)]  # one event's entries sort by id
+
+
+def test_a_campaigns_total_budget_is_shared_through_its_own_key(tmp_path: Path, chdb_client: Any,
+                                                               ch_database: str) -> None:
+    rules = yaml.safe_load((EXAMPLES / "coalition.yaml").read_text())
+    rules["campaigns"][0]["budget_points"] = 150
+    feed: list[tuple[bytes, dict[str, Any] | bytes]] = [
+        (b"pos", event(f"{who}-{n}", n, body, member_id=who)) for who in ("ANN", "BOB")
+        for n, body in enumerate([enrol(), bought(f"{who}-H1", "room", 120_000)])]
+    with (engine(tmp_path, chdb_client, ch_database, program=yaml.safe_dump(rules)) as e,
+          engine_processes(e.settings, e.bootstrap) as running):
+        produce(e.bootstrap, e.codec, feed, lambda n: None)
+        wait_stored(e.store, len(feed), e.sink, running.alive, 120, lambda n: None)
+
+        awards = sorted(x["points"] for who in ("ANN", "BOB") for x in ledger_of(e.store, who, 3)
+                        if x["reason"] == "campaign")
+        assert awards == [50, 100]  # whichever claim came first got the full bonus, the other what was left
+        deadline = time.monotonic() + 30  # the triggers come on their own topic, in their own time
+        while len(told := e.store.rows("SELECT member_id FROM $db.triggers FINAL "
+                                       "WHERE kind = 'campaign_budget_spent' ORDER BY member_id")) < 2:
+            assert time.monotonic() < deadline, told
+            time.sleep(0.1)
+        assert len(told) == 2 and told[1]["member_id"] == "campaign:culture_winter"

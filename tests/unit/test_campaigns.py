@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from builders import Member, club, kr, line, new_id
+from builders import T0, Member, club, enrolled, kr, line, new_id, purchase
 
-from processors.events import MemberSegments
-from processors.outputs import LedgerReason
+from processors.decide import decide
+from processors.events import MemberEvent, MemberSegments
+from processors.outputs import FollowUp, LedgerEntry, LedgerReason, Output, Trigger
 from processors.program import Campaign, CampaignTarget
+from processors.state import CampaignBudget, MemberState
 
 START = datetime(2024, 3, 1, tzinfo=UTC)
 DOUBLE = Campaign(id="double", name="Double points week", starts=START, ends=datetime(2024, 3, 8, tzinfo=UTC),
@@ -64,3 +66,32 @@ def test_a_return_takes_back_the_campaign_points_in_proportion() -> None:
         ("welcome", 100), ("purchase", 60), ("campaign", 60), ("return", -60), ("return", -60)]
     assert eva.ledger[3].detail.endswith("the order's campaign points give back 30 points")
     assert eva.balance == 100
+
+
+LAUNCH = Campaign(id="launch", name="Launch bonus", starts=START, ends=datetime(2024, 4, 1, tzinfo=UTC),
+                  bonus_points=60, budget_points=100)
+
+
+def test_a_total_budget_is_shared_by_all_members_and_the_member_who_misses_out_is_told() -> None:
+    program = club(campaigns=(LAUNCH,))
+    states: dict[str, MemberState | CampaignBudget] = {}
+    outputs: list[Output] = []
+    queue: list[MemberEvent] = [enrolled("ann"), enrolled("bob"),
+                                purchase("ann", line(kr(100)), order_id="A1", event_id="buy-a"),
+                                purchase("bob", line(kr(100)), order_id="B1", event_id="buy-b")]
+    for event in queue:  # the engine's own claims and awards join the queue, as they come back through Kafka
+        decision = decide(states.get(event.member_id), event, program, event.occurred_at)
+        assert decision.refusal is None
+        assert decision.state is not None
+        states[event.member_id] = decision.state
+        outputs += decision.outputs
+        queue += [o.event for o in decision.outputs if isinstance(o, FollowUp)]
+
+    awarded = {(e.member_id, e.points, e.event_id) for e in outputs if isinstance(e, LedgerEntry)
+               and e.reason is LedgerReason.CAMPAIGN}
+    assert awarded == {("ann", 60, "buy-a:launch:campaign_award"), ("bob", 40, "buy-b:launch:campaign_award")}
+    assert states["campaign:launch"] == CampaignBudget("launch", 100, {
+        "buy-a:launch:campaign_claim": T0, "buy-b:launch:campaign_claim": T0})
+    told = [(t.member_id, t.message) for t in outputs if isinstance(t, Trigger) and t.kind == "campaign_budget_spent"]
+    assert told == [("campaign:launch", "Launch bonus has given all of its 100 points"),
+                    ("bob", "Launch bonus has given all of its budget: order B1 got 40 points of 60 points")]

@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from processors.compiled import compiled
 from processors.decide import decide
 from processors.events import (
+    CampaignAward,
     ClockTick,
     Donation,
     MemberEvent,
@@ -52,7 +53,7 @@ from processors.program import (
     TierPolicy,
     TierReview,
 )
-from processors.state import MemberState
+from processors.state import CampaignBudget, MemberState
 
 PROGRAM = club(
     earn=EarnRate(points=1, per_amount_minor=1_000, minimum_spend_minor=2_000, carry_remainder=True),
@@ -78,6 +79,8 @@ PROGRAM = club(
            TierPolicy(name="Gold", qualifying_spend_minor=1_000_000, qualifying_points=1_500)),
     campaigns=(Campaign(id="double", name="Double", starts=T0, ends=T0 + timedelta(days=60), multiplier_bp=20_000,
                         member_budget_points=400),
+               Campaign(id="launch", name="Launch", starts=T0, ends=T0 + timedelta(days=400), bonus_points=90,
+                        minimum_spend_minor=50_000, budget_points=500),
                Campaign(id="vip", name="VIP bonus", starts=T0, ends=T0 + timedelta(days=400), bonus_points=15,
                         target=CampaignTarget(segments=frozenset({"vip"})))),
     memberships=(Membership(id="plus", name="Plus", fee_minor=9_900, tier="Gold", months=1, warn_days=5),),
@@ -171,12 +174,12 @@ def stories(draw: st.DrawFn) -> list[MemberEvent]:
 
 
 def run(events: list[MemberEvent], program: Program = PROGRAM,
-        ) -> tuple[dict[str, MemberState], list[Output], list[Decision]]:
+        ) -> tuple[dict[str, MemberState | CampaignBudget], list[Output], list[Decision]]:
     """Apply ``events`` in order, then the follow-up events the engine sends itself (as it would, later).
 
     The decisions are those of ``events``, one each.
     """
-    states: dict[str, MemberState] = {}
+    states: dict[str, MemberState | CampaignBudget] = {}
     outputs: list[Output] = []
     decisions = []
     queue = list(events)
@@ -191,8 +194,26 @@ def run(events: list[MemberEvent], program: Program = PROGRAM,
     return states, outputs, decisions
 
 
+def members(states: dict[str, MemberState | CampaignBudget]) -> dict[str, MemberState]:
+    """The members' states, without the campaigns' budgets."""
+    return {key: state for key, state in states.items() if isinstance(state, MemberState)}
+
+
 def ledger(outputs: list[Output]) -> list[LedgerEntry]:
     return [o for o in outputs if isinstance(o, LedgerEntry)]
+
+
+@settings(max_examples=200)
+@given(stories())
+def test_a_campaign_never_gives_more_than_its_total_budget_and_gives_it_out_exactly(events: list[MemberEvent]) -> None:
+    states, outputs, _ = run(events)
+
+    launched = sum(e.points for e in ledger(outputs) if e.reason is LedgerReason.CAMPAIGN and "Launch" in e.detail)
+    awarded = sum(o.event.points for o in outputs if isinstance(o, FollowUp) and isinstance(o.event, CampaignAward))
+    budget = states.get("campaign:launch", CampaignBudget("launch", 0, {}))
+    assert isinstance(budget, CampaignBudget) and budget.granted == awarded <= 500
+    returns = any(e.reason is LedgerReason.RETURN for e in ledger(outputs))
+    assert launched == awarded or (returns and launched < awarded)  # a fully returned order keeps no award
 
 
 @settings(max_examples=200)
@@ -201,7 +222,7 @@ def test_a_member_is_never_below_a_tier_floor_while_it_lasts(events: list[Member
     states, _, _ = run(events)
 
     rules = compiled(PROGRAM)
-    for state in states.values():
+    for state in members(states).values():
         if state.tier_floor is not None:
             assert rules.tier(state.tier).index >= rules.tier(state.tier_floor).index
 
@@ -215,7 +236,7 @@ def test_a_balance_is_always_the_sum_of_its_ledger(events: list[MemberEvent]) ->
     for entry in ledger(outputs):
         running[entry.member_id] += entry.points
         assert entry.balance_after == running[entry.member_id]
-    for member, state in states.items():
+    for member, state in members(states).items():
         assert state.balance == running[member]
 
 
@@ -235,7 +256,7 @@ def test_a_program_capping_returns_at_zero_never_has_a_negative_balance(events: 
     states, outputs, _ = run(events, capped)
 
     assert all(entry.balance_after >= 0 for entry in ledger(outputs))
-    assert all(state.balance >= 0 for state in states.values())
+    assert all(state.balance >= 0 for state in members(states).values())
 
 
 @settings(max_examples=200)
@@ -247,7 +268,7 @@ def test_expiry_takes_only_what_is_left_and_never_makes_points(events: list[Memb
         if entry.reason is LedgerReason.EXPIRY:
             assert entry.points < 0 and entry.balance_after >= 0
             assert entry.entry_id.endswith(":expiry_by_age") or entry.balance_after == 0  # inactivity: all of it
-    for state in states.values():  # the points left to expire by age are exactly the balance
+    for state in members(states).values():  # the points left to expire by age are exactly the balance
         assert sum(state.lots.values()) == max(state.balance, 0)
         assert all(points > 0 for points in state.lots.values())
 
@@ -327,7 +348,7 @@ def test_returns_never_give_back_more_than_the_order_earned(events: list[MemberE
 def test_returning_every_unit_left_reverses_exactly_what_the_order_earned(events: list[MemberEvent]) -> None:
     states, outputs, _ = run(events)
 
-    for member_id, state in states.items():
+    for member_id, state in members(states).items():
         for order_id, order in state.orders.items():
             left = {line_id: record.quantity for line_id, record in order.lines.items() if record.quantity}
             at = order.occurred_at + timedelta(minutes=1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import MISSING, fields
+from datetime import UTC, datetime
 
 import orjson
 import pytest
@@ -11,7 +12,7 @@ from builders import Member, club, kr, line
 from processors.decide import decide
 from processors.events import MembershipPaid
 from processors.program import Expiry, Membership, TierPolicy
-from processors.state import MemberState
+from processors.state import CampaignBudget, MemberState
 from schemas.codec import AvroCodec
 from schemas.registry import EmbeddedRegistry
 from streams.demo_feed import synthetic_day
@@ -66,3 +67,9 @@ def test_a_state_written_before_the_newest_fields_reads_with_their_defaults() ->
     older = orjson.loads(encode_state(state))[:-len(newest)]
 
     assert decode_state(orjson.dumps(older)) == state
+
+
+def test_a_campaign_budget_comes_back_equal() -> None:
+    budget = CampaignBudget("launch", 250, {"buy-1:launch:campaign_claim": datetime(2024, 3, 1, 12, tzinfo=UTC)})
+
+    assert decode_state(encode_state(budget)) == budget
