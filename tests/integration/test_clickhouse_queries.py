@@ -9,13 +9,17 @@ tools in USD with no channel and never enrolled. Two inputs were dead-lettered.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
 from sinks import queries
 from sinks.clickhouse import ClickHouseStore
+from streams.cli import main
 
 BASE = "bronze"
 T0 = dt.datetime(2025, 3, 1, 9, 0, tzinfo=dt.UTC)
@@ -236,3 +240,24 @@ def test_the_leaderboard_ranks_points_earned_since_a_time_with_badges(store: Cli
 
     assert [(r["member_id"], r["points"], r["badges"]) for r in board] == [
         ("m1", 110, []), ("m4", 30, []), ("m2", 20, ["regular"])]
+
+
+def test_loyalty_member_and_simulate_read_the_member_from_clickhouse(store: ClickHouseStore, chdb_path: Path,
+                                                                     tmp_path: Path) -> None:
+    program = tmp_path / "program.yaml"
+    program.write_text("name: P\ncurrency: EUR\nearn: {points: 1, per_amount_minor: 100}\ntiers:\n  - {name: bronze}\n"
+                       "  - {name: silver, qualifying_spend_minor: 10000, earn_multiplier_bp: 20000}\n")
+    env = {"LOYALTY_CLICKHOUSE_DSN": f"chdb://{chdb_path}", "LOYALTY_CLICKHOUSE_DATABASE": store.database,
+           "LOYALTY_PROGRAM_FILE": str(program)}
+    runner = CliRunner()
+
+    shown = runner.invoke(main, ["member", "m2"], env=env)
+    simulated = runner.invoke(main, ["simulate", "--member", "m2", "--line", "books:10.00", "--json"], env=env)
+    unknown = runner.invoke(main, ["simulate", "--member", "nobody", "--line", "books:10.00"], env=env)
+
+    assert shown.exit_code == 0, shown.output
+    assert "m2 tier gold balance 120 points (20 pending)" in " ".join(shown.output.split())
+    assert simulated.exit_code == 0, simulated.output
+    answer = json.loads(simulated.output)
+    assert (answer["tier"], answer["balance_before"], answer["points"]) == ("gold", 120, 10)  # gold: no longer a tier
+    assert unknown.exit_code == 1 and "no member 'nobody'" in unknown.output
