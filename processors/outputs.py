@@ -47,6 +47,7 @@ class LedgerEntry:
     detail: str
     cause: str | None = None  # donations: the cause the points went to
     available_at: datetime | None = None  # pending points: when they can be spent
+    seq: int = 0  # its place among the ledger entries of one event, in the order they were applied
 
 
 @dataclass(slots=True)

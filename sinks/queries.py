@@ -37,12 +37,12 @@ def member_ledger(store: ClickHouseStore, member_id: str) -> list[dict[str, Any]
     return store.rows(
         """
         SELECT entry_id, event_id, occurred_at, toString(reason) AS reason, points, balance_after,
-               sum(points) OVER (ORDER BY occurred_at, event_id, entry_id ROWS UNBOUNDED PRECEDING)
+               sum(points) OVER (ORDER BY occurred_at, event_id, seq, entry_id ROWS UNBOUNDED PRECEDING)
                    AS running_balance,
                order_id, line_id, detail
         FROM $db.ledger FINAL
         WHERE member_id = {member_id:String}
-        ORDER BY occurred_at, event_id, entry_id
+        ORDER BY occurred_at, event_id, seq, entry_id
         """,
         {"member_id": member_id},
     )

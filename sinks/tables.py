@@ -121,6 +121,7 @@ TABLES: tuple[Table, ...] = (
             col("detail", "String"),
             col("cause", OPT_LABEL),
             col("available_at", f"Nullable({TIME})"),
+            col("seq", "UInt16", _optional("seq", 0)),
         ),
         ("member_id", "entry_id"),
         "LedgerEntry: one signed change of a member balance",

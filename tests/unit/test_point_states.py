@@ -102,6 +102,7 @@ def test_an_order_paid_partly_with_points_gets_them_back_in_proportion_to_the_re
     assert [(e.reason.value, e.points) for e in ada.ledger] == [
         ("welcome", 100), ("points_payment", -80), ("purchase", 40),
         ("points_refund", 20), ("return", -10), ("points_refund", 60), ("return", -30)]
+    assert [e.seq for e in ada.ledger] == [0, 0, 1, 0, 1, 0, 1]  # one event's entries in the order applied
     assert ada.balance == 100
     assert ada.ledger[3].detail == "Order O1 was paid partly with points: 20 points back with the refund of 100.00 SEK"
 
