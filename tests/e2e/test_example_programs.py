@@ -188,6 +188,8 @@ def test_a_paid_membership_an_assigned_tier_and_a_campaign_reach_clickhouse(tmp_
         (b"crm", event("ola-joins", 0, enrol(), member_id="OLA")),
         (b"crm", event("ola-vip", 1, ("TierAssigned", {"tier": "Platinum", "until": None, "note": "press"}),
                        member_id="OLA")),
+        (b"crm", event("ola-segments", 2, ("MemberSegments", {"segments": ["press", "stockholm"]}),
+                       member_id="OLA")),
     ]
     program = (EXAMPLES / "fashion.yaml").read_text()
     with (engine(tmp_path, chdb_client, ch_database, program=program) as e,
@@ -201,9 +203,9 @@ def test_a_paid_membership_an_assigned_tier_and_a_campaign_reach_clickhouse(tmp_
             ("OLA", "Silver", "Platinum"), ("PIA", "Silver", "Gold")]
         assert changes[0]["reason"] == "assigned: press"
         assert changes[1]["reason"].startswith("Style Plus membership until ")
-        fees = e.store.rows("SELECT member_id, amount_minor FROM $db.activity FINAL "
-                            "WHERE event_type = 'membership_fee'")
-        assert fees == [{"member_id": "PIA", "amount_minor": 49_900}]
+        activity = e.store.rows("SELECT member_id, amount_minor FROM $db.activity FINAL "
+                            "WHERE event_type IN ('membership_fee', 'segments') ORDER BY member_id")
+        assert activity == [{"member_id": "OLA", "amount_minor": 0}, {"member_id": "PIA", "amount_minor": 49_900}]
         letters = e.store.rows("SELECT reason FROM $db.dead_letters FINAL")
         assert [x["reason"] for x in letters] == [
             "Style Plus costs 499.00 SEK, but 1.00 SEK was paid: send the membership's fee in the program's currency"]
