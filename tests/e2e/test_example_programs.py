@@ -204,7 +204,7 @@ def test_a_paid_membership_an_assigned_tier_and_a_campaign_reach_clickhouse(tmp_
         assert changes[0]["reason"] == "assigned: press"
         assert changes[1]["reason"].startswith("Style Plus membership until ")
         activity = e.store.rows("SELECT member_id, amount_minor FROM $db.activity FINAL "
-                            "WHERE event_type IN ('membership_fee', 'segments') ORDER BY member_id")
+                                "WHERE event_type IN ('membership_fee', 'segments') ORDER BY member_id")
         assert activity == [{"member_id": "OLA", "amount_minor": 0}, {"member_id": "PIA", "amount_minor": 49_900}]
         letters = e.store.rows("SELECT reason FROM $db.dead_letters FINAL")
         assert [x["reason"] for x in letters] == [
