@@ -66,7 +66,8 @@ def run_ingest(bootstrap: str, codec: AvroCodec, settings: Settings, stop: threa
     consumer.subscribe([EVENTS])
     try:
         while not stop.is_set():
-            messages = [m for m in consume_arrived(consumer, settings.ingest_batch_events, 0.1) if _ok(m)]
+            arrived = consume_arrived(consumer, settings.ingest_batch_events, 0.1, settings.ingest_linger_ms / 1000)
+            messages = [m for m in arrived if _ok(m)]
             if not messages:
                 continue
             result = ingest.process(messages)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import Field, PositiveInt
+from pydantic import Field, NonNegativeInt, PositiveInt
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     partitions: PositiveInt = 4
     worker_web_port: PositiveInt = 6066
     ingest_batch_events: PositiveInt = 10_000
+    ingest_linger_ms: NonNegativeInt = Field(
+        20, description="How long ingest waits after an event for more, to pass on fuller member batches"
+    )
     sink_batch_rows: PositiveInt = 50_000
     sink_flush_ms: PositiveInt = 250
     fetch_wait_ms: PositiveInt = Field(
