@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from sinks.clickhouse import ClickHouseStore
+from sinks.tables import EARNED
 
 __all__ = [
     "average_order_value",
@@ -51,8 +52,8 @@ def member_ledger(store: ClickHouseStore, member_id: str) -> list[dict[str, Any]
 def member_summary(store: ClickHouseStore, member_id: str, base_tier: str) -> dict[str, Any] | None:
     """Balance, tier, lifetime points, purchases and net spend per currency; None if unknown.
 
-    ``lifetime_points`` is the sum of the positive ledger entries (earned, before
-    returns and redemptions); ``balance`` is the sum of all entries, of which
+    ``lifetime_points`` is the sum of the points earned (before returns and
+    redemptions; spent points given back are not earned); ``balance`` is the sum of all entries, of which
     ``pending_points`` cannot be spent yet (purchases still inside the program's pending days).
     """
     rows = store.rows(
@@ -79,10 +80,10 @@ def program_summary(store: ClickHouseStore, base_tier: str) -> dict[str, Any]:
     every member seen in activity, ledger or tier changes (``known_members`` in total).
     """
     summary = store.rows(
-        """
+        f"""
         SELECT
             (SELECT uniqExact(member_id) FROM $db.activity FINAL WHERE event_type = 'enrolled') AS members,
-            (SELECT sumIf(points, points > 0) FROM $db.ledger FINAL) AS points_issued,
+            (SELECT sumIf(points, {EARNED}) FROM $db.ledger FINAL) AS points_issued,
             (SELECT sum(points) FROM $db.ledger FINAL) AS points_outstanding,
             (SELECT count() FROM $db.dead_letters FINAL) AS dead_letters,
             (SELECT count() FROM $db.activity FINAL) AS events_accepted

@@ -37,6 +37,8 @@ TIME = "DateTime64(3, 'UTC')"
 LABEL = "LowCardinality(String)"
 OPT_LABEL = "LowCardinality(Nullable(String))"
 OPT = "Nullable(String)"
+# Ledger entries that are points earned: spent points given back (a cancelled redemption, a refund) are not.
+EARNED = "points > 0 AND reason NOT IN ('redemption_cancelled', 'points_refund')"
 
 
 def _field(name: str) -> Extract:
@@ -275,7 +277,7 @@ LEFT JOIN (
     FROM {q}.tier_changes FINAL GROUP BY member_id
 ) AS t ON t.member_id = m.member_id
 LEFT JOIN (
-    SELECT member_id, sum(points) AS balance, sumIf(points, points > 0) AS lifetime_points,
+    SELECT member_id, sum(points) AS balance, sumIf(points, {EARNED}) AS lifetime_points,
            sumIf(points, available_at > now64(3)) AS pending_points,
            count() AS entries
     FROM {q}.ledger FINAL GROUP BY member_id

@@ -176,6 +176,19 @@ def test_program_summary(store: ClickHouseStore) -> None:
     }
 
 
+def test_points_given_back_are_not_counted_as_earned(chdb_client: Any, ch_database: str) -> None:
+    s = ClickHouseStore(chdb_client, ch_database)
+    s.ensure_schema()
+    s.insert("loyalty.ledger.v1", [led("x1", "m9", "e1", 0, "purchase", 100, 100),
+                                   led("x2", "m9", "e2", 1, "redemption", -60, 40),
+                                   led("x3", "m9", "e3", 2, "redemption_cancelled", 60, 100),
+                                   led("x4", "m9", "e4", 3, "points_payment", -30, 70, "o9"),
+                                   led("x5", "m9", "e5", 4, "points_refund", 30, 100, "o9")])
+
+    summary = queries.member_summary(s, "m9", BASE)
+    assert summary is not None and (summary["balance"], summary["lifetime_points"]) == (100, 100)
+
+
 def test_program_summary_empty(chdb_client: Any, ch_database: str) -> None:
     s = ClickHouseStore(chdb_client, ch_database)
     s.ensure_schema()
