@@ -61,20 +61,20 @@ def campaign_points(state: MemberState, event: Purchase, tier: TierStep, points:
             extra = budget - given
             detail += f", up to the campaign's {format_points(budget)} per member"
         state.campaign_points[campaign.id] = given + extra
-        if campaign.budget_points is not None:  # the points come with the award, if the budget grants them
+        if campaign.budget_points is None:
+            outputs.append(credit(state, event, rules, LedgerReason.CAMPAIGN, extra, detail,
+                                  suffix=f"campaign:{campaign.id}", order_id=event.order_id,
+                                  available_at=available_at(event.occurred_at, rules)))
+            total += extra
+        else:  # the points come with the award, if the total budget grants them
             claim_id = f"{event.event_id}:{campaign.id}{CLAIM_SUFFIX}"
             outputs.append(FollowUp(CampaignClaim(claim_id, f"{CAMPAIGN_KEY_PREFIX}{campaign.id}", event.occurred_at,
                                                   "engine", campaign.id, event.member_id, event.order_id, extra)))
-            continue
-        outputs.append(credit(state, event, rules, LedgerReason.CAMPAIGN, extra, detail,
-                              suffix=f"campaign:{campaign.id}", order_id=event.order_id,
-                              available_at=available_at(event.occurred_at, rules)))
-        if used_up:  # (with a total budget, the member hears once the award comes)
+        if used_up:
             outputs.append(Trigger(f"{event.event_id}:campaign_budget_spent:{campaign.id}", event.member_id,
                                    event.event_id, event.occurred_at, "campaign_budget_spent",
                                    f"You have had all {format_points(budget or 0)} {campaign.name} gives: thank you!",
                                    {"campaign": campaign.id}))
-        total += extra
     return outputs, total
 
 
