@@ -36,9 +36,7 @@ log = logging.getLogger(__name__)
 
 # States are written at most this often: a member touched by several batches in between is written once.
 # A crash loses no more than the batches since the last write, which are applied again from Kafka.
-# Each write also sends every written state to the table's changelog, so writing less often costs less:
-# 2 s against 0.5 s measured ~15% less worker CPU per event and about half the reward latency under load.
-WRITE_EVERY_SECONDS = 2.0
+WRITE_EVERY_SECONDS = 0.5
 
 
 class Batch(NamedTuple):
