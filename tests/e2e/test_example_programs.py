@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,25 @@ from .harness import engine
 from .test_purchase_to_clickhouse import T0, enrol, event
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
+
+
+Feed = list[tuple[bytes, dict[str, Any] | bytes]]
+
+
+@contextlib.contextmanager
+def fed(tmp_path: Path, chdb_client: Any, ch_database: str, program: str, feed: Feed,
+        outcomes: int | None = None) -> Iterator[tuple[Any, Any]]:
+    """A running engine on ``program`` that has stored the outcomes of ``feed`` (``outcomes`` of them if given)."""
+    with (engine(tmp_path, chdb_client, ch_database, program=program) as e,
+          engine_processes(e.settings, e.bootstrap) as running):
+        send(e, running, feed, len(feed) if outcomes is None else outcomes)
+        yield e, running
+
+
+def send(e: Any, running: Any, feed: Feed, outcomes: int) -> None:
+    """Produce ``feed`` and wait until ``outcomes`` input events in all are stored."""
+    produce(e.bootstrap, e.codec, feed, lambda n: None)
+    wait_stored(e.store, outcomes, e.sink, running.alive, 120, lambda n: None)
 
 
 def ledger_of(store: ClickHouseStore, member_id: str, entries: int, timeout: float = 30) -> list[dict[str, Any]]:
@@ -81,14 +102,10 @@ def test_an_example_program_runs_end_to_end(tmp_path: Path, chdb_client: Any, ch
                                            bodies: list[tuple[str, dict[str, Any]]], ledger: list[tuple[str, int]],
                                            tier: str, rewards: list[str], refused: list[str],
                                            owed: dict[str, int]) -> None:
-    feed: list[tuple[bytes, dict[str, Any] | bytes]] = [
+    feed: Feed = [
         (b"pos", event(f"{example}-{n}", n, body, member_id="M1")) for n, body in enumerate(bodies)]
     program = (EXAMPLES / f"{example}.yaml").read_text()
-    with (engine(tmp_path, chdb_client, ch_database, program=program) as e,
-          engine_processes(e.settings, e.bootstrap) as running):
-        produce(e.bootstrap, e.codec, feed, lambda n: None)
-        wait_stored(e.store, len(feed), e.sink, running.alive, 120, lambda n: None)
-
+    with fed(tmp_path, chdb_client, ch_database, program, feed) as (e, _):
         entries = ledger_of(e.store, "M1", len(ledger))
         assert [(x["reason"], x["points"]) for x in entries] == ledger
         summary = queries.member_summary(e.store, "M1", parse_program(program, example).tiers[0].name)
@@ -109,18 +126,14 @@ def test_an_example_program_runs_end_to_end(tmp_path: Path, chdb_client: Any, ch
 def test_a_referral_rewards_the_friend_and_through_the_engine_the_referrer(tmp_path: Path, chdb_client: Any,
                                                                          ch_database: str) -> None:
     referred = ("MemberEnrolled", {"channel": "app", "birthday": None, "referred_by": "RITA"})
-    feed: list[tuple[bytes, dict[str, Any] | bytes]] = [
+    feed: Feed = [
         (b"app", event("rita-joins", 0, enrol(), member_id="RITA")),
         (b"app", event("fred-joins", 1, referred, member_id="FRED")),
         (b"pos", event("fred-buys", 2, bought("F1", "tops", 50_000), member_id="FRED")),
         (b"pos", event("fred-buys-again", 3, bought("F2", "tops", 50_000), member_id="FRED")),
     ]
     program = (EXAMPLES / "fashion.yaml").read_text()
-    with (engine(tmp_path, chdb_client, ch_database, program=program) as e,
-          engine_processes(e.settings, e.bootstrap) as running):
-        produce(e.bootstrap, e.codec, feed, lambda n: None)
-        wait_stored(e.store, len(feed), e.sink, running.alive, 120, lambda n: None)
-
+    with fed(tmp_path, chdb_client, ch_database, program, feed) as (e, _):
         rita = ledger_of(e.store, "RITA", 2)
         assert [(x["reason"], x["points"], x["balance_after"]) for x in rita] == [
             ("welcome", 100, 100), ("referral", 200, 300)]
@@ -132,16 +145,12 @@ def test_a_referral_rewards_the_friend_and_through_the_engine_the_referrer(tmp_p
 
 def test_clock_ticks_pay_birthdays_through_the_engine(tmp_path: Path, chdb_client: Any, ch_database: str) -> None:
     born = ("MemberEnrolled", {"channel": "app", "birthday": "11-23", "referred_by": None})
-    feed: list[tuple[bytes, dict[str, Any] | bytes]] = [(b"app", event("bea-joins", 0, born, member_id="BEA")),
+    feed: Feed = [(b"app", event("bea-joins", 0, born, member_id="BEA")),
                                                         (b"app", event("al-joins", 0, enrol(), member_id="AL"))]
     program = (EXAMPLES / "fashion.yaml").read_text()
-    with (engine(tmp_path, chdb_client, ch_database, program=program) as e,
-          engine_processes(e.settings, e.bootstrap) as running):
-        produce(e.bootstrap, e.codec, feed, lambda n: None)
-        wait_stored(e.store, len(feed), e.sink, running.alive, 120, lambda n: None)
+    with fed(tmp_path, chdb_client, ch_database, program, feed) as (e, running):
         ticks = tick_events(enrolled_members(e.store), T0 + timedelta(hours=1))
-        produce(e.bootstrap, e.codec, ticks + ticks, lambda n: None)  # a day's ticks sent twice count once
-        wait_stored(e.store, len(feed) + 2, e.sink, running.alive, 120, lambda n: None)
+        send(e, running, ticks + ticks, len(feed) + 2)  # a day's ticks sent twice count once
 
         bea = ledger_of(e.store, "BEA", 2)
         assert [(x["reason"], x["points"]) for x in bea] == [("welcome", 100), ("birthday", 100)]
@@ -153,16 +162,12 @@ def test_points_paid_with_refunded_pending_and_expired_by_age(tmp_path: Path, ch
     two_years = 731 * 24 * 60
     returned = ("Return", {"order_id": "H1", "currency": "SEK", "refund_minor": 240_000,
                            "lines": [{"line_id": "1", "quantity": 1}]})
-    feed: list[tuple[bytes, dict[str, Any] | bytes]] = [
+    feed: Feed = [
         (b"pos", event(f"guest-{n}", minutes, body, member_id="M1")) for n, (minutes, body) in enumerate([
             (0, enrol()), (1, bought("H1", "room", 240_000, points_used=150)), (2, bought("H2", "room", 10_000)),
             (3, returned), (two_years, ("ClockTick", {}))])]
     program = program_text("coalition", campaigns=[], pending_days=14)  # the campaign's award would race the return
-    with (engine(tmp_path, chdb_client, ch_database, program=program) as e,
-          engine_processes(e.settings, e.bootstrap) as running):
-        produce(e.bootstrap, e.codec, feed, lambda n: None)
-        wait_stored(e.store, len(feed), e.sink, running.alive, 120, lambda n: None)
-
+    with fed(tmp_path, chdb_client, ch_database, program, feed) as (e, _):
         entries = ledger_of(e.store, "M1", 7)
         assert [(x["reason"], x["points"], x["balance_after"]) for x in entries] == [
             ("welcome", 200, 200), ("points_payment", -150, 50), ("purchase", 240, 290), ("purchase", 10, 300),
@@ -179,7 +184,7 @@ def test_a_paid_membership_an_assigned_tier_and_a_campaign_reach_clickhouse(tmp_
     def fee(minor: int) -> tuple[str, dict[str, Any]]:
         return ("MembershipPaid", {"membership": "style_plus", "fee_minor": minor, "currency": "SEK"})
 
-    feed: list[tuple[bytes, dict[str, Any] | bytes]] = [
+    feed: Feed = [
         (b"app", event("pia-joins", 0, enrol(), member_id="PIA")),
         (b"app", event("pia-pays", 1, fee(49_900), member_id="PIA")),
         (b"app", event("pia-pays-too-little", 2, fee(100), member_id="PIA")),
@@ -192,11 +197,7 @@ def test_a_paid_membership_an_assigned_tier_and_a_campaign_reach_clickhouse(tmp_
                        member_id="OLA")),
     ]
     program = (EXAMPLES / "fashion.yaml").read_text()
-    with (engine(tmp_path, chdb_client, ch_database, program=program) as e,
-          engine_processes(e.settings, e.bootstrap) as running):
-        produce(e.bootstrap, e.codec, feed, lambda n: None)
-        wait_stored(e.store, len(feed) - 1, e.sink, running.alive, 120, lambda n: None)
-
+    with fed(tmp_path, chdb_client, ch_database, program, feed, len(feed) - 1) as (e, _):
         changes = e.store.rows("SELECT member_id, from_tier, to_tier, reason FROM $db.tier_changes FINAL "
                                "ORDER BY member_id")
         assert [(x["member_id"], x["from_tier"], x["to_tier"]) for x in changes] == [
@@ -217,14 +218,10 @@ def test_a_campaigns_total_budget_is_shared_through_its_own_key(tmp_path: Path, 
                                                                ch_database: str) -> None:
     rules = yaml.safe_load((EXAMPLES / "coalition.yaml").read_text())
     rules["campaigns"][0]["budget_points"] = 150
-    feed: list[tuple[bytes, dict[str, Any] | bytes]] = [
+    feed: Feed = [
         (b"pos", event(f"{who}-{n}", n, body, member_id=who)) for who in ("ANN", "BOB")
         for n, body in enumerate([enrol(), bought(f"{who}-H1", "room", 120_000)])]
-    with (engine(tmp_path, chdb_client, ch_database, program=yaml.safe_dump(rules)) as e,
-          engine_processes(e.settings, e.bootstrap) as running):
-        produce(e.bootstrap, e.codec, feed, lambda n: None)
-        wait_stored(e.store, len(feed), e.sink, running.alive, 120, lambda n: None)
-
+    with fed(tmp_path, chdb_client, ch_database, yaml.safe_dump(rules), feed) as (e, _):
         awards = sorted(x["points"] for who in ("ANN", "BOB") for x in ledger_of(e.store, who, 3)
                         if x["reason"] == "campaign")
         assert awards == [50, 100]  # whichever claim came first got the full bonus, the other what was left
