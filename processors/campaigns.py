@@ -30,13 +30,11 @@ from processors.events import (
     Purchase,
 )
 from processors.money import format_multiplier, format_points
-from processors.outputs import FOLLOW_UP_SUFFIXES, Activity, Decision, FollowUp, LedgerReason, Output, Trigger
+from processors.outputs import AWARD_SUFFIX, CLAIM_SUFFIX, Activity, Decision, FollowUp, LedgerReason, Output, Trigger
 from processors.points import available_at, credit
 from processors.program import BASIS_POINTS, Campaign
 from processors.refusals import refuse
 from processors.state import CampaignBudget, MemberState
-
-CLAIM_SUFFIX, AWARD_SUFFIX = FOLLOW_UP_SUFFIXES[1:]
 
 
 def campaign_points(state: MemberState, event: Purchase, tier: TierStep, points: int, spent_minor: int,

@@ -43,7 +43,7 @@ def _by_age(state: MemberState, event: ClockTick, rules: CompiledProgram) -> lis
     if due:
         points = sum(state.lots[key] for key in due)
         last_day = _day_before(due[-1])
-        detail = f"{format_points(points)} earned up to {last_day} expired at the end of {last_day}"
+        detail = f"{format_points(points)} expired at the end of {last_day}, their last day"
         outputs += [
             debit(state, event, LedgerReason.EXPIRY, points, detail, suffix="expiry_by_age"),
             Trigger(f"{event_id}:points_expired_by_age", member_id, event_id, when, "points_expired", detail,

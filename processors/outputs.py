@@ -140,7 +140,7 @@ class FollowUp:
 
 
 # The engine's own events have ids ending with one of these: they are not input, and counts of input leave them out.
-FOLLOW_UP_SUFFIXES = (":referral", ":campaign_claim", ":campaign_award")
+REFERRAL_SUFFIX, CLAIM_SUFFIX, AWARD_SUFFIX = FOLLOW_UP_SUFFIXES = (":referral", ":campaign_claim", ":campaign_award")
 
 
 Output = LedgerEntry | RewardIssued | Trigger | TierChanged | Activity | SettlementEntry | FollowUp

@@ -17,13 +17,10 @@ from datetime import timedelta
 from processors.compiled import CompiledProgram
 from processors.events import Purchase, ReferralQualified
 from processors.money import format_money, format_points
-from processors.outputs import FOLLOW_UP_SUFFIXES, Activity, Decision, FollowUp, LedgerReason, Output, Trigger
+from processors.outputs import REFERRAL_SUFFIX, Activity, Decision, FollowUp, LedgerReason, Output, Trigger
 from processors.points import credit
 from processors.refusals import refuse
 from processors.state import MemberState
-
-# The engine's own ReferralQualified events have the qualifying purchase's event id with this suffix.
-FOLLOW_UP_SUFFIX = FOLLOW_UP_SUFFIXES[0]
 
 
 def friends_first_purchase(state: MemberState, event: Purchase, spent_minor: int, rules: CompiledProgram,
@@ -34,7 +31,7 @@ def friends_first_purchase(state: MemberState, event: Purchase, spent_minor: int
         return []
     state.referred_by = None
     event_id, member_id, when = event.event_id, event.member_id, event.occurred_at
-    outputs: list[Output] = [FollowUp(ReferralQualified(f"{event_id}{FOLLOW_UP_SUFFIX}", referrer, when, "engine",
+    outputs: list[Output] = [FollowUp(ReferralQualified(f"{event_id}{REFERRAL_SUFFIX}", referrer, when, "engine",
                                                         member_id, event.order_id))]
     if referral.friend_points:
         outputs.append(credit(  # not the order's points: a return of the order leaves them

@@ -62,7 +62,7 @@ def test_points_expire_by_age_oldest_first_with_a_warning_once() -> None:
         ("points_expiring", "60"), ("points_expired", "60")]
     entry = ada.ledger[-1]
     assert (entry.reason, entry.points, entry.balance_after) == (LedgerReason.EXPIRY, -60, 0)
-    assert entry.detail == "60 points earned up to 2025-06-01 expired at the end of 2025-06-01"
+    assert entry.detail == "60 points expired at the end of 2025-06-01, their last day"
     assert ada.state is not None and ada.state.lots == {}
 
 
