@@ -114,7 +114,7 @@ def award(state: MemberState, event: CampaignAward, rules: CompiledProgram) -> D
                               suffix=f"campaign:{event.campaign}", order_id=event.order_id,
                               available_at=available_at(order.occurred_at, rules) if order is not None else None))
         if order is not None:
-            order.campaign_points += event.points
+            state.orders[event.order_id] = order._replace(campaign_points=order.campaign_points + event.points)
     if event.points < event.claimed:
         state.campaign_points[event.campaign] = max(
             0, state.campaign_points.get(event.campaign, 0) - (event.claimed - event.points))

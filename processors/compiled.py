@@ -96,7 +96,7 @@ class CompiledProgram:
     memberships: dict[str, Membership]
     campaigns: tuple[Campaign, ...]
     campaigns_by_id: dict[str, Campaign]
-    dedup_window: timedelta
+    dedup_window_ms: int
     dedup_window_days: int
     return_window: timedelta
     return_window_days: int
@@ -246,7 +246,7 @@ def _compile(program: Program) -> CompiledProgram:
         memberships={membership.id: membership for membership in program.memberships},
         campaigns=program.campaigns,
         campaigns_by_id={campaign.id: campaign for campaign in program.campaigns},
-        dedup_window=timedelta(days=program.dedup_window_days),
+        dedup_window_ms=program.dedup_window_days * 86_400_000,
         dedup_window_days=program.dedup_window_days,
         return_window=timedelta(days=program.return_window_days),
         return_window_days=program.return_window_days,

@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from processors.compiled import CompiledProgram
+from processors.dates import epoch_ms
 from processors.state import CampaignBudget, MemberState
 
 # Below this many remembered ids a member is not worth pruning: the map stays small.
@@ -27,8 +28,8 @@ def remember(state: MemberState | CampaignBudget, event_id: str, received_at: da
     one cheap look per event, a full pass rarely.
     """
     seen = state.seen_events
-    seen[event_id] = received_at
+    received_ms = seen[event_id] = epoch_ms(received_at)
     if len(seen) > PRUNE_FROM:
-        cutoff = received_at - rules.dedup_window
+        cutoff = received_ms - rules.dedup_window_ms
         if next(iter(seen.values())) < cutoff:
             state.seen_events = {key: when for key, when in seen.items() if when >= cutoff}

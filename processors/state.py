@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 
-@dataclass(slots=True)
-class LineRecord:
+class LineRecord(NamedTuple):
     """What is left of one purchased line that a return could still reverse.
 
     ``amount_minor`` is the qualifying spend still to reverse (0 for a line in an
     excluded category, which never counted towards a tier), ``points`` the points.
+    Never changed once made (a return keeps a new record), as the order's: the
+    worker's storage encodes each order once and recognises it by identity.
     """
 
     quantity: int
@@ -19,8 +21,9 @@ class LineRecord:
     points: int
 
 
-@dataclass(slots=True)
-class OrderRecord:
+class OrderRecord(NamedTuple):
+    """A purchase kept for returns; never changed once made, a return or an award keeps a new record."""
+
     occurred_at: datetime
     lines: dict[str, LineRecord]
     partner_id: str | None = None  # bought at this coalition partner
@@ -48,7 +51,7 @@ class CampaignBudget:
 
     campaign_id: str
     granted: int
-    seen_events: dict[str, datetime]
+    seen_events: dict[str, int]
 
 
 @dataclass(slots=True)
@@ -59,7 +62,7 @@ class MemberState:
     owns it.
 
     ``seen_events`` maps applied event ids to the time the engine received
-    them, so a redelivered event changes nothing; ids received longer ago than
+    them (epoch milliseconds: compact to store), so a redelivered event changes nothing; ids received longer ago than
     the program's dedup window are pruned (see ``dedup``). ``orders`` keeps purchases inside the return window so
     a return reverses exactly the points its lines earned.
 
@@ -106,7 +109,7 @@ class MemberState:
     balance: int
     lifetime_points: int
     spend_by_month: dict[str, int]
-    seen_events: dict[str, datetime]
+    seen_events: dict[str, int]
     orders: dict[str, OrderRecord]
     last_activity_at: datetime
     near_tier_notified: str | None

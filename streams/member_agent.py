@@ -28,7 +28,7 @@ from faust.streams import _current_event
 from streams.batch_gaps import APPLIED_OFFSET_KEY, NOTHING_APPLIED, BatchReader
 from streams.member_batches import MemberBatchApplier, Message
 from streams.outputs import OutputPublisher
-from streams.state_codec import encode_state
+from streams.state_codec import StateEncoder
 from streams.topics import MEMBER_BATCHES
 
 log = logging.getLogger(__name__)
@@ -86,6 +86,7 @@ class MemberAgent:
         self._written_at = time.monotonic()
         self._write_every = write_every
         self._lock = asyncio.Lock()
+        self._encoder = StateEncoder()
         self.counts = {"batches": 0, "applied": 0, "duplicates": 0, "refused": 0,
                        "redelivered_batches": 0, "batches_read_directly": 0}
 
@@ -179,11 +180,11 @@ class MemberAgent:
         """Write the changed states, and with them each partition's last applied offset, to the table,
         once the outputs they reflect are all on the broker."""
         await self._publisher.flush()
-        pending = self._applier.pending()
+        pending, encode = self._applier.pending(), self._encoder.encode
         for partition in self._unwritten:
             with table_partition(partition):
                 for member_id, state in pending.get(partition, {}).items():
-                    self._members[member_id.encode()] = encode_state(state)
+                    self._members[member_id.encode()] = encode(state)
                 self._members[APPLIED_OFFSET_KEY] = str(self._applied[partition]).encode()
         self._applier.written()
         self._unwritten.clear()

@@ -85,15 +85,17 @@ class MemberBatchApplier:
         result = BatchResult()
         pending = self._pending.setdefault(partition, {})
         states: dict[str, MemberState | CampaignBudget | None] = {}
-        for received in self._codec.decode(batch)["events"]:
-            record = received["event"]
-            member_id = record["member_id"]
+        decode = self._codec.decode
+        for received in decode(batch)["events"]:
+            original = received["event"]
+            record = decode(original)
+            member_id = record["member_id"] = received["member_id"]
             if member_id not in states:
                 states[member_id] = self._load(member_id, pending, load_state)
             decision = decide(states[member_id], event_from_record(record), self._program, received["received_at"])
             if decision.refusal is not None:
                 result.refused += 1
-                result.messages.append(self._refusal(record, decision.refusal.reason, partition, offset))
+                result.messages.append(self._refusal(record, original, decision.refusal.reason, partition, offset))
                 continue
             if decision.duplicate:
                 result.duplicates += 1
@@ -113,8 +115,7 @@ class MemberBatchApplier:
                 result.messages.append(Message(topic, key, self._codec.encode(topic, contract, as_record(output))))
         return result
 
-    def _refusal(self, record: Record, reason: str, partition: int, offset: int) -> Message:
-        original = self._codec.encode(EVENTS, "LoyaltyEvent", record)
+    def _refusal(self, record: Record, original: bytes, reason: str, partition: int, offset: int) -> Message:
         letter = dead_letter("member", reason, MEMBER_BATCHES, partition, offset, record["member_id"].encode(),
                              original, record["event_id"], f"member:{record['event_id']}")
         return Message(DEADLETTER, record["member_id"].encode(), self._codec.encode(DEADLETTER, "DeadLetter", letter))

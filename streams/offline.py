@@ -61,7 +61,7 @@ def encoded(codec: AvroCodec, feed: Iterable[FeedMessage]) -> Iterator[ConsumedM
 
 
 def ingested(codec: AvroCodec, feed: Iterable[FeedMessage]) -> Iterator[dict[str, Any]]:
-    """What ingest passes on (``{"received_at", "event"}``, member ids resolved), in feed order."""
+    """What ingest passes on (``{"received_at", "member_id", "event"}``), in feed order."""
     ingest = Ingest(codec, partitions=1)
     for message in encoded(codec, feed):
         for records in ingest.process([message]).batches.values():
@@ -69,7 +69,8 @@ def ingested(codec: AvroCodec, feed: Iterable[FeedMessage]) -> Iterator[dict[str
 
 
 def member_events(codec: AvroCodec, feed: Iterable[FeedMessage]) -> list[MemberEvent]:
-    return [event_from_record(received["event"]) for received in ingested(codec, feed)]
+    return [event_from_record({**codec.decode(received["event"]), "member_id": received["member_id"]})
+            for received in ingested(codec, feed)]
 
 
 def applied(codec: AvroCodec, program: Program, feed: Iterable[FeedMessage]) -> Iterator[Message]:

@@ -14,10 +14,11 @@ defaults of the fields it lacks.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import orjson
 
+from processors.dates import epoch_ms, from_epoch_ms
 from processors.state import CampaignBudget, LineRecord, MemberState, OrderRecord, RedemptionRecord
 
 FORMAT_VERSION = 2
@@ -26,40 +27,54 @@ _BUDGET = "campaign"  # a campaign's budget, under its own key, starts with this
 _FORMAT_1_FIELDS = 10
 _ADDED_DEFAULTS: list[object] = [0, 0, {}, {}, {}, {}, None, {}, [], {}, None, 0, False, "", 0, {}, "",
                                  {}, {}, None, None, None, False, [], {}]
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MS = timedelta(milliseconds=1)
 
 
-def _ms(when: datetime) -> int:
-    return (when - _EPOCH) // _MS
+def _order(order: OrderRecord) -> list[Any]:
+    return [epoch_ms(order.occurred_at), {line_id: list(line) for line_id, line in order.lines.items()},
+            order.partner_id, order.points_used, order.total_minor, order.campaign_points]
 
 
-def _at(ms: int) -> datetime:
-    return _EPOCH + timedelta(milliseconds=ms)
+class StateEncoder:
+    """Encodes states as :func:`encode_state` does, each order only once.
+
+    A busy member keeps dozens of orders for returns, and most of a state's
+    encoding went into them; an order record never changes once made (a return
+    keeps a new one), so its encoding is kept and recognised by identity.
+    """
+
+    def __init__(self, orders_kept: int = 250_000) -> None:
+        self._orders: dict[int, tuple[OrderRecord, orjson.Fragment]] = {}
+        self._orders_kept = orders_kept
+
+    def _order(self, order: OrderRecord) -> orjson.Fragment:
+        kept = self._orders.get(id(order))
+        if kept is not None and kept[0] is order:  # the entry holds the order: its id is not reused
+            return kept[1]
+        if len(self._orders) >= self._orders_kept:
+            self._orders.clear()
+        encoded = orjson.Fragment(orjson.dumps(_order(order)))
+        self._orders[id(order)] = (order, encoded)
+        return encoded
+
+    def encode(self, state: MemberState | CampaignBudget) -> bytes:
+        return encode_state(state, self._order)
 
 
-def encode_state(state: MemberState | CampaignBudget) -> bytes:
+def encode_state(state: MemberState | CampaignBudget, order_value: Any = _order) -> bytes:
     if type(state) is CampaignBudget:
-        return orjson.dumps([_BUDGET, 1, state.campaign_id, state.granted,
-                             {event_id: _ms(when) for event_id, when in state.seen_events.items()}])
+        return orjson.dumps([_BUDGET, 1, state.campaign_id, state.granted, state.seen_events])
     assert type(state) is MemberState
     return orjson.dumps([
         FORMAT_VERSION,
         state.member_id,
-        _ms(state.enrolled_at),
+        epoch_ms(state.enrolled_at),
         state.tier,
         state.balance,
         state.lifetime_points,
         state.spend_by_month,
-        {event_id: _ms(when) for event_id, when in state.seen_events.items()},
-        {
-            order_id: [_ms(order.occurred_at),
-                       {line_id: [line.quantity, line.amount_minor, line.points]
-                        for line_id, line in order.lines.items()},
-                       order.partner_id, order.points_used, order.total_minor, order.campaign_points]
-            for order_id, order in state.orders.items()
-        },
-        _ms(state.last_activity_at),
+        state.seen_events,
+        {order_id: order_value(order) for order_id, order in state.orders.items()},
+        epoch_ms(state.last_activity_at),
         state.near_tier_notified,
         state.carried,
         state.carried_divisor,
@@ -68,9 +83,9 @@ def encode_state(state: MemberState | CampaignBudget) -> bytes:
         state.social_days,
         {key: [r.reward, r.points, r.cancelled, r.partner_id] for key, r in state.redemptions.items()},
         state.referred_by,
-        {friend: _ms(when) for friend, when in state.referred_friends.items()},
-        [_ms(when) for when in state.visits],
-        {badge: _ms(when) for badge, when in state.badges.items()},
+        {friend: epoch_ms(when) for friend, when in state.referred_friends.items()},
+        [epoch_ms(when) for when in state.visits],
+        {badge: epoch_ms(when) for badge, when in state.badges.items()},
         state.birthday,
         state.birthday_paid_year,
         state.expiry_warned,
@@ -81,7 +96,7 @@ def encode_state(state: MemberState | CampaignBudget) -> bytes:
         state.visits_by_month,
         state.points_by_month,
         state.tier_floor,
-        None if state.tier_floor_until is None else _ms(state.tier_floor_until),
+        None if state.tier_floor_until is None else epoch_ms(state.tier_floor_until),
         state.membership,
         state.membership_warned,
         state.segments,
@@ -93,7 +108,7 @@ def decode_state(data: bytes) -> MemberState | CampaignBudget:
     version, *fields = orjson.loads(data)
     if version == _BUDGET:
         _, campaign_id, granted, seen = fields
-        return CampaignBudget(campaign_id, granted, {event_id: _at(ms) for event_id, ms in seen.items()})
+        return CampaignBudget(campaign_id, granted, seen)
     if not 1 <= version <= FORMAT_VERSION:
         raise ValueError(f"member state in format {version}, but this engine reads formats 1 to {FORMAT_VERSION}: "
                          "run the engine version that wrote it, or rebuild the table from the input topics")
@@ -105,18 +120,19 @@ def decode_state(data: bytes) -> MemberState | CampaignBudget:
      tier_floor_until, membership, membership_warned, segments, campaign_points) = fields
     return MemberState(
         member_id=member_id,
-        enrolled_at=_at(enrolled),
+        enrolled_at=from_epoch_ms(enrolled),
         tier=tier,
         balance=balance,
         lifetime_points=lifetime,
         spend_by_month=spend,
-        seen_events={event_id: _at(ms) for event_id, ms in seen.items()},
+        seen_events=seen,
         orders={
-            order_id: OrderRecord(_at(order[0]), {line_id: LineRecord(*line) for line_id, line in order[1].items()},
+            order_id: OrderRecord(from_epoch_ms(order[0]),
+                                  {line_id: LineRecord(*line) for line_id, line in order[1].items()},
                                   *order[2:])  # older states have fewer fields: the record's defaults
             for order_id, order in orders.items()
         },
-        last_activity_at=_at(last_activity),
+        last_activity_at=from_epoch_ms(last_activity),
         near_tier_notified=notified,
         carried=carried,
         carried_divisor=carried_divisor,
@@ -125,9 +141,9 @@ def decode_state(data: bytes) -> MemberState | CampaignBudget:
         social_days=social_days,
         redemptions={key: RedemptionRecord(*record) for key, record in redemptions.items()},
         referred_by=referred_by,
-        referred_friends={friend: _at(ms) for friend, ms in referred_friends.items()},
-        visits=[_at(ms) for ms in visits],
-        badges={badge: _at(ms) for badge, ms in badges.items()},
+        referred_friends={friend: from_epoch_ms(ms) for friend, ms in referred_friends.items()},
+        visits=[from_epoch_ms(ms) for ms in visits],
+        badges={badge: from_epoch_ms(ms) for badge, ms in badges.items()},
         birthday=birthday,
         birthday_paid_year=birthday_paid_year,
         expiry_warned=expiry_warned,
@@ -138,7 +154,7 @@ def decode_state(data: bytes) -> MemberState | CampaignBudget:
         visits_by_month=visits_by_month,
         points_by_month=points_by_month,
         tier_floor=tier_floor,
-        tier_floor_until=None if tier_floor_until is None else _at(tier_floor_until),
+        tier_floor_until=None if tier_floor_until is None else from_epoch_ms(tier_floor_until),
         membership=membership,
         membership_warned=membership_warned,
         segments=segments,

@@ -35,7 +35,7 @@ def member_batches(codec: AvroCodec, members: int) -> list[bytes]:
     """One batch per member: the member's enrolment and card link."""
     by_member: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for record in ingested(codec, synthetic_day(members, 0).base):
-        by_member[record["event"]["member_id"]].append(record)
+        by_member[record["member_id"]].append(record)
     return [codec.encode(MEMBER_BATCHES, "MemberBatch", {"events": records}) for records in by_member.values()]
 
 

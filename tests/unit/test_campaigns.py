@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from builders import T0, Member, club, enrolled, kr, line, new_id, purchase
 
+from processors.dates import epoch_ms
 from processors.decide import decide
 from processors.events import MemberEvent, MemberSegments
 from processors.outputs import FollowUp, LedgerEntry, LedgerReason, Output, Trigger
@@ -91,7 +92,7 @@ def test_a_total_budget_is_shared_by_all_members_and_the_member_who_misses_out_i
                and e.reason is LedgerReason.CAMPAIGN}
     assert awarded == {("ann", 60, "buy-a:launch:campaign_award"), ("bob", 40, "buy-b:launch:campaign_award")}
     assert states["campaign:launch"] == CampaignBudget("launch", 100, {
-        "buy-a:launch:campaign_claim": T0, "buy-b:launch:campaign_claim": T0})
+        "buy-a:launch:campaign_claim": epoch_ms(T0), "buy-b:launch:campaign_claim": epoch_ms(T0)})
     told = [(t.member_id, t.message) for t in outputs if isinstance(t, Trigger) and t.kind == "campaign_budget_spent"]
     assert told == [("campaign:launch", "Launch bonus has given all of its 100 points"),
                     ("bob", "Launch bonus has given all of its budget: order B1 got 40 points of 60 points")]
