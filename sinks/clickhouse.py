@@ -5,16 +5,16 @@ sync client only: call it from an executor inside asyncio) and a real server
 (``http://user:pass@host:8123``). Everything is addressed as ``database.table`` so
 several stores (e.g. one random database per test) can share one chDB client.
 
-Inserts are column-oriented, one ``client.insert`` per topic batch: the per-row cost
-stays in list comprehensions, not in the driver. No retry here: the caller (the sink
-agent) retries and only commits its offsets after ``insert`` returned.
+Inserts hand ClickHouse Avro object containers (``FORMAT Avro``): ClickHouse reads
+the messages' Avro itself, so no row is decoded or re-encoded in Python. No retry
+here: the caller (the sink loop) only commits its offsets after ``insert`` returned.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import clickhouse_connect
@@ -55,25 +55,18 @@ class ClickHouseStore:
             known = sorted(TABLES_BY_TOPIC)
             raise ValueError(f"no ClickHouse table for topic {topic!r}; known: {known}") from None
 
-    def insert(self, topic: str, records: Sequence[Mapping[str, Any]]) -> int:
-        """Store a batch of decoded records from ``topic``; return the number of rows sent.
+    def insert(self, topic: str, containers: Iterable[bytes]) -> None:
+        """Store Avro object containers of ``topic``'s messages (see ``AvroCodec.containers``).
 
-        Replayed records are fine: the tables dedupe on the deterministic id.
+        Replayed messages are fine: the tables dedupe on the deterministic id. A
+        field an older contract lacked gets its column's default.
         """
-        if not records:
-            return 0
         table = self.table_for(topic)
-        data = table.column_data(records)
-        with self._lock:
-            self.client.insert(
-                table.name,
-                data,  # type: ignore[arg-type]
-                column_names=table.column_names,
-                column_type_names=table.column_types,  # known: saves a DESCRIBE per insert
-                database=self.database,
-                column_oriented=True,
-            )
-        return len(records)
+        for container in containers:
+            with self._lock:
+                self.client.raw_insert(f"{quote_ident(self.database)}.{quote_ident(table.name)}",
+                                       table.inserted_columns, container, fmt="Avro",
+                                       settings={"input_format_avro_allow_missing_fields": 1})
 
     # -- reads --------------------------------------------------------------------
     def sql(self, template: str) -> str:

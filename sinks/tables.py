@@ -1,8 +1,10 @@
 """The ClickHouse tables, one per output topic, declared once as data.
 
-Each ``Table`` says which topic feeds it, its columns with their ClickHouse types,
-and how to pull each column out of a decoded Avro record. The DDL and the
-column-oriented insert data are both derived from it, so adding a field is one line.
+Each ``Table`` says which topic feeds it, the contract of its messages and its
+columns with their ClickHouse types. A column takes the Avro field of its name:
+the sink hands ClickHouse the messages' Avro as it is (``FORMAT Avro``), so adding
+a field is one line here. Activity lines arrive as one array of records and are
+kept as parallel ``line_*`` arrays, computed at insert from that array.
 
 Every table is a ``ReplacingMergeTree`` whose sorting key ends with the record's
 deterministic id: a replayed output row collapses onto the first one at merge time,
@@ -13,9 +15,7 @@ that merge happens. ``member_id`` leads the key where queries filter by member.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 __all__ = [
     "TABLES",
@@ -27,9 +27,6 @@ __all__ = [
     "quote_ident",
 ]
 
-Record = dict[str, Any]
-Extract = Callable[[Sequence[Record]], list[Any]]
-
 # Types used over and over; the guarantees want integers as Int64 and times in UTC ms.
 ID = "String"
 INT = "Int64"
@@ -39,65 +36,54 @@ OPT_LABEL = "LowCardinality(Nullable(String))"
 OPT = "Nullable(String)"
 # Ledger entries that are points earned: spent points given back (a cancelled redemption, a refund) are not.
 EARNED = "points > 0 AND reason NOT IN ('redemption_cancelled', 'points_refund')"
-
-
-def _field(name: str) -> Extract:
-    """A required field: a missing key raises, so a contract change is loud, not silent NULLs."""
-    return lambda records: [r[name] for r in records]
-
-
-def _optional(name: str, default: Any = None) -> Extract:
-    """An Avro field with a default (nullable or map)."""
-    return lambda records: [r.get(name, default) for r in records]
-
-
-def _line(name: str) -> Extract:
-    """One field of every nested activity line, as an array per row (parallel arrays)."""
-    return lambda records: [[line[name] for line in r.get("lines") or ()] for r in records]
+ACTIVITY_LINE = ("Tuple(line_id String, sku String, category String, quantity Int64, amount_minor Int64, "
+                 "points Int64)")
 
 
 @dataclass(frozen=True, slots=True)
 class Column:
-    """A ClickHouse column and how to extract it, for a whole batch, from records."""
+    """A ClickHouse column. Inserts fill it from the Avro field of the same name, unless ``default`` says
+    how to compute it; an ``ephemeral`` one is filled by an insert but not stored (it feeds defaults)."""
 
     name: str
     type: str
-    extract: Extract
+    default: str = ""
+    ephemeral: bool = False
+
+    def ddl(self) -> str:
+        return " ".join(filter(None, (quote_ident(self.name), self.type, self.default and f"DEFAULT {self.default}",
+                                      "EPHEMERAL" if self.ephemeral else "")))
 
 
-def col(name: str, type_: str, extract: Extract | None = None) -> Column:
-    """A column fed by the record field of the same name unless told otherwise."""
-    if extract is None:
-        nullable = type_.startswith(("Nullable", "LowCardinality(Nullable"))
-        extract = _optional(name) if nullable else _field(name)
-    return Column(name, type_, extract)
+def col(name: str, type_: str, default: str = "") -> Column:
+    return Column(name, type_, default)
 
 
 @dataclass(frozen=True, slots=True)
 class Table:
-    """A topic's table: columns, sorting key (its last element is the dedupe id)."""
+    """A topic's table: the contract its messages follow, columns, sorting key (its last element is the dedupe
+    id)."""
 
     name: str
     topic: str
+    contract: str
     columns: tuple[Column, ...]
     order_by: tuple[str, ...]
     comment: str = ""
 
     @property
     def column_names(self) -> list[str]:
-        return [c.name for c in self.columns]
+        """The stored columns."""
+        return [c.name for c in self.columns if not c.ephemeral]
 
     @property
-    def column_types(self) -> list[str]:
-        return [c.type for c in self.columns]
-
-    def column_data(self, records: Sequence[Record]) -> list[list[Any]]:
-        """Records → one list per column, the shape ``client.insert(column_oriented=True)`` wants."""
-        return [c.extract(records) for c in self.columns]
+    def inserted_columns(self) -> list[str]:
+        """The columns an insert fills from the messages' fields."""
+        return [c.name for c in self.columns if not c.default]
 
     def create_sql(self, database: str) -> str:
         """Idempotent ``CREATE TABLE IF NOT EXISTS``."""
-        cols = ",\n    ".join(f"{quote_ident(c.name)} {c.type}" for c in self.columns)
+        cols = ",\n    ".join(c.ddl() for c in self.columns)
         key = ", ".join(quote_ident(k) for k in self.order_by)
         comment = f"\nCOMMENT '{self.comment}'" if self.comment else ""
         return (
@@ -110,6 +96,7 @@ TABLES: tuple[Table, ...] = (
     Table(
         "ledger",
         "loyalty.ledger.v1",
+        "LedgerEntry",
         (
             col("entry_id", ID),
             col("member_id", ID),
@@ -123,7 +110,7 @@ TABLES: tuple[Table, ...] = (
             col("detail", "String"),
             col("cause", OPT_LABEL),
             col("available_at", f"Nullable({TIME})"),
-            col("seq", "UInt16", _optional("seq", 0)),
+            col("seq", "UInt16"),
         ),
         ("member_id", "entry_id"),
         "LedgerEntry: one signed change of a member balance",
@@ -131,6 +118,7 @@ TABLES: tuple[Table, ...] = (
     Table(
         "rewards",
         "loyalty.rewards.v1",
+        "RewardIssued",
         (
             col("reward_id", ID),
             col("member_id", ID),
@@ -146,6 +134,7 @@ TABLES: tuple[Table, ...] = (
     Table(
         "triggers",
         "loyalty.triggers.v1",
+        "Trigger",
         (
             col("trigger_id", ID),
             col("member_id", ID),
@@ -153,7 +142,7 @@ TABLES: tuple[Table, ...] = (
             col("occurred_at", TIME),
             col("kind", LABEL),
             col("message", "String"),
-            col("attributes", "Map(LowCardinality(String), String)", _optional("attributes", {})),
+            col("attributes", "Map(LowCardinality(String), String)"),
         ),
         ("member_id", "trigger_id"),
         "Trigger: a moment to tell a member about",
@@ -161,6 +150,7 @@ TABLES: tuple[Table, ...] = (
     Table(
         "tier_changes",
         "loyalty.tiers.v1",
+        "TierChanged",
         (
             col("change_id", ID),
             col("member_id", ID),
@@ -177,6 +167,7 @@ TABLES: tuple[Table, ...] = (
     Table(
         "activity",
         "loyalty.activity.v1",
+        "Activity",
         (
             col("event_id", ID),
             col("member_id", ID),
@@ -188,12 +179,13 @@ TABLES: tuple[Table, ...] = (
             col("amount_minor", INT),
             col("points", INT),
             col("order_id", OPT),
-            col("line_id", "Array(String)", _line("line_id")),
-            col("line_sku", "Array(String)", _line("sku")),
-            col("line_category", "Array(LowCardinality(String))", _line("category")),
-            col("line_quantity", "Array(Int64)", _line("quantity")),
-            col("line_amount_minor", "Array(Int64)", _line("amount_minor")),
-            col("line_points", "Array(Int64)", _line("points")),
+            Column("lines", f"Array({ACTIVITY_LINE})", ephemeral=True),
+            col("line_id", "Array(String)", "lines.line_id"),
+            col("line_sku", "Array(String)", "lines.sku"),
+            col("line_category", "Array(LowCardinality(String))", "lines.category"),
+            col("line_quantity", "Array(Int64)", "lines.quantity"),
+            col("line_amount_minor", "Array(Int64)", "lines.amount_minor"),
+            col("line_points", "Array(Int64)", "lines.points"),
         ),
         ("member_id", "event_id"),
         "Activity: accepted input events; lines as parallel arrays (line_*)",
@@ -201,6 +193,7 @@ TABLES: tuple[Table, ...] = (
     Table(
         "settlements",
         "loyalty.settlements.v1",
+        "SettlementEntry",
         (
             col("settlement_id", ID),
             col("partner_id", LABEL),
@@ -219,6 +212,7 @@ TABLES: tuple[Table, ...] = (
     Table(
         "dead_letters",
         "loyalty.deadletter.v1",
+        "DeadLetter",
         (
             col("dead_letter_id", ID),
             col("stage", LABEL),

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import fields
 from functools import cache
-from typing import Any
+from operator import attrgetter
+from typing import Any, get_origin, get_type_hints
 
 from processors.events import (
     CampaignAward,
@@ -138,11 +139,23 @@ def as_record(value: Any) -> Record:
 
     Mappings and scalars are passed as they are: fastavro writes any mapping.
     """
-    return {name: _plain(getattr(value, name)) for name in _field_names(type(value))}
+    return _record_maker(type(value))(value)
 
 
-def _plain(value: Any) -> Any:
-    return [as_record(item) for item in value] if type(value) is tuple else value
+@cache
+def _record_maker(cls: type) -> Callable[[Any], Record]:
+    """Reads every field in one call (``attrgetter``); only the fields typed as tuples hold dataclasses."""
+    names = _field_names(cls)
+    values = attrgetter(*names)
+    nested = [name for name, hint in get_type_hints(cls).items() if get_origin(hint) is tuple]
+
+    def make(value: Any) -> Record:
+        record = dict(zip(names, values(value), strict=True))
+        for name in nested:
+            record[name] = [as_record(item) for item in record[name]]
+        return record
+
+    return make
 
 
 OUTPUT_TOPICS: dict[type, tuple[str, str]] = {

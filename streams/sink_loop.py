@@ -1,6 +1,7 @@
 """The ClickHouse sink loop: read output topics, write column batches, then commit.
 
-Rows are written when a batch is full or old enough, and offsets are committed
+Messages go to ClickHouse as they are (Avro, read by ClickHouse itself) when a
+batch is full or old enough, and offsets are committed
 only after ClickHouse has stored them; a replay after a crash re-inserts rows
 whose deterministic ids the ReplacingMergeTree tables fold together.
 """
@@ -10,7 +11,6 @@ from __future__ import annotations
 import threading
 import time
 from collections import defaultdict
-from typing import Any
 
 from confluent_kafka import Consumer
 
@@ -31,7 +31,7 @@ class SinkLoop:
         self._batch_rows = batch_rows
         self._flush_seconds = flush_ms / 1000
         self._consumer = Consumer(consumer_config(bootstrap, SINK_GROUP, **{"fetch.wait.max.ms": fetch_wait_ms}))
-        self._pending: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self._pending: dict[str, list[bytes]] = defaultdict(list)
         self._pending_rows = 0
         self._oldest = 0.0
         self._last_received = time.monotonic()
@@ -60,7 +60,7 @@ class SinkLoop:
                 raise RuntimeError(f"sink consumer: {error}")
             if not self._pending_rows:
                 self._oldest = self._last_received
-            self._pending[message.topic()].append(self._codec.decode(message.value()))
+            self._pending[message.topic()].append(message.value())
             self._pending_rows += 1
         if self._pending_rows >= self._batch_rows or (
             self._pending_rows and time.monotonic() - self._oldest >= self._flush_seconds
@@ -71,8 +71,8 @@ class SinkLoop:
         if not self._pending_rows:
             return
         try:
-            for topic, records in self._pending.items():
-                self._store.insert(topic, records)
+            for topic, values in self._pending.items():
+                self._store.insert(topic, self._codec.containers(values, self._store.table_for(topic).contract))
             self._consumer.commit(asynchronous=False)
             self.rows_written += self._pending_rows
             self._last_received = time.monotonic()  # idle counts from when the rows are stored

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from stored_records import store_records
 
 from sinks import queries
 from sinks.clickhouse import ClickHouseStore
@@ -121,9 +122,9 @@ def store(chdb_client: Any, ch_database: str) -> Iterator[ClickHouseStore]:
     s.ensure_schema()
     s.client.command(f"SYSTEM STOP MERGES `{ch_database}`")  # keep duplicates on disk: FINAL must do the work
     for topic, records in BATCHES.items():
-        s.insert(topic, records)
+        store_records(s, topic, records)
     for topic, records in BATCHES.items():  # the whole output replayed, plus one row twice in one batch
-        s.insert(topic, [*records, records[0]])
+        store_records(s, topic, [*records, records[0]])
     s.ensure_schema()  # again, with data: still fine
     yield s
 
@@ -179,7 +180,7 @@ def test_program_summary(store: ClickHouseStore) -> None:
 def test_points_given_back_are_not_counted_as_earned(chdb_client: Any, ch_database: str) -> None:
     s = ClickHouseStore(chdb_client, ch_database)
     s.ensure_schema()
-    s.insert("loyalty.ledger.v1", [led("x1", "m9", "e1", 0, "purchase", 100, 100),
+    store_records(s, "loyalty.ledger.v1", [led("x1", "m9", "e1", 0, "purchase", 100, 100),
                                    led("x2", "m9", "e2", 1, "redemption", -60, 40),
                                    led("x3", "m9", "e3", 2, "redemption_cancelled", 60, 100),
                                    led("x4", "m9", "e4", 3, "points_payment", -30, 70, "o9"),

@@ -1,14 +1,20 @@
-"""The ClickHouse sink on embedded chDB: schema, column-oriented inserts, replay dedupe."""
+"""The ClickHouse sink on embedded chDB: schema, Avro inserts, replay dedupe."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from io import BytesIO
 from typing import Any
 
+import fastavro
+import orjson
 import pytest
+from stored_records import store_records
 
-from schemas.contracts import load_contract
+from schemas.codec import AvroCodec, CodecError
+from schemas.contracts import contract_text, load_contract
+from schemas.registry import EmbeddedRegistry
 from sinks import queries
 from sinks.clickhouse import ClickHouseStore
 from sinks.tables import TABLES, TABLES_BY_TOPIC, VIEWS, quote_ident
@@ -45,23 +51,9 @@ def test_ensure_schema_is_idempotent(store: ClickHouseStore) -> None:
 
 def test_every_contract_field_has_a_column() -> None:
     """A field added to an .avsc without a column here would be silently dropped."""
-    contracts = {
-        "loyalty.ledger.v1": "LedgerEntry", "loyalty.rewards.v1": "RewardIssued",
-        "loyalty.triggers.v1": "Trigger", "loyalty.tiers.v1": "TierChanged",
-        "loyalty.activity.v1": "Activity", "loyalty.deadletter.v1": "DeadLetter",
-        "loyalty.settlements.v1": "SettlementEntry",
-    }
-    assert set(contracts) == set(TABLES_BY_TOPIC)
-    for topic, name in contracts.items():
-        schema = load_contract(name)
-        fields = {f["name"] for f in schema["fields"]}
-        columns = set(TABLES_BY_TOPIC[topic].column_names)
-        if name == "Activity":  # nested lines become parallel line_* arrays
-            fields.remove("lines")
-            (lines,) = (f for f in schema["fields"] if f["name"] == "lines")
-            nested = [f["name"] for f in lines["type"]["items"]["fields"]]
-            fields |= {n if n == "line_id" else f"line_{n}" for n in nested}
-        assert fields == columns, topic
+    for table in TABLES:
+        fields = {f["name"] for f in load_contract(table.contract)["fields"]}
+        assert fields == set(table.inserted_columns), table.topic
 
 
 def test_every_topic_the_sink_reads_has_a_table() -> None:
@@ -72,7 +64,7 @@ def test_every_topic_the_sink_reads_has_a_table() -> None:
 
 def test_insert_roundtrip_types(store: ClickHouseStore) -> None:
     rows = ledger(3)
-    assert store.insert("loyalty.ledger.v1", rows) == 3
+    store_records(store, "loyalty.ledger.v1", rows)
     got = queries.member_ledger(store, "m1")
     assert [r["entry_id"] for r in got] == ["e0", "e1", "e2"]
     assert got[2]["occurred_at"] == rows[2]["occurred_at"]  # ms precision, UTC-aware
@@ -80,25 +72,66 @@ def test_insert_roundtrip_types(store: ClickHouseStore) -> None:
     assert type(got[2]["points"]) is int and got[2]["balance_after"] == 3
 
 
+def test_activity_lines_become_parallel_arrays(store: ClickHouseStore) -> None:
+    line = {"line_id": "1", "sku": "TEE-1", "category": "tops", "quantity": 2, "amount_minor": 5000, "points": 50}
+    activity = {"event_id": "ev1", "member_id": "m1", "occurred_at": T0, "event_type": "purchase", "channel": "web",
+                "store_id": None, "currency": "SEK", "amount_minor": 7000, "points": 70, "order_id": "o1",
+                "lines": [line, {**line, "line_id": "2", "category": "socks", "quantity": 1, "amount_minor": 2000,
+                                 "points": 20}]}
+    store_records(store, "loyalty.activity.v1", [activity])
+    got = store.rows("SELECT * FROM $db.activity")
+    assert got[0] | {"occurred_at": T0} == {
+        **{k: v for k, v in activity.items() if k != "lines"}, "line_id": ["1", "2"], "line_sku": ["TEE-1", "TEE-1"],
+        "line_category": ["tops", "socks"], "line_quantity": [2, 1], "line_amount_minor": [5000, 2000],
+        "line_points": [50, 20]}
+
+
 def test_insert_nothing_and_unknown_topic(store: ClickHouseStore) -> None:
-    assert store.insert("loyalty.ledger.v1", []) == 0
+    store.insert("loyalty.ledger.v1", [])
+    assert store.scalar("SELECT count() FROM $db.ledger") == 0
     with pytest.raises(ValueError, match="no ClickHouse table"):
-        store.insert("loyalty.nope.v1", ledger(1))
+        store.insert("loyalty.nope.v1", [])
 
 
-def test_missing_required_field_is_loud(store: ClickHouseStore) -> None:
-    bad = ledger(1)
-    del bad[0]["points"]
-    with pytest.raises(KeyError):
-        store.insert("loyalty.ledger.v1", bad)
+def ledger_without(*names: str) -> tuple[AvroCodec, dict[str, Any]]:
+    """A codec that knows a LedgerEntry contract without the fields ``names``, and that contract."""
+    older = orjson.loads(contract_text("LedgerEntry"))
+    older["fields"] = [f for f in older["fields"] if f["name"] not in names]
+    registry = EmbeddedRegistry()
+    registry.register("loyalty.ledger.v1-value", orjson.dumps(older).decode())
+    return AvroCodec(registry), older
+
+
+def framed(codec: AvroCodec, schema: dict[str, Any], record: dict[str, Any]) -> bytes:
+    """A message as a producer with ``schema`` writes it."""
+    schema_id = codec._registry.register("loyalty.ledger.v1-value", orjson.dumps(schema).decode())
+    body = BytesIO()
+    fastavro.schemaless_writer(body, fastavro.parse_schema(schema), record)
+    return b"\0" + schema_id.to_bytes(4, "big") + body.getvalue()
+
+
+def test_a_message_whose_schema_lacks_a_required_field_is_refused_by_name() -> None:
+    codec, older = ledger_without("points")
+    message = framed(codec, older, ledger(1)[0])
+    with pytest.raises(CodecError, match=r"lacks LedgerEntry field\(s\) points"):
+        codec.containers([message], "LedgerEntry")
+    with pytest.raises(CodecError, match="not Confluent-framed"):
+        codec.containers([b"\1" + message[1:]], "LedgerEntry")
+
+
+def test_a_message_written_before_a_field_existed_gets_the_column_default(store: ClickHouseStore) -> None:
+    codec, older = ledger_without("seq", "available_at", "cause")
+    store.insert("loyalty.ledger.v1", codec.containers([framed(codec, older, ledger(1)[0])], "LedgerEntry"))
+    assert store.rows("SELECT entry_id, points, seq, cause FROM $db.ledger") == [
+        {"entry_id": "e0", "points": 0, "seq": 0, "cause": None}]
 
 
 def test_replayed_rows_count_once(store: ClickHouseStore) -> None:
     store.client.command(f"SYSTEM STOP MERGES {quote_ident(store.database)}.ledger")
     rows = ledger(10)
-    store.insert("loyalty.ledger.v1", rows)
-    store.insert("loyalty.ledger.v1", rows[3:] + rows[:2])  # a replay, in another insert
-    store.insert("loyalty.ledger.v1", rows[:1] * 3)  # and within one insert
+    store_records(store, "loyalty.ledger.v1", rows)
+    store_records(store, "loyalty.ledger.v1", rows[3:] + rows[:2])  # a replay, in another insert
+    store_records(store, "loyalty.ledger.v1", rows[:1] * 3)  # and within one insert
     raw = store.scalar("SELECT count() FROM $db.ledger")
     assert raw > 10  # the duplicates really are stored, unmerged
     assert len(queries.member_ledger(store, "m1")) == 10
@@ -110,10 +143,10 @@ def test_triggers_rewards_and_maps(store: ClickHouseStore) -> None:
             "kind": "near_tier", "message": "150 points to Gold", "attributes": {"next_tier": "gold"}}
     rew = {"reward_id": "r1", "member_id": "m1", "event_id": "ev1", "occurred_at": T0,
            "reward": "free_coffee", "points": -200, "detail": "redeemed"}
-    store.insert("loyalty.triggers.v1", [trig, trig])
-    store.insert("loyalty.triggers.v1", [{**trig, "trigger_id": "t2", "attributes": {}}])
-    store.insert("loyalty.rewards.v1", [rew])
-    store.insert("loyalty.rewards.v1", [rew])
+    store_records(store, "loyalty.triggers.v1", [trig, trig])
+    store_records(store, "loyalty.triggers.v1", [{**trig, "trigger_id": "t2", "attributes": {}}])
+    store_records(store, "loyalty.rewards.v1", [rew])
+    store_records(store, "loyalty.rewards.v1", [rew])
     got = store.rows("SELECT trigger_id, attributes FROM $db.triggers FINAL ORDER BY trigger_id")
     assert got == [{"trigger_id": "t1", "attributes": {"next_tier": "gold"}},
                    {"trigger_id": "t2", "attributes": {}}]
@@ -126,7 +159,7 @@ def test_connect_embedded(chdb_path: Any, ch_database: str) -> None:
     from sinks.clickhouse import connect
 
     s = connect(f"chdb://{chdb_path}", ch_database)
-    s.insert("loyalty.ledger.v1", ledger(2))
+    store_records(s, "loyalty.ledger.v1", ledger(2))
     assert s.scalar("SELECT count() FROM $db.ledger FINAL") == 2
 
 
