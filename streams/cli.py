@@ -76,8 +76,10 @@ def ingest() -> None:
 
 
 @main.command(hidden=True)
-def worker() -> None:
-    """The Faust worker process (the member agent); `loyalty run` starts it for you."""
+@click.option("--index", default=0, show_default=True, help="Which of the `workers` this is: its data folder and web "
+              "port.")
+def worker(index: int) -> None:
+    """A Faust worker process (the member agent); `loyalty run` starts them for you."""
     import faust
 
     from schemas.codec import AvroCodec
@@ -93,7 +95,7 @@ def worker() -> None:
     open_member_batch_partitions(settings.broker, AvroCodec(registry_for(settings.schema_registry_url)),
                                  settings.partitions)
     commit_missing_start_offsets(settings.broker, APP_ID, MEMBER_BATCHES, settings.partitions)
-    app = create_app(settings, settings.broker)
+    app = create_app(settings, settings.broker, index=index)
     tune_gc()
     runner = faust.Worker(app, loglevel=settings.log_level, quiet=True)
     runner.spinner = None

@@ -16,7 +16,7 @@ from schemas.codec import AvroCodec
 from schemas.registry import registry_for
 from sinks.clickhouse import ClickHouseStore, connect
 from streams.embedded import EmbeddedBroker, die_with_parent
-from streams.settings import Settings
+from streams.settings import Settings, worker_name
 from streams.sink_loop import SinkLoop
 
 
@@ -40,34 +40,34 @@ def clickhouse(settings: Settings) -> ClickHouseStore:
 class EngineProcesses:
     """The ingest and worker child processes of a running engine."""
 
-    ingest: subprocess.Popen[bytes]
-    worker: subprocess.Popen[bytes]
+    children: list[subprocess.Popen[bytes]]
 
     def alive(self) -> bool:
-        return self.ingest.poll() is None and self.worker.poll() is None
+        return all(child.poll() is None for child in self.children)
 
     def kill(self) -> None:
-        """Kill both at once, as a machine failure would (tests use this)."""
-        for child in (self.ingest, self.worker):
+        """Kill them all at once, as a machine failure would (tests use this)."""
+        for child in self.children:
             os.killpg(child.pid, signal.SIGKILL)
-        for child in (self.ingest, self.worker):
+        for child in self.children:
             child.wait()
 
 
 @contextlib.contextmanager
 def engine_processes(settings: Settings, bootstrap: str) -> Iterator[EngineProcesses]:
-    """``loyalty ingest`` and ``loyalty worker`` as child processes, stopped on exit."""
+    """``loyalty ingest`` and ``settings.workers`` of ``loyalty worker`` as child processes, stopped on exit."""
     logs = settings.data_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, **settings_environment(settings), "LOYALTY_BROKER": bootstrap}
-    children = []
+    commands = {"ingest": ["ingest"]} | {worker_name(n): ["worker", "--index", str(n)] for n in range(settings.workers)}
+    children: list[subprocess.Popen[bytes]] = []
     try:
-        for name in ("ingest", "worker"):
+        for name, command in commands.items():
             with open(logs / f"{name}.log", "ab") as log:
-                children.append(subprocess.Popen([sys.executable, "-m", "streams.cli", name], env=env,
+                children.append(subprocess.Popen([sys.executable, "-m", "streams.cli", *command], env=env,
                                                  stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
                                                  preexec_fn=die_with_parent(os.getpid())))
-        yield EngineProcesses(*children)
+        yield EngineProcesses(children)
     except BaseException:
         _print_log_tails(logs)
         raise

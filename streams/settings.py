@@ -34,7 +34,11 @@ class Settings(BaseSettings):
     program_file: Path | None = Field(None, description="YAML program file; the bundled demo program if unset")
     data_dir: Path = Field(Path(".loyalty"), description="Where embedded state, logs and chDB data live")
     partitions: PositiveInt = 4
-    worker_web_port: PositiveInt = 6066
+    workers: PositiveInt = Field(
+        1, description="Worker processes, sharing the partitions; on several cores more than one applies more "
+        "events a second (up to one per partition)"
+    )
+    worker_web_port: PositiveInt = Field(6066, description="Web port of the first worker; the next ones count up")
     ingest_batch_events: PositiveInt = 10_000
     ingest_linger_ms: NonNegativeInt = Field(
         20, description="How long ingest waits after an event for more, to pass on fuller member batches"
@@ -71,3 +75,8 @@ class Settings(BaseSettings):
         if self.embedded_clickhouse:
             return f"chdb://{(self.data_dir / 'clickhouse').resolve()}"
         return self.clickhouse_dsn
+
+
+def worker_name(index: int) -> str:
+    """The name of worker ``index``'s log and data folder: ``worker``, then ``worker-1``, ``worker-2``, ..."""
+    return f"worker-{index}" if index else "worker"

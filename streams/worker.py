@@ -26,7 +26,7 @@ from streams.member_agent import Batch, MemberAgent
 from streams.member_batches import MemberBatchApplier
 from streams.outputs import OutputPublisher
 from streams.program_file import load_program
-from streams.settings import Settings
+from streams.settings import Settings, worker_name
 from streams.topics import MEMBER_BATCHES, MEMBERS_CHANGELOG
 
 APP_ID = "loyalty"
@@ -56,7 +56,8 @@ def _consumer_with_fetch_wait(wait_ms: int) -> type[faust_aiokafka.Consumer]:
     return Consumer
 
 
-def create_app(settings: Settings, bootstrap: str, program: Program | None = None) -> faust.App:
+def create_app(settings: Settings, bootstrap: str, program: Program | None = None, index: int = 0) -> faust.App:
+    """Worker ``index`` of ``settings.workers``: they share the partitions, each with its own RocksDB."""
     program = program or load_program(settings.program_file)
     codec = AvroCodec(registry_for(settings.schema_registry_url))
     assert f"{APP_ID}-{TABLE}-changelog" == MEMBERS_CHANGELOG
@@ -64,12 +65,13 @@ def create_app(settings: Settings, bootstrap: str, program: Program | None = Non
         APP_ID,
         broker=f"kafka://{bootstrap}",
         store="rocksdb://",
-        datadir=str((settings.data_dir / "worker").resolve()),
+        datadir=str((settings.data_dir / worker_name(index)).resolve()),
+        table_standby_replicas=0,  # a partition that moves is recovered from its changelog
         topic_partitions=settings.partitions,
         broker_session_timeout=6,
         broker_heartbeat_interval=1,
         consumer_auto_offset_reset="earliest",
-        web_port=settings.worker_web_port,
+        web_port=settings.worker_web_port + index,
         web_host="127.0.0.1",
         web_bind="127.0.0.1",
         producer_linger_ms=5,

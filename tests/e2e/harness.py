@@ -42,13 +42,13 @@ class Engine:
 
 @contextlib.contextmanager
 def engine(tmp_path: Path, chdb_client: Any, database: str, program: str = PROGRAM,
-           broker: str = "tansu") -> Iterator[Engine]:
+           broker: str = "tansu", workers: int = 1) -> Iterator[Engine]:
     """Broker (``tansu`` or ``kafka``, see ``brokers``), topics, ClickHouse schema and sink; the test starts
-    the worker itself."""
+    the ``workers`` itself."""
     program_file = tmp_path / "program.yaml"
     program_file.write_text(program)
     settings = Settings(data_dir=tmp_path / "data", program_file=program_file, worker_web_port=free_port(),
-                        partitions=4, clickhouse_database=database, sink_flush_ms=100)
+                        workers=workers, partitions=4, clickhouse_database=database, sink_flush_ms=100)
     with started_broker(broker, tmp_path / broker) as bootstrap:
         ensure_topics(bootstrap, settings.partitions)
         store = ClickHouseStore(chdb_client, database)

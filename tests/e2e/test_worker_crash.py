@@ -23,6 +23,7 @@ from streams.demo_feed import Feed, synthetic_day
 from streams.offline import applied
 from streams.processes import engine_processes
 from streams.program_file import load_program
+from streams.settings import Settings
 from streams.topics import LEDGER
 
 from .harness import engine
@@ -41,10 +42,14 @@ tiers: [{name: Member, qualifying_spend_minor: 0}]
 SLICE = 500
 
 
-def worker_applied(port: int) -> int:
-    """Events the running worker has applied so far (its progress page)."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/progress/", timeout=5) as response:
-        return int(json.load(response)["applied"])
+def workers_applied(settings: Settings) -> int:
+    """Events the running workers have applied so far (their progress pages)."""
+    applied = 0
+    for index in range(settings.workers):
+        url = f"http://127.0.0.1:{settings.worker_web_port + index}/progress/"
+        with urllib.request.urlopen(url, timeout=5) as response:
+            applied += int(json.load(response)["applied"])
+    return applied
 
 
 def expected_ledger(feed: Feed, program_file: Path) -> dict[str, int]:
@@ -56,13 +61,14 @@ def expected_ledger(feed: Feed, program_file: Path) -> dict[str, int]:
 
 
 @pytest.mark.parametrize("broker", BROKERS)
-@pytest.mark.parametrize("kill_at", [0.05, 0.5], ids=["kill-early", "kill-midway"])
+@pytest.mark.parametrize(("kill_at", "workers"), [(0.05, 1), (0.5, 1), (0.5, 2)],
+                         ids=["kill-early", "kill-midway", "two-workers-killed-midway"])
 def test_a_killed_worker_loses_nothing_and_counts_nothing_twice(tmp_path: Path, chdb_client: Any,
                                                                   ch_database: str, kill_at: float,
-                                                                  broker: str) -> None:
+                                                                  workers: int, broker: str) -> None:
     feed = synthetic_day(members=300, events=15_000, seed=11)
     expected = feed.expected_outcomes()
-    with engine(tmp_path, chdb_client, ch_database, program=ONE_TIER, broker=broker) as e:
+    with engine(tmp_path, chdb_client, ch_database, program=ONE_TIER, broker=broker, workers=workers) as e:
         want = expected_ledger(feed, e.settings.program_file or Path())
         with engine_processes(e.settings, e.bootstrap) as running:
             # The member base first, as a retailer going live sends it: the day's events need their members.
@@ -73,7 +79,7 @@ def test_a_killed_worker_loses_nothing_and_counts_nothing_twice(tmp_path: Path, 
             kill_when = len(feed.base) + kill_at * len(feed.day)
             slices = [feed.day[start:start + SLICE] for start in range(0, len(feed.day), SLICE)]
             deadline = time.monotonic() + 120
-            while worker_applied(e.settings.worker_web_port) < kill_when:
+            while workers_applied(e.settings) < kill_when:
                 assert running.alive() and time.monotonic() < deadline, "worker made no progress"
                 if slices:
                     produce(e.bootstrap, e.codec, slices.pop(0), lambda n: None)
