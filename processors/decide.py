@@ -48,7 +48,7 @@ from processors.events import (
     TierAssigned,
 )
 from processors.memberships import assign_tier, pay_membership
-from processors.outputs import Decision, LedgerEntry
+from processors.outputs import Decision, LedgerEntry, TierChanged
 from processors.program import Program
 from processors.purchases import apply_purchase
 from processors.redemption import cancel_redemption, redeem
@@ -98,9 +98,14 @@ def decide(state: MemberState | CampaignBudget | None, event: MemberEvent, progr
         return decision
     # What every applied event changes, kept here rather than in each rule.
     remember(applied, event.event_id, received_at, rules)
-    entries = [output for output in decision.outputs if type(output) is LedgerEntry]
-    for seq, entry in enumerate(entries[1:], 1):  # the order a statement lists one event's entries in
-        entry.seq = seq
+    seq = 0
+    for output in decision.outputs:
+        if type(output) is LedgerEntry:  # the order a statement lists one event's entries in
+            output.seq = seq
+            seq += 1
+        elif type(output) is TierChanged:  # the order of the member's changes, whatever the events' times
+            applied.tier_changes += 1
+            output.number = applied.tier_changes
     if event.occurred_at > applied.last_activity_at and type(event) is not ClockTick:  # time passing is not activity
         applied.last_activity_at = event.occurred_at
         applied.expiry_warned = False

@@ -84,6 +84,7 @@ class TierChanged:
     to_tier: str
     qualifying_spend_minor: int
     reason: str
+    number: int = 0  # the member's how-manieth tier change: the order they were applied in, whatever the event times
 
 
 @dataclass(slots=True)

@@ -101,6 +101,7 @@ class MemberState:
     as the paid ``membership`` (its id), whose lapse the member is warned of
     once (``membership_warned``). ``segments`` are the marketing segments the
     member was last put in; ``campaign_points`` what each campaign has given them.
+    ``tier_changes`` counts the member's tier changes, which are numbered with it.
     """
 
     member_id: str
@@ -138,3 +139,4 @@ class MemberState:
     membership_warned: bool = False
     segments: list[str] = field(default_factory=list)
     campaign_points: dict[str, int] = field(default_factory=dict)
+    tier_changes: int = 0

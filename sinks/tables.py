@@ -160,6 +160,7 @@ TABLES: tuple[Table, ...] = (
             col("to_tier", LABEL),
             col("qualifying_spend_minor", INT),
             col("reason", LABEL),
+            col("number", INT),
         ),
         ("member_id", "change_id"),
         "TierChanged",
@@ -247,7 +248,7 @@ SELECT partner_id, currency, sum(amount_minor) AS owed_minor,
 FROM {q}.settlements FINAL GROUP BY partner_id, currency
 """.strip(),
         # One row per known member. Parameterized: SELECT * FROM members(base_tier='base').
-        # The tier is the to_tier of the latest change (ties broken by change_id), else the base tier.
+        # The tier is the to_tier of the last change applied (by its number), else the base tier.
         "members": f"""
 SELECT
     m.member_id AS member_id,
@@ -267,7 +268,7 @@ FROM (
     UNION DISTINCT SELECT member_id FROM {q}.tier_changes
 ) AS m
 LEFT JOIN (
-    SELECT member_id, argMax(to_tier, (occurred_at, change_id)) AS tier
+    SELECT member_id, argMax(to_tier, (number, occurred_at, change_id)) AS tier
     FROM {q}.tier_changes FINAL GROUP BY member_id
 ) AS t ON t.member_id = m.member_id
 LEFT JOIN (

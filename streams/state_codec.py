@@ -26,7 +26,7 @@ _BUDGET = "campaign"  # a campaign's budget, under its own key, starts with this
 # Fields are only ever appended: a state written before a field existed reads with its default.
 _FORMAT_1_FIELDS = 10
 _ADDED_DEFAULTS: list[object] = [0, 0, {}, {}, {}, {}, None, {}, [], {}, None, 0, False, "", 0, {}, "",
-                                 {}, {}, None, None, None, False, [], {}]
+                                 {}, {}, None, None, None, False, [], {}, 0]
 
 
 def _order(order: OrderRecord) -> list[Any]:
@@ -101,6 +101,7 @@ def encode_state(state: MemberState | CampaignBudget, order_value: Any = _order)
         state.membership_warned,
         state.segments,
         state.campaign_points,
+        state.tier_changes,
     ])
 
 
@@ -117,7 +118,7 @@ def decode_state(data: bytes) -> MemberState | CampaignBudget:
      carried, carried_divisor, stamps, social_posts, social_days, redemptions,
      referred_by, referred_friends, visits, badges, birthday, birthday_paid_year, expiry_warned,
      tier_period, tier_grace, lots, expiry_warned_until, visits_by_month, points_by_month, tier_floor,
-     tier_floor_until, membership, membership_warned, segments, campaign_points) = fields
+     tier_floor_until, membership, membership_warned, segments, campaign_points, tier_changes) = fields
     return MemberState(
         member_id=member_id,
         enrolled_at=from_epoch_ms(enrolled),
@@ -159,4 +160,5 @@ def decode_state(data: bytes) -> MemberState | CampaignBudget:
         membership_warned=membership_warned,
         segments=segments,
         campaign_points=campaign_points,
+        tier_changes=tier_changes,
     )

@@ -177,6 +177,17 @@ def test_program_summary(store: ClickHouseStore) -> None:
     }
 
 
+def test_the_tier_is_the_last_change_applied_even_when_its_event_is_older(chdb_client: Any,
+                                                                          ch_database: str) -> None:
+    s = ClickHouseStore(chdb_client, ch_database)
+    s.ensure_schema()
+    store_records(s, "loyalty.tiers.v1", [{**tier("k1", "m7", 5, BASE, "silver", 50_000), "number": 1},
+                                          {**tier("k2", "m7", 4, "silver", "gold", 100_000), "number": 2}])
+
+    summary = queries.member_summary(s, "m7", BASE)
+    assert summary is not None and summary["tier"] == "gold"
+
+
 def test_points_given_back_are_not_counted_as_earned(chdb_client: Any, ch_database: str) -> None:
     s = ClickHouseStore(chdb_client, ch_database)
     s.ensure_schema()

@@ -71,7 +71,7 @@ def test_point_lots_visits_points_and_a_paid_membership_come_back_equal() -> Non
 
 def test_a_state_written_before_the_newest_fields_reads_with_their_defaults() -> None:
     state = demo_states()[0]
-    newest = [f for f in fields(MemberState)][-10:]  # point lots, visits, points, tier floors, campaigns
+    newest = [f for f in fields(MemberState)][-11:]  # point lots, visits, points, tier floors, campaigns, changes
     for f in newest:
         setattr(state, f.name, f.default_factory() if f.default_factory is not MISSING else f.default)
     older = orjson.loads(encode_state(state))[:-len(newest)]

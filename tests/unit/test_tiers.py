@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from builders import Member, club, kr, line
+from builders import Member, club, kr, line, purchase
 
 from processors.events import ClockTick
 from processors.outputs import TierChanged
@@ -29,6 +29,18 @@ def test_reaching_a_tiers_spend_moves_the_member_up_at_once(anna: Member) -> Non
     tier_up = [t for t in anna.triggers if t.kind == "tier_up"]
     assert len(tier_up) == 1
     assert tier_up[0].attributes == {"from_tier": "Member", "to_tier": "Silver"}
+
+
+def test_tier_changes_are_numbered_in_the_order_applied_even_when_events_come_out_of_time_order(
+        anna: Member) -> None:
+    anna.buy(line(kr(5_000)))  # Silver
+    earlier = anna.now - timedelta(minutes=30)  # from another source, sent before but arriving after
+    anna.apply(purchase(anna.member_id, line(kr(5_000)), at=earlier))  # Gold
+
+    changes = anna.tier_changes
+    assert [(c.to_tier, c.number) for c in changes] == [("Silver", 1), ("Gold", 2)]
+    assert changes[1].occurred_at < changes[0].occurred_at  # by event time the Gold change would come first
+    assert anna.state is not None and anna.state.tier_changes == 2
 
 
 def test_one_big_purchase_can_skip_a_tier(anna: Member) -> None:
