@@ -35,8 +35,9 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path(".loyalty"), description="Where embedded state, logs and chDB data live")
     partitions: PositiveInt = 4
     workers: PositiveInt = Field(
-        1, description="Worker processes, sharing the partitions; on several cores more than one applies more "
-        "events a second (up to one per partition)"
+        default_factory=lambda: min(os.cpu_count() or 1, 2),
+        description="Worker processes, sharing the partitions (up to one per partition is useful); on several "
+        "cores more than one applies more events a second. Default: 2, or 1 on a single core",
     )
     worker_web_port: PositiveInt = Field(6066, description="Web port of the first worker; the next ones count up")
     ingest_batch_events: PositiveInt = 10_000
