@@ -25,6 +25,11 @@ from sinks.tables import TABLES_BY_TOPIC, Table, create_statements, quote_ident
 __all__ = ["ClickHouseStore", "connect"]
 
 
+# Missing fields (written before they existed) take the column default. One thread an insert: small frequent
+# inserts gain nothing from more, and embedded, their bursts on every core held up the engine's other processes.
+_INSERT_SETTINGS = {"input_format_avro_allow_missing_fields": 1, "max_threads": 1, "max_insert_threads": 1}
+
+
 class ClickHouseStore:
     """The loyalty tables in one ClickHouse database, reached through one client."""
 
@@ -65,8 +70,7 @@ class ClickHouseStore:
         for container in containers:
             with self._lock:
                 self.client.raw_insert(f"{quote_ident(self.database)}.{quote_ident(table.name)}",
-                                       table.inserted_columns, container, fmt="Avro",
-                                       settings={"input_format_avro_allow_missing_fields": 1})
+                                       table.inserted_columns, container, fmt="Avro", settings=_INSERT_SETTINGS)
 
     # -- reads --------------------------------------------------------------------
     def sql(self, template: str) -> str:

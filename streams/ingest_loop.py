@@ -61,7 +61,8 @@ def run_ingest(bootstrap: str, codec: AvroCodec, settings: Settings, stop: threa
     open_member_batch_partitions(bootstrap, codec, settings.partitions)
     ingest = Ingest(codec, settings.partitions, load_card_directory(bootstrap, codec))
     errors = DeliveryErrors()
-    producer = Producer(producer_config(bootstrap))
+    # Each pass sends its batches at once and waits for them: lingering would only delay them.
+    producer = Producer(producer_config(bootstrap, **{"linger.ms": 0}))
     consumer = Consumer(consumer_config(bootstrap, INGEST_GROUP, **{"fetch.wait.max.ms": settings.fetch_wait_ms}))
     consumer.subscribe([EVENTS])
     try:
@@ -82,7 +83,9 @@ def run_ingest(bootstrap: str, codec: AvroCodec, settings: Settings, stop: threa
                                  on_delivery=errors)
             producer.flush()
             errors.raise_if_any()
-            consumer.commit(asynchronous=False)
+            # Everything read is passed on: commit without waiting. A commit lost in a crash only means those
+            # events are read again, and applying an event twice changes nothing.
+            consumer.commit(asynchronous=True)
     finally:
         consumer.close()
         producer.flush(10)
