@@ -10,10 +10,12 @@ Prints one figure a line:
     pipeline/consumer: N %
     latency reward p50|p99: N ms    event produced -> its ledger entry on Kafka, at half the pipeline rate
     latency clickhouse p50|p99: N ms  event produced -> its ledger row queryable in ClickHouse
-    cpu per event ROLE: N us        CPU each process spent on the day per event (10,000 events/s on
-                                    2 cores leaves 200 us for all of them together)
+    cpu per event ROLE: N us        CPU each role's processes spent on the day per event (10,000 events/s
+                                    on 2 cores leaves 200 us for all of them together)
 
-Compare ratios within one run: the machine's load moves every figure.
+The engine runs with the settings' defaults (``LOYALTY_WORKERS=1 python -m
+bench.pipeline`` measures one worker process, and so on). Compare ratios within
+one run: the machine's load moves every figure.
 """
 
 from __future__ import annotations

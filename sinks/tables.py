@@ -72,11 +72,6 @@ class Table:
     comment: str = ""
 
     @property
-    def column_names(self) -> list[str]:
-        """The stored columns."""
-        return [c.name for c in self.columns if not c.ephemeral]
-
-    @property
     def inserted_columns(self) -> list[str]:
         """The columns an insert fills from the messages' fields."""
         return [c.name for c in self.columns if not c.default]
