@@ -12,8 +12,8 @@ class LineRecord(NamedTuple):
 
     ``amount_minor`` is the qualifying spend still to reverse (0 for a line in an
     excluded category, which never counted towards a tier), ``points`` the points.
-    Never changed once made (a return keeps a new record), as the order's: the
-    worker's storage encodes each order once and recognises it by identity.
+    Like the order that holds it, never changed once made (a return keeps a new
+    record): the worker's storage encodes each order once and recognises it by identity.
     """
 
     quantity: int

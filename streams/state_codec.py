@@ -14,6 +14,7 @@ defaults of the fields it lacks.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -29,7 +30,7 @@ _ADDED_DEFAULTS: list[object] = [0, 0, {}, {}, {}, {}, None, {}, [], {}, None, 0
                                  {}, {}, None, None, None, False, [], {}, 0]
 
 
-def _order(order: OrderRecord) -> list[Any]:
+def _order_value(order: OrderRecord) -> list[Any]:
     return [epoch_ms(order.occurred_at), {line_id: list(line) for line_id, line in order.lines.items()},
             order.partner_id, order.points_used, order.total_minor, order.campaign_points]
 
@@ -52,7 +53,7 @@ class StateEncoder:
             return kept[1]
         if len(self._orders) >= self._orders_kept:
             self._orders.clear()
-        encoded = orjson.Fragment(orjson.dumps(_order(order)))
+        encoded = orjson.Fragment(orjson.dumps(_order_value(order)))
         self._orders[id(order)] = (order, encoded)
         return encoded
 
@@ -60,7 +61,8 @@ class StateEncoder:
         return encode_state(state, self._order)
 
 
-def encode_state(state: MemberState | CampaignBudget, order_value: Any = _order) -> bytes:
+def encode_state(state: MemberState | CampaignBudget,
+                 order_value: Callable[[OrderRecord], object] = _order_value) -> bytes:
     if type(state) is CampaignBudget:
         return orjson.dumps([_BUDGET, 1, state.campaign_id, state.granted, state.seen_events])
     assert type(state) is MemberState
