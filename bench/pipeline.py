@@ -38,7 +38,7 @@ from schemas.codec import AvroCodec
 from schemas.registry import EmbeddedRegistry
 from streams.demo import produce, stored_outcomes, wait_stored
 from streams.demo_feed import synthetic_day
-from streams.embedded import free_port
+from streams.embedded import free_ports
 from streams.kafka import consume_arrived, consumer_config, producer_config
 from streams.offline import member_events
 from streams.processes import broker, clickhouse, engine_processes, sink_thread
@@ -171,7 +171,8 @@ def main() -> None:
     print(f"processors: {processors_rate(events, program):.0f} events/s", flush=True)
 
     data_dir = Path(tempfile.mkdtemp(prefix="loyalty-bench-"))
-    settings = Settings(data_dir=data_dir, worker_web_port=free_port(), clickhouse_database="bench")
+    settings = Settings(data_dir=data_dir, clickhouse_database="bench")
+    settings = settings.model_copy(update={"worker_web_port": free_ports(settings.workers)})
     with broker(settings) as bootstrap:
         ensure_topics(bootstrap, settings.partitions)
         store = clickhouse(settings)

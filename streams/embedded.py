@@ -16,6 +16,7 @@ import atexit
 import contextlib
 import ctypes
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -32,6 +33,7 @@ __all__ = [
     "EmbeddedBroker",
     "die_with_parent",
     "free_port",
+    "free_ports",
     "port_is_free",
     "resolve_tansu_bin",
 ]
@@ -49,6 +51,22 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return int(s.getsockname()[1])
+
+
+# Below Linux's default range for the local ports of outgoing connections (32768-60999): a server restarted
+# on a port from here finds it still free, where a client's connection could have taken an ephemeral one.
+_SERVER_PORTS = range(20_000, 32_768)
+
+
+def free_ports(count: int, host: str = "127.0.0.1") -> int:
+    """Return the first of ``count`` consecutive ports that were free a moment ago and that no outgoing
+    connection will take, for servers that may restart on the same port (the workers' web pages)."""
+    for _ in range(100):
+        first = random.randrange(_SERVER_PORTS.start, _SERVER_PORTS.stop - count)
+        if all(port_is_free(port, host) for port in range(first, first + count)):
+            return first
+    raise RuntimeError(f"found no {count} consecutive free ports on {host} between "
+                       f"{_SERVER_PORTS.start} and {_SERVER_PORTS.stop}: set the ports in the settings")
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:

@@ -13,7 +13,7 @@ from brokers import started_broker
 from schemas.codec import AvroCodec
 from schemas.registry import EmbeddedRegistry
 from sinks.clickhouse import ClickHouseStore
-from streams.embedded import free_port
+from streams.embedded import free_ports
 from streams.processes import RunningSink, sink_thread
 from streams.settings import Settings
 from streams.topics import ensure_topics
@@ -47,7 +47,7 @@ def engine(tmp_path: Path, chdb_client: Any, database: str, program: str = PROGR
     the ``workers`` itself."""
     program_file = tmp_path / "program.yaml"
     program_file.write_text(program)
-    settings = Settings(data_dir=tmp_path / "data", program_file=program_file, worker_web_port=free_port(),
+    settings = Settings(data_dir=tmp_path / "data", program_file=program_file, worker_web_port=free_ports(workers),
                         workers=workers, partitions=4, clickhouse_database=database, sink_flush_ms=100)
     with started_broker(broker, tmp_path / broker) as bootstrap:
         ensure_topics(bootstrap, settings.partitions)

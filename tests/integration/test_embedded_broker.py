@@ -21,7 +21,7 @@ from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource
 
 from streams.changelog import seal_changelog
-from streams.embedded import BrokerStartError, EmbeddedBroker, port_is_free
+from streams.embedded import BrokerStartError, EmbeddedBroker, free_ports, port_is_free
 from streams.topics import CARDS, Cleanup, TopicSpec, engine_topics, ensure_topics
 
 N_MESSAGES = 1_000
@@ -144,6 +144,12 @@ def test_stop_leaves_no_process_and_frees_the_port(tmp_path: Path) -> None:
     assert b.log_path is not None and b.log_path.read_text().startswith("tansu broker")
     with pytest.raises(RuntimeError, match="not started"):
         _ = b.bootstrap
+
+
+def test_server_ports_are_consecutive_free_and_outside_the_outgoing_range() -> None:
+    first = free_ports(3)
+    low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    assert all(port_is_free(port) and not low <= port <= high for port in range(first, first + 3))
 
 
 def test_missing_binary_says_how_to_fix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
