@@ -1,13 +1,15 @@
 """Avro in the Confluent wire format: magic byte 0, a 4-byte schema id, the body.
 
-This module is the only place that knows the header and calls fastavro; every
-topic's messages go through it. Schemas are parsed once; library errors are
+This module is the only place that knows the header and encodes or decodes a
+message; every topic's messages go through it. The messages are the worker's
+largest cost, so the work is cavro's: it reads and writes these records in about
+half fastavro's time (``fastavro`` loads the contract files and gives the
+registry its canonical forms). Schemas are parsed once; library errors are
 wrapped in :class:`CodecError` with a message that says what is wrong.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import struct
@@ -15,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from fastavro import parse_schema, schemaless_reader, schemaless_writer
+import cavro
 
 from schemas.contracts import contract_text, load_contract
 from schemas.registry import SchemaRegistry, UnknownSchemaError
@@ -24,6 +26,17 @@ MAGIC = 0
 _HEADER = struct.Struct(">bI")
 
 Record = dict[str, Any]
+
+# Records as dicts, a union's record branch as (full name, record) and naive datetimes as UTC: what the
+# engine's records look like on both sides.
+_OPTIONS = cavro.Options(
+    record_decodes_to_dict=True,
+    union_decodes_to=cavro.UnionDecodeOption.TYPE_TUPLE_IF_RECORD,
+    allow_tuple_notation=True,
+    naive_dt_assume_utc=True,
+)
+# Read after a message's body: it finds the end of the message, or bytes the schema did not account for.
+_ONE_BYTE = cavro.Schema('{"type": "fixed", "name": "OneByte", "size": 1}')
 
 
 class CodecError(ValueError):
@@ -35,35 +48,36 @@ class AvroCodec:
 
     def __init__(self, registry: SchemaRegistry) -> None:
         self._registry = registry
-        self._writers: dict[tuple[str, str], tuple[bytes, Any]] = {}
-        self._readers: dict[int, Any] = {}
+        self._writers: dict[tuple[str, str], tuple[bytes, cavro.Schema]] = {}
+        self._readers: dict[int, cavro.Schema] = {}
         self._container_headers: dict[tuple[int, str], bytes] = {}
 
-    def _writer(self, topic: str, contract: str) -> tuple[bytes, Any]:
+    def _writer(self, topic: str, contract: str) -> tuple[bytes, cavro.Schema]:
         key = (topic, contract)
         writer = self._writers.get(key)
         if writer is None:
-            schema_id = self._registry.register(f"{topic}-value", contract_text(contract))
-            schema = load_contract(contract)
-            self._readers.setdefault(schema_id, schema)
+            text = contract_text(contract)
+            schema_id = self._registry.register(f"{topic}-value", text)
+            schema = self._readers.setdefault(schema_id, cavro.Schema(text, options=_OPTIONS))
             writer = self._writers[key] = (_HEADER.pack(MAGIC, schema_id), schema)
         return writer
 
     def encode(self, topic: str, contract: str, record: Record) -> bytes:
         header, schema = self._writer(topic, contract)
-        out = io.BytesIO()
-        out.write(header)
         try:
-            schemaless_writer(out, schema, record)
-        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            return header + schema.binary_encode(record)
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
             raise CodecError(f"cannot encode {contract} for {topic}: {exc}") from exc
-        return out.getvalue()
 
-    def _reader(self, schema_id: int) -> Any:
+    def _reader(self, schema_id: int) -> cavro.Schema:
         schema = self._readers.get(schema_id)
         if schema is None:
             text = self._registry.schema_text(schema_id)
-            schema = self._readers[schema_id] = parse_schema(json.loads(text))
+            try:
+                schema = cavro.Schema(text, options=_OPTIONS)
+            except Exception as exc:  # cavro raises many types on a schema it cannot use
+                raise CodecError(f"schema id {schema_id} is not a usable Avro schema: {exc}") from exc
+            self._readers[schema_id] = schema
         return schema
 
     def decode(self, data: bytes | None) -> Record:
@@ -76,14 +90,17 @@ class AvroCodec:
             schema = self._reader(schema_id)
         except UnknownSchemaError as exc:
             raise CodecError(str(exc)) from exc
-        body = io.BytesIO(data)
-        body.seek(_HEADER.size)
+        body = cavro.MemoryReader(memoryview(data)[_HEADER.size:])
         try:
-            record = schemaless_reader(body, schema, None, return_record_name=True)
-        except Exception as exc:  # fastavro raises many types on bad bytes
+            record = schema.binary_read(body)
+        except Exception as exc:  # cavro raises many types on bad bytes
             raise CodecError(f"Avro body does not match schema id {schema_id}: {exc!r}") from exc
-        if body.tell() != len(data):
-            raise CodecError(f"{len(data) - body.tell()} bytes left after the Avro body of schema id {schema_id}")
+        try:
+            _ONE_BYTE.binary_read(body)
+        except EOFError:
+            pass
+        else:
+            raise CodecError(f"bytes left after the Avro body of schema id {schema_id}")
         if not isinstance(record, dict):
             raise CodecError(f"schema id {schema_id} does not describe a record")
         return record

@@ -29,7 +29,7 @@ def _load(name: str, parsed_hint: bool) -> Any:
 
 @cache
 def load_contract(name: str) -> Any:
-    """The parsed schema ``loyalty.v1.<name>``, named types it refers to expanded, ready for fastavro."""
+    """The parsed schema ``loyalty.v1.<name>``, named types it refers to expanded, as fastavro parses it."""
     return _load(name, parsed_hint=True)
 
 

@@ -135,9 +135,9 @@ def _field_names(cls: type) -> tuple[str, ...]:
 
 
 def as_record(value: Any) -> Record:
-    """An output dataclass (and the dataclasses in its tuples) as a plain dict for fastavro.
+    """An output dataclass (and the dataclasses in its tuples) as a plain dict for the Avro codec.
 
-    Mappings and scalars are passed as they are: fastavro writes any mapping.
+    Mappings and scalars are passed as they are: the codec writes any mapping.
     """
     return _record_maker(type(value))(value)
 

@@ -42,14 +42,27 @@ tiers: [{name: Member, qualifying_spend_minor: 0}]
 SLICE = 500
 
 
-def workers_applied(settings: Settings) -> int:
-    """Events the running workers have applied so far (their progress pages)."""
-    applied = 0
+def workers_counts(settings: Settings) -> list[dict[str, int]]:
+    """Each running worker's counts (its progress page): batches and events applied, duplicates, ..."""
+    counts = []
     for index in range(settings.workers):
         url = f"http://127.0.0.1:{settings.worker_web_port + index}/progress/"
         with urllib.request.urlopen(url, timeout=5) as response:
-            applied += int(json.load(response)["applied"])
-    return applied
+            counts.append(json.load(response))
+    return counts
+
+
+def workers_applied(settings: Settings) -> int:
+    """Events the running workers have applied so far."""
+    return sum(int(counts["applied"]) for counts in workers_counts(settings))
+
+
+def missing_events(feed: Feed, store: Any) -> list[str]:
+    """Ids of the feed's well-formed events that are neither accepted nor dead-lettered in ClickHouse."""
+    stored = {row["event_id"] for row in store.rows(
+        "SELECT event_id FROM $db.activity UNION DISTINCT SELECT ifNull(event_id, '') FROM $db.dead_letters")}
+    return sorted({value["event_id"] for _, value in feed.base + feed.day
+                   if isinstance(value, dict)} - stored)[:20]
 
 
 def expected_ledger(feed: Feed, program_file: Path) -> dict[str, int]:
@@ -89,7 +102,11 @@ def test_a_killed_worker_loses_nothing_and_counts_nothing_twice(tmp_path: Path, 
         for rest in slices:
             produce(e.bootstrap, e.codec, rest, lambda n: None)
         with engine_processes(e.settings, e.bootstrap) as running:
-            wait_stored(e.store, expected, e.sink, running.alive, 180, lambda n: None)
+            try:
+                wait_stored(e.store, expected, e.sink, running.alive, 180, lambda n: None)
+            except TimeoutError as exc:
+                raise AssertionError(f"{exc}; missing: {missing_events(feed, e.store)}; "
+                                     f"worker counts after the restart: {workers_counts(e.settings)}") from exc
             time.sleep(1)  # let any replayed output arrive, so a double count would show
 
         got = {row["entry_id"]: row["points"]

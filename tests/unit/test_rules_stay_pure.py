@@ -19,6 +19,7 @@ IO_PACKAGES = {
     "clickhouse_connect",
     "chdb",
     "fastavro",
+    "cavro",
 }
 
 
