@@ -12,6 +12,7 @@ Prints one figure a line:
     latency clickhouse p50|p99: N ms  event produced -> its ledger row queryable in ClickHouse
     cpu per event ROLE: N us        CPU each role's processes spent on the day per event (10,000 events/s
                                     on 2 cores leaves 200 us for all of them together)
+    cpu at R events/s ROLE: N %     the same during the latency run, in % of one core (the machine has 200)
 
 The engine runs with the settings' defaults (``LOYALTY_WORKERS=1 python -m
 bench.pipeline`` measures one worker process, and so on). Compare ratios within
@@ -83,8 +84,11 @@ def percentile_ms(samples: list[float], q: int) -> float:
 
 
 def paced_latency(bootstrap: str, codec: AvroCodec, store: Any, template: dict[str, Any], members: list[str],
-                  rate: float, seconds: float) -> tuple[list[float], list[float]]:
-    """Send purchases at ``rate``; time each to its ledger entry on Kafka and its row in ClickHouse."""
+                  rate: float, seconds: float) -> tuple[list[float], list[float], dict[str, float]]:
+    """Send purchases at ``rate``; time each to its ledger entry on Kafka and its row in ClickHouse.
+
+    Also returns each role's CPU while sending, in % of one core.
+    """
     sent: dict[str, float] = {}
     on_kafka: dict[str, float] = {}
     watcher = Consumer(consumer_config(bootstrap, f"bench-ledger-{time.time_ns()}", **{"fetch.wait.max.ms": 5}))
@@ -129,7 +133,7 @@ def paced_latency(bootstrap: str, codec: AvroCodec, store: Any, template: dict[s
     # with an event the engine has applied already (a duplicate, which changes nothing).
     producer.produce(EVENTS, codec.encode(EVENTS, "LoyaltyEvent", template), template["source"].encode())
     producer.flush()
-    total, interval, started = int(rate * seconds), 1 / rate, time.perf_counter()
+    total, interval, started, cpu_before = int(rate * seconds), 1 / rate, time.perf_counter(), cpu_seconds()
     for n in range(total):
         event_id = f"latency-{n}"
         body = (template["body"][0], {**template["body"][1], "order_id": event_id})
@@ -143,6 +147,8 @@ def paced_latency(bootstrap: str, codec: AvroCodec, store: Any, template: dict[s
         probes.append((event_id, event["occurred_at"]))
         producer.poll(0)
     producer.flush()
+    elapsed = time.perf_counter() - started
+    cpu = {role: 100 * (spent - cpu_before.get(role, 0.0)) / elapsed for role, spent in cpu_seconds().items()}
     deadline = time.perf_counter() + 30
     while len(in_clickhouse) < total and time.perf_counter() < deadline:
         time.sleep(0.1)
@@ -152,7 +158,7 @@ def paced_latency(bootstrap: str, codec: AvroCodec, store: Any, template: dict[s
     watcher.close()
     kafka = [on_kafka[e] - sent[e] for e in sent if e in on_kafka]
     stored = [in_clickhouse[e] - sent[e] for e in sent if e in in_clickhouse]
-    return kafka, stored
+    return kafka, stored, cpu
 
 
 def main() -> None:
@@ -196,8 +202,11 @@ def main() -> None:
             print(f"pipeline/consumer: {100 * pipeline / consumer:.1f} %", flush=True)
             template = next(v for _, v in feed.day if isinstance(v, dict) and v["event_id"].startswith("order-"))
             members = sorted({v["member_id"] for _, v in feed.base if isinstance(v, dict)})
-            kafka, stored = paced_latency(bootstrap, codec, store, template, members,
-                                          args.latency_rate or pipeline / 2, args.latency_seconds)
+            rate = args.latency_rate or pipeline / 2
+            kafka, stored, cpu = paced_latency(bootstrap, codec, store, template, members, rate,
+                                               args.latency_seconds)
+            for role, share in cpu.items():
+                print(f"cpu at {rate:.0f} events/s {role}: {share:.0f} % of a core", flush=True)
             for name, samples in (("reward", kafka), ("clickhouse", stored)):
                 if len(samples) < 2:
                     print(f"latency {name}: too few samples ({len(samples)})")
