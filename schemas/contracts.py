@@ -19,21 +19,18 @@ def contract_names() -> list[str]:
     )
 
 
-def _load(name: str, parsed_hint: bool) -> Any:
+@cache
+def contract_text(name: str) -> str:
+    """The schema ``loyalty.v1.<name>`` as self-contained JSON text (named types it refers to expanded),
+    as a schema registry stores it."""
     from fastavro.schema import load_schema
 
     path = resources.files("schemas") / "avro" / f"{NAMESPACE}.{name}.avsc"
     with resources.as_file(path) as file:
-        return load_schema(str(file), _write_hint=parsed_hint)
+        return json.dumps(load_schema(str(file), _write_hint=False), separators=(",", ":"))
 
 
 @cache
 def load_contract(name: str) -> Any:
-    """The parsed schema ``loyalty.v1.<name>``, named types it refers to expanded, as fastavro parses it."""
-    return _load(name, parsed_hint=True)
-
-
-@cache
-def contract_text(name: str) -> str:
-    """The self-contained schema as JSON text, as a schema registry stores it."""
-    return json.dumps(_load(name, parsed_hint=False), separators=(",", ":"))
+    """The self-contained schema ``loyalty.v1.<name>`` as a dict."""
+    return json.loads(contract_text(name))
