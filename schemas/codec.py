@@ -56,10 +56,8 @@ class AvroCodec:
         key = (topic, contract)
         writer = self._writers.get(key)
         if writer is None:
-            text = contract_text(contract)
-            schema_id = self._registry.register(f"{topic}-value", text)
-            schema = self._readers.setdefault(schema_id, cavro.Schema(text, options=_OPTIONS))
-            writer = self._writers[key] = (_HEADER.pack(MAGIC, schema_id), schema)
+            schema_id = self._registry.register(f"{topic}-value", contract_text(contract))
+            writer = self._writers[key] = (_HEADER.pack(MAGIC, schema_id), self._reader(schema_id))
         return writer
 
     def encode(self, topic: str, contract: str, record: Record) -> bytes:

@@ -72,6 +72,10 @@ class Settings(BaseSettings):
     def embedded_clickhouse(self) -> bool:
         return self.clickhouse_dsn == EMBEDDED
 
+    def worker_web_port_of(self, index: int) -> int:
+        """The web port of worker ``index`` (its progress page)."""
+        return self.worker_web_port + index
+
     def resolved_clickhouse_dsn(self) -> str:
         if self.embedded_clickhouse:
             return f"chdb://{(self.data_dir / 'clickhouse').resolve()}"

@@ -46,7 +46,7 @@ def workers_counts(settings: Settings) -> list[dict[str, int]]:
     """Each running worker's counts (its progress page): batches and events applied, duplicates, ..."""
     counts = []
     for index in range(settings.workers):
-        url = f"http://127.0.0.1:{settings.worker_web_port + index}/progress/"
+        url = f"http://127.0.0.1:{settings.worker_web_port_of(index)}/progress/"
         with urllib.request.urlopen(url, timeout=5) as response:
             counts.append(json.load(response))
     return counts
