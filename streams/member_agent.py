@@ -15,21 +15,18 @@ same outputs, which the sink folds together by their deterministic ids.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
-import weakref
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, MutableMapping
+from collections.abc import Iterable
 from typing import NamedTuple
 
-from faust.streams import _current_event
-
 from streams.batch_gaps import APPLIED_OFFSET_KEY, NOTHING_APPLIED, BatchReader
+from streams.kafka import DeliveryFailed
 from streams.member_batches import MemberBatchApplier, Message
+from streams.member_store import MemberStore
 from streams.outputs import OutputPublisher
 from streams.state_codec import StateEncoder
-from streams.topics import MEMBER_BATCHES
 
 log = logging.getLogger(__name__)
 
@@ -45,35 +42,8 @@ class Batch(NamedTuple):
     value: bytes
 
 
-class _SourceMessage(NamedTuple):
-    topic: str
-    partition: int
-
-
-class _PartitionEvent:
-    """Stands in for a stream event where Faust only needs its topic and partition."""
-
-    def __init__(self, partition: int) -> None:
-        self.message = _SourceMessage(MEMBER_BATCHES, partition)
-
-
-@contextlib.contextmanager
-def table_partition(partition: int) -> Iterator[None]:
-    """Table reads and writes inside go to ``partition`` (its RocksDB and changelog partition).
-
-    Faust takes that partition from the event being processed; a step covers
-    several partitions, and a catch-up has no event at all, so it is set here.
-    """
-    stand_in = _PartitionEvent(partition)
-    token = _current_event.set(weakref.ref(stand_in))  # type: ignore[arg-type]
-    try:
-        yield
-    finally:
-        _current_event.reset(token)
-
-
 class MemberAgent:
-    def __init__(self, members: MutableMapping[bytes, bytes], applier: MemberBatchApplier,
+    def __init__(self, members: MemberStore, applier: MemberBatchApplier,
                  publisher: OutputPublisher, reader: BatchReader,
                  write_every: float = WRITE_EVERY_SECONDS) -> None:
         self._members = members
@@ -98,15 +68,22 @@ class MemberAgent:
         self._unwritten.clear()
 
     async def rebalanced(self) -> None:
-        """Partitions moved: forget, once the step at hand is done (it must not find its state gone)."""
+        """Partitions moved: forget, once the step at hand is done (it must not find its state gone).
+
+        The states written so far are made durable first, so whoever takes a
+        partition over recovers them rather than applying its batches again.
+        """
         async with self._lock:
+            try:
+                await asyncio.get_running_loop().run_in_executor(None, self._members.flush)
+            except DeliveryFailed as failure:  # the new owner applies those batches again: slower, still exact
+                log.warning("states written before a rebalance may not be in the changelog: %s", failure)
             self.forget()
 
     def last_applied(self, partition: int) -> int:
         last = self._applied.get(partition)
         if last is None:
-            with table_partition(partition):
-                stored = self._members.get(APPLIED_OFFSET_KEY)
+            stored = self._members.get(partition, APPLIED_OFFSET_KEY)
             last = self._applied[partition] = NOTHING_APPLIED if stored is None else int(stored)
         return last
 
@@ -166,9 +143,8 @@ class MemberAgent:
                                     "read directly", last + 1, batch.offset - 1, partition)
                         self.counts["batches_read_directly"] += len(missing)
                     todo = [Batch(partition, offset, value) for offset, value in missing] + todo
-                with table_partition(partition):
-                    for each in todo:
-                        messages += self._apply_batch(each)
+                for each in todo:
+                    messages += self._apply_batch(each)
                 last = self._applied[partition] = batch.offset
             self._stepped_at[partition] = time.monotonic()
         self._publisher.publish(messages)
@@ -178,14 +154,13 @@ class MemberAgent:
 
     async def _write(self) -> None:
         """Write the changed states, and with them each partition's last applied offset, to the table,
-        once the outputs they reflect are all on the broker."""
+        once the outputs they reflect are all on the broker (and the states written before are durable)."""
         await self._publisher.flush()
+        await asyncio.get_running_loop().run_in_executor(None, self._members.flush)
         pending, encode = self._applier.pending(), self._encoder.encode
         for partition in self._unwritten:
-            with table_partition(partition):
-                for member_id, state in pending.get(partition, {}).items():
-                    self._members[member_id.encode()] = encode(state)
-                self._members[APPLIED_OFFSET_KEY] = str(self._applied[partition]).encode()
+            states = [(member_id.encode(), encode(state)) for member_id, state in pending.get(partition, {}).items()]
+            self._members.write(partition, [*states, (APPLIED_OFFSET_KEY, str(self._applied[partition]).encode())])
         self._applier.written()
         self._unwritten.clear()
         self._written_at = time.monotonic()
@@ -193,7 +168,7 @@ class MemberAgent:
     def _apply_batch(self, batch: Batch) -> list[Message]:
         members = self._members
         result = self._applier.apply(batch.value, batch.partition, batch.offset,
-                                     lambda member_id: members.get(member_id.encode()))
+                                     lambda member_id: members.get(batch.partition, member_id.encode()))
         counts = self.counts
         counts["batches"] += 1
         counts["applied"] += result.applied

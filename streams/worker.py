@@ -24,6 +24,7 @@ from schemas.registry import registry_for
 from streams.batch_gaps import BatchReader
 from streams.member_agent import Batch, MemberAgent
 from streams.member_batches import MemberBatchApplier
+from streams.member_store import FaustTableStore
 from streams.outputs import OutputPublisher
 from streams.program_file import load_program
 from streams.settings import Settings, worker_name
@@ -82,7 +83,7 @@ def create_app(settings: Settings, bootstrap: str, program: Program | None = Non
     batches = app.topic(MEMBER_BATCHES, key_serializer="raw", value_serializer="raw",
                         partitions=settings.partitions, internal=False)
     members = app.Table(TABLE, key_type=bytes, value_type=bytes, partitions=settings.partitions)
-    agent = MemberAgent(members, MemberBatchApplier(codec, program),
+    agent = MemberAgent(FaustTableStore(members, bootstrap), MemberBatchApplier(codec, program),
                         OutputPublisher(bootstrap), BatchReader(bootstrap))
 
     @app.agent(batches)

@@ -2,6 +2,7 @@
 
 Batches are written to the real broker; the agent is handed some of them as a
 stream would (with a gap, then a redelivery) and must read the rest from Kafka.
+Its table is a real Faust RocksDB table (of an app that is not started).
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import faust
 import pytest
 from brokers import BROKERS, started_broker
 from confluent_kafka import Consumer, Producer, TopicPartition
+from faust.types import TP
 
 from schemas.codec import AvroCodec
 from schemas.registry import EmbeddedRegistry
@@ -25,10 +28,11 @@ from streams.demo_feed import synthetic_day
 from streams.kafka import consumer_config, producer_config
 from streams.member_agent import Batch, MemberAgent
 from streams.member_batches import MemberBatchApplier
+from streams.member_store import FaustTableStore
 from streams.offline import ingested
 from streams.outputs import OutputPublisher
 from streams.program_file import load_program
-from streams.topics import LEDGER, MEMBER_BATCHES, ensure_topics
+from streams.topics import LEDGER, MEMBER_BATCHES, MEMBERS_CHANGELOG, ensure_topics
 
 
 def member_batches(codec: AvroCodec, members: int) -> list[bytes]:
@@ -42,15 +46,20 @@ def member_batches(codec: AvroCodec, members: int) -> list[bytes]:
 @dataclass
 class AgentOnBroker:
     agent: MemberAgent
-    members: dict[bytes, bytes]
+    table: Any
     batches: list[bytes]
     bootstrap: str
     codec: AvroCodec
 
+    def stored(self) -> dict[bytes, bytes]:
+        """What partition 0 of the table holds, less Faust's own bookkeeping."""
+        return {key: value for key, value in self.table.data._db_for_partition(0).items()
+                if key != self.table.data.offset_key}
+
 
 @contextlib.contextmanager
 def agent_on_broker(kind: str, tmp_path: Path, members: int, write_every: float) -> Iterator[AgentOnBroker]:
-    """A member agent on a one-partition broker that holds one batch per member, a dict for its table."""
+    """A member agent on a one-partition broker that holds one batch per member."""
     codec = AvroCodec(EmbeddedRegistry())
     with started_broker(kind, tmp_path) as bootstrap:
         ensure_topics(bootstrap, 1)
@@ -60,12 +69,15 @@ def agent_on_broker(kind: str, tmp_path: Path, members: int, write_every: float)
             producer.produce(MEMBER_BATCHES, value, partition=0)
         producer.flush()
         publisher, reader = OutputPublisher(bootstrap), BatchReader(bootstrap)
-        table: dict[bytes, bytes] = {}
-        agent = MemberAgent(table, MemberBatchApplier(codec, load_program(None)), publisher, reader, write_every)
+        app = faust.App("loyalty", broker=f"kafka://{bootstrap}", store="rocksdb://", datadir=str(tmp_path / "worker"))
+        table = app.Table("members", key_type=bytes, value_type=bytes, partitions=1)
+        store = FaustTableStore(table, bootstrap)
+        agent = MemberAgent(store, MemberBatchApplier(codec, load_program(None)), publisher, reader, write_every)
         try:
             yield AgentOnBroker(agent, table, batches, bootstrap, codec)
         finally:
             publisher.close()
+            store.close()
             reader.close()
 
 
@@ -82,12 +94,12 @@ def test_a_gap_is_read_from_kafka_a_redelivery_is_skipped_and_an_undelivered_tai
     kind: str, tmp_path: Path,
 ) -> None:
     with agent_on_broker(kind, tmp_path, members=5, write_every=0) as on:
-        agent, members, batches = on.agent, on.members, on.batches
+        agent, batches = on.agent, on.batches
 
         async def stream_delivers() -> None:
             await agent.apply([Batch(0, 0, batches[0]), Batch(0, 3, batches[3])])  # 1 and 2 skipped
             assert agent.counts["batches_read_directly"] == 2
-            assert members[APPLIED_OFFSET_KEY] == b"3"
+            assert on.stored()[APPLIED_OFFSET_KEY] == b"3"
             await agent.apply([Batch(0, 2, batches[2])])  # comes late: already applied
             assert agent.counts["redelivered_batches"] == 1
             await agent.catch_up([0], idle_seconds=0)  # batch 4 never comes through the stream
@@ -95,9 +107,10 @@ def test_a_gap_is_read_from_kafka_a_redelivery_is_skipped_and_an_undelivered_tai
 
         asyncio.run(stream_delivers())
 
-        assert members[APPLIED_OFFSET_KEY] == b"4"
+        stored = on.stored()
+        assert stored[APPLIED_OFFSET_KEY] == b"4"
         assert agent.counts["batches"] == 5
-        assert len(members) == 6  # five members and the offset
+        assert len(stored) == 6  # five members and the offset
         welcomed = ledger_members(on.bootstrap, on.codec)
         assert len(welcomed) == 5 and set(welcomed.values()) == {1}
 
@@ -107,19 +120,46 @@ def test_states_are_written_behind_and_a_forgotten_step_is_applied_again_from_ka
     kind: str, tmp_path: Path,
 ) -> None:
     with agent_on_broker(kind, tmp_path, members=3, write_every=3600) as on:
-        agent, members, batches = on.agent, on.members, on.batches
+        agent, batches = on.agent, on.batches
 
         async def crash_and_restart() -> None:
             await agent.apply([Batch(0, 0, batches[0]), Batch(0, 1, batches[1])])
-            assert members == {}  # outputs are out, states wait for the next write
+            assert on.stored() == {}  # outputs are out, states wait for the next write
             await agent.catch_up([0], idle_seconds=3600)  # the periodic look writes what is due
-            assert members[APPLIED_OFFSET_KEY] == b"1" and len(members) == 3
+            stored = on.stored()
+            assert stored[APPLIED_OFFSET_KEY] == b"1" and len(stored) == 3
             await agent.apply([Batch(0, 2, batches[2])])
             agent.forget()  # a failed step or a rebalance: the unwritten member is gone from memory
             await agent.catch_up([0], idle_seconds=0)  # batch 2 is after the table's offset: applied again
 
         asyncio.run(crash_and_restart())
 
-        assert members[APPLIED_OFFSET_KEY] == b"2" and len(members) == 4
+        stored = on.stored()
+        assert stored[APPLIED_OFFSET_KEY] == b"2" and len(stored) == 4
         welcomed = ledger_members(on.bootstrap, on.codec)
         assert len(welcomed) == 3 and max(welcomed.values()) == 2  # the replayed welcome came out twice
+
+
+@pytest.mark.parametrize("kind", BROKERS)
+def test_written_states_are_in_their_partition_and_its_changelog_and_recovery_starts_after_them(
+    kind: str, tmp_path: Path,
+) -> None:
+    with started_broker(kind, tmp_path) as bootstrap:
+        ensure_topics(bootstrap, 2)
+        app = faust.App("loyalty", broker=f"kafka://{bootstrap}", store="rocksdb://", datadir=str(tmp_path / "worker"))
+        table = app.Table("members", key_type=bytes, value_type=bytes, partitions=2)
+        store = FaustTableStore(table, bootstrap)
+        store.write(1, [(b"m-1", b"state 1"), (b"m-2", b"state 2")])
+        store.write(1, [(b"m-1", b"state 1, later")])
+        assert store.get(1, b"m-1") == b"state 1, later" and store.get(0, b"m-1") is None
+        store.flush()
+        store.close()
+
+        consumer = Consumer(consumer_config(bootstrap, "changelog-check"))
+        consumer.assign([TopicPartition(MEMBERS_CHANGELOG, 1, 0)])
+        records = [(m.key(), m.value(), m.offset()) for m in consumer.consume(100, 3) if m.error() is None]
+        consumer.close()
+        assert [(key, value) for key, value, _ in records] == [
+            (b"m-1", b"state 1"), (b"m-2", b"state 2"), (b"m-1", b"state 1, later")]
+        assert table.data.persisted_offset(TP(MEMBERS_CHANGELOG, 1)) == records[-1][2]
+        assert table.data.persisted_offset(TP(MEMBERS_CHANGELOG, 0)) is None
