@@ -9,6 +9,7 @@ Prints one figure a line:
     pipeline: N events/s            input produced -> every outcome queryable in ClickHouse
     pipeline/consumer: N %
     latency reward p50|p99: N ms    event produced -> its ledger entry on Kafka, at half the pipeline rate
+                                    (sent and watched from a process of its own)
     latency clickhouse p50|p99: N ms  event produced -> its ledger row queryable in ClickHouse
     cpu per event ROLE: N us        CPU each role's processes spent on the day per event (10,000 events/s
                                     on 2 cores leaves 200 us for all of them together)
@@ -22,12 +23,14 @@ one run: the machine's load moves every figure.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import resource
 import tempfile
 import threading
 import time
 from datetime import UTC, datetime
+from multiprocessing.connection import Connection
 from pathlib import Path
 from statistics import quantiles
 from typing import Any
@@ -66,7 +69,7 @@ def cpu_seconds() -> dict[str, float]:
     """CPU time (user + system) so far of this process (the sink lives here) and of each child, by role."""
     ticks = os.sysconf("SC_CLK_TCK")
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    seconds = {"sink (and the bench's producer)": usage.ru_utime + usage.ru_stime}
+    seconds = {"sink (in the bench's process, with its feed and ClickHouse polling)": usage.ru_utime + usage.ru_stime}
     children = " ".join(Path(task, "children").read_text() for task in Path("/proc/self/task").iterdir())
     for pid in children.split():
         try:
@@ -74,7 +77,8 @@ def cpu_seconds() -> dict[str, float]:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except FileNotFoundError:
             continue
-        role = "broker" if "broker" in command else "ingest" if "ingest" in command else "worker"
+        role = ("the bench's latency probe" if "multiprocessing" in command else "broker" if "broker" in command
+                else "ingest" if "ingest" in command else "worker")
         seconds[role] = seconds.get(role, 0.0) + (int(fields[11]) + int(fields[12])) / ticks
     return seconds
 
@@ -83,79 +87,122 @@ def percentile_ms(samples: list[float], q: int) -> float:
     return quantiles(samples, n=100, method="inclusive")[q - 1] * 1000
 
 
-def paced_latency(bootstrap: str, codec: AvroCodec, store: Any, template: dict[str, Any], members: list[str],
-                  rate: float, seconds: float) -> tuple[list[float], list[float], dict[str, float]]:
-    """Send purchases at ``rate``; time each to its ledger entry on Kafka and its row in ClickHouse.
+def send_and_watch(bootstrap: str, template: dict[str, Any], members: list[str], rate: float, seconds: float,
+                   conn: Connection) -> None:
+    """Send probe purchases at ``rate``, noting when each is sent and when its ledger entry is on Kafka.
 
-    Also returns each role's CPU while sending, in % of one core.
+    Runs in a process of its own: in the bench's process the sink's work would
+    delay the moment an arrival is noted. Times are ``time.monotonic()``, which
+    every process on the machine shares. Sends ``("started", monotonic, epoch)``
+    when the first probe goes out, then ``("done", sent, on_kafka)``.
     """
-    sent: dict[str, float] = {}
-    on_kafka: dict[str, float] = {}
+    codec = AvroCodec(EmbeddedRegistry())
     watcher = Consumer(consumer_config(bootstrap, f"bench-ledger-{time.time_ns()}", **{"fetch.wait.max.ms": 5}))
     metadata = watcher.list_topics(LEDGER, timeout=10).topics[LEDGER]
-    ends = [TopicPartition(LEDGER, p, watcher.get_watermark_offsets(TopicPartition(LEDGER, p))[1])
-            for p in metadata.partitions]
-    watcher.assign(ends)
+    watcher.assign([TopicPartition(LEDGER, p, watcher.get_watermark_offsets(TopicPartition(LEDGER, p))[1])
+                    for p in metadata.partitions])
+    on_kafka: dict[str, float] = {}
     stop = threading.Event()
-    in_clickhouse: dict[str, float] = {}
 
     def watch() -> None:
         while not stop.is_set():
             for message in consume_arrived(watcher, 1000, 0.05):
                 if message.error() is None:
                     event_id = codec.decode(message.value())["event_id"]
-                    if event_id in sent:
-                        on_kafka.setdefault(event_id, time.perf_counter())
+                    if event_id.startswith("latency-"):
+                        on_kafka.setdefault(event_id, time.monotonic())
 
-    probes: list[tuple[str, datetime]] = []  # (event id, occurred at), in the order sent
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    producer = Producer(producer_config(bootstrap))
+    # A new idempotent producer first asks the broker for its id (~0.5 s): do that before the clock starts,
+    # with an event the engine has applied already (a duplicate, which changes nothing).
+    producer.produce(EVENTS, codec.encode(EVENTS, "LoyaltyEvent", template), template["source"].encode())
+    producer.flush()
+    total, key = int(rate * seconds), template["source"].encode()
+    epoch = time.time() + 2  # the probes are encoded before the clock starts, dated when they are due
+    probes = [codec.encode(EVENTS, "LoyaltyEvent", probe_event(template, members, n, epoch + n / rate))
+              for n in range(total)]
+    time.sleep(max(0.0, epoch - time.time()))
+    started = time.monotonic()
+    conn.send(("started", started, epoch))
+    sent: dict[str, float] = {}
+    n = 0
+    while n < total:
+        now = time.monotonic()
+        due = min(total, int((now - started) * rate) + 1)  # every probe due by now goes out
+        while n < due:
+            producer.produce(EVENTS, probes[n], key)
+            sent[f"latency-{n}"] = now
+            n += 1
+        producer.poll(0)
+        time.sleep(0.0005)
+    producer.flush()
+    deadline = time.monotonic() + 30
+    while len(on_kafka) < total and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stop.set()
+    thread.join()
+    watcher.close()
+    conn.send(("done", sent, on_kafka))
+
+
+def probe_event(template: dict[str, Any], members: list[str], n: int, epoch: float) -> dict[str, Any]:
+    """Probe purchase ``n``: the template's order, for one of ``members`` in turn, occurring at ``epoch``."""
+    event_id = f"latency-{n}"
+    body = (template["body"][0], {**template["body"][1], "order_id": event_id})
+    return {**template, "event_id": event_id, "occurred_at": datetime.fromtimestamp(epoch, UTC),
+            "member_id": members[n % len(members)], "body": body}
+
+
+def paced_latency(bootstrap: str, store: Any, template: dict[str, Any], members: list[str],
+                  rate: float, seconds: float) -> tuple[list[float], list[float], dict[str, float]]:
+    """Send purchases at ``rate``; time each to its ledger entry on Kafka and its row in ClickHouse.
+
+    Also returns each role's CPU while sending, in % of one core.
+    """
+    context = multiprocessing.get_context("spawn")  # not fork: this process runs threads
+    receiver, conn = context.Pipe(duplex=False)
+    prober = context.Process(target=send_and_watch, args=(bootstrap, template, members, rate, seconds, conn),
+                             daemon=True)
+    prober.start()
+    if not receiver.poll(120):
+        raise RuntimeError("the latency probe did not start sending within 120 s")
+    _, started, epoch = receiver.recv()
+    cpu_before, total = cpu_seconds(), int(rate * seconds)
+    in_clickhouse: dict[str, float] = {}
+    stop = threading.Event()
 
     def poll_clickhouse() -> None:
         # Only rows from the oldest probe not seen yet on: reading every probe row back on every poll would
         # cost this process (the sink's) more and more time as they pile up, and slow the sink down.
         oldest = 0
         while not stop.is_set():
-            while oldest < len(probes) and probes[oldest][0] in in_clickhouse:
+            while oldest < total and f"latency-{oldest}" in in_clickhouse:
                 oldest += 1
-            if oldest < len(probes):
+            if oldest < total:
                 rows = store.rows("SELECT event_id FROM $db.ledger WHERE occurred_at >= {since:DateTime64(3)} "
-                                  "AND event_id LIKE 'latency-%'", {"since": probes[oldest][1]})
-                now = time.perf_counter()
+                                  "AND event_id LIKE 'latency-%'",
+                                  {"since": datetime.fromtimestamp(epoch + oldest / rate, UTC)})
+                now = time.monotonic()
                 for row in rows:
                     in_clickhouse.setdefault(row["event_id"], now)
             time.sleep(0.02)
 
-    threads = [threading.Thread(target=watch, daemon=True), threading.Thread(target=poll_clickhouse, daemon=True)]
-    for thread in threads:
-        thread.start()
-    time.sleep(1)
-    producer = Producer(producer_config(bootstrap))
-    # A new idempotent producer first asks the broker for its id (~0.5 s): do that before the clock starts,
-    # with an event the engine has applied already (a duplicate, which changes nothing).
-    producer.produce(EVENTS, codec.encode(EVENTS, "LoyaltyEvent", template), template["source"].encode())
-    producer.flush()
-    total, interval, started, cpu_before = int(rate * seconds), 1 / rate, time.perf_counter(), cpu_seconds()
-    for n in range(total):
-        event_id = f"latency-{n}"
-        body = (template["body"][0], {**template["body"][1], "order_id": event_id})
-        event = {**template, "event_id": event_id, "occurred_at": datetime.now(UTC),
-                 "member_id": members[n % len(members)], "body": body}
-        due = started + n * interval
-        while time.perf_counter() < due:
-            time.sleep(min(0.001, max(0.0, due - time.perf_counter())))
-        producer.produce(EVENTS, codec.encode(EVENTS, "LoyaltyEvent", event), template["source"].encode())
-        sent[event_id] = time.perf_counter()
-        probes.append((event_id, event["occurred_at"]))
-        producer.poll(0)
-    producer.flush()
-    elapsed = time.perf_counter() - started
+    thread = threading.Thread(target=poll_clickhouse, daemon=True)
+    thread.start()
+    time.sleep(max(0.0, started + seconds - time.monotonic()))
+    elapsed = time.monotonic() - started
     cpu = {role: 100 * (spent - cpu_before.get(role, 0.0)) / elapsed for role, spent in cpu_seconds().items()}
-    deadline = time.perf_counter() + 30
-    while len(in_clickhouse) < total and time.perf_counter() < deadline:
+    if not receiver.poll(120):
+        raise RuntimeError("the latency probe did not report within 120 s")
+    _, sent, on_kafka = receiver.recv()
+    prober.join()
+    deadline = time.monotonic() + 30
+    while len(in_clickhouse) < total and time.monotonic() < deadline:
         time.sleep(0.1)
     stop.set()
-    for thread in threads:
-        thread.join()
-    watcher.close()
+    thread.join()
     kafka = [on_kafka[e] - sent[e] for e in sent if e in on_kafka]
     stored = [in_clickhouse[e] - sent[e] for e in sent if e in in_clickhouse]
     return kafka, stored, cpu
@@ -203,8 +250,7 @@ def main() -> None:
             template = next(v for _, v in feed.day if isinstance(v, dict) and v["event_id"].startswith("order-"))
             members = sorted({v["member_id"] for _, v in feed.base if isinstance(v, dict)})
             rate = args.latency_rate or pipeline / 2
-            kafka, stored, cpu = paced_latency(bootstrap, codec, store, template, members, rate,
-                                               args.latency_seconds)
+            kafka, stored, cpu = paced_latency(bootstrap, store, template, members, rate, args.latency_seconds)
             for role, share in cpu.items():
                 print(f"cpu at {rate:.0f} events/s {role}: {share:.0f} % of a core", flush=True)
             for name, samples in (("reward", kafka), ("clickhouse", stored)):
