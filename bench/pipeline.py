@@ -138,13 +138,18 @@ def send_and_watch(bootstrap: str, template: dict[str, Any], members: list[str],
         producer.poll(0)
         time.sleep(0.0005)
     producer.flush()
-    deadline = time.monotonic() + 30
-    while len(on_kafka) < total and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until_all(on_kafka, total)
     stop.set()
     thread.join()
     watcher.close()
     conn.send(("done", sent, on_kafka))
+
+
+def wait_until_all(seen: dict[str, float], total: int, seconds: float = 30) -> None:
+    """Wait until a watcher thread has seen ``total`` probes, or ``seconds`` have passed."""
+    deadline = time.monotonic() + seconds
+    while len(seen) < total and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def probe_event(template: dict[str, Any], members: list[str], n: int, epoch: float) -> dict[str, Any]:
@@ -198,9 +203,7 @@ def paced_latency(bootstrap: str, store: Any, template: dict[str, Any], members:
         raise RuntimeError("the latency probe did not report within 120 s")
     _, sent, on_kafka = receiver.recv()
     prober.join()
-    deadline = time.monotonic() + 30
-    while len(in_clickhouse) < total and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_until_all(in_clickhouse, total)
     stop.set()
     thread.join()
     kafka = [on_kafka[e] - sent[e] for e in sent if e in on_kafka]
