@@ -133,7 +133,7 @@ def send_and_watch(bootstrap: str, template: dict[str, Any], members: list[str],
         due = min(total, int((now - started) * rate) + 1)  # every probe due by now goes out
         while n < due:
             producer.produce(EVENTS, probes[n], key)
-            sent[f"latency-{n}"] = now
+            sent[probe_id(n)] = now
             n += 1
         producer.poll(0)
         time.sleep(0.0005)
@@ -152,9 +152,20 @@ def wait_until_all(seen: dict[str, float], total: int, seconds: float = 30) -> N
         time.sleep(0.05)
 
 
+def probe_id(n: int) -> str:
+    return f"latency-{n}"
+
+
+def receive(receiver: Connection, what: str, seconds: float = 120) -> Any:
+    """The probe's next message; it should ``what`` within ``seconds``."""
+    if not receiver.poll(seconds):
+        raise RuntimeError(f"the latency probe did not {what} within {seconds:.0f} s")
+    return receiver.recv()
+
+
 def probe_event(template: dict[str, Any], members: list[str], n: int, epoch: float) -> dict[str, Any]:
     """Probe purchase ``n``: the template's order, for one of ``members`` in turn, occurring at ``epoch``."""
-    event_id = f"latency-{n}"
+    event_id = probe_id(n)
     body = (template["body"][0], {**template["body"][1], "order_id": event_id})
     return {**template, "event_id": event_id, "occurred_at": datetime.fromtimestamp(epoch, UTC),
             "member_id": members[n % len(members)], "body": body}
@@ -171,9 +182,7 @@ def paced_latency(bootstrap: str, store: Any, template: dict[str, Any], members:
     prober = context.Process(target=send_and_watch, args=(bootstrap, template, members, rate, seconds, conn),
                              daemon=True)
     prober.start()
-    if not receiver.poll(120):
-        raise RuntimeError("the latency probe did not start sending within 120 s")
-    _, started, epoch = receiver.recv()
+    _, started, epoch = receive(receiver, "start sending")
     cpu_before, total = cpu_seconds(), int(rate * seconds)
     in_clickhouse: dict[str, float] = {}
     stop = threading.Event()
@@ -185,7 +194,7 @@ def paced_latency(bootstrap: str, store: Any, template: dict[str, Any], members:
         # core, at the price of noting a row up to 100 ms late, against a target of 1.5 s.
         oldest = 0
         while not stop.is_set():
-            while oldest < total and f"latency-{oldest}" in in_clickhouse:
+            while oldest < total and probe_id(oldest) in in_clickhouse:
                 oldest += 1
             if oldest < total:
                 rows = store.rows("SELECT event_id FROM $db.ledger WHERE occurred_at >= {since:DateTime64(3)} "
@@ -201,9 +210,7 @@ def paced_latency(bootstrap: str, store: Any, template: dict[str, Any], members:
     time.sleep(max(0.0, started + seconds - time.monotonic()))
     elapsed = time.monotonic() - started
     cpu = {role: 100 * (spent - cpu_before.get(role, 0.0)) / elapsed for role, spent in cpu_seconds().items()}
-    if not receiver.poll(120):
-        raise RuntimeError("the latency probe did not report within 120 s")
-    _, sent, on_kafka = receiver.recv()
+    _, sent, on_kafka = receive(receiver, "report")
     prober.join()
     wait_until_all(in_clickhouse, total)
     stop.set()

@@ -24,7 +24,7 @@ from typing import NamedTuple
 from streams.batch_gaps import APPLIED_OFFSET_KEY, NOTHING_APPLIED, BatchReader
 from streams.kafka import DeliveryFailed
 from streams.member_batches import MemberBatchApplier, Message
-from streams.member_store import MemberStore
+from streams.member_store import FaustTableStore
 from streams.outputs import OutputPublisher
 from streams.state_codec import StateEncoder
 
@@ -43,7 +43,7 @@ class Batch(NamedTuple):
 
 
 class MemberAgent:
-    def __init__(self, members: MemberStore, applier: MemberBatchApplier,
+    def __init__(self, members: FaustTableStore, applier: MemberBatchApplier,
                  publisher: OutputPublisher, reader: BatchReader,
                  write_every: float = WRITE_EVERY_SECONDS) -> None:
         self._members = members
@@ -159,8 +159,9 @@ class MemberAgent:
         await asyncio.get_running_loop().run_in_executor(None, self._members.flush)
         pending, encode = self._applier.pending(), self._encoder.encode
         for partition in self._unwritten:
-            states = [(member_id.encode(), encode(state)) for member_id, state in pending.get(partition, {}).items()]
-            self._members.write(partition, [*states, (APPLIED_OFFSET_KEY, str(self._applied[partition]).encode())])
+            items = [(member_id.encode(), encode(state)) for member_id, state in pending.get(partition, {}).items()]
+            items.append((APPLIED_OFFSET_KEY, str(self._applied[partition]).encode()))
+            self._members.write(partition, items)
         self._applier.written()
         self._unwritten.clear()
         self._written_at = time.monotonic()

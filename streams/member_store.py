@@ -14,28 +14,14 @@ store records once a record is on the broker (as Faust does after its own sends)
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Protocol
+from typing import Any
 
 from confluent_kafka import Producer
 from faust.types import TP
 from rocksdict import WriteBatch
 
-from streams.kafka import DeliveryFailed, produce_waiting, producer_config
+from streams.kafka import DeliveryErrors, produce_waiting, producer_config
 from streams.topics import MEMBERS_CHANGELOG
-
-
-class MemberStore(Protocol):
-    """Per-partition key-value storage for member states, read back after a restart."""
-
-    def get(self, partition: int, key: bytes) -> bytes | None: ...
-
-    def write(self, partition: int, items: Iterable[tuple[bytes, bytes]]) -> None:
-        """Store ``items`` in ``partition``, all or none of them locally; durable once :meth:`flush` returns."""
-        ...
-
-    def flush(self) -> None:
-        """Block until everything written is durable; raise if some of it could not be stored."""
-        ...
 
 
 class FaustTableStore:
@@ -47,7 +33,7 @@ class FaustTableStore:
         # Reports for every record, not only failures: the offsets stored are what recovery starts from.
         self._producer = Producer(producer_config(bootstrap, **{"delivery.report.only.error": False}))
         self._stored: dict[int, int] = {}  # partition -> highest changelog offset on the broker
-        self._errors: list[str] = []
+        self._errors = DeliveryErrors()
 
     def _db(self, partition: int) -> Any:
         return self._table.data._db_for_partition(partition)  # Faust opens (and closes) each partition's RocksDB
@@ -56,6 +42,7 @@ class FaustTableStore:
         return self._db(partition).get(key)
 
     def write(self, partition: int, items: Iterable[tuple[bytes, bytes]]) -> None:
+        """Store ``items`` in ``partition``: all of them locally at once; durable once :meth:`flush` returns."""
         batch = WriteBatch(raw_mode=True)
         producer, topic, delivered = self._producer, self._changelog, self._delivered
         for key, value in items:
@@ -66,16 +53,14 @@ class FaustTableStore:
 
     def _delivered(self, err: Any, msg: Any) -> None:
         if err is not None:
-            self._errors.append(f"{msg.topic()}[{msg.partition()}]: {err}")
+            self._errors(err, msg)
         elif msg.offset() > self._stored.get(msg.partition(), -1):
             self._stored[msg.partition()] = msg.offset()
 
     def flush(self) -> None:
+        """Block until everything written is in the changelog, then record how far; raise if some is not."""
         self._producer.flush()
-        if self._errors:
-            first, count = self._errors[0], len(self._errors)
-            self._errors.clear()
-            raise DeliveryFailed(f"{count} member states were not stored in the changelog, first: {first}")
+        self._errors.raise_if_any()
         store, stored = self._table.data, self._stored
         for partition, offset in stored.items():
             if partition in store._dbs:  # still assigned here

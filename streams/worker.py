@@ -75,9 +75,6 @@ def create_app(settings: Settings, bootstrap: str, program: Program | None = Non
         web_port=settings.worker_web_port_of(index),
         web_host="127.0.0.1",
         web_bind="127.0.0.1",
-        producer_linger_ms=5,
-        producer_max_batch_size=1_048_576,  # member states are kilobytes: many to a request
-        producer_max_request_size=4_194_304,
     )
     app.transport.Consumer = _consumer_with_fetch_wait(settings.fetch_wait_ms)
     batches = app.topic(MEMBER_BATCHES, key_serializer="raw", value_serializer="raw",
