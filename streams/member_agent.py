@@ -5,22 +5,29 @@ Each partition's last applied batch offset is kept in the members table next
 to the states, so a batch at or below it is a redelivery and is skipped, and a
 batch above the next expected offset reveals batches the stream skipped: they
 are read straight from Kafka and applied first (see ``batch_gaps``). Outputs
-are handed to the producer at every step; states and offsets are written at most
-every ``WRITE_EVERY_SECONDS``, always after every output they reflect is on the
-broker (the producer is flushed first). A crash
-in between applies the batches since the last write again and republishes the
-same outputs, which the sink folds together by their deterministic ids.
+are handed to the producer at every step.
+
+States and offsets are written at most every ``WRITE_EVERY_SECONDS``, a slice
+a step (see :class:`StateWrite`): writing a few thousand states at once held
+the stream up for hundreds of milliseconds, and every event behind it waited.
+A write stores states only once every output they reflect is on the broker
+(the producer is flushed first), and each partition's offset after its states.
+A crash in between applies the batches since the last write again and
+republishes the same outputs, which the sink folds together by their
+deterministic ids.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections import defaultdict
 from collections.abc import Iterable
 from typing import NamedTuple
 
+from processors.state import CampaignBudget, MemberState
 from streams.batch_gaps import APPLIED_OFFSET_KEY, NOTHING_APPLIED, BatchReader
 from streams.kafka import DeliveryFailed
 from streams.member_batches import MemberBatchApplier, Message
@@ -34,12 +41,65 @@ log = logging.getLogger(__name__)
 # States are written at most this often: a member touched by several batches in between is written once.
 # A crash loses no more than the batches since the last write, which are applied again from Kafka.
 WRITE_EVERY_SECONDS = 0.5
+# A step encodes or stores at least this many states of a write in progress, and at least as many as it applied
+# events, so that writes keep up with the states that steps change.
+WRITE_SLICE = 200
 
 
 class Batch(NamedTuple):
     partition: int
     offset: int
     value: bytes
+
+
+class StateWrite:
+    """One write of the states taken from the applier, done a slice at a time: encode them all, then store them.
+
+    Encoding takes a snapshot: a state that a later step changes before it is
+    encoded is written as it is then, which only reflects more events whose
+    outputs were published before it was encoded. Each partition's offset
+    is the one it had when the states were taken, stored after its states.
+    """
+
+    def __init__(self, states: dict[int, dict[str, MemberState | CampaignBudget]], offsets: dict[int, int]) -> None:
+        self._states = [(partition, member_id, state)
+                        for partition, members in states.items() for member_id, state in members.items()]
+        self._offsets = offsets
+        self._items: dict[int, list[tuple[bytes, bytes]]] = defaultdict(list)
+        self._encoded = 0
+        self.encoded = False
+        self.outputs_flushed = False
+
+    def encode(self, encoder: StateEncoder, quota: float) -> bool:
+        """Encode up to ``quota`` more states; True once all are encoded."""
+        if self.encoded:
+            return True
+        stop = int(min(len(self._states), self._encoded + quota))
+        items, encode = self._items, encoder.encode
+        for partition, member_id, state in self._states[self._encoded:stop]:
+            items[partition].append((member_id.encode(), encode(state)))
+        self._encoded = stop
+        if stop < len(self._states):
+            return False
+        for partition, offset in self._offsets.items():
+            items[partition].append((APPLIED_OFFSET_KEY, str(offset).encode()))
+        self.encoded = True
+        return True
+
+    def store(self, members: FaustTableStore, quota: float) -> bool:
+        """Store up to ``quota`` more encoded items, in order; True once all are stored."""
+        for partition in list(self._items):
+            if quota < 1:
+                return False
+            items = self._items[partition]
+            if quota < len(items):
+                members.write(partition, items[:int(quota)])
+                del items[:int(quota)]
+                return False
+            members.write(partition, items)
+            quota -= len(items)
+            del self._items[partition]
+        return True
 
 
 class MemberAgent:
@@ -55,6 +115,7 @@ class MemberAgent:
         self._unwritten: set[int] = set()  # partitions with applied batches whose states are not written yet
         self._written_at = time.monotonic()
         self._write_every = write_every
+        self._write: StateWrite | None = None
         self._lock = asyncio.Lock()
         self._encoder = StateEncoder()
         self.counts = {"batches": 0, "applied": 0, "duplicates": 0, "refused": 0,
@@ -66,6 +127,7 @@ class MemberAgent:
         self._applier.forget()
         self._applied.clear()
         self._unwritten.clear()
+        self._write = None
 
     async def rebalanced(self) -> None:
         """Partitions moved: forget, once the step at hand is done (it must not find its state gone).
@@ -120,14 +182,15 @@ class MemberAgent:
                     self.counts["batches_read_directly"] += len(waiting)
                     await self._apply_safely([Batch(partition, offset, value) for offset, value in waiting])
                 self._stepped_at[partition] = time.monotonic()
-            if self._unwritten:  # quiet moments write what is waiting
-                await self._write()
+            while self._write is not None or self._unwritten:  # quiet moments write all that is waiting
+                await self._write_some(math.inf, due=True)
 
     async def _apply(self, batches: Iterable[Batch]) -> None:
         by_partition: dict[int, list[Batch]] = defaultdict(list)
         for batch in batches:
             by_partition[batch.partition].append(batch)
         messages: list[Message] = []
+        applied_before = self.counts["applied"]
         loop = asyncio.get_running_loop()
         for partition, arrived in by_partition.items():
             last = self.last_applied(partition)
@@ -149,22 +212,31 @@ class MemberAgent:
             self._stepped_at[partition] = time.monotonic()
         self._publisher.publish(messages)
         self._unwritten.update(by_partition)
-        if time.monotonic() - self._written_at >= self._write_every:
-            await self._write()
+        await self._write_some(max(WRITE_SLICE, self.counts["applied"] - applied_before))
 
-    async def _write(self) -> None:
-        """Write the changed states, and with them each partition's last applied offset, to the table,
-        once the outputs they reflect are all on the broker (and the states written before are durable)."""
-        await self._publisher.flush()
-        await asyncio.get_running_loop().run_in_executor(None, self._members.flush)
-        pending, encode = self._applier.pending(), self._encoder.encode
-        for partition in self._unwritten:
-            items = [(member_id.encode(), encode(state)) for member_id, state in pending.get(partition, {}).items()]
-            items.append((APPLIED_OFFSET_KEY, str(self._applied[partition]).encode()))
-            self._members.write(partition, items)
-        self._applier.written()
-        self._unwritten.clear()
-        self._written_at = time.monotonic()
+    async def _write_some(self, quota: float, due: bool = False) -> None:
+        """Advance the write in progress by ``quota`` states, or start one if it is ``due`` or time.
+
+        Once its states are encoded, the outputs they reflect are flushed to the
+        broker (and the states written before made durable) before any is stored.
+        """
+        write = self._write
+        if write is None:
+            if not self._unwritten or (not due and time.monotonic() - self._written_at < self._write_every):
+                return
+            write = self._write = StateWrite(self._applier.take_pending(),
+                                             {partition: self._applied[partition] for partition in self._unwritten})
+            self._unwritten.clear()
+        if not write.encode(self._encoder, quota):
+            return
+        if not write.outputs_flushed:
+            await self._publisher.flush()
+            await asyncio.get_running_loop().run_in_executor(None, self._members.flush)
+            write.outputs_flushed = True
+        if write.store(self._members, quota):
+            self._applier.written()
+            self._write = None
+            self._written_at = time.monotonic()
 
     def _apply_batch(self, batch: Batch) -> list[Message]:
         members = self._members

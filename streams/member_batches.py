@@ -41,9 +41,11 @@ class BatchResult:
 class MemberBatchApplier:
     """Applies batches; keeps decoded states of recently seen members to skip decoding them.
 
-    States a batch changed stay *pending* (later batches of the same step see
-    them) until :meth:`written` confirms they are in the table, the source of
-    truth; only then do they enter the cache. :meth:`forget` drops both, on a
+    States a batch changed stay *pending* (later batches see them) until
+    :meth:`take_pending` hands them to a write; then they are *being written*
+    until :meth:`written` confirms they are in the table, the source of truth,
+    and only then do they enter the cache. Until then a batch reads them here,
+    never the table's older copy. :meth:`forget` drops all of them, on a
     rebalance (another worker may have changed cached members) or a failed step.
     """
 
@@ -52,27 +54,33 @@ class MemberBatchApplier:
         self._program = program
         self._cache: dict[str, MemberState | CampaignBudget] = {}
         self._pending: dict[int, dict[str, MemberState | CampaignBudget]] = {}  # by partition
+        self._writing: dict[str, MemberState | CampaignBudget] = {}
         self._cache_members = cache_members
 
-    def pending(self) -> dict[int, dict[str, MemberState | CampaignBudget]]:
-        """The states changed since the last :meth:`written`, by partition, to be written to the table."""
-        return self._pending
+    def take_pending(self) -> dict[int, dict[str, MemberState | CampaignBudget]]:
+        """The states changed since the last take, by partition, now being written to the table."""
+        taken, self._pending = self._pending, {}
+        for states in taken.values():
+            self._writing.update(states)
+        return taken
 
     def written(self) -> None:
-        """The pending states are in the table now: cache them."""
-        for states in self._pending.values():
-            if len(self._cache) + len(states) > self._cache_members:
-                self._cache.clear()
-            self._cache.update(states)
-        self._pending = {}
+        """The states taken are in the table now: cache them."""
+        if len(self._cache) + len(self._writing) > self._cache_members:
+            self._cache.clear()
+        self._cache.update(self._writing)
+        self._writing = {}
 
     def forget(self) -> None:
         self._cache.clear()
         self._pending = {}
+        self._writing = {}
 
     def _load(self, member_id: str, pending: dict[str, MemberState | CampaignBudget],
               load_state: Callable[[str], bytes | None]) -> MemberState | CampaignBudget | None:
         state = pending.get(member_id)
+        if state is None:
+            state = self._writing.get(member_id)
         if state is None:
             state = self._cache.get(member_id)
         if state is None:

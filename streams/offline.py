@@ -91,7 +91,7 @@ def applied(codec: AvroCodec, program: Program, feed: Iterable[FeedMessage]) -> 
                 batch = codec.encode(MEMBER_BATCHES, "MemberBatch", {"events": [record]})
                 result = applier.apply(batch, 0, batches, table.get)
                 batches += 1
-                for states in applier.pending().values():
+                for states in applier.take_pending().values():
                     table.update({member: encode_state(state) for member, state in states.items()})
                 applier.written()
                 for message in result.messages:

@@ -2,9 +2,10 @@
 
 State lives in the ``members`` table (RocksDB on local disk, changelog in
 Kafka). Each member batch is one step of the agent (``member_agent``): it is
-applied and its outputs handed to the producer; every half second, once those
-outputs are on the broker, the touched members' states and each partition's
-last applied offset are written. A crash at any point replays batches,
+applied and its outputs handed to the producer; every half second the touched
+members' states are taken and written a slice a step, and once the outputs
+they reflect are on the broker, stored with each partition's last applied
+offset. A crash at any point replays batches,
 which the offset check and the rules' event-id dedup turn into no change. A
 timer looks for batches the stream failed to deliver.
 """

@@ -21,18 +21,35 @@ from brokers import BROKERS, started_broker
 from confluent_kafka import Consumer, Producer, TopicPartition
 from faust.types import TP
 
+from processors.state import CampaignBudget
 from schemas.codec import AvroCodec
 from schemas.registry import EmbeddedRegistry
 from streams.batch_gaps import APPLIED_OFFSET_KEY, BatchReader
 from streams.demo_feed import synthetic_day
 from streams.kafka import consumer_config, producer_config
-from streams.member_agent import Batch, MemberAgent
+from streams.member_agent import Batch, MemberAgent, StateWrite
 from streams.member_batches import MemberBatchApplier
 from streams.member_store import FaustTableStore
 from streams.offline import ingested
 from streams.outputs import OutputPublisher
 from streams.program_file import load_program
+from streams.state_codec import StateEncoder, decode_state
 from streams.topics import LEDGER, MEMBER_BATCHES, MEMBERS_CHANGELOG, ensure_topics
+
+
+def faust_table_store(bootstrap: str, tmp_path: Path, partitions: int) -> tuple[Any, FaustTableStore]:
+    """The members table of a Faust app that is not started, and the store that writes it."""
+    app = faust.App("loyalty", broker=f"kafka://{bootstrap}", store="rocksdb://", datadir=str(tmp_path / "worker"))
+    table = app.Table("members", key_type=bytes, value_type=bytes, partitions=partitions)
+    return table, FaustTableStore(table, bootstrap)
+
+
+def changelog(bootstrap: str, partition: int) -> list[tuple[bytes, bytes, int]]:
+    consumer = Consumer(consumer_config(bootstrap, "changelog-check"))
+    consumer.assign([TopicPartition(MEMBERS_CHANGELOG, partition, 0)])
+    records = [(m.key(), m.value(), m.offset()) for m in consumer.consume(100, 3) if m.error() is None]
+    consumer.close()
+    return records
 
 
 def member_batches(codec: AvroCodec, members: int) -> list[bytes]:
@@ -69,9 +86,7 @@ def agent_on_broker(kind: str, tmp_path: Path, members: int, write_every: float)
             producer.produce(MEMBER_BATCHES, value, partition=0)
         producer.flush()
         publisher, reader = OutputPublisher(bootstrap), BatchReader(bootstrap)
-        app = faust.App("loyalty", broker=f"kafka://{bootstrap}", store="rocksdb://", datadir=str(tmp_path / "worker"))
-        table = app.Table("members", key_type=bytes, value_type=bytes, partitions=1)
-        store = FaustTableStore(table, bootstrap)
+        table, store = faust_table_store(bootstrap, tmp_path, 1)
         agent = MemberAgent(store, MemberBatchApplier(codec, load_program(None)), publisher, reader, write_every)
         try:
             yield AgentOnBroker(agent, table, batches, bootstrap, codec)
@@ -146,20 +161,51 @@ def test_written_states_are_in_their_partition_and_its_changelog_and_recovery_st
 ) -> None:
     with started_broker(kind, tmp_path) as bootstrap:
         ensure_topics(bootstrap, 2)
-        app = faust.App("loyalty", broker=f"kafka://{bootstrap}", store="rocksdb://", datadir=str(tmp_path / "worker"))
-        table = app.Table("members", key_type=bytes, value_type=bytes, partitions=2)
-        store = FaustTableStore(table, bootstrap)
+        table, store = faust_table_store(bootstrap, tmp_path, 2)
         store.write(1, [(b"m-1", b"state 1"), (b"m-2", b"state 2")])
         store.write(1, [(b"m-1", b"state 1, later")])
         assert store.get(1, b"m-1") == b"state 1, later" and store.get(0, b"m-1") is None
         store.flush()
         store.close()
 
-        consumer = Consumer(consumer_config(bootstrap, "changelog-check"))
-        consumer.assign([TopicPartition(MEMBERS_CHANGELOG, 1, 0)])
-        records = [(m.key(), m.value(), m.offset()) for m in consumer.consume(100, 3) if m.error() is None]
-        consumer.close()
+        records = changelog(bootstrap, 1)
         assert [(key, value) for key, value, _ in records] == [
             (b"m-1", b"state 1"), (b"m-2", b"state 2"), (b"m-1", b"state 1, later")]
         assert table.data.persisted_offset(TP(MEMBERS_CHANGELOG, 1)) == records[-1][2]
         assert table.data.persisted_offset(TP(MEMBERS_CHANGELOG, 0)) is None
+
+
+@pytest.mark.parametrize("kind", BROKERS)
+def test_a_write_in_slices_stores_each_partitions_states_before_its_offset(kind: str, tmp_path: Path) -> None:
+    with started_broker(kind, tmp_path) as bootstrap:
+        ensure_topics(bootstrap, 2)
+        _, store = faust_table_store(bootstrap, tmp_path, 2)
+        states = {0: {f"c{n}": CampaignBudget(f"c{n}", n, {}) for n in range(3)},
+                  1: {"c9": CampaignBudget("c9", 9, {})}}
+        write = StateWrite(states, {0: 7, 1: 8})
+        encoder = StateEncoder()
+        assert not write.encode(encoder, 2)  # two of the four states
+        assert write.encode(encoder, 2) and write.encode(encoder, 2)  # done, and stays done
+        assert not write.store(store, 2)
+        assert store.get(0, b"c1") is not None and store.get(0, b"c2") is None
+        assert not write.store(store, 3)  # the rest of partition 0, its offset last, and c9
+        assert store.get(0, APPLIED_OFFSET_KEY) == b"7" and store.get(1, APPLIED_OFFSET_KEY) is None
+        assert write.store(store, 2)
+        assert store.get(1, APPLIED_OFFSET_KEY) == b"8" and decode_state(store.get(1, b"c9") or b"") == states[1]["c9"]
+        store.flush()
+        store.close()
+        assert [key for key, _, _ in changelog(bootstrap, 0)] == [b"c0", b"c1", b"c2", APPLIED_OFFSET_KEY]
+        assert [key for key, _, _ in changelog(bootstrap, 1)] == [b"c9", APPLIED_OFFSET_KEY]
+
+
+def test_a_state_being_written_is_read_from_memory_not_from_the_table_behind_it() -> None:
+    codec = AvroCodec(EmbeddedRegistry())
+    applier = MemberBatchApplier(codec, load_program(None))
+    batch = member_batches(codec, 1)[0]  # a member's enrolment and card link
+    table: dict[str, bytes] = {}  # nothing written yet
+    assert applier.apply(batch, 0, 0, table.get).applied == 2
+    assert [len(states) for states in applier.take_pending().values()] == [1]
+    again = applier.apply(batch, 0, 1, table.get)  # the same events while that state is being written
+    assert (again.applied, again.duplicates) == (0, 2)
+    applier.written()
+    assert applier.apply(batch, 0, 2, table.get).duplicates == 2  # cached once written
