@@ -66,7 +66,7 @@ class StateWrite:
                         for partition, members in states.items() for member_id, state in members.items()]
         self._offsets = offsets
         self._items: dict[int, list[tuple[bytes, bytes]]] = defaultdict(list)
-        self._encoded = 0
+        self._next = 0  # the first state not encoded yet
         self.encoded = False
         self.outputs_flushed = False
 
@@ -74,11 +74,11 @@ class StateWrite:
         """Encode up to ``quota`` more states; True once all are encoded."""
         if self.encoded:
             return True
-        stop = int(min(len(self._states), self._encoded + quota))
+        stop = int(min(len(self._states), self._next + quota))
         items, encode = self._items, encoder.encode
-        for partition, member_id, state in self._states[self._encoded:stop]:
+        for partition, member_id, state in self._states[self._next:stop]:
             items[partition].append((member_id.encode(), encode(state)))
-        self._encoded = stop
+        self._next = stop
         if stop < len(self._states):
             return False
         for partition, offset in self._offsets.items():
