@@ -51,6 +51,8 @@ from streams.runtime import tune_gc
 from streams.settings import Settings
 from streams.topics import EVENTS, LEDGER, ensure_topics
 
+PROBE_PREFIX = "latency-"  # every probe's event id, and so its order id, starts with this
+
 
 def consumer_rate(bootstrap: str, expected: int) -> float:
     """A bare consumer, no decoding: the ceiling any pipeline on this broker works under."""
@@ -103,12 +105,13 @@ def send_and_watch(bootstrap: str, template: dict[str, Any], members: list[str],
                     for p in metadata.partitions])
     on_kafka: dict[str, float] = {}
     stop = threading.Event()
+    marker = PROBE_PREFIX.encode()
 
     def watch() -> None:
         while not stop.is_set():
             for message in consume_arrived(watcher, 1000, 0.05):
                 # Most entries are the engine's other work: only a probe's is worth decoding, on this machine.
-                if message.error() is None and PROBE_PREFIX.encode() in message.value():
+                if message.error() is None and marker in message.value():
                     event_id = codec.decode(message.value())["event_id"]
                     if event_id.startswith(PROBE_PREFIX):
                         on_kafka.setdefault(event_id, time.monotonic())
@@ -151,9 +154,6 @@ def wait_until_all(seen: dict[str, float], total: int, seconds: float = 30) -> N
     deadline = time.monotonic() + seconds
     while len(seen) < total and time.monotonic() < deadline:
         time.sleep(0.05)
-
-
-PROBE_PREFIX = "latency-"
 
 
 def probe_id(n: int) -> str:
