@@ -11,6 +11,7 @@ depends on the framework's timing: every batch is applied, in order, once.
 
 from __future__ import annotations
 
+import threading
 import time
 
 from confluent_kafka import Consumer, KafkaError, TopicPartition
@@ -32,12 +33,20 @@ class BatchReader:
         # some brokers misreport end offsets to ListOffsets.
         self._consumer = Consumer(consumer_config(bootstrap, "loyalty-batch-gap-reader",
                                                   **{"enable.partition.eof": True}))
+        self._lock = threading.Lock()  # one read at a time: the consumer is assigned one partition per read
 
     def read(self, partition: int, start: int, end: int | None, timeout: float = 60.0) -> list[tuple[int, bytes]]:
         """The batches at offsets ``start`` up to ``end`` (exclusive) of ``partition``, in order.
 
-        With ``end`` None: whatever is there from ``start`` on, up to the end of the partition.
+        With ``end`` None: whatever is there from ``start`` on, up to the end of the partition when the
+        read began. A partition that is being written to may never report its end (the embedded broker
+        waits out every fetch, and new batches come in meanwhile), so the end is the high watermark
+        that the first fetch brought back.
         """
+        with self._lock:
+            return self._read(partition, start, end, timeout)
+
+    def _read(self, partition: int, start: int, end: int | None, timeout: float) -> list[tuple[int, bytes]]:
         self._consumer.assign([TopicPartition(self._topic, partition, start)])
         batches: list[tuple[int, bytes]] = []
         position, deadline = start, time.monotonic() + timeout
@@ -61,6 +70,11 @@ class BatchReader:
                     if offset >= position:
                         batches.append((offset, message.value()))
                         position = offset + 1
+                if end is None and batches:
+                    high = self._consumer.get_watermark_offsets(TopicPartition(self._topic, partition),
+                                                                cached=True)[1]
+                    if high >= 0:  # known: the fetches so far came with it
+                        end = max(high, position)
             return batches
         finally:
             self._consumer.unassign()

@@ -118,6 +118,7 @@ class MemberAgent:
         self._write: StateWrite | None = None
         self._lock = asyncio.Lock()
         self._encoder = StateEncoder()
+        self._moves = 0  # how many times everything was forgotten: partitions may have moved
         self.counts = {"batches": 0, "applied": 0, "duplicates": 0, "refused": 0,
                        "redelivered_batches": 0, "batches_read_directly": 0}
 
@@ -128,6 +129,7 @@ class MemberAgent:
         self._applied.clear()
         self._unwritten.clear()
         self._write = None
+        self._moves += 1
 
     async def rebalanced(self) -> None:
         """Partitions moved: forget, once the step at hand is done (it must not find its state gone).
@@ -165,22 +167,29 @@ class MemberAgent:
 
         The stream can drop a batch while a rebalance settles; a later batch
         reveals the gap, but when none follows only this look finds it. Partitions
-        that had a step within ``idle_seconds`` are left alone. States not yet
-        written are written at the end, a slice at a time.
+        that had a step within ``idle_seconds`` are left alone. The batches are
+        read without holding up the stream's steps, and applied only if the
+        partitions were not moved meanwhile and no step has applied them. States
+        not yet written are written at the end, a slice at a time.
         """
         loop = asyncio.get_running_loop()
         quiet_since = time.monotonic() - idle_seconds
-        async with self._lock:
-            for partition in partitions:
-                if self._stepped_at.get(partition, 0.0) > quiet_since:
-                    continue
-                start = self.last_applied(partition) + 1
-                waiting = await loop.run_in_executor(None, self._reader.read, partition, start, None)
-                if waiting:
+        for partition in partitions:
+            if self._stepped_at.get(partition, 0.0) > quiet_since:
+                continue
+            moves = self._moves
+            waiting = await loop.run_in_executor(None, self._reader.read, partition,
+                                                 self.last_applied(partition) + 1, None)
+            async with self._lock:
+                if moves != self._moves:  # a rebalance: this partition may not be ours any more
+                    return
+                last = self.last_applied(partition)
+                missed = [Batch(partition, offset, value) for offset, value in waiting if offset > last]
+                if missed:
                     log.warning("member batches %s..%s of partition %s were not delivered by the stream; "
-                                "read directly", waiting[0][0], waiting[-1][0], partition)
-                    self.counts["batches_read_directly"] += len(waiting)
-                    await self._apply_safely([Batch(partition, offset, value) for offset, value in waiting])
+                                "read directly", missed[0].offset, missed[-1].offset, partition)
+                    self.counts["batches_read_directly"] += len(missed)
+                    await self._apply_safely(missed)
                 self._stepped_at[partition] = time.monotonic()
         await self._write_waiting()
 

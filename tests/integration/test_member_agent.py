@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
+import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -128,6 +130,56 @@ def test_a_gap_is_read_from_kafka_a_redelivery_is_skipped_and_an_undelivered_tai
         assert len(stored) == 6  # five members and the offset
         welcomed = ledger_members(on.bootstrap, on.codec)
         assert len(welcomed) == 5 and set(welcomed.values()) == {1}
+
+
+@pytest.mark.parametrize("kind", BROKERS)
+def test_reading_what_waits_ends_on_a_partition_that_is_being_written_to(kind: str, tmp_path: Path) -> None:
+    """The end is where the partition stood when the read began, not wherever new batches have got to."""
+    with started_broker(kind, tmp_path) as bootstrap:
+        ensure_topics(bootstrap, 1)
+        producer = Producer(producer_config(bootstrap))
+        for n in range(20):
+            producer.produce(MEMBER_BATCHES, f"batch {n}".encode(), partition=0)
+        producer.flush()
+        writing = threading.Event()
+
+        def keep_writing() -> None:  # a batch every 20 ms, as ingest sends them under a steady stream
+            while writing.is_set():
+                producer.produce(MEMBER_BATCHES, b"later", partition=0)
+                producer.flush()
+                time.sleep(0.02)
+
+        writing.set()
+        writer = threading.Thread(target=keep_writing)
+        writer.start()
+        reader = BatchReader(bootstrap)
+        try:
+            time.sleep(0.5)
+            for start in (5, 0):
+                read = reader.read(0, start, None, timeout=10)  # used to chase new batches until the timeout
+                offsets = [offset for offset, _ in read]
+                assert offsets == list(range(start, start + len(offsets))) and len(offsets) >= 20 - start
+        finally:
+            writing.clear()
+            writer.join()
+            reader.close()
+
+
+@pytest.mark.parametrize("kind", BROKERS)
+def test_batches_read_for_a_partition_that_moved_meanwhile_are_not_applied(kind: str, tmp_path: Path) -> None:
+    with agent_on_broker(kind, tmp_path, members=2, write_every=0) as on:
+        agent, read = on.agent, on.agent._reader.read
+
+        def read_during_a_rebalance(partition: int, start: int, end: int | None) -> list[tuple[int, bytes]]:
+            agent.forget()  # what a rebalance does while the read is under way
+            return read(partition, start, end)
+
+        agent._reader.read = read_during_a_rebalance  # type: ignore[method-assign]
+        asyncio.run(agent.catch_up([0], idle_seconds=0))
+        assert agent.counts["batches"] == 0 and on.stored() == {}
+        agent._reader.read = read  # type: ignore[method-assign]
+        asyncio.run(agent.catch_up([0], idle_seconds=0))
+        assert agent.counts["batches_read_directly"] == 2 and on.stored()[APPLIED_OFFSET_KEY] == b"1"
 
 
 @pytest.mark.parametrize("kind", BROKERS)
