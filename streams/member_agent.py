@@ -7,9 +7,10 @@ batch above the next expected offset reveals batches the stream skipped: they
 are read straight from Kafka and applied first (see ``batch_gaps``). Outputs
 are handed to the producer at every step.
 
-States and offsets are written at most every ``WRITE_EVERY_SECONDS``, a slice
-a step (see :class:`StateWrite`): writing a few thousand states at once held
-the stream up for hundreds of milliseconds, and every event behind it waited.
+States and offsets are written at most every ``WRITE_EVERY_SECONDS``, spread
+over the steps that follow (see :class:`StateWrite`): writing a few thousand
+states at once held the stream up for hundreds of milliseconds, and every
+event behind it waited.
 A write stores states only once every output they reflect is on the broker
 (the producer is flushed first), and each partition's offset after its states.
 A crash in between applies the batches since the last write again and
@@ -41,8 +42,12 @@ log = logging.getLogger(__name__)
 # A crash loses no more than the batches since the last write, which are applied again from Kafka.
 # Every half second, at 5,000 events/s, wrote nearly every member each time and cost more latency (measured).
 WRITE_EVERY_SECONDS = 2.0
-# A step encodes or stores at least this many states of a write in progress, and at least as many as it applied
-# events, so that writes keep up with the states that steps change.
+# Each step advances the write in progress by its share of the interval, so that encoding and storing each
+# take about half of it, and by at least as many states as it applied events, so that writes keep up with
+# what steps change. Done in a burst, a write of a few thousand states held up every event behind it by
+# ~0.4 s, every two seconds (measured at 5,000 events/s).
+WRITE_SHARE_MIN = 20
+# With no steps to share it (the stream is quiet), the catch-up timer writes a slice at a time.
 WRITE_SLICE = 200
 
 
@@ -69,6 +74,10 @@ class StateWrite:
         self._next = 0  # the first state not encoded yet
         self.encoded = False
         self.outputs_flushed = False
+
+    @property
+    def size(self) -> int:
+        return len(self._states)
 
     def encode(self, encoder: StateEncoder, quota: float) -> bool:
         """Encode up to ``quota`` more states; True once all are encoded."""
@@ -113,12 +122,13 @@ class MemberAgent:
         self._applied: dict[int, int] = {}
         self._stepped_at: dict[int, float] = {}  # monotonic time of each partition's last step
         self._unwritten: set[int] = set()  # partitions with applied batches whose states are not written yet
-        self._written_at = time.monotonic()
+        self._written_at = self._last_step = time.monotonic()
         self._write_every = write_every
         self._write: StateWrite | None = None
         self._lock = asyncio.Lock()
         self._encoder = StateEncoder()
         self._moves = 0  # how many times everything was forgotten: partitions may have moved
+        self._steps = self._steps_at_catch_up = 0  # stream steps, in all and when catch-up last looked
         self.counts = {"batches": 0, "applied": 0, "duplicates": 0, "refused": 0,
                        "redelivered_batches": 0, "batches_read_directly": 0}
 
@@ -153,6 +163,7 @@ class MemberAgent:
 
     async def apply(self, batches: Iterable[Batch]) -> None:
         async with self._lock:
+            self._steps += 1
             await self._apply_safely(batches)
 
     async def _apply_safely(self, batches: Iterable[Batch]) -> None:
@@ -169,11 +180,13 @@ class MemberAgent:
         reveals the gap, but when none follows only this look finds it. Partitions
         that had a step within ``idle_seconds`` are left alone. The batches are
         read without holding up the stream's steps, and applied only if the
-        partitions were not moved meanwhile and no step has applied them. States
-        not yet written are written at the end, a slice at a time.
+        partitions were not moved meanwhile and no step has applied them. If the
+        stream had no step since the last look, states not yet written are
+        written at the end, a slice at a time; otherwise its steps write them.
         """
         loop = asyncio.get_running_loop()
         quiet_since = time.monotonic() - idle_seconds
+        stream_quiet, self._steps_at_catch_up = self._steps == self._steps_at_catch_up, self._steps
         for partition in partitions:
             if self._stepped_at.get(partition, 0.0) > quiet_since:
                 continue
@@ -191,13 +204,14 @@ class MemberAgent:
                     self.counts["batches_read_directly"] += len(missed)
                     await self._apply_safely(missed)
                 self._stepped_at[partition] = time.monotonic()
-        await self._write_waiting()
+        if stream_quiet:
+            await self._write_waiting()
 
     async def _write_waiting(self) -> None:
         """Write the states waiting, a slice at a time, letting stream steps in between.
 
-        Quiet moments have no steps to write for them. At most two writes: the
-        one in progress, then the rest; under a steady stream, steps go on.
+        At most two writes: the one in progress, then the rest; should the
+        stream come back meanwhile, its steps go first.
         """
         for _ in range(2):
             async with self._lock:
@@ -213,7 +227,7 @@ class MemberAgent:
 
     async def _write_slice(self, due: bool = False) -> None:
         try:
-            await self._write_some(WRITE_SLICE, due)
+            await self._write_some(WRITE_SLICE, 0.0, due)
         except BaseException:
             self.forget()
             raise
@@ -245,10 +259,13 @@ class MemberAgent:
             self._stepped_at[partition] = time.monotonic()
         self._publisher.publish(messages)
         self._unwritten.update(by_partition)
-        await self._write_some(max(WRITE_SLICE, self.counts["applied"] - applied_before))
+        now = time.monotonic()
+        seconds, self._last_step = now - self._last_step, now
+        await self._write_some(self.counts["applied"] - applied_before, seconds)
 
-    async def _write_some(self, quota: float, due: bool = False) -> None:
-        """Advance the write in progress by ``quota`` states, or start one if it is ``due`` or time.
+    async def _write_some(self, least: int, seconds: float, due: bool = False) -> None:
+        """Advance the write in progress by at least ``least`` states and by the share of ``seconds``
+        (see ``WRITE_SHARE_MIN``), or start one if it is ``due`` or time.
 
         Once its states are encoded, the outputs they reflect are flushed to the
         broker (and the states written before made durable) before any is stored.
@@ -260,6 +277,8 @@ class MemberAgent:
             write = self._write = StateWrite(self._applier.take_pending(),
                                              {partition: self._applied[partition] for partition in self._unwritten})
             self._unwritten.clear()
+        share = min(1.0, 2 * seconds / self._write_every) if self._write_every else 1.0
+        quota = max(least, WRITE_SHARE_MIN, write.size * share)
         if not write.encode(self._encoder, quota):
             return
         if not write.outputs_flushed:

@@ -192,12 +192,15 @@ def test_states_are_written_behind_and_a_forgotten_step_is_applied_again_from_ka
         async def crash_and_restart() -> None:
             await agent.apply([Batch(0, 0, batches[0]), Batch(0, 1, batches[1])])
             assert on.stored() == {}  # outputs are out, states wait for the next write
-            await agent.catch_up([0], idle_seconds=3600)  # the periodic look writes what is due
+            await agent.catch_up([0], idle_seconds=3600)  # the periodic look: the stream is busy, not its turn
+            assert on.stored() == {}
+            await agent.catch_up([0], idle_seconds=3600)  # no step since the last look: it writes what is due
             stored = on.stored()
             assert stored[APPLIED_OFFSET_KEY] == b"1" and len(stored) == 3
             await agent.apply([Batch(0, 2, batches[2])])
             agent.forget()  # a failed step or a rebalance: the unwritten member is gone from memory
             await agent.catch_up([0], idle_seconds=0)  # batch 2 is after the table's offset: applied again
+            await agent.catch_up([0], idle_seconds=3600)  # and written at the next look, the stream being quiet
 
         asyncio.run(crash_and_restart())
 

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import MISSING, fields
 
 import orjson
 import pytest
 from builders import Member, club, kr, line
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from processors.decide import decide
 from processors.events import MembershipPaid
 from processors.program import Expiry, Membership, TierPolicy
-from processors.state import CampaignBudget, MemberState
+from processors.state import CampaignBudget, LineRecord, MemberState, OrderRecord
 from schemas.codec import AvroCodec
 from schemas.registry import EmbeddedRegistry
 from streams.demo_feed import synthetic_day
@@ -47,6 +50,34 @@ def test_the_encoder_that_keeps_encoded_orders_writes_the_same_bytes_and_sees_a_
     order_id, order = next(iter(state.orders.items()))
     state.orders[order_id] = order._replace(campaign_points=order.campaign_points + 7)
     assert decode_state(encoder.encode(state)) == state
+
+
+@functools.cache
+def busy_state() -> bytes:
+    return encode_state(next(state for state in demo_states() if len(state.orders) > 3))
+
+
+@settings(deadline=None)  # the first example makes the demo state
+@given(st.lists(st.tuples(st.sampled_from(["add", "replace", "drop", "prune", "reload"]), st.integers(0, 9)),
+                max_size=30))
+def test_whatever_happens_to_a_members_orders_the_kept_encoding_follows(changes: list[tuple[str, int]]) -> None:
+    state = decode_state(busy_state())  # a fresh copy
+    encoder = StateEncoder()
+    added = 0
+    for change, n in changes:
+        orders, ids = state.orders, list(state.orders)
+        if change == "add":  # a purchase
+            added += 1
+            orders[f"new-{added}"] = OrderRecord(state.last_activity_at, {"1": LineRecord(1, n, n)})
+        elif change == "replace" and ids:  # a return keeps a new record in the same place
+            orders[ids[n % len(ids)]] = orders[ids[n % len(ids)]]._replace(total_minor=n)
+        elif change == "drop" and ids:
+            del orders[ids[n % len(ids)]]
+        elif change == "prune":  # orders past the return window go, the rest stay in order
+            state.orders = {order_id: order for order_id, order in orders.items() if order_id not in ids[:n]}
+        elif change == "reload":  # read back from the table: the same orders, other records
+            state = decode_state(encode_state(state))
+        assert encoder.encode(state) == encode_state(state)
 
 
 def test_a_state_in_an_unknown_format_is_refused_with_what_to_do() -> None:
