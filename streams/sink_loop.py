@@ -31,7 +31,7 @@ class SinkLoop:
         self._batch_rows = batch_rows
         self._flush_seconds = flush_ms / 1000
         # Rows wait for a flush up to flush_ms anyway: fetching much more often than that only costs the broker
-        # (the sink reads every output partition, and some brokers answer a fetch only when its wait is over).
+        # (the sink reads every output partition, and some brokers answer a waiting fetch only at set points).
         fetch_wait_ms = max(fetch_wait_ms, flush_ms // 4)
         self._consumer = Consumer(consumer_config(bootstrap, SINK_GROUP, **{"fetch.wait.max.ms": fetch_wait_ms}))
         self._pending: dict[str, list[bytes]] = defaultdict(list)

@@ -41,8 +41,9 @@ log = logging.getLogger(__name__)
 def _consumer_with_fetch_wait(wait_ms: int) -> type[faust_aiokafka.Consumer]:
     """Faust's Kafka consumer with our fetch wait instead of its fixed 1.5 s.
 
-    Some brokers (the embedded one) answer a fetch only when its wait is over,
-    so the wait is a floor on latency; on Kafka it only bounds idle polling.
+    Some brokers (the embedded one) answer a waiting fetch only half-way
+    through its wait or at its end, so the wait bounds latency; on Kafka it
+    only bounds idle polling.
     """
 
     class Thread(faust_aiokafka.AIOKafkaConsumerThread):
