@@ -39,9 +39,9 @@ class BatchReader:
         """The batches at offsets ``start`` up to ``end`` (exclusive) of ``partition``, in order.
 
         With ``end`` None: whatever is there from ``start`` on, up to the end of the partition when the
-        read began. A partition that is being written to may never report its end (the embedded broker
-        waits out every fetch, and new batches come in meanwhile), so the end is the high watermark
-        that the first fetch brought back.
+        read began. A partition that is being written to may never report its end (on the embedded
+        broker, new batches come in while each fetch waits), so the end is the high watermark that the
+        first fetch brought back.
         """
         with self._lock:
             return self._read(partition, start, end, timeout)
