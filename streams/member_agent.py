@@ -24,7 +24,7 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from typing import NamedTuple
 
 from processors.state import CampaignBudget, MemberState
@@ -58,7 +58,7 @@ class Batch(NamedTuple):
 
 
 class StateWrite:
-    """One write of the states taken from the applier, done a slice at a time: encode them all, then store them.
+    """One write of the states taken from the applier, done a part at a time: encode them all, then store them.
 
     Encoding takes a snapshot: a state that a later step changes before it is
     encoded is written as it is then, which only reflects more events whose
@@ -164,11 +164,12 @@ class MemberAgent:
     async def apply(self, batches: Iterable[Batch]) -> None:
         async with self._lock:
             self._steps += 1
-            await self._apply_safely(batches)
+            await self._or_forget(self._apply(batches))
 
-    async def _apply_safely(self, batches: Iterable[Batch]) -> None:
+    async def _or_forget(self, work: Awaitable[None]) -> None:
+        """Do ``work``; if it fails, forget what is not written, to be applied again from Kafka."""
         try:
-            await self._apply(batches)
+            await work
         except BaseException:
             self.forget()
             raise
@@ -202,7 +203,7 @@ class MemberAgent:
                     log.warning("member batches %s..%s of partition %s were not delivered by the stream; "
                                 "read directly", missed[0].offset, missed[-1].offset, partition)
                     self.counts["batches_read_directly"] += len(missed)
-                    await self._apply_safely(missed)
+                    await self._or_forget(self._apply(missed))
                 self._stepped_at[partition] = time.monotonic()
         if stream_quiet:
             await self._write_waiting()
@@ -217,20 +218,13 @@ class MemberAgent:
             async with self._lock:
                 if self._write is None and not self._unwritten:
                     return
-                await self._write_slice(due=True)
+                await self._or_forget(self._write_some(WRITE_SLICE, 0.0, due=True))
                 write = self._write
             while write is not None and self._write is write:
                 await asyncio.sleep(0)  # a step waiting for the lock goes first
                 async with self._lock:
                     if self._write is write:
-                        await self._write_slice()
-
-    async def _write_slice(self, due: bool = False) -> None:
-        try:
-            await self._write_some(WRITE_SLICE, 0.0, due)
-        except BaseException:
-            self.forget()
-            raise
+                        await self._or_forget(self._write_some(WRITE_SLICE, 0.0))
 
     async def _apply(self, batches: Iterable[Batch]) -> None:
         by_partition: dict[int, list[Batch]] = defaultdict(list)
