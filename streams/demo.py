@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -94,6 +95,7 @@ def run_demo(settings: Settings, *, members: int, events: int, seed: int, timeou
     codec = AvroCodec(registry_for(settings.schema_registry_url))
     console.print(f"Building a synthetic day: {members:,} members, {events:,} events ...")
     feed = synthetic_day(members, events, seed)
+    gc.freeze()  # the feed lives until the end: collections in the sink's process need not rescan it
     with broker(settings) as bootstrap:
         ensure_topics(bootstrap, settings.partitions)
         store = clickhouse(settings)
