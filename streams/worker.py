@@ -2,7 +2,7 @@
 
 State lives in the ``members`` table (RocksDB on local disk, changelog in
 Kafka). Each member batch is one step of the agent (``member_agent``): it is
-applied and its outputs handed to the producer; every two seconds the touched
+applied and its outputs handed to the producer; every few seconds the touched
 members' states are taken and written a share each step, and once the outputs
 they reflect are on the broker, stored with each partition's last applied
 offset. A crash at any point replays batches,
