@@ -41,8 +41,8 @@ log = logging.getLogger(__name__)
 # States are written at most this often: a member touched by several batches in between is written once.
 # A crash loses no more than the batches since the last write, which are applied again from Kafka.
 # At ~5,800 events/s over 5,000 members nearly every member is touched within 2 s: every 5 s encodes each
-# less than half as often (worker 70-72 % of a core against 76-77 %, reward p99 116-243 ms against 207-726 ms,
-# three alternating pairs at the same rate; the bulk rate did not change). Every half second cost more still.
+# less than half as often (worker 70-77 % of a core against 76-81 %, reward p99 116-243 ms against 207-726 ms,
+# five alternating pairs at the same rate; the bulk rate did not change). Every half second cost more still.
 WRITE_EVERY_SECONDS = 5.0
 # Each step advances the write in progress by its share of the interval, so that encoding and storing each
 # take about half of it, and by at least as many states as it applied events, so that writes keep up with
