@@ -1,4 +1,4 @@
-"""The ``loyalty`` command: demo, run, member, simulate, program check|explain (and the ingest and worker processes)."""
+"""The ``loyalty`` command: demo, run, feed, member, simulate, program check|explain (and the inner processes)."""
 
 from __future__ import annotations
 
@@ -58,11 +58,73 @@ def demo(members: int, events: int, seed: int, timeout: int) -> None:
 
 @main.command()
 def run() -> None:
-    """Keep the worker and the ClickHouse sink running for a real feed, until Ctrl-C."""
+    """Keep the worker and the ClickHouse sink running for a real feed, until Ctrl-C (or SIGTERM).
+
+    Send events with `loyalty feed FILE` from another terminal, or produce LoyaltyEvent
+    Avro to the input topic yourself.
+    """
+    import signal
+
     from streams.demo import run_engine
 
+    # A service manager stops with SIGTERM: stop as on Ctrl-C, so the sink stores what it holds first.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     tune_gc()  # this process runs the ClickHouse sink
     run_engine(_settings(), console)
+
+
+PROBLEMS_SHOWN = 20
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--check", "check_only", is_flag=True, help="Check the files and send nothing.")
+def feed(files: tuple[Path, ...], check_only: bool) -> None:
+    """Send the events in FILES (JSON Lines .jsonl, or .csv) to the engine's input topic.
+
+    One event a line, with the fields of the LoyaltyEvent contract and its body's type
+    (a CSV purchase or return takes one row per line item); the README shows both formats.
+    Every file is checked first: each mistake is named by file, line and field, and then
+    nothing is sent. Sending a file again changes nothing: events keep their event_id.
+    With the embedded broker, run `loyalty run` first from the same directory.
+    """
+    from confluent_kafka import KafkaException
+
+    from schemas.codec import AvroCodec
+    from schemas.registry import registry_for
+    from streams.demo import produce, progress_bars
+    from streams.feed_file import check_feed, feed_events
+    from streams.processes import NoRunningBroker, running_broker
+    from streams.topics import EVENTS, ensure_topics
+
+    paths = list(files)
+    checked = check_feed(paths)
+    found = checked.problems
+    if found:
+        more = f"\n... and {len(found) - PROBLEMS_SHOWN} more" if len(found) > PROBLEMS_SHOWN else ""
+        raise click.ClickException(f"{len(found)} problem(s), nothing sent:\n" + "\n".join(found[:PROBLEMS_SHOWN])
+                                   + more)
+    total = sum(checked.events.values())
+    if not total:
+        raise click.ClickException(f"no events in {', '.join(map(str, paths))}")
+    kinds = ", ".join(f"{kind} {count:,}" for kind, count in sorted(checked.events.items()))
+    if check_only:
+        click.echo(f"ok: {total:,} events ({kinds})")
+        return
+    settings = _settings()
+    try:
+        bootstrap = running_broker(settings)
+        ensure_topics(bootstrap, settings.partitions)
+    except NoRunningBroker as exc:
+        raise click.ClickException(str(exc)) from exc
+    except KafkaException as exc:
+        raise click.ClickException(f"the broker at {bootstrap} does not answer ({exc}): is the engine running? "
+                                   "Start `loyalty run`, or set LOYALTY_BROKER") from exc
+    codec = AvroCodec(registry_for(settings.schema_registry_url))
+    with progress_bars(console) as progress:
+        sent = progress.add_task("events sent to Kafka", total=total)
+        produce(bootstrap, codec, ((e.key, e.record) for e in feed_events(paths)), lambda n: progress.advance(sent, n))
+    click.echo(f"sent {total:,} events ({kinds}) to {EVENTS} at {bootstrap}")
 
 
 @main.command(hidden=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,15 +29,16 @@ from streams.topics import EVENTS, ensure_topics
 Message = tuple[bytes, dict[str, Any] | bytes]
 
 
-def _progress(console: Console) -> Progress:
+def progress_bars(console: Console) -> Progress:
     return Progress(TextColumn("{task.description:<28}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                     console=console)
 
 
-def produce(bootstrap: str, codec: AvroCodec, messages: list[Message], step: Callable[[int], None]) -> None:
+def produce(bootstrap: str, codec: AvroCodec, messages: Iterable[Message], step: Callable[[int], None]) -> None:
     """Send input events in the Confluent wire format (raw bytes are sent as they are)."""
     errors = DeliveryErrors()
     producer = Producer(producer_config(bootstrap))
+    n = 0
     for n, (key, value) in enumerate(messages, 1):
         data = value if isinstance(value, bytes) else codec.encode(EVENTS, "LoyaltyEvent", value)
         produce_waiting(producer, EVENTS, data, key, on_delivery=errors)
@@ -46,7 +47,7 @@ def produce(bootstrap: str, codec: AvroCodec, messages: list[Message], step: Cal
             step(5000)
     producer.flush()
     errors.raise_if_any()
-    step(len(messages) % 5000)
+    step(n % 5000)
 
 
 def stored_outcomes(store: ClickHouseStore) -> int:
@@ -101,7 +102,7 @@ def run_demo(settings: Settings, *, members: int, events: int, seed: int, timeou
         store = clickhouse(settings)
         with sink_thread(settings, bootstrap, store) as sink, engine_processes(settings, bootstrap) as engine:
             started = time.monotonic()
-            with _progress(console) as progress:
+            with progress_bars(console) as progress:
                 sent = progress.add_task("events sent to Kafka", total=len(feed.base) + len(feed.day))
                 done = progress.add_task("processed and in ClickHouse", total=feed.expected_outcomes())
                 # The member base first, as a retailer going live sends it: the day's events need their members.

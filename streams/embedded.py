@@ -123,7 +123,7 @@ def die_with_parent(parent_pid: int) -> Callable[[], None]:
     return preexec
 
 
-def _metadata_ready(bootstrap: str, timeout: float) -> bool:
+def metadata_ready(bootstrap: str, timeout: float) -> bool:
     """True when a librdkafka client can fetch cluster metadata from ``bootstrap``."""
     from confluent_kafka.admin import AdminClient
 
@@ -281,7 +281,7 @@ class EmbeddedBroker:
                     f"Tansu exited with code {self._proc.returncode} on port {self.port} before it was "
                     f"ready (port in use?). See {self.log_path}:\n{self._log_tail()}"
                 )
-            if _metadata_ready(f"{self.host}:{self.port}", timeout=1.0):
+            if metadata_ready(f"{self.host}:{self.port}", timeout=1.0):
                 # Someone else may have answered on this port while our child died on
                 # "Address in use"; Tansu panics within milliseconds in that case.
                 time.sleep(0.2)

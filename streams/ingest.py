@@ -102,7 +102,7 @@ class Ingest:
         except (CodecError, KeyError, TypeError, IndexError) as exc:
             raise Rejected(f"undecodable: {exc}; send LoyaltyEvent Avro in the Confluent wire format") from exc
         if value is not None and _DIGIT_RUN.search(value):  # cheap test first: most events have no long digit run
-            field = _field_with_pan(record)
+            field = field_with_pan(record)
             if field is not None:
                 raise Rejected(f"a card number (PAN) was found in field {field} of a {kind} event; send a card "
                                "token instead, never the number (it is masked here)")
@@ -131,15 +131,15 @@ class Ingest:
         record["member_id"] = member_id
 
 
-def _field_with_pan(value: Any, path: str = "") -> str | None:
+def field_with_pan(value: Any, path: str = "") -> str | None:
     """The dotted name of the first string field that contains a card number, if any."""
     if isinstance(value, str):
         return path if contains_pan(value) else None
     if isinstance(value, tuple):  # a union branch: (type name, value)
-        return _field_with_pan(value[1], path)
+        return field_with_pan(value[1], path)
     items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
     for key, item in items:
-        found = _field_with_pan(item, f"{path}.{key}" if path else str(key))
+        found = field_with_pan(item, f"{path}.{key}" if path else str(key))
         if found is not None:
             return found
     return None

@@ -15,19 +15,52 @@ from pathlib import Path
 from schemas.codec import AvroCodec
 from schemas.registry import registry_for
 from sinks.clickhouse import ClickHouseStore, connect
-from streams.embedded import EmbeddedBroker, die_with_parent
+from streams.embedded import EmbeddedBroker, die_with_parent, metadata_ready
 from streams.settings import Settings, worker_name
 from streams.sink_loop import SinkLoop
+
+BROKER_ADDRESS_FILE = "broker-address"
+
+
+class NoRunningBroker(RuntimeError):
+    """No embedded broker runs for this data directory; the message says what to do."""
 
 
 @contextlib.contextmanager
 def broker(settings: Settings) -> Iterator[str]:
-    """The bootstrap address: a started embedded broker, or the configured one."""
+    """The bootstrap address: a started embedded broker, or the configured one.
+
+    While an embedded broker runs, its address is kept in the data directory, so
+    that another command (``loyalty feed``) can find it.
+    """
     if not settings.embedded_broker:
         yield settings.broker
         return
     with EmbeddedBroker(log_dir=settings.data_dir / "logs") as embedded:
-        yield embedded.bootstrap
+        address = settings.data_dir / BROKER_ADDRESS_FILE
+        address.write_text(embedded.bootstrap)
+        try:
+            yield embedded.bootstrap
+        finally:
+            address.unlink(missing_ok=True)
+
+
+def running_broker(settings: Settings) -> str:
+    """The configured broker, or the embedded one a running ``loyalty run`` started for this data directory."""
+    if not settings.embedded_broker:
+        return settings.broker
+    address = settings.data_dir / BROKER_ADDRESS_FILE
+    try:
+        bootstrap = address.read_text().strip()
+    except FileNotFoundError:
+        raise NoRunningBroker(
+            f"no engine runs with data directory {settings.data_dir.resolve()} ({address} is missing): start "
+            "`loyalty run` there first, or set LOYALTY_BROKER to your Kafka's bootstrap servers"
+        ) from None
+    if not metadata_ready(bootstrap, timeout=3.0):
+        raise NoRunningBroker(f"the engine that wrote {address} is gone (no broker answers at {bootstrap}): "
+                              "start `loyalty run` again")
+    return bootstrap
 
 
 def clickhouse(settings: Settings) -> ClickHouseStore:

@@ -201,3 +201,18 @@ def test_a_sealed_changelog_reports_its_true_end(broker: EmbeddedBroker) -> None
     finally:
         consumer.close()
     assert end == 24  # 23 records and the marker
+
+
+def test_another_command_finds_the_running_embedded_broker_and_not_a_stopped_one(tmp_path: Path) -> None:
+    from streams.processes import BROKER_ADDRESS_FILE, NoRunningBroker, broker, running_broker
+    from streams.settings import Settings
+
+    settings = Settings(data_dir=tmp_path)
+    with broker(settings) as bootstrap:
+        assert running_broker(settings) == bootstrap
+    with pytest.raises(NoRunningBroker, match="start `loyalty run` there first"):
+        running_broker(settings)
+
+    (tmp_path / BROKER_ADDRESS_FILE).write_text(bootstrap)  # left behind by an engine killed with kill -9
+    with pytest.raises(NoRunningBroker, match=f"no broker answers at {bootstrap}"):
+        running_broker(settings)

@@ -1,0 +1,356 @@
+"""Feed files: a retailer's events as JSON Lines or CSV, checked against the LoyaltyEvent contract.
+
+Each JSON line is one event: ``type`` (the body's record name: Purchase, Return,
+MemberEnrolled, ...), the envelope's fields (``event_id``, ``occurred_at``,
+``source``, ``member_id`` or ``card_token``) and the body's fields, all at the
+top level and named as in ``schemas/avro/loyalty.v1.LoyaltyEvent.avsc``::
+
+    {"type": "Purchase", "event_id": "order-1", "occurred_at": "2026-11-24T10:15:00+01:00", "source": "webshop",
+     "member_id": "M1", "order_id": "O1", "channel": "web", "currency": "SEK", "total_minor": 29900,
+     "lines": [{"line_id": "1", "sku": "TOP-1", "category": "tops", "quantity": 1, "amount_minor": 29900}]}
+
+A CSV file has the same names as columns. An event with lines (a purchase or a
+return) takes one row per line, next to each other with the same ``event_id``;
+the line's own columns (``line_id``, ``sku``, ...) change from row to row, the
+event's stay blank or equal. A list of strings (``segments``) is one cell,
+separated by ``;``. A blank cell is a missing value.
+
+Money is a whole number in minor units (29900 is 299.00); times are ISO 8601
+with a UTC offset. Every mistake is reported with its file, line and field and
+what is allowed: a file is sent whole or not at all, and since every event
+carries its source's ``event_id``, sending a file again changes nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from processors.validation import problems
+from schemas.contracts import NAMESPACE, load_contract
+from streams.ingest import field_with_pan
+from streams.records import event_from_record
+
+Record = dict[str, Any]
+
+# Sent by the engine to itself (or by its scheduler): a feed sending them could grant points outside the rules.
+ENGINE_ONLY = frozenset({"ReferralQualified", "ClockTick", "CampaignClaim", "CampaignAward"})
+FORMATS = {".jsonl": "json", ".ndjson": "json", ".csv": "csv"}
+LIST_SEPARATOR = ";"
+_INT_RANGE = {"int": 2**31, "long": 2**63}
+
+
+class Wrong(ValueError):
+    """A value the contract does not allow; the message starts with the field's name."""
+
+
+@dataclass(frozen=True)
+class FeedEvent:
+    line: int
+    key: bytes  # the source, as the input topic is keyed
+    record: Record  # a LoyaltyEvent, as the codec encodes it
+
+
+@dataclass
+class FeedCheck:
+    """What checking files found: events by type, and every problem as ``file:line: field: what is wrong``."""
+
+    events: Counter[str] = field(default_factory=Counter)
+    problems: list[str] = field(default_factory=list)
+
+
+def feed_format(path: Path) -> str:
+    found = FORMATS.get(path.suffix.lower())
+    if found is None:
+        raise Wrong(f"{path}: cannot tell the format from the name: end it in .jsonl (JSON Lines) or .csv")
+    return found
+
+
+def check_feed(paths: list[Path]) -> FeedCheck:
+    """Check every event in ``paths``: send them only if ``problems`` is empty."""
+    checked = FeedCheck()
+    for path in paths:
+        for item in read_feed(path):
+            if isinstance(item, str):
+                checked.problems.append(item)
+            else:
+                checked.events[body_name(item.record)] += 1
+    return checked
+
+
+def read_feed(path: Path) -> Iterator[FeedEvent | str]:
+    """Each event of ``path`` in file order, or a problem (``file:line: ...``) where a line is wrong."""
+    try:
+        from_text = feed_format(path) == "csv"
+        rows = _csv_objects(path) if from_text else _json_objects(path)
+        for line, value in rows:
+            if isinstance(value, str):
+                yield f"{path}:{line}: {value}"
+                continue
+            try:
+                record = event_record(value, from_text)
+            except Wrong as exc:
+                yield f"{path}:{line}: {exc}"
+                continue
+            yield FeedEvent(line, record["source"].encode(), record)
+    except Wrong as exc:
+        yield str(exc)
+    except (OSError, UnicodeDecodeError) as exc:
+        yield f"{path}: cannot read the file ({exc})"
+
+
+def feed_events(paths: list[Path]) -> Iterator[FeedEvent]:
+    """The events of files ``check_feed`` found no problem in; ``Wrong`` if one turns up (the file changed)."""
+    for path in paths:
+        for item in read_feed(path):
+            if isinstance(item, str):
+                raise Wrong(f"{item} (the file changed after it was checked)")
+            yield item
+
+
+def body_name(record: Record) -> str:
+    return str(record["body"][0]).removeprefix(f"{NAMESPACE}.")
+
+
+def event_record(value: dict[str, Any], from_text: bool = False) -> Record:
+    """The LoyaltyEvent record for one event's flat fields; ``Wrong`` names the first field the contract refuses.
+
+    ``from_text``: the values are CSV cells (numbers and lists written as text).
+    """
+    kind = _body_kind(value.get("type"))
+    body_schema = _bodies()[kind]
+    body_fields = {f["name"] for f in body_schema["fields"]}
+    envelope = [f for f in _envelope_fields() if f["name"] not in body_fields]
+    known = body_fields | {f["name"] for f in envelope} | {"type"}
+    for name in value:
+        if name not in known:
+            raise Wrong(f"{name}: not a field of a {kind} event; its fields are "
+                        f"{', '.join(sorted(known - {'type'}))}")
+    record = {f["name"]: _field(f, value.get(f["name"]), f["name"], from_text) for f in envelope}
+    record.setdefault("card_token", None)  # a CardLinked's token is its body's
+    body = {name: value[name] for name in body_fields if name in value}
+    record["body"] = (f"{NAMESPACE}.{kind}", _value(body_schema, body, "", from_text))
+    _check_meaning(kind, record)
+    return record
+
+
+def _check_meaning(kind: str, record: Record) -> None:
+    pan_field = field_with_pan(record)
+    if pan_field is not None:
+        raise Wrong(f"{pan_field.removeprefix('body.')}: holds a card number (PAN): send the card's token, "
+                    "never the number")
+    if not record["member_id"] and not record["card_token"]:
+        raise Wrong("member_id: missing: a card feed sends card_token (of a linked card) instead")
+    # The rules' own checks (ingest runs the same); a card feed's member is only known to the engine.
+    found = problems(event_from_record({**record, "member_id": record["member_id"] or "(by card_token)"}))
+    if found:
+        raise Wrong("; ".join(found))
+
+
+def _body_kind(given: Any) -> str:
+    allowed = sorted(name for name in _bodies() if name not in ENGINE_ONLY)
+    if not isinstance(given, str) or not given:
+        raise Wrong(f"type: missing: one of {', '.join(allowed)}")
+    wanted = given.replace("_", "").lower()
+    kind = next((name for name in _bodies() if name.lower() == wanted), None)
+    if kind is None:
+        raise Wrong(f"type: {given!r} is not an event type: one of {', '.join(allowed)}")
+    if kind in ENGINE_ONLY:
+        raise Wrong(f"type: {kind} events are sent by the engine itself, not by a feed: one of {', '.join(allowed)}")
+    return kind
+
+
+def _field(schema: dict[str, Any], value: Any, where: str, from_text: bool) -> Any:
+    if value is None and "default" in schema:
+        return schema["default"]
+    return _value(schema["type"], value, where, from_text)
+
+
+def _value(schema: Any, value: Any, where: str, from_text: bool) -> Any:
+    """``value`` as the codec takes it for ``schema``, or ``Wrong`` naming ``where``."""
+    schema = _named().get(schema, schema) if isinstance(schema, str) else schema
+    if isinstance(schema, list):  # only ["null", X] unions occur in the contract
+        if value is None:
+            return None
+        return _value(next(s for s in schema if s != "null"), value, where, from_text)
+    if value is None:
+        raise Wrong(f"{where}: missing")
+    kind = schema if isinstance(schema, str) else schema["type"]
+    if isinstance(schema, dict) and schema.get("logicalType") == "timestamp-millis":
+        return _timestamp(value, where)
+    if kind == "string":
+        if not isinstance(value, str):
+            raise Wrong(f"{where}: must be text, got {value!r}")
+        return value
+    if kind in _INT_RANGE:
+        return _whole_number(value, where, from_text, _INT_RANGE[kind])
+    if kind == "enum":
+        if value not in schema["symbols"]:
+            raise Wrong(f"{where}: {value!r} is not one of {', '.join(schema['symbols'])}")
+        return value
+    if kind == "array":
+        if from_text and isinstance(value, str):
+            value = [part.strip() for part in value.split(LIST_SEPARATOR)]
+        if not isinstance(value, list):
+            raise Wrong(f"{where}: must be a list, got {value!r}")
+        return [_value(schema["items"], item, f"{where}[{i}]", from_text) for i, item in enumerate(value)]
+    if kind == "record":
+        if not isinstance(value, dict):
+            raise Wrong(f"{where}: must be an object with {', '.join(f['name'] for f in schema['fields'])}")
+        names = {f["name"] for f in schema["fields"]}
+        for name in value:
+            if name not in names:
+                raise Wrong(f"{where}.{name}: not a field here; the fields are {', '.join(sorted(names))}")
+        prefix = f"{where}." if where else ""
+        return {f["name"]: _field(f, value.get(f["name"]), prefix + f["name"], from_text) for f in schema["fields"]}
+    raise Wrong(f"{where}: the contract's type {kind} cannot be read from a feed file")
+
+
+def _whole_number(value: Any, where: str, from_text: bool, bound: int) -> int:
+    if from_text and isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool):
+        money = " (money in minor units: 29900 for 299.00)" if where.endswith("_minor") else ""
+        raise Wrong(f"{where}: must be a whole number{money}, got {value!r}")
+    if not -bound <= value < bound:
+        raise Wrong(f"{where}: {value} is out of range")
+    return value
+
+
+def _timestamp(value: Any, where: str) -> datetime:
+    try:
+        when = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        when = None
+    if when is None:
+        raise Wrong(f"{where}: must be an ISO 8601 time with a UTC offset, e.g. 2026-11-24T10:15:00+01:00, "
+                    f"got {value!r}")
+    if when.tzinfo is None:
+        raise Wrong(f"{where}: {value!r} has no UTC offset: add one, e.g. {value}Z for UTC or {value}+01:00")
+    return when.astimezone(UTC)
+
+
+def _json_objects(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
+    with path.open(encoding="utf-8") as lines:
+        for number, text in enumerate(lines, 1):
+            if not text.strip():
+                continue
+            try:
+                value = json.loads(text)
+            except json.JSONDecodeError as exc:
+                yield number, f"not JSON ({exc.msg} at column {exc.colno}): write one JSON object a line"
+                continue
+            yield number, value if isinstance(value, dict) else f"not a JSON object: {text.strip()[:40]}"
+
+
+def _csv_objects(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
+    """One flat object per event: rows next to each other with the same event_id add lines to it."""
+    with path.open(encoding="utf-8", newline="") as file:
+        reader = csv.DictReader(file)
+        unknown = sorted(set(reader.fieldnames or ()) - _column_names())
+        if unknown:
+            yield 1, (f"column {', '.join(unknown)}: not a field of any event; the columns are "
+                      f"{', '.join(sorted(_column_names()))}")
+            return
+        start, current = 0, None
+        for row in reader:
+            if None in row:
+                yield reader.line_num, (f"{len(row) - 1 + len(row[None])} cells, but the header has "
+                                        f"{len(row) - 1} columns")
+                continue
+            cells = {name: text for name, text in row.items() if text is not None and text.strip() != ""}
+            if current is not None and cells.get("event_id") == current.get("event_id") and _lines_of(current):
+                problem = _add_line(current, cells, start)
+                if problem:
+                    yield reader.line_num, problem
+                continue
+            if current is not None:
+                yield start, current
+            start, current = reader.line_num, _first_row(cells)
+        if current is not None:
+            yield start, current
+
+
+def _lines_of(value: dict[str, Any]) -> list[dict[str, str]] | None:
+    lines = value.get("lines")
+    return lines if isinstance(lines, list) else None
+
+
+def _first_row(cells: dict[str, str]) -> dict[str, Any]:
+    line_fields = _line_fields(cells.get("type"))
+    value: dict[str, Any] = {name: text for name, text in cells.items() if name not in line_fields}
+    if line_fields:
+        line = {name: text for name, text in cells.items() if name in line_fields}
+        value["lines"] = [line] if line else []
+    return value
+
+
+def _add_line(current: dict[str, Any], cells: dict[str, str], start: int) -> str | None:
+    line_fields = _line_fields(current.get("type"))
+    for name, text in cells.items():
+        if name not in line_fields and current.get(name) != text:
+            return (f"{name}: {text!r} differs from {current.get(name)!r} on line {start}, the first row of event "
+                    f"{current['event_id']}: a row after the first may only add a line")
+    current["lines"].append({name: text for name, text in cells.items() if name in line_fields})
+    return None
+
+
+@cache
+def _envelope_fields() -> list[dict[str, Any]]:
+    return [f for f in load_contract("LoyaltyEvent")["fields"] if f["name"] != "body"]
+
+
+@cache
+def _bodies() -> dict[str, dict[str, Any]]:
+    """Each body record of the LoyaltyEvent union by its short name."""
+    body = next(f for f in load_contract("LoyaltyEvent")["fields"] if f["name"] == "body")
+    return {schema["name"].removeprefix(f"{NAMESPACE}."): schema for schema in body["type"]}
+
+
+@cache
+def _named() -> dict[str, Any]:
+    """Named types (enums, records) by full name: the contract spells each out once, then refers to it by name."""
+    found: dict[str, Any] = {}
+
+    def visit(schema: Any) -> None:
+        if isinstance(schema, list):
+            for branch in schema:
+                visit(branch)
+        elif isinstance(schema, dict):
+            if schema.get("type") in ("record", "enum"):
+                found[schema["name"]] = schema
+            for item in schema.get("fields", ()):
+                visit(item["type"])
+            if "items" in schema:
+                visit(schema["items"])
+
+    visit(load_contract("LoyaltyEvent"))
+    return found
+
+
+def _line_fields(kind: Any) -> frozenset[str]:
+    """The columns of one line of an event of type ``kind`` (none for events without lines)."""
+    try:
+        schema = _bodies()[_body_kind(kind)]
+    except Wrong:
+        return frozenset()
+    lines = next((f for f in schema["fields"] if f["name"] == "lines"), None)
+    if lines is None:
+        return frozenset()
+    items = lines["type"]["items"]
+    return frozenset(f["name"] for f in (_named()[items] if isinstance(items, str) else items)["fields"])
+
+
+@cache
+def _column_names() -> frozenset[str]:
+    names = {"type"} | {f["name"] for f in _envelope_fields()}
+    for kind in _bodies():
+        names |= {f["name"] for f in _bodies()[kind]["fields"] if f["name"] != "lines"} | _line_fields(kind)
+    return frozenset(names)

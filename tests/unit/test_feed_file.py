@@ -1,0 +1,172 @@
+"""Feed files (JSON Lines, CSV): every event checked against the contract, every mistake named by line and field."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from schemas.codec import AvroCodec
+from schemas.registry import EmbeddedRegistry
+from streams.cli import main
+from streams.feed_file import check_feed, feed_events, read_feed
+
+FEEDS = Path(__file__).parents[2] / "examples" / "feeds"
+
+ORDER = {"type": "Purchase", "event_id": "pos-1", "occurred_at": "2026-11-24T14:20:00+01:00", "source": "pos:store-7",
+         "member_id": "ben", "order_id": "P1", "channel": "pos", "store_id": "store-7", "currency": "SEK",
+         "total_minor": 64800, "payment_method": "card",
+         "lines": [{"line_id": "1", "sku": "SHO-1", "category": "shoes", "quantity": 1, "amount_minor": 49900},
+                   {"line_id": "2", "sku": "SOC-7", "category": "socks", "quantity": 2, "amount_minor": 14900}]}
+ORDER_CSV = """\
+type,event_id,occurred_at,source,member_id,order_id,channel,store_id,currency,total_minor,payment_method,line_id,sku,category,quantity,amount_minor
+Purchase,pos-1,2026-11-24T14:20:00+01:00,pos:store-7,ben,P1,pos,store-7,SEK,64800,card,1,SHO-1,shoes,1,49900
+Purchase,pos-1,,,,,,,,,,2,SOC-7,socks,2,14900
+"""
+
+
+def written(tmp_path: Path, name: str, *lines: dict[str, Any] | str) -> Path:
+    path = tmp_path / name
+    path.write_text("".join((line if isinstance(line, str) else json.dumps(line)) + "\n" for line in lines))
+    return path
+
+
+def test_the_example_feeds_are_valid_and_every_event_encodes() -> None:
+    paths = [FEEDS / "week.jsonl", FEEDS / "store-sales.csv"]
+    checked = check_feed(paths)
+
+    assert checked.problems == []
+    assert dict(checked.events) == {"MemberEnrolled": 2, "CardLinked": 1, "Purchase": 4, "SocialShare": 1,
+                                    "Return": 1, "Redemption": 1}
+    codec = AvroCodec(EmbeddedRegistry())
+    for event in feed_events(paths):
+        assert codec.decode(codec.encode("loyalty.events.v1", "LoyaltyEvent", event.record)) == event.record
+
+
+def test_a_csv_order_of_several_rows_is_the_same_event_as_its_json_line(tmp_path: Path) -> None:
+    [from_json] = feed_events([written(tmp_path, "order.jsonl", ORDER)])
+    csv_path = tmp_path / "order.csv"
+    csv_path.write_text(ORDER_CSV)
+    [from_csv] = feed_events([csv_path])
+
+    assert from_csv.record == from_json.record
+    assert from_json.key == b"pos:store-7"
+    assert from_json.record["occurred_at"] == datetime(2026, 11, 24, 13, 20, tzinfo=UTC)  # to UTC
+    body = from_json.record["body"]
+    assert body[0] == "loyalty.v1.Purchase" and body[1]["points_used"] == 0 and body[1]["partner_id"] is None
+    assert (from_json.line, from_csv.line) == (1, 2)
+
+
+def test_a_card_feed_names_the_card_token_and_a_card_link_keeps_its_token_in_the_body(tmp_path: Path) -> None:
+    card_sale = {**ORDER, "member_id": None, "card_token": "tok_9"}
+    link = {"type": "card_linked", "event_id": "c1", "occurred_at": "2026-11-24T10:00:00Z", "source": "app",
+            "member_id": "ben", "card_token": "tok_9"}
+    sale, linked = feed_events([written(tmp_path, "cards.jsonl", card_sale, link)])
+
+    assert (sale.record["member_id"], sale.record["card_token"]) == (None, "tok_9")
+    assert linked.record["card_token"] is None and linked.record["body"] == ("loyalty.v1.CardLinked",
+                                                                              {"card_token": "tok_9"})
+
+
+def with_lines(**changes: Any) -> dict[str, Any]:
+    return {**ORDER, "lines": [{**ORDER["lines"][0], **changes}], "total_minor": 49900}
+
+
+@pytest.mark.parametrize(("line", "problem"), [
+    ("not json", "not JSON (Expecting value at column 1): write one JSON object a line"),
+    ("[1, 2]", "not a JSON object: [1, 2]"),
+    ({**ORDER, "type": None}, "type: missing: one of CardLinked, Donation, MemberEnrolled, MemberSegments, "
+                              "MembershipPaid, Purchase, Redemption, RedemptionCancelled, Referral, Return, "
+                              "SocialShare, TierAssigned"),
+    ({**ORDER, "type": "Order"}, "type: 'Order' is not an event type: one of CardLinked, "),
+    ({**ORDER, "type": "CampaignAward"}, "type: CampaignAward events are sent by the engine itself, not by a feed"),
+    ({**ORDER, "colour": "red"}, "colour: not a field of a Purchase event; its fields are card_token, channel, "),
+    ({k: v for k, v in ORDER.items() if k != "order_id"}, "order_id: missing"),
+    ({**ORDER, "total_minor": 648.00}, "total_minor: must be a whole number (money in minor units: 29900 for "
+                                       "299.00), got 648.0"),
+    ({**ORDER, "total_minor": "64800"}, "total_minor: must be a whole number"),
+    (with_lines(quantity=True), "lines[0].quantity: must be a whole number, got True"),
+    (with_lines(quantity=2**31), "lines[0].quantity: 2147483648 is out of range"),
+    (with_lines(size="M"), "lines[0].size: not a field here; the fields are amount_minor, category, line_id, "
+                           "quantity, sku"),
+    ({**ORDER, "lines": {"line_id": "1"}}, "lines: must be a list, got {'line_id': '1'}"),
+    ({**ORDER, "lines": ["1"]}, "lines[0]: must be an object with line_id, sku, category, quantity, amount_minor"),
+    ({**ORDER, "channel": "phone"}, "channel: 'phone' is not one of web, pos, card, app"),
+    ({**ORDER, "occurred_at": "2026-11-24 14:20"}, "occurred_at: '2026-11-24 14:20' has no UTC offset: add one, "
+                                                   "e.g. 2026-11-24 14:20Z for UTC"),
+    ({**ORDER, "occurred_at": "yesterday"}, "occurred_at: must be an ISO 8601 time with a UTC offset"),
+    ({**ORDER, "occurred_at": 1764000000000}, "occurred_at: must be an ISO 8601 time with a UTC offset"),
+    ({**ORDER, "member_id": None}, "member_id: missing: a card feed sends card_token (of a linked card) instead"),
+    ({**ORDER, "store_id": 7}, "store_id: must be text, got 7"),
+    ({**ORDER, "store_id": "4111 1111 1111 1111"}, "store_id: holds a card number (PAN): send the card's token, "
+                                                   "never the number"),
+    (with_lines(quantity=0), "lines[0].quantity must be positive, got 0"),  # the rules' own check, as ingest's
+    ({**ORDER, "total_minor": 1}, "total_minor 1 is not the sum of lines[].amount_minor (64800)"),
+])
+def test_every_mistake_is_named_by_file_line_and_field(tmp_path: Path, line: dict[str, Any] | str,
+                                                       problem: str) -> None:
+    path = written(tmp_path, "feed.jsonl", ORDER, "", line)
+    found = [item for item in read_feed(path) if isinstance(item, str)]
+
+    assert len(found) == 1
+    assert found[0].startswith(f"{path}:3: {problem}")
+    assert "4111" not in found[0]  # a card number is never repeated back
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    ("type,event_id,colour\n", "feed.csv:1: column colour: not a field of any event; the columns are action, "
+                                "amount_minor, "),
+    (ORDER_CSV + "Purchase,pos-1,,,,,,,,,,3,HAT-1,hats,1,100,extra\n", "feed.csv:4: 17 cells, but the header has 16 "
+                                                                      "columns"),
+    (ORDER_CSV.replace("pos-1,,,,,,,,,,2,", "pos-1,,,,,,,EUR,,,2,"),
+     "feed.csv:3: currency: 'EUR' differs from 'SEK' on line 2, the first row of event pos-1: a row after the first "
+     "may only add a line"),
+    (ORDER_CSV.replace(",2,SOC-7,socks,2,", ",2,SOC-7,socks,two,"), "feed.csv:2: lines[1].quantity: must be a whole "
+                                                                    "number, got 'two'"),
+])
+def test_a_csv_mistake_is_named_by_line_and_column(tmp_path: Path, text: str, problem: str) -> None:
+    path = tmp_path / "feed.csv"
+    path.write_text(text)
+    found = [item for item in read_feed(path) if isinstance(item, str)]
+
+    assert found[0].removeprefix(f"{tmp_path}/").startswith(problem)
+
+
+def test_a_list_of_strings_is_one_csv_cell(tmp_path: Path) -> None:
+    path = tmp_path / "segments.csv"
+    path.write_text("type,event_id,occurred_at,source,member_id,segments\n"
+                    "MemberSegments,seg-1,2026-11-24T00:00:00Z,crm,ben,vip; newsletter\n")
+    [event] = feed_events([path])
+
+    assert event.record["body"] == ("loyalty.v1.MemberSegments", {"segments": ["vip", "newsletter"]})
+
+
+def test_feed_check_says_what_it_found_and_sends_nothing_when_a_line_is_wrong(tmp_path: Path) -> None:
+    runner = CliRunner()
+    ok = runner.invoke(main, ["feed", "--check", str(FEEDS / "week.jsonl"), str(FEEDS / "store-sales.csv")])
+    assert ok.exit_code == 0, ok.output
+    assert ok.output == ("ok: 10 events (CardLinked 1, MemberEnrolled 2, Purchase 4, Redemption 1, Return 1, "
+                         "SocialShare 1)\n")
+
+    bad = written(tmp_path, "bad.jsonl", *[{**ORDER, "event_id": f"e{n}", "channel": "fax"} for n in range(25)])
+    refused = runner.invoke(main, ["feed", str(bad)], env={"LOYALTY_DATA_DIR": str(tmp_path / "data")})
+    assert refused.exit_code == 1
+    assert refused.output.startswith(f"Error: 25 problem(s), nothing sent:\n{bad}:1: channel: 'fax' is not one of ")
+    assert refused.output.endswith("\n... and 5 more\n")
+
+    unknown = runner.invoke(main, ["feed", "--check", str(written(tmp_path, "feed.txt", ORDER))])
+    assert unknown.exit_code == 1
+    assert "feed.txt: cannot tell the format from the name: end it in .jsonl (JSON Lines) or .csv" in unknown.output
+
+
+def test_feed_without_a_running_engine_says_to_start_one(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["feed", str(FEEDS / "week.jsonl")],
+                                env={"LOYALTY_DATA_DIR": str(tmp_path), "LOYALTY_BROKER": "embedded"})
+
+    assert result.exit_code == 1
+    assert "no engine runs with data directory" in result.output
+    assert "start `loyalty run` there first, or set LOYALTY_BROKER" in result.output
