@@ -10,6 +10,7 @@ and a test drives time by sending ticks. A tick is not activity.
 - Expiry, by age or inactivity (see ``expiry``).
 - Tier floors: a paid membership's reminder and lapse, an assigned tier's end (see ``memberships``).
 - Tier review: at the program's period end, moving down (see ``tiers``).
+- Win-back: a member who stopped buying (see ``nudges``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from processors.events import ClockTick
 from processors.expiry import expire
 from processors.memberships import end_floor
 from processors.money import format_points
+from processors.nudges import win_back
 from processors.outputs import Activity, Decision, LedgerReason, Output, Trigger
 from processors.points import credit
 from processors.state import MemberState
@@ -39,6 +41,7 @@ def tick(state: MemberState, event: ClockTick, rules: CompiledProgram) -> Decisi
     if state.tier_floor_until is not None:
         outputs += end_floor(state, event, rules)
     outputs += review_tier(state, event, rules)
+    outputs += win_back(state, event, rules)
     outputs.append(Activity(event.event_id, event.member_id, event.occurred_at, "clock_tick", None, None, None, 0,
                             state.balance - balance, None))
     return Decision(state, tuple(outputs))

@@ -19,14 +19,17 @@ from processors.program import (
     CatalogueReward,
     Cause,
     Challenge,
+    CrossSell,
     Expiry,
     Membership,
     Partner,
     Program,
     ReferralRewards,
+    RepeatFavourites,
     SocialPoints,
     StampCard,
     TierReview,
+    WinBack,
 )
 
 # One plain string per channel, so outputs carry ``"web"`` and not the enum.
@@ -82,6 +85,10 @@ class CompiledProgram:
     challenges: tuple[Challenge, ...]
     visits_window: timedelta  # how far back the longest challenge counts visits
     birthday_bonus_points: int
+    win_back: WinBack | None
+    repeat_favourites: RepeatFavourites | None
+    cross_sell: tuple[CrossSell, ...]
+    cross_sell_categories: frozenset[str]  # the categories cross-sell rules name: a member's purchases of them count
     expiry: Expiry | None
     lots: bool  # points expire by age, so the state keeps them in lots by expiry day
     tier_review: TierReview | None
@@ -232,6 +239,10 @@ def _compile(program: Program) -> CompiledProgram:
         challenges=program.challenges,
         visits_window=timedelta(days=max((c.within_days for c in program.challenges), default=0)),
         birthday_bonus_points=program.birthday_bonus_points,
+        win_back=program.win_back,
+        repeat_favourites=program.repeat_favourites,
+        cross_sell=program.cross_sell,
+        cross_sell_categories=frozenset(c for rule in program.cross_sell for c in (rule.bought, rule.suggest)),
         expiry=program.expiry,
         lots=program.expiry is not None and program.expiry.by_age,
         tier_review=program.tier_review,

@@ -10,7 +10,7 @@ rule checks before it changes anything).
 Events are expected to have passed ``validation.problems`` (the ingest stage
 does that); ``decide`` checks what only the member's state can tell. Each rule
 lives in its own module: ``dedup``, ``enrolment``, ``purchases`` (with
-``earning``, ``tiers``, ``stamps`` and ``partners``), ``returns``, ``social``,
+``earning``, ``tiers``, ``stamps``, ``partners`` and ``nudges``), ``returns``, ``social``,
 ``campaigns``, ``redemption``, ``donations``, ``referrals``, ``challenges``, ``memberships`` (paid and
 assigned tier floors), ``clock`` (birthdays, expiry, reviews) and ``engagement``.
 """

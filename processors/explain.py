@@ -63,6 +63,9 @@ def explain(program: Program) -> list[str]:
         bonus = f" and {format_points(challenge.bonus_points)}" if challenge.bonus_points else ""
         paragraphs.append(f"Challenge {challenge.name}: {challenge.visits} purchases within {challenge.within_days} "
                           f"days earn the {challenge.badge} badge{bonus}.")
+    nudges = _nudges(program)
+    if nudges:
+        paragraphs.append(nudges)
     if program.causes:
         paragraphs.append("You can give your points to " + ", ".join(c.name for c in program.causes) + ".")
     if program.pending_days:
@@ -76,6 +79,31 @@ def explain(program: Program) -> list[str]:
     paragraphs.append(f"A return within {program.return_window_days} days takes back exactly the points "
                       f"the returned items earned; {after_spend}.")
     return paragraphs
+
+
+def _nudges(program: Program) -> str:
+    """When the program may get in touch because of what a member buys: members should know it watches."""
+    moments = []
+    if program.win_back is not None:
+        moments.append(f"when you have not shopped for {program.win_back.inactive_days} days")
+    favourites = program.repeat_favourites
+    if favourites is not None:
+        moments.append(f"when you order the same {' or '.join(sorted(favourites.categories))} for the "
+                       f"{_ordinal(favourites.orders)} time")
+    for rule in program.cross_sell:
+        moments.append(f"with {rule.suggest} ideas when you buy {rule.bought}")
+    if not moments:
+        return ""
+    return "We may send you an offer " + _listed(moments) + ", once each."
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def _listed(parts: list[str]) -> str:
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
 def _tiers(program: Program) -> str:

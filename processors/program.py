@@ -246,6 +246,29 @@ class Expiry(_Rules):
         return self.after_days is not None or self.at is not None
 
 
+class WinBack(_Rules):
+    """A ``win_back`` trigger when a member who has bought goes ``inactive_days`` without buying, once a spell."""
+
+    inactive_days: PositiveInt
+
+
+class RepeatFavourites(_Rules):
+    """A ``repeat_favourite`` trigger on the ``orders``-th order with the same SKU, once per SKU.
+
+    Only SKUs of ``categories`` count, so a member's memory of them stays small.
+    """
+
+    orders: int = Field(ge=2, le=100)
+    categories: frozenset[str] = Field(min_length=1, description="e.g. [coffee, tea]")
+
+
+class CrossSell(_Rules):
+    """A ``cross_sell`` trigger when a member buys from ``bought`` and has never bought from ``suggest``, once."""
+
+    bought: str = Field(min_length=1, description="a category, e.g. bikes")
+    suggest: str = Field(min_length=1, description="a category, e.g. helmets")
+
+
 class Cause(_Rules):
     """A charity or cause members can give points to."""
 
@@ -282,6 +305,9 @@ class Program(_Rules):
     referral: ReferralRewards | None = None
     challenges: tuple[Challenge, ...] = ()
     birthday_bonus_points: NonNegativeInt = 0
+    win_back: WinBack | None = None
+    repeat_favourites: RepeatFavourites | None = None
+    cross_sell: tuple[CrossSell, ...] = ()
     expiry: Expiry | None = Field(default=None, description="points never expire if unset")
     dedup_window_days: PositiveInt = 60
     return_window_days: PositiveInt = 60

@@ -14,6 +14,7 @@ from processors.compiled import CHANNEL_NAMES, CompiledProgram
 from processors.earning import award_points
 from processors.events import Purchase
 from processors.money import format_points
+from processors.nudges import purchase_nudges
 from processors.outputs import Activity, ActivityLine, Decision, LedgerReason, Output
 from processors.partners import settlement
 from processors.points import available_at, credit, debit, spendable
@@ -97,6 +98,7 @@ def apply_purchase(state: MemberState, event: Purchase, rules: CompiledProgram) 
         notified = reached.next_name
     if rules.stamp_cards:
         outputs += add_stamps(state, event, rules)
+    outputs += purchase_nudges(state, event, rules)
     if partner is not None and points:
         outputs.append(settlement(event, partner.partner, "earn", points, rules.currency,
                                   f"{partner.partner.name} gave {format_points(points)} on order {order_id}"))

@@ -102,6 +102,11 @@ class MemberState:
     once (``membership_warned``). ``segments`` are the marketing segments the
     member was last put in; ``campaign_points`` what each campaign has given them.
     ``tier_changes`` counts the member's tier changes, which are numbered with it.
+
+    ``last_purchase_at`` is the latest purchase's time, and ``win_back_sent`` whether the member was
+    nudged back since. ``favourite_orders`` counts the orders with each SKU of the categories the
+    program's repeat favourites watch; ``categories_bought`` holds which of the categories its
+    cross-sell rules name the member has bought, and ``cross_sold`` the suggestions made (``bought>suggest``).
     """
 
     member_id: str
@@ -140,3 +145,8 @@ class MemberState:
     segments: list[str] = field(default_factory=list)
     campaign_points: dict[str, int] = field(default_factory=dict)
     tier_changes: int = 0
+    last_purchase_at: datetime | None = None
+    win_back_sent: bool = False
+    favourite_orders: dict[str, int] = field(default_factory=dict)
+    categories_bought: list[str] = field(default_factory=list)
+    cross_sold: list[str] = field(default_factory=list)

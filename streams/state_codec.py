@@ -27,7 +27,7 @@ _BUDGET = "campaign"  # a campaign's budget, under its own key, starts with this
 # Fields are only ever appended: a state written before a field existed reads with its default.
 _FORMAT_1_FIELDS = 10
 _ADDED_DEFAULTS: list[object] = [0, 0, {}, {}, {}, {}, None, {}, [], {}, None, 0, False, "", 0, {}, "",
-                                 {}, {}, None, None, None, False, [], {}, 0]
+                                 {}, {}, None, None, None, False, [], {}, 0, None, False, {}, [], []]
 
 
 def _order_value(order: OrderRecord) -> list[Any]:
@@ -104,6 +104,11 @@ def encode_state(state: MemberState | CampaignBudget,
         state.segments,
         state.campaign_points,
         state.tier_changes,
+        None if state.last_purchase_at is None else epoch_ms(state.last_purchase_at),
+        state.win_back_sent,
+        state.favourite_orders,
+        state.categories_bought,
+        state.cross_sold,
     ])
 
 
@@ -120,7 +125,8 @@ def decode_state(data: bytes) -> MemberState | CampaignBudget:
      carried, carried_divisor, stamps, social_posts, social_days, redemptions,
      referred_by, referred_friends, visits, badges, birthday, birthday_paid_year, expiry_warned,
      tier_period, tier_grace, lots, expiry_warned_until, visits_by_month, points_by_month, tier_floor,
-     tier_floor_until, membership, membership_warned, segments, campaign_points, tier_changes) = fields
+     tier_floor_until, membership, membership_warned, segments, campaign_points, tier_changes,
+     last_purchase_at, win_back_sent, favourite_orders, categories_bought, cross_sold) = fields
     return MemberState(
         member_id=member_id,
         enrolled_at=from_epoch_ms(enrolled),
@@ -163,4 +169,9 @@ def decode_state(data: bytes) -> MemberState | CampaignBudget:
         segments=segments,
         campaign_points=campaign_points,
         tier_changes=tier_changes,
+        last_purchase_at=None if last_purchase_at is None else from_epoch_ms(last_purchase_at),
+        win_back_sent=win_back_sent,
+        favourite_orders=favourite_orders,
+        categories_bought=categories_bought,
+        cross_sold=cross_sold,
     )

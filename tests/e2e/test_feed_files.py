@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from click.testing import CliRunner
 
 from streams.cli import main
-from streams.demo import wait_stored
+from streams.clock_ticks import enrolled_members, tick_events
+from streams.demo import produce, wait_stored
 from streams.processes import engine_processes
 
 from .harness import engine
@@ -53,3 +55,13 @@ def test_the_example_feeds_sent_with_loyalty_feed_end_as_exact_ledgers(tmp_path:
         assert again.exit_code == 0, again.output
         wait_stored(e.store, 11, e.sink, running.alive, 120, lambda n: None)
         assert [(x["reason"], x["points"]) for x in ledger_of(e.store, "anna", 9)] == [*anna, ("social", 30)]
+
+        # The offers the fashion program sends: a dress without accessories now, and after a quiet winter, a win-back.
+        produce(e.bootstrap, e.codec, tick_events(enrolled_members(e.store), datetime(2027, 3, 1, 3, tzinfo=UTC)),
+                lambda n: None)
+        wait_stored(e.store, 13, e.sink, running.alive, 120, lambda n: None)
+        triggers = e.store.rows("SELECT member_id, toString(kind) AS kind, attributes FROM $db.triggers FINAL "
+                                "WHERE kind IN ('cross_sell', 'win_back') ORDER BY member_id, kind")
+        assert [(t["member_id"], t["kind"], t["attributes"].get("suggest", t["attributes"].get("days")))
+                for t in triggers] == [("anna", "cross_sell", "accessories"), ("anna", "win_back", "96"),
+                                       ("ben", "win_back", "96")]  # ben bought socks with his shoes

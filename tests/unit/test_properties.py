@@ -43,15 +43,18 @@ from processors.program import (
     CatalogueReward,
     Cause,
     Challenge,
+    CrossSell,
     EarnRate,
     Expiry,
     Membership,
     Program,
     ReferralRewards,
+    RepeatFavourites,
     SocialPoints,
     StampCard,
     TierPolicy,
     TierReview,
+    WinBack,
 )
 from processors.state import CampaignBudget, MemberState
 
@@ -69,6 +72,9 @@ PROGRAM = club(
     challenges=(Challenge(id="busy", name="Three in three days", visits=3, within_days=3, badge="busy",
                           bonus_points=25),),
     birthday_bonus_points=40,
+    win_back=WinBack(inactive_days=30),
+    repeat_favourites=RepeatFavourites(orders=2, categories=frozenset({"shoes"})),
+    cross_sell=(CrossSell(bought="shoes", suggest="groceries"),),
     tier_review=TierReview(at="month_end", policy="one_step", grace_periods=1),
     expiry=Expiry(after_days=50, inactive_months=2, warn_days=10),
     pending_days=5,
