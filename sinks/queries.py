@@ -8,6 +8,7 @@ replayed output row never counts twice.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from sinks.clickhouse import ClickHouseStore
@@ -15,12 +16,17 @@ from sinks.tables import EARNED
 
 __all__ = [
     "average_order_value",
+    "churn",
+    "churn_risk",
+    "customer_value",
+    "latest_event_time",
     "leaderboard",
     "member_ledger",
     "member_summary",
     "points_liability_by_tier",
     "program_summary",
     "recent_dead_letters",
+    "redemption_rate",
     "repeat_purchase_rate",
     "top_categories",
 ]
@@ -206,3 +212,99 @@ def leaderboard(store: ClickHouseStore, since: Any, limit: int = 10) -> list[dic
         """,
         {"since": since, "limit": limit},
     )
+
+
+# -- churn and customer value, as of a time (event time: a replayed history reads as it was) --------------------
+
+
+def latest_event_time(store: ClickHouseStore) -> datetime | None:
+    """The time of the latest accepted event: what "now" is for a feed's history; None before any."""
+    latest = store.scalar("SELECT if(count() = 0, NULL, max(occurred_at)) FROM $db.activity FINAL")
+    return latest if isinstance(latest, datetime) else None
+
+
+def churn(store: ClickHouseStore, as_of: datetime, period_days: int = 90) -> dict[str, int]:
+    """Of the members who bought in the period before the last ``period_days``, how many did not buy in it.
+
+    ``cohort`` bought in [as_of - 2 periods, as_of - 1 period); ``retained`` of them bought
+    again in [as_of - 1 period, as_of]; rates in basis points, rounded down (0 with no cohort).
+    """
+    period = timedelta(days=period_days)
+    return store.rows(
+        f"""
+        SELECT count() AS cohort, countIf(again) AS retained, cohort - retained AS churned,
+               intDiv(churned * {BASIS_POINTS}, greatest(cohort, 1)) AS churn_rate_bp,
+               intDiv(retained * {BASIS_POINTS}, greatest(cohort, 1)) AS retention_rate_bp
+        FROM (
+            SELECT member_id, max(occurred_at >= {{start:DateTime64(3, 'UTC')}}) AS again
+            FROM $db.purchases
+            WHERE event_type = 'purchase' AND occurred_at >= {{before:DateTime64(3, 'UTC')}}
+              AND occurred_at <= {{as_of:DateTime64(3, 'UTC')}}
+            GROUP BY member_id
+            HAVING min(occurred_at) < {{start:DateTime64(3, 'UTC')}}
+        )
+        """,
+        {"as_of": as_of, "start": as_of - period, "before": as_of - 2 * period},
+    )[0]
+
+
+def churn_risk(store: ClickHouseStore, as_of: datetime, period_days: int = 90) -> dict[str, int]:
+    """How many buying members are ``active``, ``at_risk`` or ``lapsed`` (see the ``customers`` view)."""
+    rows = store.rows(
+        """
+        SELECT churn_risk, count() AS members
+        FROM $db.customers(as_of = {as_of:DateTime64(3, 'UTC')}, period_days = {period_days:UInt32})
+        GROUP BY churn_risk
+        """,
+        {"as_of": as_of, "period_days": period_days},
+    )
+    found = {row["churn_risk"]: row["members"] for row in rows}
+    return {risk: found.get(risk, 0) for risk in ("active", "at_risk", "lapsed")}
+
+
+def customer_value(store: ClickHouseStore, as_of: datetime, period_days: int = 90) -> list[dict[str, Any]]:
+    """Customer lifetime value per currency, net of returns, rounded down.
+
+    ``value_so_far_minor``: net spend per buyer up to ``as_of`` (historical CLV).
+    ``period_value_minor``: net spend per buyer in the last ``period_days``.
+    ``projected_value_minor``: what a buyer is worth over the time they are expected to stay,
+    ``period value x retention / churn`` (the no-discount CLV formula m·r/(1-r), per period,
+    with ``churn``'s rates); None until churn has been observed.
+    """
+    rates = churn(store, as_of, period_days)
+    rows = store.rows(
+        """
+        SELECT toString(currency) AS currency,
+               uniqExactIf(member_id, event_type = 'purchase') AS buyers,
+               sum(amount_minor) AS net_spend_minor,
+               intDiv(net_spend_minor, greatest(buyers, 1)) AS value_so_far_minor,
+               uniqExactIf(member_id, event_type = 'purchase' AND occurred_at >= {start:DateTime64(3, 'UTC')})
+                   AS period_buyers,
+               sumIf(amount_minor, occurred_at >= {start:DateTime64(3, 'UTC')}) AS period_spend_minor,
+               intDiv(period_spend_minor, greatest(period_buyers, 1)) AS period_value_minor
+        FROM $db.purchases
+        WHERE currency IS NOT NULL AND occurred_at <= {as_of:DateTime64(3, 'UTC')}
+        GROUP BY currency
+        ORDER BY currency
+        """,
+        {"as_of": as_of, "start": as_of - timedelta(days=period_days)},
+    )
+    for row in rows:
+        churned = rates["churn_rate_bp"]
+        row["projected_value_minor"] = (row["period_value_minor"] * rates["retention_rate_bp"] // churned
+                                        if rates["cohort"] and churned else None)
+    return rows
+
+
+def redemption_rate(store: ClickHouseStore, as_of: datetime) -> dict[str, int]:
+    """Points redeemed for rewards (net of cancellations) against points earned, up to ``as_of``, in basis points."""
+    return store.rows(
+        f"""
+        SELECT sumIf(points, {EARNED}) AS points_earned,
+               -sumIf(points, reason IN ('redemption', 'redemption_cancelled')) AS points_redeemed,
+               intDiv(greatest(points_redeemed, 0) * {BASIS_POINTS}, greatest(points_earned, 1)) AS redemption_rate_bp
+        FROM $db.ledger FINAL
+        WHERE occurred_at <= {{as_of:DateTime64(3, 'UTC')}}
+        """,
+        {"as_of": as_of},
+    )[0]

@@ -36,6 +36,7 @@ OPT_LABEL = "LowCardinality(Nullable(String))"
 OPT = "Nullable(String)"
 # Ledger entries that are points earned: spent points given back (a cancelled redemption, a refund) are not.
 EARNED = "points > 0 AND reason NOT IN ('redemption_cancelled', 'points_refund')"
+MIN_USUAL_GAP_DAYS = 7  # the shortest pace between purchases a churn risk assumes
 ACTIVITY_LINE = ("Tuple(line_id String, sku String, category String, quantity Int64, amount_minor Int64, "
                  "points Int64)")
 
@@ -283,10 +284,33 @@ LEFT JOIN (
     FROM {q}.activity FINAL GROUP BY member_id
 ) AS a ON a.member_id = m.member_id
 """.strip(),
+        # One row per member who bought, as of a time, with a churn risk a marketer can act on.
+        # Parameterized: SELECT * FROM customers(as_of='2026-11-24 00:00:00', period_days=90).
+        # lapsed: no purchase for period_days; at_risk: none for half of it, or for twice the member's
+        # usual gap between purchases (at least a week: two purchases in one afternoon set no pace).
+        "customers": f"""
+SELECT member_id, purchases, first_purchase_at, last_purchase_at,
+       intDiv(dateDiff('second', last_purchase_at, {{as_of:DateTime64(3, 'UTC')}}), 86400)
+           AS days_since_last_purchase,
+       if(purchases > 1,
+          greatest(intDiv(intDiv(dateDiff('second', first_purchase_at, last_purchase_at), 86400), purchases - 1),
+                   {MIN_USUAL_GAP_DAYS}),
+          NULL) AS usual_gap_days,
+       multiIf(days_since_last_purchase >= {{period_days:UInt32}}, 'lapsed',
+               days_since_last_purchase * 2 >= {{period_days:UInt32}}
+                   OR ifNull(days_since_last_purchase > 2 * usual_gap_days, false), 'at_risk',
+               'active') AS churn_risk
+FROM (
+    SELECT member_id, count() AS purchases, min(occurred_at) AS first_purchase_at, max(occurred_at) AS last_purchase_at
+    FROM {q}.activity FINAL
+    WHERE event_type = 'purchase' AND occurred_at <= {{as_of:DateTime64(3, 'UTC')}}
+    GROUP BY member_id
+)
+""".strip(),
     }
 
 
-VIEWS: tuple[str, ...] = ("purchases", "partner_balances", "members")
+VIEWS: tuple[str, ...] = ("purchases", "partner_balances", "members", "customers")
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 

@@ -1,10 +1,11 @@
-"""The ``loyalty`` command: demo, run, feed, member, simulate, program check|explain (and the inner processes)."""
+"""The ``loyalty`` command: demo, run, feed, member, kpis, simulate, program check|explain (and inner processes)."""
 
 from __future__ import annotations
 
 import json
 import shutil
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -53,7 +54,7 @@ def demo(members: int, events: int, seed: int, timeout: int) -> None:
         shutil.rmtree(settings.data_dir, ignore_errors=True)
     tune_gc()  # this process runs the ClickHouse sink
     summary = run_demo(settings, members=members, events=events, seed=seed, timeout=timeout, console=console)
-    _print_summary(summary)
+    _print_table(summary, "Loyalty demo: one synthetic day")
 
 
 @main.command()
@@ -193,6 +194,30 @@ def member(member_id: str, as_json: bool) -> None:
     out.print(table)
 
 
+@main.command()
+@click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
+              help="UTC day or time the KPIs are for (default: the latest event's time, so a replayed history "
+                   "reads as it was).")
+@click.option("--period-days", default=90, show_default=True, type=click.IntRange(1, 3650),
+              help="The period churn, churn risk and recent customer value look back.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
+def kpis(as_of: datetime | None, period_days: int, as_json: bool) -> None:
+    """Print the program's KPIs from ClickHouse: liability, tiers, order value, churn, churn risk, CLV, redemptions.
+
+    Each is one query in sinks/queries.py (the `customers` view holds each buyer's churn risk, for dashboards).
+    """
+    from streams.demo import kpi_lines
+    from streams.program_file import load_program
+
+    settings = _settings()
+    base_tier = load_program(settings.program_file).tiers[0].name
+    lines = kpi_lines(_clickhouse_or_fail(settings), base_tier, as_of and as_of.replace(tzinfo=UTC), period_days)
+    if as_json:
+        click.echo(json.dumps(lines, indent=2))
+        return
+    _print_table(lines, f"{settings.clickhouse_database}: program KPIs")
+
+
 @main.group()
 def program() -> None:
     """Check a program file, or print its rules in plain words."""
@@ -317,9 +342,9 @@ def _clickhouse_or_fail(settings: Settings) -> object:
         ) from exc
 
 
-def _print_summary(summary: dict[str, str]) -> None:
-    table = Table("figure", "value", title="Loyalty demo: one synthetic day")
-    for name, value in summary.items():
+def _print_table(figures: dict[str, str], title: str) -> None:
+    table = Table("figure", "value", title=title)
+    for name, value in figures.items():
         table.add_row(name, value)
     Console().print(table)
 

@@ -117,6 +117,17 @@ def run_demo(settings: Settings, *, members: int, events: int, seed: int, timeou
 def summary_lines(store: ClickHouseStore, base_tier: str, fed: int, duplicates: int,
                   elapsed: float) -> dict[str, str]:
     """The demo's closing figures, every one answered by ClickHouse, in words."""
+    return {
+        "events fed": f"{fed:,} ({duplicates:,} of them resent duplicates)",
+        "throughput": f"{fed / elapsed:,.0f} events/s, from first sent to all stored ({elapsed:.1f} s)",
+        **kpi_lines(store, base_tier),
+    }
+
+
+def kpi_lines(store: ClickHouseStore, base_tier: str, as_of: datetime | None = None,
+              period_days: int = 90) -> dict[str, str]:
+    """The program's KPIs in words, as of ``as_of`` (default: the latest event's time), each from ClickHouse."""
+    as_of = as_of or queries.latest_event_time(store) or datetime.now(UTC)
     program = queries.program_summary(store, base_tier)
     tiers = ", ".join(f"{tier} {count:,}" for tier, count in sorted(program["members_per_tier"].items()))
     aov = "; ".join(f"{row['channel']} {format_money(row['aov_minor'], row['currency'])} ({row['orders']:,} orders)"
@@ -124,18 +135,40 @@ def summary_lines(store: ClickHouseStore, base_tier: str, fed: int, duplicates: 
     repeat = queries.repeat_purchase_rate(store)
     top = "; ".join(f"{row['category']} {format_money(row['spend_minor'], row['currency'])}"
                     for row in queries.top_categories(store, limit=3))
+    churn = queries.churn(store, as_of, period_days)
+    risk = queries.churn_risk(store, as_of, period_days)
+    value = "; ".join(_customer_value(row, period_days) for row in queries.customer_value(store, as_of, period_days))
+    redeemed = queries.redemption_rate(store, as_of)
     return {
-        "events fed": f"{fed:,} ({duplicates:,} of them resent duplicates)",
-        "throughput": f"{fed / elapsed:,.0f} events/s, from first sent to all stored ({elapsed:.1f} s)",
         "members": f"{program['members']:,}",
         "points issued": f"{program['points_issued']:,}",
         "points outstanding (liability)": f"{program['points_outstanding']:,}",
         "members per tier": tiers,
         "dead letters": f"{program['dead_letters']:,}",
         "KPI: average order value": aov,
-        "KPI: repeat-purchase rate": f"{repeat['rate_bp'] / 100:.2f} % of {repeat['buyers']:,} buyers",
+        "KPI: repeat-purchase rate": f"{_percent(repeat['rate_bp'])} of {repeat['buyers']:,} buyers",
         "KPI: top categories by net spend": top,
+        f"KPI: churn ({period_days} days)": (
+            f"{_percent(churn['churn_rate_bp'])} of the {churn['cohort']:,} who bought in the {period_days} days "
+            f"before the last {period_days} did not buy again (retention {_percent(churn['retention_rate_bp'])})"
+            if churn["cohort"] else f"nobody bought in the {period_days} days before the last {period_days} yet"),
+        "KPI: churn risk": ", ".join(f"{level.replace('_', ' ')} {count:,}" for level, count in risk.items()),
+        "KPI: customer value (CLV)": value or "no purchases yet",
+        "KPI: redemption rate": (f"{_percent(redeemed['redemption_rate_bp'])} of "
+                                 f"{redeemed['points_earned']:,} points earned"),
+        "as of": f"{as_of:%Y-%m-%d %H:%M} UTC",
     }
+
+
+def _customer_value(row: dict[str, Any], period_days: int) -> str:
+    currency, projected = row["currency"], row["projected_value_minor"]
+    words = (f"{format_money(row['value_so_far_minor'], currency)} a buyer so far, "
+             f"{format_money(row['period_value_minor'], currency)} in the last {period_days} days")
+    return words + (f", {format_money(projected, currency)} projected" if projected is not None else "")
+
+
+def _percent(basis_points: int) -> str:
+    return f"{basis_points // 100}.{basis_points % 100:02d} %"
 
 
 def run_engine(settings: Settings, console: Console) -> None:
