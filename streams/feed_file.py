@@ -36,7 +36,7 @@ from typing import Any
 from processors.validation import problems
 from schemas.contracts import NAMESPACE, load_contract
 from streams.ingest import field_with_pan
-from streams.records import event_from_record
+from streams.records import body_type, event_from_record
 
 Record = dict[str, Any]
 
@@ -81,7 +81,7 @@ def check_feed(paths: list[Path]) -> FeedCheck:
             if isinstance(item, str):
                 checked.problems.append(item)
             else:
-                checked.events[body_name(item.record)] += 1
+                checked.events[body_type(item.record)] += 1
     return checked
 
 
@@ -115,10 +115,6 @@ def feed_events(paths: list[Path]) -> Iterator[FeedEvent]:
             yield item
 
 
-def body_name(record: Record) -> str:
-    return str(record["body"][0]).removeprefix(f"{NAMESPACE}.")
-
-
 def event_record(value: dict[str, Any], from_text: bool = False) -> Record:
     """The LoyaltyEvent record for one event's flat fields; ``Wrong`` names the first field the contract refuses.
 
@@ -137,11 +133,11 @@ def event_record(value: dict[str, Any], from_text: bool = False) -> Record:
     record.setdefault("card_token", None)  # a CardLinked's token is its body's
     body = {name: value[name] for name in body_fields if name in value}
     record["body"] = (f"{NAMESPACE}.{kind}", _value(body_schema, body, "", from_text))
-    _check_meaning(kind, record)
+    _check_meaning(record)
     return record
 
 
-def _check_meaning(kind: str, record: Record) -> None:
+def _check_meaning(record: Record) -> None:
     pan_field = field_with_pan(record)
     if pan_field is not None:
         raise Wrong(f"{pan_field.removeprefix('body.')}: holds a card number (PAN): send the card's token, "

@@ -44,8 +44,9 @@ def send(e: Any, running: Any, feed: Feed, outcomes: int) -> None:
     wait_stored(e.store, outcomes, e.sink, running.alive, 120, lambda n: None)
 
 
-def ledger_of(store: ClickHouseStore, member_id: str, entries: int, timeout: float = 30) -> list[dict[str, Any]]:
-    """The member's ledger once it has ``entries`` rows: each output topic reaches the sink in its own time."""
+def ledger_of(store: ClickHouseStore, member_id: str, entries: int, timeout: float = 90) -> list[dict[str, Any]]:
+    """The member's ledger once it has ``entries`` rows: each output topic reaches the sink in its own time (a
+    worker that rejoins its group on a loaded machine can pause for half a minute, so wait well past that)."""
     deadline = time.monotonic() + timeout
     while len(found := queries.member_ledger(store, member_id)) < entries and time.monotonic() < deadline:
         time.sleep(0.1)
