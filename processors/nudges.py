@@ -69,18 +69,21 @@ def _repeat_favourites(state: MemberState, event: Purchase, rules: CompiledProgr
 
 
 def _cross_sell(state: MemberState, event: Purchase, rules: CompiledProgram) -> list[Output]:
-    in_order = {line.category for line in event.lines if line.category in rules.cross_sell_categories}
+    tracked = rules.cross_sell_categories
+    in_order = {line.category for line in event.lines if line.category in tracked}
     if not in_order:
         return []
-    bought = set(state.categories_bought) | in_order
+    known = state.categories_bought
     outputs: list[Output] = []
     for rule in rules.cross_sell:
-        key = f"{rule.bought}>{rule.suggest}"
-        if rule.bought in in_order and rule.suggest not in bought and key not in state.cross_sold:
-            state.cross_sold.append(key)
-            outputs.append(Trigger(f"{event.event_id}:cross_sell:{key}", event.member_id, event.event_id,
-                                   event.occurred_at, "cross_sell",
-                                   f"Your new {rule.bought} would go well with {rule.suggest}.",
-                                   {"bought": rule.bought, "suggest": rule.suggest}))
-    state.categories_bought = sorted(bought)
+        if rule.bought in in_order and rule.suggest not in in_order and rule.suggest not in known:
+            key = f"{rule.bought}>{rule.suggest}"
+            if key not in state.cross_sold:
+                state.cross_sold.append(key)
+                outputs.append(Trigger(f"{event.event_id}:cross_sell:{key}", event.member_id, event.event_id,
+                                       event.occurred_at, "cross_sell",
+                                       f"Your new {rule.bought} would go well with {rule.suggest}.",
+                                       {"bought": rule.bought, "suggest": rule.suggest}))
+    if not in_order.issubset(known):
+        state.categories_bought = sorted(in_order.union(known))
     return outputs
