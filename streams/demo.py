@@ -24,6 +24,7 @@ from streams.kafka import DeliveryErrors, produce_waiting, producer_config
 from streams.processes import RunningSink, broker, clickhouse, engine_processes, sink_thread
 from streams.program_file import load_program
 from streams.settings import Settings
+from streams.status import status_server
 from streams.topics import EVENTS, ensure_topics
 
 Message = tuple[bytes, dict[str, Any] | bytes]
@@ -175,9 +176,11 @@ def run_engine(settings: Settings, console: Console) -> None:
     with broker(settings) as bootstrap:
         ensure_topics(bootstrap, settings.partitions)
         store = clickhouse(settings)
-        with sink_thread(settings, bootstrap, store) as sink, engine_processes(settings, bootstrap) as engine:
-            console.print(f"Engine running: broker {bootstrap}, ClickHouse {settings.resolved_clickhouse_dsn()}, "
-                          f"send LoyaltyEvent Avro to {EVENTS}. Ctrl-C stops.")
+        with (sink_thread(settings, bootstrap, store) as sink, engine_processes(settings, bootstrap) as engine,
+              status_server(settings, engine, sink) as status):
+            served = f", health and metrics on http://{settings.status_host}:{settings.status_port}/" if status else ""
+            console.print(f"Engine running: broker {bootstrap}, ClickHouse {settings.resolved_clickhouse_dsn()}"
+                          f"{served}; send LoyaltyEvent Avro to {EVENTS}, or `loyalty feed FILE`. Ctrl-C stops.")
             ticks, codec = DailyTicks(settings.tick_hour_utc), AvroCodec(registry_for(settings.schema_registry_url))
             try:
                 while engine.alive() and not sink.error:

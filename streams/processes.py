@@ -71,18 +71,22 @@ def clickhouse(settings: Settings) -> ClickHouseStore:
 
 @dataclass
 class EngineProcesses:
-    """The ingest and worker child processes of a running engine."""
+    """The ingest and worker child processes of a running engine, by name (``ingest``, ``worker``, ``worker-1``)."""
 
-    children: list[subprocess.Popen[bytes]]
+    children: dict[str, subprocess.Popen[bytes]]
 
     def alive(self) -> bool:
-        return all(child.poll() is None for child in self.children)
+        return all(child.poll() is None for child in self.children.values())
+
+    def states(self) -> dict[str, bool]:
+        """Whether each process still runs."""
+        return {name: child.poll() is None for name, child in self.children.items()}
 
     def kill(self) -> None:
         """Kill them all at once, as a machine failure would (tests use this)."""
-        for child in self.children:
+        for child in self.children.values():
             os.killpg(child.pid, signal.SIGKILL)
-        for child in self.children:
+        for child in self.children.values():
             child.wait()
 
 
@@ -93,19 +97,19 @@ def engine_processes(settings: Settings, bootstrap: str) -> Iterator[EngineProce
     logs.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, **settings_environment(settings), "LOYALTY_BROKER": bootstrap}
     commands = {"ingest": ["ingest"]} | {worker_name(n): ["worker", "--index", str(n)] for n in range(settings.workers)}
-    children: list[subprocess.Popen[bytes]] = []
+    children: dict[str, subprocess.Popen[bytes]] = {}
     try:
         for name, command in commands.items():
             with open(logs / f"{name}.log", "ab") as log:
-                children.append(subprocess.Popen([sys.executable, "-m", "streams.cli", *command], env=env,
-                                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                                 preexec_fn=die_with_parent(os.getpid())))
+                children[name] = subprocess.Popen([sys.executable, "-m", "streams.cli", *command], env=env,
+                                                  stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                                  preexec_fn=die_with_parent(os.getpid()))
         yield EngineProcesses(children)
     except BaseException:
         _print_log_tails(logs)
         raise
     finally:
-        for child in children:
+        for child in children.values():
             stop_child(child)
 
 

@@ -53,6 +53,9 @@ class Settings(BaseSettings):
         10, description="Longest a consumer's fetch waits at the broker; the embedded broker answers a waiting fetch "
         "only half-way through its wait or at its end"
     )
+    status_host: str = Field("127.0.0.1", description="Where `loyalty run` serves /health and /metrics; 0.0.0.0 "
+                             "for probes from outside the machine or container")
+    status_port: NonNegativeInt = Field(6065, description="Port of /health and /metrics; 0 serves neither")
     tick_hour_utc: int = Field(3, ge=0, le=23, description="Hour (UTC) `loyalty run` sends each day's clock ticks")
     log_level: str = Field("warn", pattern="^(crit|error|warn|info|debug)$", description="Worker log level")
 
