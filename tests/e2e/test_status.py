@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 import urllib.error
 import urllib.request
@@ -18,6 +19,8 @@ from streams.status import status_server
 
 from .harness import engine
 from .test_purchase_to_clickhouse import enrol, event, purchase
+
+DEPLOY = Path(__file__).parents[2] / "deploy"
 
 
 def get(url: str) -> tuple[int, str]:
@@ -55,6 +58,8 @@ def test_health_and_metrics_follow_the_engine(tmp_path: Path, chdb_client: Any, 
             assert found[("loyalty_worker_duplicates_total", (("worker", "worker"),))] == 1
             assert found[("loyalty_sink_rows_total", ())] >= 4 * 2  # an activity row and more per event
             assert "M1" not in text  # counts only
+            alerted = set(re.findall(r"loyalty_\w+", (DEPLOY / "alerts.yml").read_text()))
+            assert alerted <= {name for name, _ in found}, "deploy/alerts.yml names a metric the engine lacks"
 
             running.children["worker"].kill()
             running.children["worker"].wait()

@@ -1,0 +1,37 @@
+"""The deployment files in deploy/ say what the engine reads: the settings load, the unit runs `loyalty run`."""
+
+from __future__ import annotations
+
+import configparser
+import os
+from pathlib import Path
+
+import pytest
+
+from streams.settings import Settings
+
+DEPLOY = Path(__file__).parents[2] / "deploy"
+
+
+def test_the_production_settings_load_and_point_away_from_the_embedded_parts(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in [n for n in os.environ if n.startswith("LOYALTY_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("LOYALTY_CONFIG_FILE", str(DEPLOY / "loyalty.toml"))
+
+    settings = Settings()
+
+    assert not settings.embedded_broker and not settings.embedded_clickhouse
+    assert settings.schema_registry_url.startswith("http://")
+    assert (settings.status_host, settings.status_port, settings.workers) == ("0.0.0.0", 6065, 4)
+    assert settings.data_dir == Path("/var/lib/loyalty")
+
+
+def test_the_systemd_unit_runs_the_engine_with_those_settings_and_stops_it_gently() -> None:
+    unit = configparser.ConfigParser(strict=False)
+    unit.read(DEPLOY / "loyalty.service")
+    service = unit["Service"]
+
+    assert service["ExecStart"] == "/opt/loyalty/bin/loyalty run"
+    assert service["Environment"] == "LOYALTY_CONFIG_FILE=/etc/loyalty/loyalty.toml"
+    assert service["KillSignal"] == "SIGTERM" and service["Restart"] == "on-failure"
+    assert service["StateDirectory"] == "loyalty"  # /var/lib/loyalty, the data_dir of the settings
