@@ -268,6 +268,12 @@ class CrossSell(_Rules):
     bought: str = Field(min_length=1, description="a category, e.g. bikes")
     suggest: str = Field(min_length=1, description="a category, e.g. helmets")
 
+    @model_validator(mode="after")
+    def _suggests_something_else(self) -> CrossSell:
+        if self.suggest == self.bought:
+            raise ValueError(f"suggest: {self.suggest} is the category bought; suggest another one")
+        return self
+
 
 class Cause(_Rules):
     """A charity or cause members can give points to."""

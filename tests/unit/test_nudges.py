@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import pytest
 from builders import Member, club, kr, line, purchase
+from pydantic import ValidationError
 
 from processors.events import ClockTick
 from processors.outputs import Trigger
@@ -120,3 +122,8 @@ def test_the_member_is_told_when_the_program_may_send_an_offer() -> None:
     assert "We may send you an offer when you have not shopped for 90 days, when you order the same coffee_beans " \
            "or tea for the 3rd time and with helmets ideas when you buy bikes, once each." in explain(program)
     assert not any("offer" in paragraph for paragraph in explain(club()))
+
+
+def test_a_cross_sell_must_suggest_another_category() -> None:
+    with pytest.raises(ValidationError, match="suggest: bikes is the category bought; suggest another one"):
+        CrossSell(bought="bikes", suggest="bikes")
