@@ -262,16 +262,16 @@ def churn_risk(store: ClickHouseStore, as_of: datetime, period_days: int = 90) -
     return {risk: found.get(risk, 0) for risk in ("active", "at_risk", "lapsed")}
 
 
-def customer_value(store: ClickHouseStore, as_of: datetime, period_days: int = 90) -> list[dict[str, Any]]:
+def customer_value(store: ClickHouseStore, as_of: datetime, rates: dict[str, int],
+                   period_days: int = 90) -> list[dict[str, Any]]:
     """Customer lifetime value per currency, net of returns, rounded down.
 
     ``value_so_far_minor``: net spend per buyer up to ``as_of`` (historical CLV).
     ``period_value_minor``: net spend per buyer in the last ``period_days``.
     ``projected_value_minor``: what a buyer is worth over the time they are expected to stay,
     ``period value x retention / churn`` (the no-discount CLV formula m·r/(1-r), per period,
-    with ``churn``'s rates); None until churn has been observed.
+    with ``rates``, what ``churn`` found for the same day and period); None until churn has been observed.
     """
-    rates = churn(store, as_of, period_days)
     rows = store.rows(
         """
         SELECT toString(currency) AS currency,

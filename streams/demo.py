@@ -138,7 +138,8 @@ def kpi_lines(store: ClickHouseStore, base_tier: str, as_of: datetime | None = N
                     for row in queries.top_categories(store, limit=3))
     churn = queries.churn(store, as_of, period_days)
     risk = queries.churn_risk(store, as_of, period_days)
-    value = "; ".join(_customer_value(row, period_days) for row in queries.customer_value(store, as_of, period_days))
+    value = "; ".join(_customer_value(row, period_days)
+                      for row in queries.customer_value(store, as_of, churn, period_days))
     redeemed = queries.redemption_rate(store, as_of)
     return {
         "members": f"{program['members']:,}",

@@ -120,21 +120,41 @@ def event_record(value: dict[str, Any], from_text: bool = False) -> Record:
 
     ``from_text``: the values are CSV cells (numbers and lists written as text).
     """
-    kind = _body_kind(value.get("type"))
-    body_schema = _bodies()[kind]
-    body_fields = {f["name"] for f in body_schema["fields"]}
-    envelope = [f for f in _envelope_fields() if f["name"] not in body_fields]
-    known = body_fields | {f["name"] for f in envelope} | {"type"}
+    shape = _shape(_body_kind(value.get("type")))
     for name in value:
-        if name not in known:
-            raise Wrong(f"{name}: not a field of a {kind} event; its fields are "
-                        f"{', '.join(sorted(known - {'type'}))}")
-    record = {f["name"]: _field(f, value.get(f["name"]), f["name"], from_text) for f in envelope}
+        if name not in shape.known:
+            raise Wrong(f"{name}: not a field of a {shape.kind} event; its fields are "
+                        f"{', '.join(sorted(shape.known - {'type'}))}")
+    record = {f["name"]: _field(f, value.get(f["name"]), f["name"], from_text) for f in shape.envelope}
     record.setdefault("card_token", None)  # a CardLinked's token is its body's
-    body = {name: value[name] for name in body_fields if name in value}
-    record["body"] = (f"{NAMESPACE}.{kind}", _value(body_schema, body, "", from_text))
+    body = {name: value[name] for name in shape.body_fields if name in value}
+    record["body"] = (f"{NAMESPACE}.{shape.kind}", _value(shape.body, body, "", from_text))
     _check_meaning(record)
     return record
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """One event type's fields: its body's, the envelope's it does not override, and the line columns."""
+
+    kind: str
+    body: dict[str, Any]
+    body_fields: frozenset[str]
+    envelope: tuple[dict[str, Any], ...]
+    known: frozenset[str]
+    line_fields: frozenset[str]
+
+
+@cache
+def _shape(kind: str) -> _Shape:
+    body = _bodies()[kind]
+    body_fields = frozenset(f["name"] for f in body["fields"])
+    envelope = tuple(f for f in _envelope_fields() if f["name"] not in body_fields)
+    lines = next((f for f in body["fields"] if f["name"] == "lines"), None)
+    items = lines["type"]["items"] if lines else {"fields": []}
+    line_fields = frozenset(f["name"] for f in (_named()[items] if isinstance(items, str) else items)["fields"])
+    return _Shape(kind, body, body_fields, envelope, body_fields | {f["name"] for f in envelope} | {"type"},
+                  line_fields)
 
 
 def _check_meaning(record: Record) -> None:
@@ -151,16 +171,21 @@ def _check_meaning(record: Record) -> None:
 
 
 def _body_kind(given: Any) -> str:
-    allowed = sorted(name for name in _bodies() if name not in ENGINE_ONLY)
+    kind = _kinds().get(given.replace("_", "").lower()) if isinstance(given, str) else None
+    if kind is not None and kind not in ENGINE_ONLY:
+        return kind
+    allowed = ", ".join(sorted(name for name in _bodies() if name not in ENGINE_ONLY))
     if not isinstance(given, str) or not given:
-        raise Wrong(f"type: missing: one of {', '.join(allowed)}")
-    wanted = given.replace("_", "").lower()
-    kind = next((name for name in _bodies() if name.lower() == wanted), None)
+        raise Wrong(f"type: missing: one of {allowed}")
     if kind is None:
-        raise Wrong(f"type: {given!r} is not an event type: one of {', '.join(allowed)}")
-    if kind in ENGINE_ONLY:
-        raise Wrong(f"type: {kind} events are sent by the engine itself, not by a feed: one of {', '.join(allowed)}")
-    return kind
+        raise Wrong(f"type: {given!r} is not an event type: one of {allowed}")
+    raise Wrong(f"type: {kind} events are sent by the engine itself, not by a feed: one of {allowed}")
+
+
+@cache
+def _kinds() -> dict[str, str]:
+    """Each body type by its name in lower case without underscores: Purchase, purchase, member_enrolled, ..."""
+    return {name.lower(): name for name in _bodies()}
 
 
 def _field(schema: dict[str, Any], value: Any, where: str, from_text: bool) -> Any:
@@ -332,16 +357,11 @@ def _named() -> dict[str, Any]:
 
 
 def _line_fields(kind: Any) -> frozenset[str]:
-    """The columns of one line of an event of type ``kind`` (none for events without lines)."""
+    """The columns of one line of an event of type ``kind`` (none for events without lines, or of no known type)."""
     try:
-        schema = _bodies()[_body_kind(kind)]
+        return _shape(_body_kind(kind)).line_fields
     except Wrong:
         return frozenset()
-    lines = next((f for f in schema["fields"] if f["name"] == "lines"), None)
-    if lines is None:
-        return frozenset()
-    items = lines["type"]["items"]
-    return frozenset(f["name"] for f in (_named()[items] if isinstance(items, str) else items)["fields"])
 
 
 @cache

@@ -96,13 +96,13 @@ def test_each_buyer_has_a_churn_risk_by_their_own_pace(store: ClickHouseStore) -
 
 
 def test_customer_value_so_far_per_period_and_projected(store: ClickHouseStore) -> None:
-    assert queries.customer_value(store, AS_OF) == [
+    assert queries.customer_value(store, AS_OF, queries.churn(store, AS_OF)) == [
         {"currency": "EUR", "buyers": 1, "net_spend_minor": 1_000, "value_so_far_minor": 1_000, "period_buyers": 1,
          "period_spend_minor": 1_000, "period_value_minor": 1_000, "projected_value_minor": 1_000},
         {"currency": "SEK", "buyers": 5, "net_spend_minor": 53_000, "value_so_far_minor": 10_600, "period_buyers": 3,
          "period_spend_minor": 15_000, "period_value_minor": 5_000, "projected_value_minor": 5_000},
     ]
-    early = queries.customer_value(store, day(2, 1))  # no churn observed yet: no projection
+    early = queries.customer_value(store, day(2, 1), queries.churn(store, day(2, 1)))  # no churn yet: no projection
     assert [(r["currency"], r["buyers"], r["projected_value_minor"]) for r in early] == [("SEK", 2, None)]
 
 
