@@ -25,7 +25,7 @@ from streams.processes import RunningSink, broker, clickhouse, engine_processes,
 from streams.program_file import load_program
 from streams.settings import Settings
 from streams.status import status_server
-from streams.topics import EVENTS, ensure_topics
+from streams.topics import ENGINE_EVENTS, EVENTS, ensure_topics
 
 Message = tuple[bytes, dict[str, Any] | bytes]
 
@@ -35,14 +35,15 @@ def progress_bars(console: Console) -> Progress:
                     console=console)
 
 
-def produce(bootstrap: str, codec: AvroCodec, messages: Iterable[Message], step: Callable[[int], None]) -> None:
-    """Send input events in the Confluent wire format (raw bytes are sent as they are)."""
+def produce(bootstrap: str, codec: AvroCodec, messages: Iterable[Message], step: Callable[[int], None],
+            topic: str = EVENTS) -> None:
+    """Send input events to ``topic`` in the Confluent wire format (raw bytes are sent as they are)."""
     errors = DeliveryErrors()
     producer = Producer(producer_config(bootstrap))
     n = 0
     for n, (key, value) in enumerate(messages, 1):
-        data = value if isinstance(value, bytes) else codec.encode(EVENTS, "LoyaltyEvent", value)
-        produce_waiting(producer, EVENTS, data, key, on_delivery=errors)
+        data = value if isinstance(value, bytes) else codec.encode(topic, "LoyaltyEvent", value)
+        produce_waiting(producer, topic, data, key, on_delivery=errors)
         if n % 5000 == 0:
             producer.poll(0)
             step(5000)
@@ -188,7 +189,7 @@ def run_engine(settings: Settings, console: Console) -> None:
                     now = datetime.now(UTC)
                     if ticks.due(now):
                         members = enrolled_members(store)
-                        produce(bootstrap, codec, tick_events(members, now), lambda n: None)
+                        produce(bootstrap, codec, tick_events(members, now), lambda n: None, ENGINE_EVENTS)
                         console.print(f"{now:%Y-%m-%d %H:%M} UTC: clock ticks sent to {len(members):,} members")
                     time.sleep(1)
             except KeyboardInterrupt:

@@ -36,12 +36,10 @@ from typing import Any
 from processors.validation import problems
 from schemas.contracts import NAMESPACE, load_contract
 from streams.ingest import field_with_pan
-from streams.records import body_type, event_from_record
+from streams.records import ENGINE_MADE, body_type, event_from_record
 
 Record = dict[str, Any]
 
-# Sent by the engine to itself (or by its scheduler): a feed sending them could grant points outside the rules.
-ENGINE_ONLY = frozenset({"ReferralQualified", "ClockTick", "CampaignClaim", "CampaignAward"})
 FORMATS = {".jsonl": "json", ".ndjson": "json", ".csv": "csv"}
 LIST_SEPARATOR = ";"
 _INT_RANGE = {"int": 2**31, "long": 2**63}
@@ -172,9 +170,9 @@ def _check_meaning(record: Record) -> None:
 
 def _body_kind(given: Any) -> str:
     kind = _kinds().get(given.replace("_", "").lower()) if isinstance(given, str) else None
-    if kind is not None and kind not in ENGINE_ONLY:
+    if kind is not None and kind not in ENGINE_MADE:
         return kind
-    allowed = ", ".join(sorted(name for name in _bodies() if name not in ENGINE_ONLY))
+    allowed = ", ".join(sorted(name for name in _bodies() if name not in ENGINE_MADE))
     if not isinstance(given, str) or not given:
         raise Wrong(f"type: missing: one of {allowed}")
     if kind is None:

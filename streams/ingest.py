@@ -22,8 +22,8 @@ from confluent_kafka import TIMESTAMP_NOT_AVAILABLE
 from processors.validation import contains_pan, looks_like_pan, mask_pans_in_bytes, problems
 from schemas.codec import AvroCodec, CodecError
 from streams.partitioning import member_partition
-from streams.records import body_type, event_from_record
-from streams.topics import EVENTS
+from streams.records import ENGINE_MADE, body_type, event_from_record
+from streams.topics import ENGINE_EVENTS, EVENTS
 
 Record = dict[str, Any]
 _DIGIT_RUN = re.compile(rb"\d[\d -]{11,}\d")
@@ -78,7 +78,7 @@ class Ingest:
         for message in messages:
             value = message.value()
             try:
-                record = self._accept(value, result)
+                record = self._accept(value, message.topic() == ENGINE_EVENTS, result)
                 kind, millis = message.timestamp()
                 if kind == TIMESTAMP_NOT_AVAILABLE:
                     raise Rejected("the input message has no timestamp; produce it with a Kafka client >= 0.10")
@@ -95,12 +95,15 @@ class Ingest:
                 {"received_at": datetime.fromtimestamp(millis / 1000, UTC), "member_id": member_id, "event": value})
         return result
 
-    def _accept(self, value: bytes | None, result: IngestResult) -> Record:
+    def _accept(self, value: bytes | None, from_engine: bool, result: IngestResult) -> Record:
         try:
             record = self._codec.decode(value)
             kind = body_type(record)
         except (CodecError, KeyError, TypeError, IndexError) as exc:
             raise Rejected(f"undecodable: {exc}; send LoyaltyEvent Avro in the Confluent wire format") from exc
+        if kind in ENGINE_MADE and not from_engine:
+            raise Rejected(f"{kind} events are made by the engine itself and are accepted only from {ENGINE_EVENTS}, "
+                           "which only the engine writes: send purchases, returns and the other input events")
         if value is not None and _DIGIT_RUN.search(value):  # cheap test first: most events have no long digit run
             field = field_with_pan(record)
             if field is not None:

@@ -16,7 +16,7 @@ from streams.group_offsets import open_member_batch_partitions
 from streams.ingest import Ingest
 from streams.kafka import DeliveryErrors, consume_arrived, consumer_config, producer_config
 from streams.settings import Settings
-from streams.topics import CARDS, DEADLETTER, EVENTS, MEMBER_BATCHES
+from streams.topics import CARDS, DEADLETTER, ENGINE_EVENTS, EVENTS, MEMBER_BATCHES
 
 log = logging.getLogger(__name__)
 INGEST_GROUP = "loyalty-ingest"
@@ -64,7 +64,7 @@ def run_ingest(bootstrap: str, codec: AvroCodec, settings: Settings, stop: threa
     # Each pass sends its batches at once and waits for them: lingering would only delay them.
     producer = Producer(producer_config(bootstrap, **{"linger.ms": 0}))
     consumer = Consumer(consumer_config(bootstrap, INGEST_GROUP, **{"fetch.wait.max.ms": settings.fetch_wait_ms}))
-    consumer.subscribe([EVENTS])
+    consumer.subscribe([EVENTS, ENGINE_EVENTS])
     try:
         while not stop.is_set():
             arrived = consume_arrived(consumer, settings.ingest_batch_events, 0.1, settings.ingest_linger_ms / 1000)

@@ -18,7 +18,7 @@ from schemas.codec import AvroCodec
 from streams.ingest import dead_letter
 from streams.records import as_record, event_from_record, follow_up_record, output_destination
 from streams.state_codec import decode_state
-from streams.topics import DEADLETTER, EVENTS, MEMBER_BATCHES
+from streams.topics import DEADLETTER, ENGINE_EVENTS, MEMBER_BATCHES
 
 Record = dict[str, Any]
 
@@ -114,10 +114,10 @@ class MemberBatchApplier:
             states[member_id] = pending[member_id] = state
             key = member_id.encode()
             for output in decision.outputs:
-                if type(output) is FollowUp:  # back to the input topic, on to the other member's partition
+                if type(output) is FollowUp:  # through the engine's own topic, on to the other member's partition
                     event = output.event
-                    value = self._codec.encode(EVENTS, "LoyaltyEvent", follow_up_record(event))
-                    result.messages.append(Message(EVENTS, event.source.encode(), value))
+                    value = self._codec.encode(ENGINE_EVENTS, "LoyaltyEvent", follow_up_record(event))
+                    result.messages.append(Message(ENGINE_EVENTS, event.source.encode(), value))
                     continue
                 topic, contract = output_destination(output)
                 result.messages.append(Message(topic, key, self._codec.encode(topic, contract, as_record(output))))

@@ -21,7 +21,7 @@ from streams.ingest import Ingest
 from streams.member_batches import MemberBatchApplier, Message
 from streams.records import event_from_record
 from streams.state_codec import encode_state
-from streams.topics import EVENTS, MEMBER_BATCHES
+from streams.topics import ENGINE_EVENTS, EVENTS, MEMBER_BATCHES
 
 FeedMessage = tuple[bytes, dict[str, Any] | bytes]
 
@@ -76,7 +76,7 @@ def member_events(codec: AvroCodec, feed: Iterable[FeedMessage]) -> list[MemberE
 def applied(codec: AvroCodec, program: Program, feed: Iterable[FeedMessage]) -> Iterator[Message]:
     """Every message the member agent would publish for ``feed``, one event at a time.
 
-    The engine's own follow-up events (to the input topic) are fed back in
+    The engine's own follow-up events (to its own topic) are fed back in
     after the feed, as the running engine receives them some time later.
     """
     applier = MemberBatchApplier(codec, program)
@@ -95,7 +95,7 @@ def applied(codec: AvroCodec, program: Program, feed: Iterable[FeedMessage]) -> 
                     table.update({member: encode_state(state) for member, state in states.items()})
                 applier.written()
                 for message in result.messages:
-                    if message.topic == EVENTS:
-                        waiting.append(ConsumedMessage(message.key, message.value, offset))
+                    if message.topic == ENGINE_EVENTS:
+                        waiting.append(ConsumedMessage(message.key, message.value, offset, ENGINE_EVENTS))
                         offset += 1
                     yield message

@@ -109,6 +109,12 @@ _BODIES: dict[str, Callable[[Record, Record], MemberEvent]] = {
 }
 
 
+# Made by the engine itself (its scheduler, or a rule's follow-up) and accepted only from its own topic: a feed
+# sending them could grant points outside the rules, or expire every balance with a tick dated years ahead.
+ENGINE_MADE = frozenset({ClockTick.__name__, ReferralQualified.__name__, CampaignClaim.__name__,
+                         CampaignAward.__name__})
+
+
 def follow_up_record(event: ReferralQualified | CampaignClaim | CampaignAward) -> Record:
     """The LoyaltyEvent the engine sends itself for a follow-up event."""
     head = _field_names(MemberEvent)

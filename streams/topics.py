@@ -21,6 +21,7 @@ __all__ = [
     "CARDS",
     "DEADLETTER",
     "DEFAULT_PARTITIONS",
+    "ENGINE_EVENTS",
     "EVENTS",
     "LEDGER",
     "MEMBERS_CHANGELOG",
@@ -42,6 +43,7 @@ DAY_MS = 24 * 60 * 60 * 1000
 FOREVER_MS = -1
 
 EVENTS = "loyalty.events.v1"
+ENGINE_EVENTS = "loyalty.engine-events.v1"
 MEMBER_BATCHES = "loyalty.member-batches.v1"
 CARDS = "loyalty.cards.v1"
 LEDGER = "loyalty.ledger.v1"
@@ -98,6 +100,13 @@ def engine_topics(partitions: int = DEFAULT_PARTITIONS) -> list[TopicSpec]:
             p,
             retention_ms=7 * DAY_MS,
             doc="input events from shops and feeds, keyed by source",
+        ),
+        TopicSpec(
+            ENGINE_EVENTS,
+            "internal",
+            p,
+            retention_ms=7 * DAY_MS,
+            doc="events the engine sends itself (clock ticks, referral and campaign follow-ups); only it writes here",
         ),
         TopicSpec(
             MEMBER_BATCHES,

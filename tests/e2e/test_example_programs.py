@@ -18,6 +18,7 @@ from streams.clock_ticks import enrolled_members, tick_events
 from streams.demo import produce, wait_stored
 from streams.processes import engine_processes
 from streams.program_file import parse_program
+from streams.topics import ENGINE_EVENTS, EVENTS
 
 from .harness import engine
 from .test_purchase_to_clickhouse import T0, enrol, event
@@ -38,9 +39,9 @@ def fed(tmp_path: Path, chdb_client: Any, ch_database: str, program: str, feed: 
         yield e, running
 
 
-def send(e: Any, running: Any, feed: Feed, outcomes: int) -> None:
-    """Produce ``feed`` and wait until ``outcomes`` input events in all are stored."""
-    produce(e.bootstrap, e.codec, feed, lambda n: None)
+def send(e: Any, running: Any, feed: Feed, outcomes: int, topic: str = EVENTS) -> None:
+    """Produce ``feed`` to ``topic`` and wait until ``outcomes`` input events in all are stored."""
+    produce(e.bootstrap, e.codec, feed, lambda n: None, topic)
     wait_stored(e.store, outcomes, e.sink, running.alive, 120, lambda n: None)
 
 
@@ -152,7 +153,7 @@ def test_clock_ticks_pay_birthdays_through_the_engine(tmp_path: Path, chdb_clien
     program = (EXAMPLES / "fashion.yaml").read_text()
     with fed(tmp_path, chdb_client, ch_database, program, feed) as (e, running):
         ticks = tick_events(enrolled_members(e.store), T0 + timedelta(hours=1))
-        send(e, running, ticks + ticks, len(feed) + 2)  # a day's ticks sent twice count once
+        send(e, running, ticks + ticks, len(feed) + 2, ENGINE_EVENTS)  # a day's ticks sent twice count once
 
         bea = ledger_of(e.store, "BEA", 2)
         assert [(x["reason"], x["points"]) for x in bea] == [("welcome", 100), ("birthday", 100)]
@@ -167,9 +168,17 @@ def test_points_paid_with_refunded_pending_and_expired_by_age(tmp_path: Path, ch
     feed: Feed = [
         (b"pos", event(f"guest-{n}", minutes, body, member_id="M1")) for n, (minutes, body) in enumerate([
             (0, enrol()), (1, bought("H1", "room", 240_000, points_used=150)), (2, bought("H2", "room", 10_000)),
-            (3, returned), (two_years, ("ClockTick", {}))])]
+            (3, returned)])]
     program = program_text("coalition", campaigns=[], pending_days=14)  # the campaign's award would race the return
-    with fed(tmp_path, chdb_client, ch_database, program, feed) as (e, _):
+    with fed(tmp_path, chdb_client, ch_database, program, feed) as (e, running):
+        # A tick from a feed, dated two years ahead, would expire every balance: only the engine's own are taken.
+        send(e, running, [(b"pos", event("forged-tick", two_years, ("ClockTick", {}), member_id="M1"))], 5)
+        letters = e.store.rows("SELECT event_id, topic, reason FROM $db.dead_letters FINAL")
+        assert [(x["event_id"], x["topic"]) for x in letters] == [("forged-tick", EVENTS)]
+        assert letters[0]["reason"].startswith(f"ClockTick events are made by the engine itself and are accepted "
+                                               f"only from {ENGINE_EVENTS}")
+        send(e, running, [(b"scheduler", event("tick", two_years, ("ClockTick", {}), member_id="M1"))], 6,
+             ENGINE_EVENTS)
         entries = ledger_of(e.store, "M1", 7)
         assert [(x["reason"], x["points"], x["balance_after"]) for x in entries] == [
             ("welcome", 200, 200), ("points_payment", -150, 50), ("purchase", 240, 290), ("purchase", 10, 300),

@@ -12,6 +12,7 @@ from streams.cli import main
 from streams.clock_ticks import enrolled_members, tick_events
 from streams.demo import produce, wait_stored
 from streams.processes import engine_processes
+from streams.topics import ENGINE_EVENTS
 
 from .harness import engine
 from .test_example_programs import EXAMPLES, ledger_of
@@ -58,7 +59,7 @@ def test_the_example_feeds_sent_with_loyalty_feed_end_as_exact_ledgers(tmp_path:
 
         # The offers the fashion program sends: a dress without accessories now, and after a quiet winter, a win-back.
         produce(e.bootstrap, e.codec, tick_events(enrolled_members(e.store), datetime(2027, 3, 1, 3, tzinfo=UTC)),
-                lambda n: None)
+                lambda n: None, ENGINE_EVENTS)
         wait_stored(e.store, 13, e.sink, running.alive, 120, lambda n: None)
         triggers = e.store.rows("SELECT member_id, toString(kind) AS kind, attributes FROM $db.triggers FINAL "
                                 "WHERE kind IN ('cross_sell', 'win_back') ORDER BY member_id, kind")
