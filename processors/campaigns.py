@@ -131,7 +131,7 @@ def award(state: MemberState, event: CampaignAward, rules: CompiledProgram) -> D
 def set_segments(state: MemberState, event: MemberSegments, rules: CompiledProgram) -> Decision:
     state.segments = sorted(set(event.segments))
     return Decision(state, (Activity(event.event_id, event.member_id, event.occurred_at, "segments", None, None,
-                                     None, 0, 0, None),))
+                                     None, 0, 0, None, segments=tuple(state.segments)),))
 
 
 def _targets(campaign: Campaign, state: MemberState, event: Purchase, tier: TierStep, spent_minor: int) -> bool:

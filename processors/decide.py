@@ -45,6 +45,7 @@ from processors.events import (
     ReferralQualified,
     Return,
     SocialShare,
+    SurveyAnswered,
     TierAssigned,
 )
 from processors.memberships import assign_tier, pay_membership
@@ -64,6 +65,7 @@ _RULES: dict[type, Callable[[MemberState, Any, CompiledProgram], Decision]] = {
     CardLinked: record_engagement,
     Referral: record_engagement,
     SocialShare: social_points,
+    SurveyAnswered: record_engagement,
     Redemption: redeem,
     RedemptionCancelled: cancel_redemption,
     Donation: donate,

@@ -137,6 +137,14 @@ class MemberSegments(MemberEvent):
 
 
 @dataclass(slots=True)
+class SurveyAnswered(MemberEvent):
+    """The member's answer to "how likely are you to recommend us?": what the Net Promoter Score counts."""
+
+    survey: str  # the survey's id, e.g. nps-2026-q4
+    score: int  # 0 (not at all likely) to 10 (extremely likely)
+
+
+@dataclass(slots=True)
 class ReferralQualified(MemberEvent):
     """The engine's own event, to the referrer: a friend they referred made a first qualifying purchase."""
 

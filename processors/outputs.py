@@ -115,6 +115,9 @@ class Activity:
     points: int
     order_id: str | None
     lines: tuple[ActivityLine, ...] = ()
+    survey: str | None = None  # a survey answer's survey and 0-10 score
+    score: int | None = None
+    segments: tuple[str, ...] = ()  # the member's marketing segments from a segments event on
 
 
 @dataclass(slots=True)

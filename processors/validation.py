@@ -33,11 +33,13 @@ from processors.events import (
     Return,
     ReturnedLine,
     SocialShare,
+    SurveyAnswered,
     TierAssigned,
 )
 
 _CURRENCY = re.compile(r"[A-Z]{3}")
 _BIRTHDAY = re.compile(r"(\d\d)-(\d\d)")
+MAX_SURVEY_SCORE: Final = 10  # the Net Promoter question's scale is 0 to 10
 _DAYS_IN_MONTH: Final = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)  # 02-29 is a birthday too
 
 # A run of digits, single spaces or dashes allowed between them, not inside a longer run of digits.
@@ -99,6 +101,11 @@ def problems(event: MemberEvent) -> list[str]:
             found.append(f"fee_minor must be positive, got {event.fee_minor}")
     elif isinstance(event, MemberSegments):
         found += [f"segments[{i}] is empty" for i, segment in enumerate(event.segments) if not segment]
+    elif isinstance(event, SurveyAnswered):
+        if not event.survey:
+            found.append("survey is empty")
+        if not 0 <= event.score <= MAX_SURVEY_SCORE:
+            found.append(f"score must be 0 to {MAX_SURVEY_SCORE}, got {event.score}")
     elif isinstance(event, TierAssigned):
         found += [f"{name} is empty" for name in ("tier", "note") if not getattr(event, name)]
         if event.until is not None and event.until <= event.occurred_at:

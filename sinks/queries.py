@@ -15,7 +15,9 @@ from sinks.clickhouse import ClickHouseStore
 from sinks.tables import EARNED
 
 __all__ = [
+    "BREAKDOWNS",
     "average_order_value",
+    "breakdown",
     "churn",
     "churn_risk",
     "customer_value",
@@ -23,12 +25,14 @@ __all__ = [
     "leaderboard",
     "member_ledger",
     "member_summary",
+    "net_promoter_score",
     "points_liability_by_tier",
     "program_summary",
     "recent_dead_letters",
     "redemption_rate",
     "repeat_purchase_rate",
     "top_categories",
+    "visit_frequency",
 ]
 
 BASIS_POINTS = 10_000
@@ -308,3 +312,115 @@ def redemption_rate(store: ClickHouseStore, as_of: datetime) -> dict[str, int]:
         """,
         {"as_of": as_of},
     )[0]
+
+
+def visit_frequency(store: ClickHouseStore, as_of: datetime, period_days: int = 90) -> dict[str, int]:
+    """Purchases and buyers in the last ``period_days``, and the median of the buyers' usual days between purchases
+    (of those who bought twice or more; see the ``customers`` view), or None."""
+    return store.rows(
+        """
+        SELECT countIf(days_since_last_purchase < {period_days:UInt32}) AS buyers,
+               (SELECT count() FROM $db.purchases
+                WHERE event_type = 'purchase' AND occurred_at > {start:DateTime64(3, 'UTC')}
+                  AND occurred_at <= {as_of:DateTime64(3, 'UTC')}) AS purchases,
+               toUInt32(quantileExactLow(0.5)(usual_gap_days)) AS median_gap_days
+        FROM $db.customers(as_of = {as_of:DateTime64(3, 'UTC')}, period_days = {period_days:UInt32})
+        """,
+        {"as_of": as_of, "start": as_of - timedelta(days=period_days), "period_days": period_days},
+    )[0]
+
+
+# -- Net Promoter Score -----------------------------------------------------------------------------------------
+
+PROMOTER, DETRACTOR = 9, 6  # a 9 or 10 promotes, 0 to 6 detracts, 7 and 8 are passive
+
+# Each member's latest 0-10 answer in the period, on whatever survey: one voice per member.
+_LATEST_ANSWERS = """
+    SELECT member_id, argMax(score, (occurred_at, event_id)) AS score
+    FROM $db.activity FINAL
+    WHERE event_type = 'survey' AND occurred_at > {start:DateTime64(3, 'UTC')}
+      AND occurred_at <= {as_of:DateTime64(3, 'UTC')}
+    GROUP BY member_id
+"""
+_NPS_COLUMNS = f"""
+    countIf(score IS NOT NULL) AS respondents, countIf(score >= {PROMOTER}) AS promoters,
+    countIf(score <= {DETRACTOR}) AS detractors, respondents - promoters - detractors AS passives,
+    intDiv((toInt64(promoters) - toInt64(detractors)) * {BASIS_POINTS}, greatest(respondents, 1)) AS nps_bp
+"""
+
+
+def net_promoter_score(store: ClickHouseStore, as_of: datetime, period_days: int = 90) -> dict[str, int]:
+    """Net Promoter Score from the survey answers of the last ``period_days``, each member's latest counting once.
+
+    ``nps_bp`` is promoters minus detractors as a share of those who answered, in basis
+    points (-10,000 to 10,000; an NPS of +42 is 4,200), rounded toward zero; 0 with no answers.
+    """
+    return store.rows(
+        f"SELECT {_NPS_COLUMNS} FROM ({_LATEST_ANSWERS})",
+        {"as_of": as_of, "start": as_of - timedelta(days=period_days)},
+    )[0]
+
+
+# -- breakdowns by segment --------------------------------------------------------------------------------------
+
+# What each breakdown groups the members by: (member_id, balance, segment) for every member.
+_GROUPS = {
+    "tier": "SELECT member_id, balance, tier AS segment FROM $db.members(base_tier = {base_tier:String})",
+    # The marketing segments of the member's latest segments event; a member in two counts in both.
+    "segment": """
+        SELECT m.member_id AS member_id, m.balance AS balance,
+               arrayJoin(if(empty(s.segments), ['(none)'], s.segments)) AS segment
+        FROM $db.members(base_tier = {base_tier:String}) AS m
+        LEFT JOIN (
+            SELECT member_id, argMax(segments, (occurred_at, event_id)) AS segments
+            FROM $db.activity FINAL
+            WHERE event_type = 'segments' AND occurred_at <= {as_of:DateTime64(3, 'UTC')}
+            GROUP BY member_id
+        ) AS s ON s.member_id = m.member_id
+    """,
+    "churn_risk": """
+        SELECT m.member_id AS member_id, m.balance AS balance,
+               if(c.churn_risk = '', 'no purchase', c.churn_risk) AS segment
+        FROM $db.members(base_tier = {base_tier:String}) AS m
+        LEFT JOIN $db.customers(as_of = {as_of:DateTime64(3, 'UTC')}, period_days = {period_days:UInt32}) AS c
+            ON c.member_id = m.member_id
+    """,
+}
+BREAKDOWNS = tuple(_GROUPS)
+
+
+def breakdown(store: ClickHouseStore, by: str, as_of: datetime, base_tier: str, currency: str,
+              period_days: int = 90) -> list[dict[str, Any]]:
+    """The KPIs per ``by`` (one of ``BREAKDOWNS``): current tier, marketing segment, or churn risk as of ``as_of``.
+
+    Per group: members, points outstanding (now); buyers, repeat buyers and their rate,
+    orders, spend and net spend (returns subtract) in ``currency`` up to ``as_of``, average
+    order value and net value per buyer (rounded down); and the group's Net Promoter Score
+    over the last ``period_days``. Largest net spend first.
+    """
+    if by not in _GROUPS:
+        raise ValueError(f"no breakdown by {by!r}: one of {', '.join(BREAKDOWNS)}")
+    return store.rows(
+        f"""
+        SELECT g.segment AS segment, count() AS members, sum(g.balance) AS points_outstanding,
+               countIf(p.orders > 0) AS buyers, countIf(p.orders > 1) AS repeat_buyers,
+               intDiv(repeat_buyers * {BASIS_POINTS}, greatest(buyers, 1)) AS repeat_rate_bp,
+               sum(p.orders) AS orders, sum(p.spend) AS spend_minor, sum(p.net_spend) AS net_spend_minor,
+               intDiv(spend_minor, greatest(orders, 1)) AS aov_minor,
+               intDiv(net_spend_minor, greatest(buyers, 1)) AS value_per_buyer_minor,
+               {_NPS_COLUMNS}
+        FROM ({_GROUPS[by]}) AS g
+        LEFT JOIN (
+            SELECT member_id, countIf(event_type = 'purchase') AS orders,
+                   sumIf(amount_minor, event_type = 'purchase') AS spend, sum(amount_minor) AS net_spend
+            FROM $db.purchases
+            WHERE currency = {{currency:String}} AND occurred_at <= {{as_of:DateTime64(3, 'UTC')}}
+            GROUP BY member_id
+        ) AS p ON p.member_id = g.member_id
+        LEFT JOIN ({_LATEST_ANSWERS}) AS n ON n.member_id = g.member_id
+        GROUP BY segment
+        ORDER BY net_spend_minor DESC, segment
+        """,
+        {"as_of": as_of, "start": as_of - timedelta(days=period_days), "base_tier": base_tier,
+         "currency": currency, "period_days": period_days},
+    )

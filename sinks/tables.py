@@ -87,6 +87,11 @@ class Table:
             f"ENGINE = ReplacingMergeTree\nORDER BY ({key}){comment}"
         )
 
+    def add_columns_sql(self, database: str) -> str:
+        """Adds the columns a table made by an earlier version lacks (new contract fields); a no-op otherwise."""
+        adds = ",\n    ".join(f"ADD COLUMN IF NOT EXISTS {c.ddl()}" for c in self.columns)
+        return f"ALTER TABLE {quote_ident(database)}.{quote_ident(self.name)}\n    {adds}"
+
 
 TABLES: tuple[Table, ...] = (
     Table(
@@ -183,6 +188,9 @@ TABLES: tuple[Table, ...] = (
             col("line_quantity", "Array(Int64)", "lines.quantity"),
             col("line_amount_minor", "Array(Int64)", "lines.amount_minor"),
             col("line_points", "Array(Int64)", "lines.points"),
+            col("survey", OPT_LABEL),
+            col("score", "Nullable(Int8)"),
+            col("segments", "Array(LowCardinality(String))"),
         ),
         ("member_id", "event_id"),
         "Activity: accepted input events; lines as parallel arrays (line_*)",
@@ -323,11 +331,13 @@ def quote_ident(name: str) -> str:
 
 
 def create_statements(database: str) -> list[str]:
-    """Every statement to create the schema, each idempotent, in dependency order."""
+    """Every statement to create the schema, or bring an earlier version's up to date, each idempotent, in
+    dependency order."""
     q = quote_ident(database)
     views = _views(database)
     return [
         f"CREATE DATABASE IF NOT EXISTS {q}",
         *(t.create_sql(database) for t in TABLES),
-        *(f"CREATE VIEW IF NOT EXISTS {q}.{quote_ident(v)} AS\n{views[v]}" for v in VIEWS),
+        *(t.add_columns_sql(database) for t in TABLES),
+        *(f"CREATE OR REPLACE VIEW {q}.{quote_ident(v)} AS\n{views[v]}" for v in VIEWS),
     ]

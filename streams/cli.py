@@ -7,6 +7,7 @@ import shutil
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
@@ -200,22 +201,36 @@ def member(member_id: str, as_json: bool) -> None:
                    "reads as it was).")
 @click.option("--period-days", default=90, show_default=True, type=click.IntRange(1, 3650),
               help="The period churn, churn risk and recent customer value look back.")
+@click.option("--by", type=click.Choice(["tier", "segment", "churn_risk"]),
+              help="Break the KPIs down per current tier, marketing segment, or churn risk instead.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
-def kpis(as_of: datetime | None, period_days: int, as_json: bool) -> None:
-    """Print the program's KPIs from ClickHouse: liability, tiers, order value, churn, churn risk, CLV, redemptions.
+def kpis(as_of: datetime | None, period_days: int, by: str | None, as_json: bool) -> None:
+    """Print the program's KPIs from ClickHouse: liability, tiers, order value, churn, churn risk, CLV, redemptions,
+    visit frequency, Net Promoter Score; with --by, per segment.
 
     Each is one query in sinks/queries.py (the `customers` view holds each buyer's churn risk, for dashboards).
     """
-    from streams.demo import kpi_lines
+    from sinks import queries
+    from streams.demo import kpi_lines, kpi_time
     from streams.program_file import load_program
 
     settings = _settings()
-    base_tier = load_program(settings.program_file).tiers[0].name
-    lines = kpi_lines(_clickhouse_or_fail(settings), base_tier, as_of and as_of.replace(tzinfo=UTC), period_days)
-    if as_json:
-        click.echo(json.dumps(lines, indent=2))
+    program = load_program(settings.program_file)
+    store = _clickhouse_or_fail(settings)
+    as_of = kpi_time(store, as_of and as_of.replace(tzinfo=UTC))
+    if by is None:
+        lines = kpi_lines(store, program.tiers[0].name, as_of, period_days)
+        if as_json:
+            click.echo(json.dumps(lines, indent=2))
+            return
+        _print_table(lines, f"{settings.clickhouse_database}: program KPIs")
         return
-    _print_table(lines, f"{settings.clickhouse_database}: program KPIs")
+    rows = queries.breakdown(store, by, as_of, program.tiers[0].name, program.currency, period_days)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    _print_breakdown(rows, by, program.currency, f"{settings.clickhouse_database}: KPIs by {by.replace('_', ' ')} "
+                                                 f"as of {as_of:%Y-%m-%d %H:%M} UTC")
 
 
 @main.group()
@@ -340,6 +355,21 @@ def _clickhouse_or_fail(settings: Settings) -> object:
             f"cannot open ClickHouse at {settings.resolved_clickhouse_dsn()}: {exc}. "
             "With embedded ClickHouse, stop the running worker/sink first (one process per data path)."
         ) from exc
+
+
+def _print_breakdown(rows: list[dict[str, Any]], by: str, currency: str, title: str) -> None:
+    from processors.money import format_money
+    from streams.demo import percent, signed
+
+    table = Table(by.replace("_", " "), "members", "buyers", "repeat", "orders", "order value", "net per buyer",
+                  "points outstanding", "NPS (answers)", title=title)
+    for row in rows:
+        nps = f"{signed(row['nps_bp'])} ({row['respondents']:,})" if row["respondents"] else "-"
+        table.add_row(row["segment"], f"{row['members']:,}", f"{row['buyers']:,}",
+                      percent(row["repeat_rate_bp"]), f"{row['orders']:,}",
+                      format_money(row["aov_minor"], currency), format_money(row["value_per_buyer_minor"], currency),
+                      f"{row['points_outstanding']:,}", nps)
+    Console().print(table)
 
 
 def _print_table(figures: dict[str, str], title: str) -> None:

@@ -126,10 +126,15 @@ def summary_lines(store: ClickHouseStore, base_tier: str, fed: int, duplicates: 
     }
 
 
+def kpi_time(store: ClickHouseStore, as_of: datetime | None) -> datetime:
+    """``as_of``, else the latest event's time (so a replayed history reads as it was), else now."""
+    return as_of or queries.latest_event_time(store) or datetime.now(UTC)
+
+
 def kpi_lines(store: ClickHouseStore, base_tier: str, as_of: datetime | None = None,
               period_days: int = 90) -> dict[str, str]:
-    """The program's KPIs in words, as of ``as_of`` (default: the latest event's time), each from ClickHouse."""
-    as_of = as_of or queries.latest_event_time(store) or datetime.now(UTC)
+    """The program's KPIs in words, as of ``as_of`` (default: see ``kpi_time``), each from ClickHouse."""
+    as_of = kpi_time(store, as_of)
     program = queries.program_summary(store, base_tier)
     tiers = ", ".join(f"{tier} {count:,}" for tier, count in sorted(program["members_per_tier"].items()))
     aov = "; ".join(f"{row['channel']} {format_money(row['aov_minor'], row['currency'])} ({row['orders']:,} orders)"
@@ -142,6 +147,8 @@ def kpi_lines(store: ClickHouseStore, base_tier: str, as_of: datetime | None = N
     value = "; ".join(_customer_value(row, period_days)
                       for row in queries.customer_value(store, as_of, churn, period_days))
     redeemed = queries.redemption_rate(store, as_of)
+    visits = queries.visit_frequency(store, as_of, period_days)
+    nps = queries.net_promoter_score(store, as_of, period_days)
     return {
         "members": f"{program['members']:,}",
         "points issued": f"{program['points_issued']:,}",
@@ -149,16 +156,21 @@ def kpi_lines(store: ClickHouseStore, base_tier: str, as_of: datetime | None = N
         "members per tier": tiers,
         "dead letters": f"{program['dead_letters']:,}",
         "KPI: average order value": aov,
-        "KPI: repeat-purchase rate": f"{_percent(repeat['rate_bp'])} of {repeat['buyers']:,} buyers",
+        "KPI: repeat-purchase rate": f"{percent(repeat['rate_bp'])} of {repeat['buyers']:,} buyers",
         "KPI: top categories by net spend": top,
         f"KPI: churn ({period_days} days)": (
-            f"{_percent(churn['churn_rate_bp'])} of the {churn['cohort']:,} who bought in the {period_days} days "
-            f"before the last {period_days} did not buy again (retention {_percent(churn['retention_rate_bp'])})"
+            f"{percent(churn['churn_rate_bp'])} of the {churn['cohort']:,} who bought in the {period_days} days "
+            f"before the last {period_days} did not buy again (retention {percent(churn['retention_rate_bp'])})"
             if churn["cohort"] else f"nobody bought in the {period_days} days before the last {period_days} yet"),
         "KPI: churn risk": ", ".join(f"{level.replace('_', ' ')} {count:,}" for level, count in risk.items()),
         "KPI: customer value (CLV)": value or "no purchases yet",
-        "KPI: redemption rate": (f"{_percent(redeemed['redemption_rate_bp'])} of "
+        "KPI: redemption rate": (f"{percent(redeemed['redemption_rate_bp'])} of "
                                  f"{redeemed['points_earned']:,} points earned"),
+        "KPI: visit frequency": _visits(visits, period_days),
+        "KPI: Net Promoter Score": (
+            f"{signed(nps['nps_bp'])} from {nps['respondents']:,} members' answers in the last {period_days} days "
+            f"({nps['promoters']:,} promoters, {nps['passives']:,} passives, {nps['detractors']:,} detractors)"
+            if nps["respondents"] else f"no survey answers in the last {period_days} days"),
         "as of": f"{as_of:%Y-%m-%d %H:%M} UTC",
     }
 
@@ -170,8 +182,23 @@ def _customer_value(row: dict[str, Any], period_days: int) -> str:
     return words + (f", {format_money(projected, currency)} projected" if projected is not None else "")
 
 
-def _percent(basis_points: int) -> str:
+def _visits(visits: dict[str, Any], period_days: int) -> str:
+    if not visits["buyers"]:
+        return f"nobody bought in the last {period_days} days"
+    tenths = visits["purchases"] * 10 // visits["buyers"]
+    gap = visits["median_gap_days"]
+    return (f"{tenths // 10}.{tenths % 10} purchases a buyer in the last {period_days} days "
+            f"({visits['buyers']:,} buyers)" + (f"; {gap} days between purchases (median)" if gap is not None else ""))
+
+
+def percent(basis_points: int) -> str:
     return f"{basis_points // 100}.{basis_points % 100:02d} %"
+
+
+def signed(basis_points: int) -> str:
+    """A score in basis points, e.g. an NPS of 4,250 bp as +42.50 (rounded toward zero, as computed)."""
+    size = abs(basis_points)
+    return f"{'-' if basis_points < 0 else '+'}{size // 100}.{size % 100:02d}"
 
 
 def run_engine(settings: Settings, console: Console) -> None:

@@ -3,9 +3,9 @@
 Two phases, as a retailer going live would send them: first the member base
 (enrolments and linked cards from before the day), then the day itself: web
 orders, POS sales, card-linked bank transactions, a few returns, new members
-joining in a shop or online, referrals and social shares, plus what real feeds
-also carry: resent duplicates, undecodable bytes, a card number where a token
-belongs and events for members nobody enrolled.
+joining in a shop or online, referrals, social shares, survey answers and CRM
+segments, plus what real feeds also carry: resent duplicates, undecodable bytes,
+a card number where a token belongs and events for members nobody enrolled.
 
 Events of one member that must stay in order come from one source, and the
 input topic is keyed by source, so they share a partition.
@@ -27,6 +27,8 @@ CATEGORIES = {
 STORES = [f"pos:store-{n:02d}" for n in range(1, 13)]
 WEB, APP, BANK = "webshop", "app", "bank:cardfeed"
 PAYMENT_METHODS = ["card", "swish", "cash", "nordic_style_card"]  # the last is the fashion program's store card
+SURVEY_SCORES = [2, 1, 1, 2, 2, 4, 6, 12, 20, 25, 25]  # how often each answer 0-10 comes
+SEGMENTS = [["newsletter"], ["newsletter", "stockholm"], ["stockholm"], ["students"], []]
 
 
 @dataclass
@@ -121,13 +123,17 @@ def synthetic_day(members: int = 5_000, events: int = 100_000, seed: int = 7,
                         "lines": [{"line_id": line["line_id"], "quantity": line["quantity"]} for line in returned]}))))
     for n in range(n_special // 4):
         member, at = rng.choice(base_ids), start + timedelta(seconds=rng.randint(0, 86_399))
-        if n % 4 == 1:
+        if n % 6 == 1:
             body: tuple[str, dict[str, Any]] = ("SocialShare", {"platform": rng.choice(["instagram", "tiktok"]),
                                                                 "action": "share", "post_id": f"P{n}"})
-        elif n % 4 == 2:  # rewards of the fashion example's catalogue; some members have too few points
+        elif n % 6 == 2:  # rewards of the fashion example's catalogue; some members have too few points
             body = ("Redemption", {"redemption_id": f"R{n}", "reward": rng.choice(["free_shipping", "discount_100"])})
-        elif n % 4 == 3:  # the fashion example's paid membership
+        elif n % 6 == 3:  # the fashion example's paid membership
             body = ("MembershipPaid", {"membership": "style_plus", "fee_minor": 49_900, "currency": "SEK"})
+        elif n % 6 == 4:  # the app's "how likely are you to recommend us?"
+            body = ("SurveyAnswered", {"survey": "nps-app", "score": rng.choices(range(11), SURVEY_SCORES)[0]})
+        elif n % 6 == 5:  # segments a CRM computed
+            body = ("MemberSegments", {"segments": rng.choice(SEGMENTS)})
         else:
             body = ("Referral", {"referral_code": f"REF-{member}", "friend_member_id": None})
         day_events.append((at, APP, _event(f"app-{n}", at, APP, member, body)))

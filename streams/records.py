@@ -8,10 +8,10 @@ body the union tags. Member state has its own storage format (``state_codec``).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import fields
+from dataclasses import fields, is_dataclass
 from functools import cache
 from operator import attrgetter
-from typing import Any, get_origin, get_type_hints
+from typing import Any, get_args, get_origin, get_type_hints
 
 from processors.events import (
     CampaignAward,
@@ -34,6 +34,7 @@ from processors.events import (
     ReturnedLine,
     SocialAction,
     SocialShare,
+    SurveyAnswered,
     TierAssigned,
 )
 from processors.outputs import Activity, LedgerEntry, Output, RewardIssued, SettlementEntry, TierChanged, Trigger
@@ -98,6 +99,7 @@ _BODIES: dict[str, Callable[[Record, Record], MemberEvent]] = {
     "MembershipPaid": lambda head, body: MembershipPaid(**head, membership=body["membership"],
                                                         fee_minor=body["fee_minor"], currency=body["currency"]),
     "MemberSegments": lambda head, body: MemberSegments(**head, segments=tuple(body["segments"])),
+    "SurveyAnswered": lambda head, body: SurveyAnswered(**head, survey=body["survey"], score=body["score"]),
     "TierAssigned": lambda head, body: TierAssigned(**head, tier=body["tier"], until=body.get("until"),
                                                     note=body["note"]),
     "CampaignClaim": lambda head, body: CampaignClaim(**head, campaign=body["campaign"], claimant=body["claimant"],
@@ -150,10 +152,11 @@ def as_record(value: Any) -> Record:
 
 @cache
 def _record_maker(cls: type) -> Callable[[Any], Record]:
-    """Reads every field in one call (``attrgetter``); only the fields typed as tuples hold dataclasses."""
+    """Reads every field in one call (``attrgetter``); only fields typed as tuples of dataclasses nest."""
     names = _field_names(cls)
     values = attrgetter(*names)
-    nested = [name for name, hint in get_type_hints(cls).items() if get_origin(hint) is tuple]
+    nested = [name for name, hint in get_type_hints(cls).items()
+              if get_origin(hint) is tuple and is_dataclass(get_args(hint)[0])]
 
     def make(value: Any) -> Record:
         record = dict(zip(names, values(value), strict=True))

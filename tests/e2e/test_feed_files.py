@@ -8,6 +8,7 @@ from typing import Any
 
 from click.testing import CliRunner
 
+from sinks import queries
 from streams.cli import main
 from streams.clock_ticks import enrolled_members, tick_events
 from streams.demo import produce, wait_stored
@@ -28,9 +29,10 @@ def test_the_example_feeds_sent_with_loyalty_feed_end_as_exact_ledgers(tmp_path:
         files = [str(FEEDS / "week.jsonl"), str(FEEDS / "store-sales.csv")]
         result = CliRunner().invoke(main, ["feed", *files], env={"LOYALTY_BROKER": e.bootstrap})
         assert result.exit_code == 0, result.output
-        assert result.output.endswith(f"sent 10 events (CardLinked 1, MemberEnrolled 2, Purchase 4, Redemption 1, "
-                                      f"Return 1, SocialShare 1) to loyalty.events.v1 at {e.bootstrap}\n")
-        wait_stored(e.store, 10, e.sink, running.alive, 120, lambda n: None)
+        assert result.output.endswith(f"sent 11 events (CardLinked 1, MemberEnrolled 2, Purchase 4, Redemption 1, "
+                                      f"Return 1, SocialShare 1, SurveyAnswered 1) to loyalty.events.v1 at "
+                                      f"{e.bootstrap}\n")
+        wait_stored(e.store, 11, e.sink, running.alive, 120, lambda n: None)
 
         anna = [(x["reason"], x["points"]) for x in ledger_of(e.store, "anna", 8)]  # in event time, as a statement
         assert anna == [
@@ -46,6 +48,8 @@ def test_the_example_feeds_sent_with_loyalty_feed_end_as_exact_ledgers(tmp_path:
         ben = [(x["reason"], x["points"]) for x in ledger_of(e.store, "ben", 3)]
         assert ben == [("welcome", 100), ("purchase", 89), ("referral", 100)]  # shoes x1.5
         assert e.store.scalar("SELECT count() FROM $db.dead_letters") == 0
+        nps = queries.net_promoter_score(e.store, datetime(2026, 11, 30, tzinfo=UTC))
+        assert (nps["respondents"], nps["promoters"], nps["nps_bp"]) == (1, 1, 10_000)  # anna's 9 in the app
 
         # The week sent again, then one new share: once the share is applied, so are the resent events before it.
         share = tmp_path / "share.jsonl"
@@ -54,13 +58,13 @@ def test_the_example_feeds_sent_with_loyalty_feed_end_as_exact_ledgers(tmp_path:
                          '"post_id": "nordic-style"}\n')
         again = CliRunner().invoke(main, ["feed", files[0], str(share)], env={"LOYALTY_BROKER": e.bootstrap})
         assert again.exit_code == 0, again.output
-        wait_stored(e.store, 11, e.sink, running.alive, 120, lambda n: None)
+        wait_stored(e.store, 12, e.sink, running.alive, 120, lambda n: None)
         assert [(x["reason"], x["points"]) for x in ledger_of(e.store, "anna", 9)] == [*anna, ("social", 30)]
 
         # The offers the fashion program sends: a dress without accessories now, and after a quiet winter, a win-back.
         produce(e.bootstrap, e.codec, tick_events(enrolled_members(e.store), datetime(2027, 3, 1, 3, tzinfo=UTC)),
                 lambda n: None, ENGINE_EVENTS)
-        wait_stored(e.store, 13, e.sink, running.alive, 120, lambda n: None)
+        wait_stored(e.store, 14, e.sink, running.alive, 120, lambda n: None)
         triggers = e.store.rows("SELECT member_id, toString(kind) AS kind, attributes FROM $db.triggers FINAL "
                                 "WHERE kind IN ('cross_sell', 'win_back') ORDER BY member_id, kind")
         assert [(t["member_id"], t["kind"], t["attributes"].get("suggest", t["attributes"].get("days")))

@@ -83,7 +83,27 @@ def test_activity_lines_become_parallel_arrays(store: ClickHouseStore) -> None:
     assert got[0] | {"occurred_at": T0} == {
         **{k: v for k, v in activity.items() if k != "lines"}, "line_id": ["1", "2"], "line_sku": ["TEE-1", "TEE-1"],
         "line_category": ["tops", "socks"], "line_quantity": [2, 1], "line_amount_minor": [5000, 2000],
-        "line_points": [50, 20]}
+        "line_points": [50, 20], "survey": None, "score": None, "segments": []}
+
+
+def test_an_earlier_versions_schema_is_brought_up_to_date(store: ClickHouseStore) -> None:
+    """Tables get the columns added since (old rows read their defaults) and views their current query."""
+    db = quote_ident(store.database)
+    answer = {"event_id": "ev1", "member_id": "m1", "occurred_at": T0, "event_type": "survey", "channel": None,
+              "store_id": None, "currency": None, "amount_minor": 0, "points": 0, "order_id": None, "lines": [],
+              "survey": "nps-q1", "score": 9, "segments": []}
+    store_records(store, "loyalty.activity.v1", [{**answer, "event_id": "ev0", "event_type": "card_linked",
+                                                  "survey": None, "score": None}])
+    store.client.command(f"ALTER TABLE {db}.activity DROP COLUMN survey, DROP COLUMN score, DROP COLUMN segments")
+    store.client.command(f"CREATE OR REPLACE VIEW {db}.customers AS SELECT 1 AS stale")
+    store.ensure_schema()
+    store_records(store, "loyalty.activity.v1", [answer])
+    assert store.rows("SELECT event_id, survey, score, segments FROM $db.activity ORDER BY event_id") == [
+        {"event_id": "ev0", "survey": None, "score": None, "segments": []},
+        {"event_id": "ev1", "survey": "nps-q1", "score": 9, "segments": []}]
+    view = store.scalar("SELECT create_table_query FROM system.tables WHERE database = {db:String} "
+                        "AND name = 'customers'", {"db": store.database})
+    assert "churn_risk" in view and "stale" not in view
 
 
 def test_insert_nothing_and_unknown_topic(store: ClickHouseStore) -> None:

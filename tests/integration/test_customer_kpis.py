@@ -6,6 +6,10 @@ and returned a quarter of it: in the cohort, churned, lapsed. p3 bought once in 
 (quiet for two thirds of a period). p4 bought twice in early June: at risk (quiet for more than
 twice their pace, at least a week). p5 last bought in December: lapsed, not in the cohort.
 p6 buys only after the day: not counted. p7 pays in EUR.
+
+Survey answers in the last 90 days, each member's latest: p1 10 (after a 4), p4 9 (twice):
+promoters; p3 8: passive; p2 6: detractor; p5's 0 in January is too old. p1 is in the vip
+segment (no longer in stockholm), p2 in stockholm; p1 reached Gold.
 """
 
 from __future__ import annotations
@@ -38,6 +42,16 @@ def sale(event_id: str, member: str, when: dt.datetime, amount: int, currency: s
             "order_id": f"o-{event_id}", "lines": []}
 
 
+def answer(event_id: str, member: str, when: dt.datetime, score: int) -> dict[str, Any]:
+    return {**sale(event_id, member, when, 0), "event_type": "survey", "channel": None, "store_id": None,
+            "currency": None, "order_id": None, "points": 0, "survey": "nps", "score": score}
+
+
+def segments(event_id: str, member: str, when: dt.datetime, names: list[str]) -> dict[str, Any]:
+    return {**answer(event_id, member, when, 0), "event_type": "segments", "survey": None, "score": None,
+            "segments": names}
+
+
 def entry(entry_id: str, member: str, when: dt.datetime, reason: str, points: int) -> dict[str, Any]:
     return {"entry_id": entry_id, "member_id": member, "event_id": f"e-{entry_id}", "occurred_at": when,
             "reason": reason, "points": points, "balance_after": 0, "order_id": None, "line_id": None,
@@ -53,7 +67,15 @@ ACTIVITY = [
     sale("a10", "p6", day(7, 5), 9_000),
     sale("a11", "p7", day(6, 25), 1_000, currency="EUR"),
     {**sale("a12", "p3", day(1, 2), 0), "event_type": "enrolled", "currency": None},
+    *(answer(f"s{n}", member, when, score) for n, (member, when, score) in enumerate([
+        ("p1", day(4, 10), 4), ("p1", day(6, 1), 10), ("p2", day(5, 15), 6), ("p3", day(6, 10), 8),
+        ("p4", day(6, 2), 9), ("p4", day(6, 5), 9), ("p5", day(1, 20), 0)])),
+    segments("g1", "p1", day(1, 5), ["stockholm", "vip"]), segments("g2", "p1", day(3, 1), ["vip"]),
+    segments("g3", "p2", day(2, 1), ["stockholm"]),
 ]
+TIER_CHANGES = [{"change_id": "t1", "member_id": "p1", "event_id": "a3", "occurred_at": day(6, 20),
+                 "from_tier": "Member", "to_tier": "Gold", "qualifying_spend_minor": 20_000, "reason": "spend",
+                 "number": 1}]
 LEDGER = [
     entry("l1", "p1", day(1, 10), "purchase", 100),
     entry("l2", "p1", day(2, 1), "redemption", -50),
@@ -69,6 +91,7 @@ def store(chdb_client: Any, ch_database: str) -> Iterator[ClickHouseStore]:
     for _ in range(2):  # every row replayed: FINAL must count it once
         store_records(s, "loyalty.activity.v1", ACTIVITY)
         store_records(s, "loyalty.ledger.v1", LEDGER)
+        store_records(s, "loyalty.tiers.v1", TIER_CHANGES)
     yield s
 
 
@@ -112,6 +135,38 @@ def test_redemption_rate_counts_points_spent_net_of_cancellations(store: ClickHo
     assert queries.latest_event_time(store) == day(7, 5)
 
 
+def test_net_promoter_score_counts_each_members_latest_answer_in_the_period(store: ClickHouseStore) -> None:
+    assert queries.net_promoter_score(store, AS_OF) == {"respondents": 4, "promoters": 2, "detractors": 1,
+                                                        "passives": 1, "nps_bp": 2_500}
+    assert queries.net_promoter_score(store, AS_OF, period_days=30)["nps_bp"] == 6_666  # p1 10, p4 9, p3 8
+    assert queries.net_promoter_score(store, day(2, 28))["nps_bp"] == -10_000  # p5's 0 alone
+    assert queries.net_promoter_score(store, day(1, 1, 2020))["respondents"] == 0
+
+
+def test_visit_frequency_is_purchases_per_buyer_and_their_usual_gap(store: ClickHouseStore) -> None:
+    # In the 90 days: p1, p3, p4 and p7 bought, 5 purchases; p1's usual gap is 80 days, p4's 7.
+    assert queries.visit_frequency(store, AS_OF) == {"buyers": 4, "purchases": 5, "median_gap_days": 7}
+
+
+def test_the_kpis_break_down_by_segment_tier_and_churn_risk(store: ClickHouseStore) -> None:
+    rows = queries.breakdown(store, "segment", AS_OF, "Member", "SEK")
+    assert [(r["segment"], r["members"], r["points_outstanding"], r["buyers"], r["repeat_rate_bp"], r["orders"],
+             r["spend_minor"], r["net_spend_minor"], r["aov_minor"], r["value_per_buyer_minor"], r["respondents"],
+             r["nps_bp"]) for r in rows] == [
+        ("vip", 1, 70, 1, 10_000, 3, 20_000, 20_000, 6_666, 20_000, 1, 10_000),
+        ("(none)", 5, 10, 3, 3_333, 4, 18_000, 18_000, 4_500, 6_000, 2, 5_000),  # p3, p4, p5 bought; p6, p7 not
+        ("stockholm", 1, 0, 1, 0, 1, 20_000, 15_000, 20_000, 15_000, 1, -10_000),
+    ]
+    tiers = queries.breakdown(store, "tier", AS_OF, "Member", "SEK")
+    assert [(r["segment"], r["members"], r["net_spend_minor"]) for r in tiers] == [
+        ("Member", 6, 33_000), ("Gold", 1, 20_000)]
+    risks = queries.breakdown(store, "churn_risk", AS_OF, "Member", "SEK")
+    assert [(r["segment"], r["members"], r["buyers"]) for r in risks] == [
+        ("lapsed", 2, 2), ("active", 2, 1), ("at_risk", 2, 2), ("no purchase", 1, 0)]  # p7 is active in EUR
+    with pytest.raises(ValueError, match="no breakdown by 'city': one of tier, segment, churn_risk"):
+        queries.breakdown(store, "city", AS_OF, "Member", "SEK")
+
+
 def test_loyalty_kpis_prints_them_in_words_as_of_a_day(store: ClickHouseStore, chdb_path: Path) -> None:
     env = {"LOYALTY_CLICKHOUSE_DSN": f"chdb://{chdb_path}", "LOYALTY_CLICKHOUSE_DATABASE": store.database}
     result = CliRunner().invoke(main, ["kpis", "--as-of", "2026-06-30", "--json"], env=env)
@@ -125,7 +180,31 @@ def test_loyalty_kpis_prints_them_in_words_as_of_a_day(store: ClickHouseStore, c
         "10.00 EUR a buyer so far, 10.00 EUR in the last 90 days, 10.00 EUR projected; "
         "106.00 SEK a buyer so far, 50.00 SEK in the last 90 days, 50.00 SEK projected")
     assert figures["KPI: redemption rate"] == "30.00 % of 100 points earned"
+    assert figures["KPI: visit frequency"] == ("1.2 purchases a buyer in the last 90 days (4 buyers); "
+                                               "7 days between purchases (median)")
+    assert figures["KPI: Net Promoter Score"] == ("+25.00 from 4 members' answers in the last 90 days "
+                                                  "(2 promoters, 1 passives, 1 detractors)")
     assert figures["as of"] == "2026-06-30 00:00 UTC"
 
     latest = json.loads(CliRunner().invoke(main, ["kpis", "--json"], env=env).output)
     assert latest["as of"] == "2026-07-05 12:00 UTC"  # the latest event's time
+
+    early = json.loads(CliRunner().invoke(main, ["kpis", "--as-of", "2026-02-28", "--json"], env=env).output)
+    assert early["KPI: Net Promoter Score"].startswith("-100.00 from 1 members' answers")
+
+
+def test_loyalty_kpis_by_segment_prints_a_row_per_segment(store: ClickHouseStore, chdb_path: Path) -> None:
+    env = {"LOYALTY_CLICKHOUSE_DSN": f"chdb://{chdb_path}", "LOYALTY_CLICKHOUSE_DATABASE": store.database}
+    result = CliRunner().invoke(main, ["kpis", "--by", "segment", "--as-of", "2026-06-30", "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    assert [(row["segment"], row["nps_bp"]) for row in json.loads(result.output)] == [
+        ("vip", 10_000), ("(none)", 5_000), ("stockholm", -10_000)]
+
+    wide = {**env, "COLUMNS": "200"}  # one row a line
+    table = CliRunner().invoke(main, ["kpis", "--by", "segment", "--as-of", "2026-06-30"], env=wide)
+    assert table.exit_code == 0, table.output
+    vip = next(line for line in table.output.splitlines() if "vip" in line)
+    assert [cell.strip() for cell in vip.strip("│ ").split("│")] == [
+        "vip", "1", "1", "100.00 %", "3", "66.66 SEK", "200.00 SEK", "70", "+100.00 (1)"]
+    refused = CliRunner().invoke(main, ["kpis", "--by", "city"], env=env)
+    assert refused.exit_code == 2 and "'city' is not one of 'tier', 'segment', 'churn_risk'" in refused.output

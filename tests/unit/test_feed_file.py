@@ -41,7 +41,7 @@ def test_the_example_feeds_are_valid_and_every_event_encodes() -> None:
 
     assert checked.problems == []
     assert dict(checked.events) == {"MemberEnrolled": 2, "CardLinked": 1, "Purchase": 4, "SocialShare": 1,
-                                    "Return": 1, "Redemption": 1}
+                                    "Return": 1, "Redemption": 1, "SurveyAnswered": 1}
     codec = AvroCodec(EmbeddedRegistry())
     for event in feed_events(paths):
         assert codec.decode(codec.encode("loyalty.events.v1", "LoyaltyEvent", event.record)) == event.record
@@ -81,7 +81,7 @@ def with_lines(**changes: Any) -> dict[str, Any]:
     ("[1, 2]", "not a JSON object: [1, 2]"),
     ({**ORDER, "type": None}, "type: missing: one of CardLinked, Donation, MemberEnrolled, MemberSegments, "
                               "MembershipPaid, Purchase, Redemption, RedemptionCancelled, Referral, Return, "
-                              "SocialShare, TierAssigned"),
+                              "SocialShare, SurveyAnswered, TierAssigned"),
     ({**ORDER, "type": "Order"}, "type: 'Order' is not an event type: one of CardLinked, "),
     ({**ORDER, "type": "CampaignAward"}, "type: CampaignAward events are sent by the engine itself, not by a feed"),
     ({**ORDER, "colour": "red"}, "colour: not a field of a Purchase event; its fields are card_token, channel, "),
@@ -149,8 +149,8 @@ def test_feed_check_says_what_it_found_and_sends_nothing_when_a_line_is_wrong(tm
     runner = CliRunner()
     ok = runner.invoke(main, ["feed", "--check", str(FEEDS / "week.jsonl"), str(FEEDS / "store-sales.csv")])
     assert ok.exit_code == 0, ok.output
-    assert ok.output == ("ok: 10 events (CardLinked 1, MemberEnrolled 2, Purchase 4, Redemption 1, Return 1, "
-                         "SocialShare 1)\n")
+    assert ok.output == ("ok: 11 events (CardLinked 1, MemberEnrolled 2, Purchase 4, Redemption 1, Return 1, "
+                         "SocialShare 1, SurveyAnswered 1)\n")
 
     bad = written(tmp_path, "bad.jsonl", *[{**ORDER, "event_id": f"e{n}", "channel": "fax"} for n in range(25)])
     refused = runner.invoke(main, ["feed", str(bad)], env={"LOYALTY_DATA_DIR": str(tmp_path / "data")})

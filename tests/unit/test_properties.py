@@ -34,6 +34,7 @@ from processors.events import (
     PurchaseLine,
     Redemption,
     RedemptionCancelled,
+    SurveyAnswered,
     TierAssigned,
 )
 from processors.outputs import Decision, FollowUp, LedgerEntry, LedgerReason, Output
@@ -136,7 +137,7 @@ def stories(draw: st.DrawFn) -> list[MemberEvent]:
         when += draw(st.sampled_from(GAPS))
         member = draw(st.sampled_from(MEMBERS))
         kind = draw(st.sampled_from(("buy", "buy", "buy", "return", "return", "card", "enrol", "share", "redeem",
-                                     "cancel", "donate", "tick", "tick", "pay", "assign", "segment")))
+                                     "cancel", "donate", "tick", "tick", "pay", "assign", "segment", "survey")))
         if kind == "return" and purchases:
             order = draw(st.sampled_from(purchases))
             lines = draw(st.lists(st.sampled_from(order.lines), min_size=1, max_size=3))
@@ -164,6 +165,8 @@ def stories(draw: st.DrawFn) -> list[MemberEvent]:
                                          "SEK"))
         elif kind == "segment":
             events.append(MemberSegments(f"e{n}", member, when, "crm", draw(st.sampled_from(((), ("vip",))))))
+        elif kind == "survey":
+            events.append(SurveyAnswered(f"e{n}", member, when, "survey-tool", "nps", draw(st.integers(0, 10))))
         elif kind == "assign":
             tier = draw(st.sampled_from(("Member", "Silver", "Gold", "Diamond")))
             until = draw(st.sampled_from((None, when + timedelta(days=20))))
