@@ -170,27 +170,25 @@ def worker(index: int) -> None:
 @click.argument("member_id")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
 def member(member_id: str, as_json: bool) -> None:
-    """Print a member's balance, tier and the ledger that explains every point of it (from ClickHouse)."""
-    from sinks.queries import member_ledger, member_summary
-    from streams.program_file import load_program
+    """Print a member's balance, tier and the ledger that explains every point of it (from ClickHouse).
 
+    With embedded ClickHouse held by a running `loyalty run`, that engine answers.
+    """
     settings = _settings()
-    base_tier = load_program(settings.program_file).tiers[0].name
-    store = _clickhouse_or_fail(settings)
-    summary = member_summary(store, member_id, base_tier)
-    if summary is None:
+    found = _report(settings, "member", member_id=member_id)
+    if found is None:
         raise click.ClickException(f"no member {member_id!r} in ClickHouse database {settings.clickhouse_database}")
-    ledger = member_ledger(store, member_id)
     if as_json:
-        click.echo(json.dumps({"member": summary, "ledger": ledger}, default=str, indent=2))
+        click.echo(json.dumps(found, indent=2))
         return
+    summary = found["member"]
     out = Console()
     pending = f" ({summary['pending_points']} pending)" if summary["pending_points"] else ""
     out.print(f"[bold]{member_id}[/]  tier [bold]{summary['tier']}[/]  balance [bold]{summary['balance']}[/] points"
               f"{pending}")
     table = Table("when", "reason", "points", "balance", "detail")
-    for entry in ledger:
-        table.add_row(str(entry["occurred_at"])[:19], entry["reason"], f"{entry['points']:+d}",
+    for entry in found["ledger"]:
+        table.add_row(entry["occurred_at"][:19], entry["reason"], f"{entry['points']:+d}",
                       str(entry["running_balance"]), entry["detail"])
     out.print(table)
 
@@ -209,28 +207,18 @@ def kpis(as_of: datetime | None, period_days: int, by: str | None, as_json: bool
     visit frequency, Net Promoter Score; with --by, per segment.
 
     Each is one query in sinks/queries.py (the `customers` view holds each buyer's churn risk, for dashboards).
+    With embedded ClickHouse held by a running `loyalty run`, that engine answers.
     """
-    from sinks import queries
-    from streams.demo import kpi_lines, kpi_time
-    from streams.program_file import load_program
-
     settings = _settings()
-    program = load_program(settings.program_file)
-    store = _clickhouse_or_fail(settings)
-    as_of = kpi_time(store, as_of and as_of.replace(tzinfo=UTC))
-    if by is None:
-        lines = kpi_lines(store, program.tiers[0].name, as_of, period_days)
-        if as_json:
-            click.echo(json.dumps(lines, indent=2))
-            return
-        _print_table(lines, f"{settings.clickhouse_database}: program KPIs")
-        return
-    rows = queries.breakdown(store, by, as_of, program.tiers[0].name, program.currency, period_days)
+    found = _report(settings, "kpis", as_of=as_of and as_of.replace(tzinfo=UTC).isoformat(),
+                    period_days=period_days, by=by)
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
-        return
-    _print_breakdown(rows, by, program.currency, f"{settings.clickhouse_database}: KPIs by {by.replace('_', ' ')} "
-                                                 f"as of {as_of:%Y-%m-%d %H:%M} UTC")
+        click.echo(json.dumps(found["figures"] if by is None else found["rows"], indent=2))
+    elif by is None:
+        _print_table(found["figures"], f"{settings.clickhouse_database}: program KPIs")
+    else:
+        _print_breakdown(found["rows"], by, _program_or_fail(settings.program_file).currency,
+                         f"{settings.clickhouse_database}: KPIs by {by.replace('_', ' ')} as of {found['as_of']}")
 
 
 @main.group()
@@ -290,7 +278,7 @@ def simulate(lines: tuple[str, ...], member_id: str | None, tier: str | None, ba
     rules = _program_or_fail(program_path or settings.program_file)
     tier = tier or rules.tiers[0].name
     if member_id is not None:
-        tier, balance = _tier_and_balance(settings, member_id, rules.tiers[0].name)
+        tier, balance = _tier_and_balance(settings, member_id)
     elif tier not in {t.name for t in rules.tiers}:
         raise click.BadParameter(f"{tier!r} is not a tier of {rules.name}: one of "
                                  f"{', '.join(t.name for t in rules.tiers)}", param_hint="--tier")
@@ -336,30 +324,25 @@ def _purchase_line(n: int, text: str, currency: str) -> object:
     return PurchaseLine(str(n), sku, parts[0], quantity, int(amount))
 
 
-def _tier_and_balance(settings: Settings, member_id: str, base_tier: str) -> tuple[str, int]:
-    from sinks.queries import member_summary
-
-    summary = member_summary(_clickhouse_or_fail(settings), member_id, base_tier)
-    if summary is None:
+def _tier_and_balance(settings: Settings, member_id: str) -> tuple[str, int]:
+    found = _report(settings, "member", member_id=member_id)
+    if found is None:
         raise click.ClickException(f"no member {member_id!r} in ClickHouse database {settings.clickhouse_database}")
-    return summary["tier"], summary["balance"]
+    return found["member"]["tier"], found["member"]["balance"]
 
 
-def _clickhouse_or_fail(settings: Settings) -> object:
-    from streams.processes import clickhouse
+def _report(settings: Settings, name: str, **arguments: object) -> Any:
+    from streams.reports import NoReport, report
 
     try:
-        return clickhouse(settings)
-    except Exception as exc:
-        raise click.ClickException(
-            f"cannot open ClickHouse at {settings.resolved_clickhouse_dsn()}: {exc}. "
-            "With embedded ClickHouse, stop the running worker/sink first (one process per data path)."
-        ) from exc
+        return report(settings, _program_or_fail(settings.program_file), name, **arguments)
+    except NoReport as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 def _print_breakdown(rows: list[dict[str, Any]], by: str, currency: str, title: str) -> None:
     from processors.money import format_money
-    from streams.demo import percent, signed
+    from streams.reports import percent, signed
 
     table = Table(by.replace("_", " "), "members", "buyers", "repeat", "orders", "order value", "net per buyer",
                   "points outstanding", "NPS (answers)", title=title)

@@ -12,17 +12,16 @@ from confluent_kafka import Producer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from processors.money import format_money
 from processors.outputs import FOLLOW_UP_SUFFIXES
 from schemas.codec import AvroCodec
 from schemas.registry import registry_for
-from sinks import queries
 from sinks.clickhouse import ClickHouseStore
 from streams.clock_ticks import DailyTicks, enrolled_members, tick_events
 from streams.demo_feed import synthetic_day
 from streams.kafka import DeliveryErrors, produce_waiting, producer_config
 from streams.processes import RunningSink, broker, clickhouse, engine_processes, sink_thread
 from streams.program_file import load_program
+from streams.reports import kpi_lines, serving_reports
 from streams.settings import Settings
 from streams.status import status_server
 from streams.topics import ENGINE_EVENTS, EVENTS, ensure_topics
@@ -126,90 +125,18 @@ def summary_lines(store: ClickHouseStore, base_tier: str, fed: int, duplicates: 
     }
 
 
-def kpi_time(store: ClickHouseStore, as_of: datetime | None) -> datetime:
-    """``as_of``, else the latest event's time (so a replayed history reads as it was), else now."""
-    return as_of or queries.latest_event_time(store) or datetime.now(UTC)
-
-
-def kpi_lines(store: ClickHouseStore, base_tier: str, as_of: datetime | None = None,
-              period_days: int = 90) -> dict[str, str]:
-    """The program's KPIs in words, as of ``as_of`` (default: see ``kpi_time``), each from ClickHouse."""
-    as_of = kpi_time(store, as_of)
-    program = queries.program_summary(store, base_tier)
-    tiers = ", ".join(f"{tier} {count:,}" for tier, count in sorted(program["members_per_tier"].items()))
-    aov = "; ".join(f"{row['channel']} {format_money(row['aov_minor'], row['currency'])} ({row['orders']:,} orders)"
-                    for row in queries.average_order_value(store))
-    repeat = queries.repeat_purchase_rate(store)
-    top = "; ".join(f"{row['category']} {format_money(row['spend_minor'], row['currency'])}"
-                    for row in queries.top_categories(store, limit=3))
-    churn = queries.churn(store, as_of, period_days)
-    risk = queries.churn_risk(store, as_of, period_days)
-    value = "; ".join(_customer_value(row, period_days)
-                      for row in queries.customer_value(store, as_of, churn, period_days))
-    redeemed = queries.redemption_rate(store, as_of)
-    visits = queries.visit_frequency(store, as_of, period_days)
-    nps = queries.net_promoter_score(store, as_of, period_days)
-    return {
-        "members": f"{program['members']:,}",
-        "points issued": f"{program['points_issued']:,}",
-        "points outstanding (liability)": f"{program['points_outstanding']:,}",
-        "members per tier": tiers,
-        "dead letters": f"{program['dead_letters']:,}",
-        "KPI: average order value": aov,
-        "KPI: repeat-purchase rate": f"{percent(repeat['rate_bp'])} of {repeat['buyers']:,} buyers",
-        "KPI: top categories by net spend": top,
-        f"KPI: churn ({period_days} days)": (
-            f"{percent(churn['churn_rate_bp'])} of the {churn['cohort']:,} who bought in the {period_days} days "
-            f"before the last {period_days} did not buy again (retention {percent(churn['retention_rate_bp'])})"
-            if churn["cohort"] else f"nobody bought in the {period_days} days before the last {period_days} yet"),
-        "KPI: churn risk": ", ".join(f"{level.replace('_', ' ')} {count:,}" for level, count in risk.items()),
-        "KPI: customer value (CLV)": value or "no purchases yet",
-        "KPI: redemption rate": (f"{percent(redeemed['redemption_rate_bp'])} of "
-                                 f"{redeemed['points_earned']:,} points earned"),
-        "KPI: visit frequency": _visits(visits, period_days),
-        "KPI: Net Promoter Score": (
-            f"{signed(nps['nps_bp'])} from {nps['respondents']:,} members' answers in the last {period_days} days "
-            f"({nps['promoters']:,} promoters, {nps['passives']:,} passives, {nps['detractors']:,} detractors)"
-            if nps["respondents"] else f"no survey answers in the last {period_days} days"),
-        "as of": f"{as_of:%Y-%m-%d %H:%M} UTC",
-    }
-
-
-def _customer_value(row: dict[str, Any], period_days: int) -> str:
-    currency, projected = row["currency"], row["projected_value_minor"]
-    words = (f"{format_money(row['value_so_far_minor'], currency)} a buyer so far, "
-             f"{format_money(row['period_value_minor'], currency)} in the last {period_days} days")
-    return words + (f", {format_money(projected, currency)} projected" if projected is not None else "")
-
-
-def _visits(visits: dict[str, Any], period_days: int) -> str:
-    if not visits["buyers"]:
-        return f"nobody bought in the last {period_days} days"
-    tenths = visits["purchases"] * 10 // visits["buyers"]
-    gap = visits["median_gap_days"]
-    return (f"{tenths // 10}.{tenths % 10} purchases a buyer in the last {period_days} days "
-            f"({visits['buyers']:,} buyers)" + (f"; {gap} days between purchases (median)" if gap is not None else ""))
-
-
-def percent(basis_points: int) -> str:
-    return f"{basis_points // 100}.{basis_points % 100:02d} %"
-
-
-def signed(basis_points: int) -> str:
-    """A score in basis points, e.g. an NPS of 4,250 bp as +42.50 (rounded toward zero, as computed)."""
-    size = abs(basis_points)
-    return f"{'-' if basis_points < 0 else '+'}{size // 100}.{size % 100:02d}"
-
-
 def run_engine(settings: Settings, console: Console) -> None:
     with broker(settings) as bootstrap:
         ensure_topics(bootstrap, settings.partitions)
         store = clickhouse(settings)
         with (sink_thread(settings, bootstrap, store) as sink, engine_processes(settings, bootstrap) as engine,
-              status_server(settings, engine, sink) as status):
+              status_server(settings, engine, sink) as status,
+              serving_reports(settings, store, load_program(settings.program_file)) as reports):
             served = f", health and metrics on http://{settings.status_host}:{settings.status_port}/" if status else ""
+            asked = ", `loyalty member` and `loyalty kpis` answered from here" if reports else ""
             console.print(f"Engine running: broker {bootstrap}, ClickHouse {settings.resolved_clickhouse_dsn()}"
-                          f"{served}; send LoyaltyEvent Avro to {EVENTS}, or `loyalty feed FILE`. Ctrl-C stops.")
+                          f"{served}{asked}; send LoyaltyEvent Avro to {EVENTS}, or `loyalty feed FILE`. "
+                          "Ctrl-C stops.")
             ticks, codec = DailyTicks(settings.tick_hour_utc), AvroCodec(registry_for(settings.schema_registry_url))
             try:
                 while engine.alive() and not sink.error:

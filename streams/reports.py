@@ -1,0 +1,202 @@
+"""What ``loyalty member`` and ``loyalty kpis`` report, as JSON-shaped values, wherever they are asked.
+
+The commands read ClickHouse themselves. Embedded ClickHouse (chDB) lets one process
+open its data path, though, and a running ``loyalty run`` holds it: so that engine
+answers the same reports itself, over a Unix socket in a directory of its data
+directory that only its user may enter. Member data never leaves the machine or the
+user, and the answer is the same either way (times as text).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import socket
+import socketserver
+import threading
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from processors.money import format_money
+from processors.program import Program
+from sinks import queries
+from sinks.clickhouse import ClickHouseStore
+from streams.processes import clickhouse
+from streams.settings import Settings
+
+log = logging.getLogger(__name__)
+SOCKET = Path("private", "reports.sock")  # under the data directory; "private" is mode 0700
+
+
+class NoReport(Exception):
+    """Neither ClickHouse nor a running engine could answer; the message says what to do."""
+
+
+def member_report(store: ClickHouseStore, program: Program, member_id: str) -> dict[str, Any] | None:
+    """The member's balance, tier and ledger (a statement), or None for an unknown member."""
+    summary = queries.member_summary(store, member_id, program.tiers[0].name)
+    return None if summary is None else {"member": summary, "ledger": queries.member_ledger(store, member_id)}
+
+
+def kpi_report(store: ClickHouseStore, program: Program, as_of: str | None, period_days: int,
+               by: str | None) -> dict[str, Any]:
+    """The KPIs in words (``figures``), or broken down ``by`` a dimension (``rows``), as of ``as_of`` (ISO time)."""
+    when = kpi_time(store, datetime.fromisoformat(as_of) if as_of else None)
+    base_tier = program.tiers[0].name
+    if by is None:
+        return {"as_of": f"{when:%Y-%m-%d %H:%M} UTC", "figures": kpi_lines(store, base_tier, when, period_days)}
+    return {"as_of": f"{when:%Y-%m-%d %H:%M} UTC",
+            "rows": queries.breakdown(store, by, when, base_tier, program.currency, period_days)}
+
+
+def kpi_time(store: ClickHouseStore, as_of: datetime | None) -> datetime:
+    """``as_of``, else the latest event's time (so a replayed history reads as it was), else now."""
+    return as_of or queries.latest_event_time(store) or datetime.now(UTC)
+
+
+def kpi_lines(store: ClickHouseStore, base_tier: str, as_of: datetime | None = None,
+              period_days: int = 90) -> dict[str, str]:
+    """The program's KPIs in words, as of ``as_of`` (default: see ``kpi_time``), each from ClickHouse."""
+    as_of = kpi_time(store, as_of)
+    program = queries.program_summary(store, base_tier)
+    tiers = ", ".join(f"{tier} {count:,}" for tier, count in sorted(program["members_per_tier"].items()))
+    aov = "; ".join(f"{row['channel']} {format_money(row['aov_minor'], row['currency'])} ({row['orders']:,} orders)"
+                    for row in queries.average_order_value(store))
+    repeat = queries.repeat_purchase_rate(store)
+    top = "; ".join(f"{row['category']} {format_money(row['spend_minor'], row['currency'])}"
+                    for row in queries.top_categories(store, limit=3))
+    churn = queries.churn(store, as_of, period_days)
+    risk = queries.churn_risk(store, as_of, period_days)
+    value = "; ".join(_customer_value(row, period_days)
+                      for row in queries.customer_value(store, as_of, churn, period_days))
+    redeemed = queries.redemption_rate(store, as_of)
+    visits = queries.visit_frequency(store, as_of, period_days)
+    nps = queries.net_promoter_score(store, as_of, period_days)
+    return {
+        "members": f"{program['members']:,}",
+        "points issued": f"{program['points_issued']:,}",
+        "points outstanding (liability)": f"{program['points_outstanding']:,}",
+        "members per tier": tiers,
+        "dead letters": f"{program['dead_letters']:,}",
+        "KPI: average order value": aov,
+        "KPI: repeat-purchase rate": f"{percent(repeat['rate_bp'])} of {repeat['buyers']:,} buyers",
+        "KPI: top categories by net spend": top,
+        f"KPI: churn ({period_days} days)": (
+            f"{percent(churn['churn_rate_bp'])} of the {churn['cohort']:,} who bought in the {period_days} days "
+            f"before the last {period_days} did not buy again (retention {percent(churn['retention_rate_bp'])})"
+            if churn["cohort"] else f"nobody bought in the {period_days} days before the last {period_days} yet"),
+        "KPI: churn risk": ", ".join(f"{level.replace('_', ' ')} {count:,}" for level, count in risk.items()),
+        "KPI: customer value (CLV)": value or "no purchases yet",
+        "KPI: redemption rate": (f"{percent(redeemed['redemption_rate_bp'])} of "
+                                 f"{redeemed['points_earned']:,} points earned"),
+        "KPI: visit frequency": _visits(visits, period_days),
+        "KPI: Net Promoter Score": (
+            f"{signed(nps['nps_bp'])} from {nps['respondents']:,} members' answers in the last {period_days} days "
+            f"({nps['promoters']:,} promoters, {nps['passives']:,} passives, {nps['detractors']:,} detractors)"
+            if nps["respondents"] else f"no survey answers in the last {period_days} days"),
+        "as of": f"{as_of:%Y-%m-%d %H:%M} UTC",
+    }
+
+
+def _customer_value(row: dict[str, Any], period_days: int) -> str:
+    currency, projected = row["currency"], row["projected_value_minor"]
+    words = (f"{format_money(row['value_so_far_minor'], currency)} a buyer so far, "
+             f"{format_money(row['period_value_minor'], currency)} in the last {period_days} days")
+    return words + (f", {format_money(projected, currency)} projected" if projected is not None else "")
+
+
+def _visits(visits: dict[str, Any], period_days: int) -> str:
+    if not visits["buyers"]:
+        return f"nobody bought in the last {period_days} days"
+    tenths = visits["purchases"] * 10 // visits["buyers"]
+    gap = visits["median_gap_days"]
+    return (f"{tenths // 10}.{tenths % 10} purchases a buyer in the last {period_days} days "
+            f"({visits['buyers']:,} buyers)" + (f"; {gap} days between purchases (median)" if gap is not None else ""))
+
+
+def percent(basis_points: int) -> str:
+    return f"{basis_points // 100}.{basis_points % 100:02d} %"
+
+
+def signed(basis_points: int) -> str:
+    """A score in basis points, e.g. an NPS of 4,250 bp as +42.50 (rounded toward zero, as computed)."""
+    size = abs(basis_points)
+    return f"{'-' if basis_points < 0 else '+'}{size // 100}.{size % 100:02d}"
+
+
+REPORTS: dict[str, Callable[..., Any]] = {"member": member_report, "kpis": kpi_report}
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+def report(settings: Settings, program: Program, name: str, **arguments: Any) -> Any:
+    """The named report from ClickHouse, or from the running engine that holds embedded ClickHouse."""
+    try:
+        store = clickhouse(settings)
+    except Exception as exc:
+        path = settings.data_dir / SOCKET
+        if settings.embedded_clickhouse and path.exists():
+            return _ask(path, name, arguments)
+        where = settings.resolved_clickhouse_dsn()
+        raise NoReport(f"cannot open ClickHouse at {where}: {exc}. With embedded ClickHouse, run this where "
+                       "`loyalty run` runs (same data directory) or stop the process that holds it") from exc
+    try:
+        return _jsonable(REPORTS[name](store, program, **arguments))
+    finally:
+        store.close()
+
+
+def _ask(path: Path, name: str, arguments: dict[str, Any]) -> Any:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
+        connection.settimeout(120)
+        try:
+            connection.connect(str(path))
+        except OSError as exc:
+            raise NoReport(f"the engine that made {path} does not answer ({exc.strerror}): start `loyalty run` "
+                           "again, or stop whatever holds its embedded ClickHouse") from exc
+        connection.sendall(json.dumps({"report": name, "arguments": arguments}).encode() + b"\n")
+        answer = json.loads(connection.makefile("rb").readline() or b'{"error": "the engine hung up"}')
+    if "error" in answer:
+        raise NoReport(f"the running engine could not answer: {answer['error']}")
+    return answer["result"]
+
+
+@contextlib.contextmanager
+def serving_reports(settings: Settings, store: ClickHouseStore, program: Program) -> Iterator[Path | None]:
+    """Answer ``report`` requests from this machine's user while the engine holds embedded ClickHouse."""
+    if not settings.embedded_clickhouse:  # the commands read a ClickHouse server themselves
+        yield None
+        return
+    path = settings.data_dir / SOCKET
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.parent.chmod(0o700)
+    path.unlink(missing_ok=True)
+
+    class Answer(socketserver.StreamRequestHandler):
+        def handle(self) -> None:
+            try:
+                request = json.loads(self.rfile.readline())
+                answer = {"result": _jsonable(REPORTS[request["report"]](store, program, **request["arguments"]))}
+            except Exception as exc:  # the asking command shows it; the engine goes on
+                answer = {"error": f"{type(exc).__name__}: {exc}"}
+            self.wfile.write(json.dumps(answer).encode() + b"\n")
+
+    try:
+        server = socketserver.ThreadingUnixStreamServer(str(path), Answer)
+    except OSError as exc:  # e.g. a data directory path too long for a socket: the commands then say so
+        log.warning("cannot answer `loyalty member` and `loyalty kpis` on %s: %s", path, exc)
+        yield None
+        return
+    thread = threading.Thread(target=server.serve_forever, name="reports", daemon=True)
+    thread.start()
+    try:
+        yield path
+    finally:
+        server.shutdown()
+        server.server_close()
+        path.unlink(missing_ok=True)

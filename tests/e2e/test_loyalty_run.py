@@ -1,0 +1,81 @@
+"""The README's two terminals: `loyalty run` in one; `loyalty feed`, `loyalty member` and `loyalty kpis` in another.
+
+Everything runs as the commands a user types, each in a process of its own, on the
+embedded broker and embedded ClickHouse: the running engine holds chDB, so it answers
+`member` and `kpis` itself, and once it has stopped the commands read chDB directly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from streams.embedded import free_ports
+from streams.processes import BROKER_ADDRESS_FILE
+from streams.reports import SOCKET
+
+from .test_example_programs import EXAMPLES
+
+ANNA = [("welcome", 100), ("purchase", 129), ("purchase", 45), ("social", 20), ("return", -129),
+        ("redemption", -100)]
+
+
+def loyalty(env: dict[str, str], *arguments: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "streams.cli", *arguments], env=env, capture_output=True,
+                          text=True, timeout=180)
+
+
+def member(env: dict[str, str], member_id: str, entries: int, seconds: float = 90) -> dict[str, Any]:
+    """``loyalty member --json`` once the member's ledger has ``entries`` rows."""
+    deadline = time.monotonic() + seconds
+    while True:
+        asked = loyalty(env, "member", member_id, "--json")
+        found = json.loads(asked.stdout) if asked.returncode == 0 else None
+        if found is not None and len(found["ledger"]) >= entries or time.monotonic() > deadline:
+            assert found is not None, asked.stderr
+            return found
+        time.sleep(0.5)
+
+
+def test_a_running_engine_answers_member_and_kpis_and_they_read_clickhouse_once_it_stops(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    env = {**os.environ, "LOYALTY_DATA_DIR": str(data), "LOYALTY_PROGRAM_FILE": str(EXAMPLES / "fashion.yaml"),
+           "LOYALTY_WORKERS": "1", "LOYALTY_STATUS_PORT": str(free_ports(1)),
+           "LOYALTY_WORKER_WEB_PORT": str(free_ports(1)), "COLUMNS": "200"}
+    run = subprocess.Popen([sys.executable, "-m", "streams.cli", "run"], env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not ((data / BROKER_ADDRESS_FILE).exists() and (data / SOCKET).exists()):
+            assert run.poll() is None and time.monotonic() < deadline, run.communicate()[0]
+            time.sleep(0.2)
+        assert (data / SOCKET).parent.stat().st_mode & 0o777 == 0o700  # only the engine's user gets in
+
+        sent = loyalty(env, "feed", str(EXAMPLES / "feeds" / "week.jsonl"))
+        assert sent.returncode == 0, sent.stderr
+        live = member(env, "anna", len(ANNA))
+        assert [(x["reason"], x["points"]) for x in live["ledger"]] == ANNA
+        assert live["member"]["balance"] == 65
+
+        kpis = loyalty(env, "kpis", "--json")
+        assert kpis.returncode == 0, kpis.stderr
+        assert json.loads(kpis.stdout)["KPI: Net Promoter Score"].startswith("+100.00 from 1 members' answers")
+        by_tier = loyalty(env, "kpis", "--by", "tier")
+        assert by_tier.returncode == 0 and "Silver" in by_tier.stdout, by_tier.stderr
+    finally:
+        run.send_signal(signal.SIGTERM)
+        said = run.communicate(timeout=60)[0]
+    assert run.returncode == 0, said
+    assert "`loyalty member` and `loyalty kpis` answered from here" in " ".join(said.split())
+    assert not (data / SOCKET).exists()
+
+    stopped = member(env, "anna", len(ANNA))  # now from chDB itself
+    assert stopped == live
+    unknown = loyalty(env, "member", "nobody")
+    assert unknown.returncode == 1 and "no member 'nobody'" in unknown.stderr
