@@ -8,7 +8,7 @@ replayed output row never counts twice.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sinks.clickhouse import ClickHouseStore
@@ -83,22 +83,22 @@ def member_summary(store: ClickHouseStore, member_id: str, base_tier: str) -> di
     return row
 
 
+PROGRAM_SQL = f"""
+SELECT
+    (SELECT uniqExact(member_id) FROM $db.activity FINAL WHERE event_type = 'enrolled') AS members,
+    (SELECT sumIf(points, {EARNED}) FROM $db.ledger FINAL) AS points_issued,
+    (SELECT sum(points) FROM $db.ledger FINAL) AS points_outstanding,
+    (SELECT count() FROM $db.dead_letters FINAL) AS dead_letters,
+    (SELECT count() FROM $db.activity FINAL) AS events_accepted"""
+
+
 def program_summary(store: ClickHouseStore, base_tier: str) -> dict[str, Any]:
     """The program at a glance: members, points issued and outstanding (liability), tiers, health.
 
     ``members`` counts members with an ``enrolled`` event; ``members_per_tier`` covers
     every member seen in activity, ledger or tier changes (``known_members`` in total).
     """
-    summary = store.rows(
-        f"""
-        SELECT
-            (SELECT uniqExact(member_id) FROM $db.activity FINAL WHERE event_type = 'enrolled') AS members,
-            (SELECT sumIf(points, {EARNED}) FROM $db.ledger FINAL) AS points_issued,
-            (SELECT sum(points) FROM $db.ledger FINAL) AS points_outstanding,
-            (SELECT count() FROM $db.dead_letters FINAL) AS dead_letters,
-            (SELECT count() FROM $db.activity FINAL) AS events_accepted
-        """
-    )[0]
+    summary = store.rows(PROGRAM_SQL)[0]
     tiers = store.rows(
         """
         SELECT tier, count() AS members
@@ -130,95 +130,104 @@ def recent_dead_letters(store: ClickHouseStore, limit: int = 100) -> list[dict[s
 # -- marketing KPIs -------------------------------------------------------------------
 
 
+AOV_SQL = """
+SELECT toNullable(toString(channel)) AS channel, toString(currency) AS currency,
+       count() AS orders, sum(amount_minor) AS revenue_minor,
+       intDiv(sum(amount_minor), count()) AS aov_minor
+FROM $db.purchases
+WHERE event_type = 'purchase' AND currency IS NOT NULL
+GROUP BY channel, currency
+ORDER BY currency, revenue_minor DESC, channel
+"""
+
+
 def average_order_value(store: ClickHouseStore) -> list[dict[str, Any]]:
     """Average order value per channel and currency: purchase spend / purchases, rounded down.
 
     Gross of returns (a return may come back through another channel than the sale).
     A purchase without a channel is reported under channel ``None``.
     """
-    return store.rows(
-        """
-        SELECT toNullable(toString(channel)) AS channel, toString(currency) AS currency,
-               count() AS orders, sum(amount_minor) AS revenue_minor,
-               intDiv(sum(amount_minor), count()) AS aov_minor
-        FROM $db.purchases
-        WHERE event_type = 'purchase' AND currency IS NOT NULL
-        GROUP BY channel, currency
-        ORDER BY currency, revenue_minor DESC, channel
-        """
-    )
+    return store.rows(AOV_SQL)
+
+
+REPEAT_SQL = f"""
+SELECT count() AS buyers, countIf(n >= 2) AS repeat_buyers,
+       intDiv(repeat_buyers * {BASIS_POINTS}, greatest(buyers, 1)) AS rate_bp
+FROM (SELECT member_id, count() AS n FROM $db.purchases WHERE event_type = 'purchase'
+      GROUP BY member_id)
+"""
 
 
 def repeat_purchase_rate(store: ClickHouseStore) -> dict[str, int]:
     """Share of buying members who bought at least twice, in basis points (rounded down)."""
-    return store.rows(
-        f"""
-        SELECT count() AS buyers, countIf(n >= 2) AS repeat_buyers,
-               intDiv(repeat_buyers * {BASIS_POINTS}, greatest(buyers, 1)) AS rate_bp
-        FROM (SELECT member_id, count() AS n FROM $db.purchases WHERE event_type = 'purchase'
-              GROUP BY member_id)
-        """
-    )[0]
+    return store.rows(REPEAT_SQL)[0]
+
+
+TOP_CATEGORIES_SQL = """
+SELECT toString(category) AS category, toString(currency) AS currency,
+       sum(line_amount) AS spend_minor, sum(line_pts) AS points,
+       uniqExactIf(event_id, event_type = 'purchase') AS orders
+FROM $db.purchases
+ARRAY JOIN line_category AS category, line_amount_minor AS line_amount, line_points AS line_pts
+WHERE currency IS NOT NULL
+GROUP BY category, currency
+ORDER BY spend_minor DESC, category, currency
+LIMIT {limit:UInt32}
+"""
 
 
 def top_categories(store: ClickHouseStore, limit: int = 10) -> list[dict[str, Any]]:
     """Product categories by net spend (returns subtract), per currency, from the order lines."""
-    return store.rows(
-        """
-        SELECT toString(category) AS category, toString(currency) AS currency,
-               sum(line_amount) AS spend_minor, sum(line_pts) AS points,
-               uniqExactIf(event_id, event_type = 'purchase') AS orders
-        FROM $db.purchases
-        ARRAY JOIN line_category AS category, line_amount_minor AS line_amount, line_points AS line_pts
-        WHERE currency IS NOT NULL
-        GROUP BY category, currency
-        ORDER BY spend_minor DESC, category, currency
-        LIMIT {limit:UInt32}
-        """,
-        {"limit": limit},
-    )
+    return store.rows(TOP_CATEGORIES_SQL, {"limit": limit})
+
+
+LIABILITY_BY_TIER_SQL = """
+SELECT tier, count() AS members, sum(balance) AS points_outstanding
+FROM $db.members(base_tier = {base_tier:String})
+GROUP BY tier
+ORDER BY points_outstanding DESC, tier
+"""
 
 
 def points_liability_by_tier(store: ClickHouseStore, base_tier: str) -> list[dict[str, Any]]:
     """Outstanding points (the program's liability) and member count per current tier."""
-    return store.rows(
-        """
-        SELECT tier, count() AS members, sum(balance) AS points_outstanding
-        FROM $db.members(base_tier = {base_tier:String})
-        GROUP BY tier
-        ORDER BY points_outstanding DESC, tier
-        """,
-        {"base_tier": base_tier},
-    )
+    return store.rows(LIABILITY_BY_TIER_SQL, {"base_tier": base_tier})
+
+
+LEADERBOARD_SQL = """
+SELECT l.member_id AS member_id, l.earned AS points, l.reached_at AS reached_at,
+       ifNull(b.badges, []) AS badges
+FROM (
+    SELECT member_id, sum(points) AS earned, max(occurred_at) AS reached_at
+    FROM $db.ledger FINAL
+    WHERE occurred_at >= {since:DateTime64(3, 'UTC')}
+      AND reason NOT IN ('redemption', 'redemption_cancelled', 'donation')
+    GROUP BY member_id
+) AS l
+LEFT JOIN (
+    SELECT member_id, groupArray(toString(reward)) AS badges
+    FROM (SELECT member_id, reward FROM $db.rewards FINAL WHERE reward_id LIKE '%:badge:%' ORDER BY reward)
+    GROUP BY member_id
+) AS b ON b.member_id = l.member_id
+ORDER BY points DESC, reached_at, member_id
+LIMIT {limit:UInt32}
+"""
 
 
 def leaderboard(store: ClickHouseStore, since: Any, limit: int = 10) -> list[dict[str, Any]]:
     """Members by points earned since ``since`` (purchases, bonuses; net of returns; spending not counted),
     with their badges; ties go to the member who got there first."""
-    return store.rows(
-        """
-        SELECT l.member_id AS member_id, l.earned AS points, l.reached_at AS reached_at,
-               ifNull(b.badges, []) AS badges
-        FROM (
-            SELECT member_id, sum(points) AS earned, max(occurred_at) AS reached_at
-            FROM $db.ledger FINAL
-            WHERE occurred_at >= {since:DateTime64(3, 'UTC')}
-              AND reason NOT IN ('redemption', 'redemption_cancelled', 'donation')
-            GROUP BY member_id
-        ) AS l
-        LEFT JOIN (
-            SELECT member_id, groupArray(toString(reward)) AS badges
-            FROM (SELECT member_id, reward FROM $db.rewards FINAL WHERE reward_id LIKE '%:badge:%' ORDER BY reward)
-            GROUP BY member_id
-        ) AS b ON b.member_id = l.member_id
-        ORDER BY points DESC, reached_at, member_id
-        LIMIT {limit:UInt32}
-        """,
-        {"since": since, "limit": limit},
-    )
+    return store.rows(LEADERBOARD_SQL, {"since": since, "limit": limit})
 
 
-# -- churn and customer value, as of a time (event time: a replayed history reads as it was) --------------------
+# -- churn, customer value and the rest, as of a time (event time: a replayed history reads as it was) -----------
+#
+# Each is one SQL text with the parameters as_of and period_days (ClickHouse query parameters), so that the
+# Grafana dashboard (``sinks.dashboard``) runs the very same queries with the dashboard's time and period.
+
+AS_OF = "{as_of:DateTime64(3, 'UTC')}"
+PERIOD_START = f"({AS_OF} - toIntervalDay({{period_days:UInt32}}))"
+PERIOD_BEFORE_START = f"({AS_OF} - toIntervalDay(2 * {{period_days:UInt32}}))"
 
 
 def latest_event_time(store: ClickHouseStore) -> datetime | None:
@@ -227,107 +236,105 @@ def latest_event_time(store: ClickHouseStore) -> datetime | None:
     return latest if isinstance(latest, datetime) else None
 
 
+def _as_of(as_of: datetime, period_days: int, **more: Any) -> dict[str, Any]:
+    return {"as_of": as_of, "period_days": period_days, **more}
+
+
+# Of the members who bought in the period before the last one (the cohort), how many bought again in the last.
+CHURN_SQL = f"""
+SELECT count() AS cohort, countIf(again) AS retained, cohort - retained AS churned,
+       intDiv(churned * {BASIS_POINTS}, greatest(cohort, 1)) AS churn_rate_bp,
+       intDiv(retained * {BASIS_POINTS}, greatest(cohort, 1)) AS retention_rate_bp
+FROM (
+    SELECT member_id, max(occurred_at >= {PERIOD_START}) AS again
+    FROM $db.purchases
+    WHERE event_type = 'purchase' AND occurred_at >= {PERIOD_BEFORE_START} AND occurred_at <= {AS_OF}
+    GROUP BY member_id
+    HAVING min(occurred_at) < {PERIOD_START}
+)"""
+
+
 def churn(store: ClickHouseStore, as_of: datetime, period_days: int = 90) -> dict[str, int]:
     """Of the members who bought in the period before the last ``period_days``, how many did not buy in it.
 
     ``cohort`` bought in [as_of - 2 periods, as_of - 1 period); ``retained`` of them bought
     again in [as_of - 1 period, as_of]; rates in basis points, rounded down (0 with no cohort).
     """
-    period = timedelta(days=period_days)
-    return store.rows(
-        f"""
-        SELECT count() AS cohort, countIf(again) AS retained, cohort - retained AS churned,
-               intDiv(churned * {BASIS_POINTS}, greatest(cohort, 1)) AS churn_rate_bp,
-               intDiv(retained * {BASIS_POINTS}, greatest(cohort, 1)) AS retention_rate_bp
-        FROM (
-            SELECT member_id, max(occurred_at >= {{start:DateTime64(3, 'UTC')}}) AS again
-            FROM $db.purchases
-            WHERE event_type = 'purchase' AND occurred_at >= {{before:DateTime64(3, 'UTC')}}
-              AND occurred_at <= {{as_of:DateTime64(3, 'UTC')}}
-            GROUP BY member_id
-            HAVING min(occurred_at) < {{start:DateTime64(3, 'UTC')}}
-        )
-        """,
-        {"as_of": as_of, "start": as_of - period, "before": as_of - 2 * period},
-    )[0]
+    return store.rows(CHURN_SQL, _as_of(as_of, period_days))[0]
+
+
+CHURN_RISK_SQL = f"""
+SELECT churn_risk, count() AS members
+FROM $db.customers(as_of = {AS_OF}, period_days = {{period_days:UInt32}})
+GROUP BY churn_risk
+ORDER BY churn_risk"""
 
 
 def churn_risk(store: ClickHouseStore, as_of: datetime, period_days: int = 90) -> dict[str, int]:
     """How many buying members are ``active``, ``at_risk`` or ``lapsed`` (see the ``customers`` view)."""
-    rows = store.rows(
-        """
-        SELECT churn_risk, count() AS members
-        FROM $db.customers(as_of = {as_of:DateTime64(3, 'UTC')}, period_days = {period_days:UInt32})
-        GROUP BY churn_risk
-        """,
-        {"as_of": as_of, "period_days": period_days},
-    )
-    found = {row["churn_risk"]: row["members"] for row in rows}
+    found = {row["churn_risk"]: row["members"] for row in store.rows(CHURN_RISK_SQL, _as_of(as_of, period_days))}
     return {risk: found.get(risk, 0) for risk in ("active", "at_risk", "lapsed")}
 
 
-def customer_value(store: ClickHouseStore, as_of: datetime, rates: dict[str, int],
-                   period_days: int = 90) -> list[dict[str, Any]]:
+CUSTOMER_VALUE_SQL = f"""
+SELECT v.currency AS currency, v.buyers AS buyers, v.net_spend_minor AS net_spend_minor,
+       v.value_so_far_minor AS value_so_far_minor, v.period_buyers AS period_buyers,
+       v.period_spend_minor AS period_spend_minor, v.period_value_minor AS period_value_minor,
+       if(c.cohort > 0 AND c.churn_rate_bp > 0,
+          intDiv(v.period_value_minor * c.retention_rate_bp, c.churn_rate_bp), NULL) AS projected_value_minor
+FROM (
+    SELECT toString(currency) AS currency,
+           uniqExactIf(member_id, event_type = 'purchase') AS buyers,
+           sum(amount_minor) AS net_spend_minor,
+           intDiv(net_spend_minor, greatest(buyers, 1)) AS value_so_far_minor,
+           uniqExactIf(member_id, event_type = 'purchase' AND occurred_at >= {PERIOD_START}) AS period_buyers,
+           sumIf(amount_minor, occurred_at >= {PERIOD_START}) AS period_spend_minor,
+           intDiv(period_spend_minor, greatest(period_buyers, 1)) AS period_value_minor
+    FROM $db.purchases
+    WHERE currency IS NOT NULL AND occurred_at <= {AS_OF}
+    GROUP BY currency
+) AS v
+CROSS JOIN ({CHURN_SQL}) AS c
+ORDER BY currency"""
+
+
+def customer_value(store: ClickHouseStore, as_of: datetime, period_days: int = 90) -> list[dict[str, Any]]:
     """Customer lifetime value per currency, net of returns, rounded down.
 
     ``value_so_far_minor``: net spend per buyer up to ``as_of`` (historical CLV).
     ``period_value_minor``: net spend per buyer in the last ``period_days``.
     ``projected_value_minor``: what a buyer is worth over the time they are expected to stay,
     ``period value x retention / churn`` (the no-discount CLV formula m·r/(1-r), per period,
-    with ``rates``, what ``churn`` found for the same day and period); None until churn has been observed.
+    with the rates ``churn`` finds for the same day and period); None until churn has been observed.
     """
-    rows = store.rows(
-        """
-        SELECT toString(currency) AS currency,
-               uniqExactIf(member_id, event_type = 'purchase') AS buyers,
-               sum(amount_minor) AS net_spend_minor,
-               intDiv(net_spend_minor, greatest(buyers, 1)) AS value_so_far_minor,
-               uniqExactIf(member_id, event_type = 'purchase' AND occurred_at >= {start:DateTime64(3, 'UTC')})
-                   AS period_buyers,
-               sumIf(amount_minor, occurred_at >= {start:DateTime64(3, 'UTC')}) AS period_spend_minor,
-               intDiv(period_spend_minor, greatest(period_buyers, 1)) AS period_value_minor
-        FROM $db.purchases
-        WHERE currency IS NOT NULL AND occurred_at <= {as_of:DateTime64(3, 'UTC')}
-        GROUP BY currency
-        ORDER BY currency
-        """,
-        {"as_of": as_of, "start": as_of - timedelta(days=period_days)},
-    )
-    for row in rows:
-        churned = rates["churn_rate_bp"]
-        row["projected_value_minor"] = (row["period_value_minor"] * rates["retention_rate_bp"] // churned
-                                        if rates["cohort"] and churned else None)
-    return rows
+    return store.rows(CUSTOMER_VALUE_SQL, _as_of(as_of, period_days))
+
+
+REDEMPTION_SQL = f"""
+SELECT sumIf(points, {EARNED}) AS points_earned,
+       -sumIf(points, reason IN ('redemption', 'redemption_cancelled')) AS points_redeemed,
+       intDiv(greatest(points_redeemed, 0) * {BASIS_POINTS}, greatest(points_earned, 1)) AS redemption_rate_bp
+FROM $db.ledger FINAL
+WHERE occurred_at <= {AS_OF}"""
 
 
 def redemption_rate(store: ClickHouseStore, as_of: datetime) -> dict[str, int]:
     """Points redeemed for rewards (net of cancellations) against points earned, up to ``as_of``, in basis points."""
-    return store.rows(
-        f"""
-        SELECT sumIf(points, {EARNED}) AS points_earned,
-               -sumIf(points, reason IN ('redemption', 'redemption_cancelled')) AS points_redeemed,
-               intDiv(greatest(points_redeemed, 0) * {BASIS_POINTS}, greatest(points_earned, 1)) AS redemption_rate_bp
-        FROM $db.ledger FINAL
-        WHERE occurred_at <= {{as_of:DateTime64(3, 'UTC')}}
-        """,
-        {"as_of": as_of},
-    )[0]
+    return store.rows(REDEMPTION_SQL, {"as_of": as_of})[0]
+
+
+VISITS_SQL = f"""
+SELECT countIf(days_since_last_purchase < {{period_days:UInt32}}) AS buyers,
+       (SELECT count() FROM $db.purchases
+        WHERE event_type = 'purchase' AND occurred_at > {PERIOD_START} AND occurred_at <= {AS_OF}) AS purchases,
+       toUInt32(quantileExactLow(0.5)(usual_gap_days)) AS median_gap_days
+FROM $db.customers(as_of = {AS_OF}, period_days = {{period_days:UInt32}})"""
 
 
 def visit_frequency(store: ClickHouseStore, as_of: datetime, period_days: int = 90) -> dict[str, int]:
-    """Purchases and buyers in the last ``period_days``, and the median of the buyers' usual days between purchases
-    (of those who bought twice or more; see the ``customers`` view), or None."""
-    return store.rows(
-        """
-        SELECT countIf(days_since_last_purchase < {period_days:UInt32}) AS buyers,
-               (SELECT count() FROM $db.purchases
-                WHERE event_type = 'purchase' AND occurred_at > {start:DateTime64(3, 'UTC')}
-                  AND occurred_at <= {as_of:DateTime64(3, 'UTC')}) AS purchases,
-               toUInt32(quantileExactLow(0.5)(usual_gap_days)) AS median_gap_days
-        FROM $db.customers(as_of = {as_of:DateTime64(3, 'UTC')}, period_days = {period_days:UInt32})
-        """,
-        {"as_of": as_of, "start": as_of - timedelta(days=period_days), "period_days": period_days},
-    )[0]
+    """Purchases and buyers in the last ``period_days``, and the median (the lower middle one) of the buyers' usual
+    days between purchases (of those who bought twice or more; see the ``customers`` view), or None."""
+    return store.rows(VISITS_SQL, _as_of(as_of, period_days))[0]
 
 
 # -- Net Promoter Score -----------------------------------------------------------------------------------------
@@ -335,11 +342,10 @@ def visit_frequency(store: ClickHouseStore, as_of: datetime, period_days: int = 
 PROMOTER, DETRACTOR = 9, 6  # a 9 or 10 promotes, 0 to 6 detracts, 7 and 8 are passive
 
 # Each member's latest 0-10 answer in the period, on whatever survey: one voice per member.
-_LATEST_ANSWERS = """
+_LATEST_ANSWERS = f"""
     SELECT member_id, argMax(score, (occurred_at, event_id)) AS score
     FROM $db.activity FINAL
-    WHERE event_type = 'survey' AND occurred_at > {start:DateTime64(3, 'UTC')}
-      AND occurred_at <= {as_of:DateTime64(3, 'UTC')}
+    WHERE event_type = 'survey' AND occurred_at > {PERIOD_START} AND occurred_at <= {AS_OF}
     GROUP BY member_id
 """
 _NPS_COLUMNS = f"""
@@ -347,6 +353,7 @@ _NPS_COLUMNS = f"""
     countIf(score <= {DETRACTOR}) AS detractors, respondents - promoters - detractors AS passives,
     intDiv((toInt64(promoters) - toInt64(detractors)) * {BASIS_POINTS}, greatest(respondents, 1)) AS nps_bp
 """
+NPS_SQL = f"SELECT {_NPS_COLUMNS} FROM ({_LATEST_ANSWERS})"
 
 
 def net_promoter_score(store: ClickHouseStore, as_of: datetime, period_days: int = 90) -> dict[str, int]:
@@ -355,10 +362,7 @@ def net_promoter_score(store: ClickHouseStore, as_of: datetime, period_days: int
     ``nps_bp`` is promoters minus detractors as a share of those who answered, in basis
     points (-10,000 to 10,000; an NPS of +42 is 4,200), rounded toward zero; 0 with no answers.
     """
-    return store.rows(
-        f"SELECT {_NPS_COLUMNS} FROM ({_LATEST_ANSWERS})",
-        {"as_of": as_of, "start": as_of - timedelta(days=period_days)},
-    )[0]
+    return store.rows(NPS_SQL, _as_of(as_of, period_days))[0]
 
 
 # -- breakdowns by segment --------------------------------------------------------------------------------------
@@ -367,26 +371,51 @@ def net_promoter_score(store: ClickHouseStore, as_of: datetime, period_days: int
 _GROUPS = {
     "tier": "SELECT member_id, balance, tier AS segment FROM $db.members(base_tier = {base_tier:String})",
     # The marketing segments of the member's latest segments event; a member in two counts in both.
-    "segment": """
+    "segment": f"""
         SELECT m.member_id AS member_id, m.balance AS balance,
                arrayJoin(if(empty(s.segments), ['(none)'], s.segments)) AS segment
-        FROM $db.members(base_tier = {base_tier:String}) AS m
+        FROM $db.members(base_tier = {{base_tier:String}}) AS m
         LEFT JOIN (
             SELECT member_id, argMax(segments, (occurred_at, event_id)) AS segments
             FROM $db.activity FINAL
-            WHERE event_type = 'segments' AND occurred_at <= {as_of:DateTime64(3, 'UTC')}
+            WHERE event_type = 'segments' AND occurred_at <= {AS_OF}
             GROUP BY member_id
         ) AS s ON s.member_id = m.member_id
     """,
-    "churn_risk": """
+    "churn_risk": f"""
         SELECT m.member_id AS member_id, m.balance AS balance,
                if(c.churn_risk = '', 'no purchase', c.churn_risk) AS segment
-        FROM $db.members(base_tier = {base_tier:String}) AS m
-        LEFT JOIN $db.customers(as_of = {as_of:DateTime64(3, 'UTC')}, period_days = {period_days:UInt32}) AS c
+        FROM $db.members(base_tier = {{base_tier:String}}) AS m
+        LEFT JOIN $db.customers(as_of = {AS_OF}, period_days = {{period_days:UInt32}}) AS c
             ON c.member_id = m.member_id
     """,
 }
 BREAKDOWNS = tuple(_GROUPS)
+
+
+def breakdown_sql(by: str) -> str:
+    """The breakdown's SQL; parameters as_of, period_days, base_tier and currency."""
+    if by not in _GROUPS:
+        raise ValueError(f"no breakdown by {by!r}: one of {', '.join(BREAKDOWNS)}")
+    return f"""
+SELECT g.segment AS segment, count() AS members, sum(g.balance) AS points_outstanding,
+       countIf(p.orders > 0) AS buyers, countIf(p.orders > 1) AS repeat_buyers,
+       intDiv(repeat_buyers * {BASIS_POINTS}, greatest(buyers, 1)) AS repeat_rate_bp,
+       sum(p.orders) AS orders, sum(p.spend) AS spend_minor, sum(p.net_spend) AS net_spend_minor,
+       intDiv(spend_minor, greatest(orders, 1)) AS aov_minor,
+       intDiv(net_spend_minor, greatest(buyers, 1)) AS value_per_buyer_minor,
+       {_NPS_COLUMNS}
+FROM ({_GROUPS[by]}) AS g
+LEFT JOIN (
+    SELECT member_id, countIf(event_type = 'purchase') AS orders,
+           sumIf(amount_minor, event_type = 'purchase') AS spend, sum(amount_minor) AS net_spend
+    FROM $db.purchases
+    WHERE currency = {{currency:String}} AND occurred_at <= {AS_OF}
+    GROUP BY member_id
+) AS p ON p.member_id = g.member_id
+LEFT JOIN ({_LATEST_ANSWERS}) AS n ON n.member_id = g.member_id
+GROUP BY segment
+ORDER BY net_spend_minor DESC, segment"""
 
 
 def breakdown(store: ClickHouseStore, by: str, as_of: datetime, base_tier: str, currency: str,
@@ -398,29 +427,4 @@ def breakdown(store: ClickHouseStore, by: str, as_of: datetime, base_tier: str, 
     order value and net value per buyer (rounded down); and the group's Net Promoter Score
     over the last ``period_days``. Largest net spend first.
     """
-    if by not in _GROUPS:
-        raise ValueError(f"no breakdown by {by!r}: one of {', '.join(BREAKDOWNS)}")
-    return store.rows(
-        f"""
-        SELECT g.segment AS segment, count() AS members, sum(g.balance) AS points_outstanding,
-               countIf(p.orders > 0) AS buyers, countIf(p.orders > 1) AS repeat_buyers,
-               intDiv(repeat_buyers * {BASIS_POINTS}, greatest(buyers, 1)) AS repeat_rate_bp,
-               sum(p.orders) AS orders, sum(p.spend) AS spend_minor, sum(p.net_spend) AS net_spend_minor,
-               intDiv(spend_minor, greatest(orders, 1)) AS aov_minor,
-               intDiv(net_spend_minor, greatest(buyers, 1)) AS value_per_buyer_minor,
-               {_NPS_COLUMNS}
-        FROM ({_GROUPS[by]}) AS g
-        LEFT JOIN (
-            SELECT member_id, countIf(event_type = 'purchase') AS orders,
-                   sumIf(amount_minor, event_type = 'purchase') AS spend, sum(amount_minor) AS net_spend
-            FROM $db.purchases
-            WHERE currency = {{currency:String}} AND occurred_at <= {{as_of:DateTime64(3, 'UTC')}}
-            GROUP BY member_id
-        ) AS p ON p.member_id = g.member_id
-        LEFT JOIN ({_LATEST_ANSWERS}) AS n ON n.member_id = g.member_id
-        GROUP BY segment
-        ORDER BY net_spend_minor DESC, segment
-        """,
-        {"as_of": as_of, "start": as_of - timedelta(days=period_days), "base_tier": base_tier,
-         "currency": currency, "period_days": period_days},
-    )
+    return store.rows(breakdown_sql(by), _as_of(as_of, period_days, base_tier=base_tier, currency=currency))

@@ -1,4 +1,5 @@
-"""The ``loyalty`` command: demo, run, feed, member, kpis, simulate, program check|explain (and inner processes)."""
+"""The ``loyalty`` command: demo, run, feed, member, kpis, dashboard, simulate, program check|explain (and inner
+processes)."""
 
 from __future__ import annotations
 
@@ -219,6 +220,27 @@ def kpis(as_of: datetime | None, period_days: int, by: str | None, as_json: bool
     else:
         _print_breakdown(found["rows"], by, _program_or_fail(settings.program_file).currency,
                          f"{settings.clickhouse_database}: KPIs by {by.replace('_', ' ')} as of {found['as_of']}")
+
+
+@main.command()
+@click.option("--out", type=click.Path(dir_okay=False, writable=True),
+              help="Write the dashboard to this file (default: print it).")
+def dashboard(out: str | None) -> None:
+    """Print the marketing dashboard for Grafana (ClickHouse plugin), made from the same queries as `loyalty kpis`.
+
+    It is made for the configured program and ClickHouse database; deploy/grafana/ provisions it.
+    """
+    from sinks.dashboard import dashboard as grafana_dashboard
+
+    settings = _settings()
+    program = _program_or_fail(settings.program_file)
+    text = json.dumps(grafana_dashboard(settings.clickhouse_database, program.tiers[0].name, program.currency,
+                                        program.name), indent=2)
+    if out is None:
+        click.echo(text)
+        return
+    Path(out).write_text(text + "\n")
+    console.print(f"wrote the dashboard for {program.name} ({settings.clickhouse_database}) to {out}")
 
 
 @main.group()

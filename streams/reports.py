@@ -71,7 +71,7 @@ def kpi_lines(store: ClickHouseStore, base_tier: str, as_of: datetime | None = N
     churn = queries.churn(store, as_of, period_days)
     risk = queries.churn_risk(store, as_of, period_days)
     value = "; ".join(_customer_value(row, period_days)
-                      for row in queries.customer_value(store, as_of, churn, period_days))
+                      for row in queries.customer_value(store, as_of, period_days))
     redeemed = queries.redemption_rate(store, as_of)
     visits = queries.visit_frequency(store, as_of, period_days)
     nps = queries.net_promoter_score(store, as_of, period_days)

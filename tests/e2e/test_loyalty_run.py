@@ -37,7 +37,7 @@ def member(env: dict[str, str], member_id: str, entries: int, seconds: float = 9
     while True:
         asked = loyalty(env, "member", member_id, "--json")
         found = json.loads(asked.stdout) if asked.returncode == 0 else None
-        if found is not None and len(found["ledger"]) >= entries or time.monotonic() > deadline:
+        if (found is not None and len(found["ledger"]) >= entries) or time.monotonic() > deadline:
             assert found is not None, asked.stderr
             return found
         time.sleep(0.5)

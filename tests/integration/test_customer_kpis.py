@@ -26,6 +26,7 @@ from stored_records import store_records
 
 from sinks import queries
 from sinks.clickhouse import ClickHouseStore
+from sinks.dashboard import dashboard
 from streams.cli import main
 
 AS_OF = dt.datetime(2026, 6, 30, tzinfo=dt.UTC)
@@ -119,13 +120,13 @@ def test_each_buyer_has_a_churn_risk_by_their_own_pace(store: ClickHouseStore) -
 
 
 def test_customer_value_so_far_per_period_and_projected(store: ClickHouseStore) -> None:
-    assert queries.customer_value(store, AS_OF, queries.churn(store, AS_OF)) == [
+    assert queries.customer_value(store, AS_OF) == [
         {"currency": "EUR", "buyers": 1, "net_spend_minor": 1_000, "value_so_far_minor": 1_000, "period_buyers": 1,
          "period_spend_minor": 1_000, "period_value_minor": 1_000, "projected_value_minor": 1_000},
         {"currency": "SEK", "buyers": 5, "net_spend_minor": 53_000, "value_so_far_minor": 10_600, "period_buyers": 3,
          "period_spend_minor": 15_000, "period_value_minor": 5_000, "projected_value_minor": 5_000},
     ]
-    early = queries.customer_value(store, day(2, 1), queries.churn(store, day(2, 1)))  # no churn yet: no projection
+    early = queries.customer_value(store, day(2, 1))  # no churn yet: no projection
     assert [(r["currency"], r["buyers"], r["projected_value_minor"]) for r in early] == [("SEK", 2, None)]
 
 
@@ -208,3 +209,30 @@ def test_loyalty_kpis_by_segment_prints_a_row_per_segment(store: ClickHouseStore
         "vip", "1", "1", "100.00 %", "3", "66.66 SEK", "200.00 SEK", "70", "+100.00 (1)"]
     refused = CliRunner().invoke(main, ["kpis", "--by", "city"], env=env)
     assert refused.exit_code == 2 and "'city' is not one of 'tier', 'segment', 'churn_risk'" in refused.output
+
+
+def test_the_grafana_dashboard_shows_the_same_figures_as_loyalty_kpis(store: ClickHouseStore) -> None:
+    board = dashboard(store.database, "Member", "SEK", "Test Fashion")
+    start, end = (int(when.timestamp() * 1000) for when in (AS_OF - dt.timedelta(days=90), AS_OF))
+    shown: dict[str, list[dict[str, Any]]] = {}
+    for panel in board["panels"]:
+        [target] = panel["targets"]
+        assert target["datasource"] == panel["datasource"] == {"type": "grafana-clickhouse-datasource",
+                                                                "uid": "${datasource}"}
+        assert panel["gridPos"]["x"] + panel["gridPos"]["w"] <= 24
+        # What the ClickHouse plugin sends for the range [AS_OF - 90 days, AS_OF] and a 90-day period.
+        sql = (target["rawSql"].replace("$__toTime_ms", f"fromUnixTimestamp64Milli({end})")
+               .replace("$__fromTime_ms", f"fromUnixTimestamp64Milli({start})").replace("${period_days}", "90"))
+        assert "{" not in sql and "$" not in sql, sql
+        shown[panel["title"]] = store.rows(sql)
+    assert shown["Churn"] == [{"churn %": 50.0, "cohort": 2}]
+    assert shown["Net Promoter Score"] == [{"NPS": 25.0, "answers": 4}]
+    assert shown["Redemption rate"] == [{"redeemed %": 30.0}]
+    assert {row["churn_risk"]: row["members"] for row in shown["Churn risk"]} == queries.churn_risk(store, AS_OF)
+    assert [(row["currency"], row["a buyer so far"]) for row in shown["Customer value (CLV)"]] == [
+        ("EUR", 10.0), ("SEK", 106.0)]
+    assert [(row["segment"], row["NPS"]) for row in shown["KPIs by segment"]] == [
+        ("vip", 100.0), ("(none)", 50.0), ("stockholm", -100.0)]
+    assert [row["member_id"] for row in shown["Leaderboard"]] == ["p6"]  # earned in the range: p6's July points
+    board_variables = {variable["name"] for variable in board["templating"]["list"]}
+    assert board_variables == {"datasource", "period_days"}

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import configparser
+import json
 import os
 from pathlib import Path
 
 import pytest
+import yaml
 
 from streams.settings import Settings
 
@@ -35,3 +37,25 @@ def test_the_systemd_unit_runs_the_engine_with_those_settings_and_stops_it_gentl
     assert service["Environment"] == "LOYALTY_CONFIG_FILE=/etc/loyalty/loyalty.toml"
     assert service["KillSignal"] == "SIGTERM" and service["Restart"] == "on-failure"
     assert service["StateDirectory"] == "loyalty"  # /var/lib/loyalty, the data_dir of the settings
+
+
+def test_grafana_provisions_the_clickhouse_plugin_and_the_dashboard_loyalty_dashboard_writes(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from sinks.dashboard import DATASOURCE
+    from streams.cli import main
+
+    [source] = yaml.safe_load((DEPLOY / "grafana" / "datasource.yaml").read_text())["datasources"]
+    assert source["type"] == DATASOURCE["type"]
+    assert source["jsonData"]["defaultDatabase"] == "loyalty"
+    assert source["secureJsonData"]["password"].startswith("$")  # a secret from the environment
+    [provider] = yaml.safe_load((DEPLOY / "grafana" / "dashboards.yaml").read_text())["providers"]
+    written = Path(provider["options"]["path"]) / "loyalty.json"
+    assert f"loyalty dashboard --out {written}" in (DEPLOY / "grafana" / "dashboards.yaml").read_text()
+
+    out = tmp_path / "loyalty.json"
+    result = CliRunner().invoke(main, ["dashboard", "--out", str(out)], env={"LOYALTY_CLICKHOUSE_DATABASE": "loyalty"})
+    assert result.exit_code == 0, result.output
+    board = json.loads(out.read_text())
+    assert board["uid"] == "loyalty-loyalty" and len(board["panels"]) >= 10
+    assert all("`loyalty`." in panel["targets"][0]["rawSql"] for panel in board["panels"])
