@@ -320,6 +320,10 @@ class Program(_Rules):
     pending_days: NonNegativeInt = Field(
         default=0, description="a purchase's points can be spent this many days after it, once it can't be returned"
     )
+    point_value_minor: NonNegativeInt = Field(
+        default=0, description="what a point costs the program, in minor units of its currency (0: not valued); "
+        "finance reads the liability's value and the reward cost rate with it"
+    )
     return_after_spend: Literal["negative_balance", "cap_at_zero"] = Field(
         default="negative_balance", description="a return of points already spent: take them all, or only down to zero"
     )

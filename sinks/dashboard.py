@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from processors.money import minor_digits
+from processors.program import Program
 from sinks import queries
 from sinks.tables import quote_ident
 
@@ -38,6 +39,7 @@ class Panel:
     width: int = 6
     height: int = 5
     description: str = ""
+    valued: bool = False  # shown only when the program gives a point a value
 
 
 PANELS = (
@@ -50,6 +52,11 @@ PANELS = (
     Panel("Repeat-purchase rate", "stat", queries.REPEAT_SQL, "rate_bp {percent} AS `repeat %`, buyers", 4, 4),
     Panel("Redemption rate", "stat", queries.REDEMPTION_SQL, "redemption_rate_bp {percent} AS `redeemed %`", 4, 4,
           "Points spent on rewards (net of cancellations) against points earned"),
+    Panel("Reward cost rate", "stat", queries.REWARD_COST_SQL,
+          "cost_rate_bp {percent} AS `cost %`, cost_minor {money} AS cost, net_spend_minor {money} AS `net spend`",
+          8, 4, "What the points earned in the period cost, against the members' net spend in it", valued=True),
+    Panel("Points outstanding, valued", "stat", queries.PROGRAM_SQL,
+          "points_outstanding * {point_value} {money} AS `liability`", 4, 4, valued=True),
     Panel("Churn risk", "piechart", queries.CHURN_RISK_SQL, "churn_risk, members", 6, 8,
           "Buyers by churn risk: lapsed after a period without a purchase, at risk after half of one or after "
           "twice their usual gap"),
@@ -76,12 +83,14 @@ PANELS = (
 )
 
 
-def grafana_sql(panel: Panel, database: str, base_tier: str, currency: str) -> str:
+def grafana_sql(panel: Panel, database: str, program: Program) -> str:
     """The panel's query as the plugin is sent it: parameters as macros, the program's values written in."""
+    currency, value = program.currency, str(program.point_value_minor)
     scale = f"/ {10 ** minor_digits(currency)}" if minor_digits(currency) else ""
-    columns = panel.columns.replace("{money}", scale).replace("{percent}", "/ 100")
-    sql = panel.sql.replace("$db", quote_ident(database))
-    sql = sql.replace("{base_tier:String}", _literal(base_tier)).replace("{currency:String}", _literal(currency))
+    columns = panel.columns.replace("{money}", scale).replace("{percent}", "/ 100").replace("{point_value}", value)
+    sql = panel.sql.replace("$db", quote_ident(database)).replace("{point_value_minor:UInt64}", value)
+    sql = sql.replace("{base_tier:String}", _literal(program.tiers[0].name)).replace("{currency:String}",
+                                                                                     _literal(currency))
     for parameter, macro in GRAFANA_PARAMETERS.items():
         sql = sql.replace(parameter, macro)
     return f"SELECT {columns}\nFROM ({sql.strip()}\n)"
@@ -91,22 +100,23 @@ def _literal(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def dashboard(database: str, base_tier: str, currency: str, program_name: str) -> dict[str, Any]:
+def dashboard(database: str, program: Program) -> dict[str, Any]:
     """The Grafana dashboard JSON model for one program's database."""
     panels, x, y, row_height = [], 0, 0, 0
-    for number, panel in enumerate(PANELS, 1):
+    shown = [panel for panel in PANELS if program.point_value_minor or not panel.valued]
+    for number, panel in enumerate(shown, 1):
         if x + panel.width > 24:
             x, y, row_height = 0, y + row_height, 0
         panels.append({
             "id": number, "type": panel.kind, "title": panel.title, "description": panel.description,
             "datasource": DATASOURCE, "gridPos": {"x": x, "y": y, "w": panel.width, "h": panel.height},
             "targets": [{"refId": "A", "datasource": DATASOURCE, "editorType": "sql", "format": 1,
-                         "queryType": "table", "rawSql": grafana_sql(panel, database, base_tier, currency)}],
+                         "queryType": "table", "rawSql": grafana_sql(panel, database, program)}],
             "options": {"reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": True}},
         })
         x, row_height = x + panel.width, max(row_height, panel.height)
     return {
-        "title": f"{program_name}: loyalty KPIs", "uid": f"loyalty-{database}", "schemaVersion": 39,
+        "title": f"{program.name}: loyalty KPIs", "uid": f"loyalty-{database}", "schemaVersion": 39,
         "tags": ["loyalty"], "timezone": "utc", "time": {"from": "now-90d", "to": "now"}, "refresh": "5m",
         "templating": {"list": [
             {"name": "datasource", "label": "ClickHouse", "type": "datasource", "query": DATASOURCE["type"]},

@@ -31,6 +31,7 @@ __all__ = [
     "recent_dead_letters",
     "redemption_rate",
     "repeat_purchase_rate",
+    "reward_cost",
     "top_categories",
     "visit_frequency",
 ]
@@ -335,6 +336,24 @@ def visit_frequency(store: ClickHouseStore, as_of: datetime, period_days: int = 
     """Purchases and buyers in the last ``period_days``, and the median (the lower middle one) of the buyers' usual
     days between purchases (of those who bought twice or more; see the ``customers`` view), or None."""
     return store.rows(VISITS_SQL, _as_of(as_of, period_days))[0]
+
+
+REWARD_COST_SQL = f"""
+SELECT (SELECT sumIf(points, {EARNED}) FROM $db.ledger FINAL
+        WHERE occurred_at > {PERIOD_START} AND occurred_at <= {AS_OF}) AS points_earned,
+       points_earned * {{point_value_minor:UInt64}} AS cost_minor,
+       (SELECT sum(amount_minor) FROM $db.purchases
+        WHERE currency = {{currency:String}} AND occurred_at > {PERIOD_START} AND occurred_at <= {AS_OF})
+           AS net_spend_minor,
+       intDiv(cost_minor * {BASIS_POINTS}, greatest(net_spend_minor, 1)) AS cost_rate_bp"""
+
+
+def reward_cost(store: ClickHouseStore, as_of: datetime, point_value_minor: int, currency: str,
+                period_days: int = 90) -> dict[str, int]:
+    """What the points earned in the last ``period_days`` cost at ``point_value_minor`` each, against the members'
+    net spend in ``currency`` then: ``cost_rate_bp`` is the share of that spend given back as points (rounded down)."""
+    return store.rows(REWARD_COST_SQL, _as_of(as_of, period_days, point_value_minor=point_value_minor,
+                                              currency=currency))[0]
 
 
 # -- Net Promoter Score -----------------------------------------------------------------------------------------

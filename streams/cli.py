@@ -234,8 +234,7 @@ def dashboard(out: str | None) -> None:
 
     settings = _settings()
     program = _program_or_fail(settings.program_file)
-    text = json.dumps(grafana_dashboard(settings.clickhouse_database, program.tiers[0].name, program.currency,
-                                        program.name), indent=2)
+    text = json.dumps(grafana_dashboard(settings.clickhouse_database, program), indent=2)
     if out is None:
         click.echo(text)
         return

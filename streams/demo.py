@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from processors.outputs import FOLLOW_UP_SUFFIXES
+from processors.program import Program
 from schemas.codec import AvroCodec
 from schemas.registry import registry_for
 from sinks.clickhouse import ClickHouseStore
@@ -112,16 +113,16 @@ def run_demo(settings: Settings, *, members: int, events: int, seed: int, timeou
                     wait_stored(store, expected, sink, engine.alive, timeout,
                                 lambda n: progress.update(done, completed=n))
             elapsed = time.monotonic() - started
-        return summary_lines(store, program.tiers[0].name, len(feed.base) + len(feed.day), feed.duplicates, elapsed)
+        return summary_lines(store, program, len(feed.base) + len(feed.day), feed.duplicates, elapsed)
 
 
-def summary_lines(store: ClickHouseStore, base_tier: str, fed: int, duplicates: int,
+def summary_lines(store: ClickHouseStore, program: Program, fed: int, duplicates: int,
                   elapsed: float) -> dict[str, str]:
     """The demo's closing figures, every one answered by ClickHouse, in words."""
     return {
         "events fed": f"{fed:,} ({duplicates:,} of them resent duplicates)",
         "throughput": f"{fed / elapsed:,.0f} events/s, from first sent to all stored ({elapsed:.1f} s)",
-        **kpi_lines(store, base_tier),
+        **kpi_lines(store, program),
     }
 
 

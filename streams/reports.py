@@ -45,11 +45,10 @@ def kpi_report(store: ClickHouseStore, program: Program, as_of: str | None, peri
                by: str | None) -> dict[str, Any]:
     """The KPIs in words (``figures``), or broken down ``by`` a dimension (``rows``), as of ``as_of`` (ISO time)."""
     when = kpi_time(store, datetime.fromisoformat(as_of) if as_of else None)
-    base_tier = program.tiers[0].name
     if by is None:
-        return {"as_of": f"{when:%Y-%m-%d %H:%M} UTC", "figures": kpi_lines(store, base_tier, when, period_days)}
+        return {"as_of": f"{when:%Y-%m-%d %H:%M} UTC", "figures": kpi_lines(store, program, when, period_days)}
     return {"as_of": f"{when:%Y-%m-%d %H:%M} UTC",
-            "rows": queries.breakdown(store, by, when, base_tier, program.currency, period_days)}
+            "rows": queries.breakdown(store, by, when, program.tiers[0].name, program.currency, period_days)}
 
 
 def kpi_time(store: ClickHouseStore, as_of: datetime | None) -> datetime:
@@ -57,11 +56,11 @@ def kpi_time(store: ClickHouseStore, as_of: datetime | None) -> datetime:
     return as_of or queries.latest_event_time(store) or datetime.now(UTC)
 
 
-def kpi_lines(store: ClickHouseStore, base_tier: str, as_of: datetime | None = None,
+def kpi_lines(store: ClickHouseStore, rules: Program, as_of: datetime | None = None,
               period_days: int = 90) -> dict[str, str]:
     """The program's KPIs in words, as of ``as_of`` (default: see ``kpi_time``), each from ClickHouse."""
     as_of = kpi_time(store, as_of)
-    program = queries.program_summary(store, base_tier)
+    program = queries.program_summary(store, rules.tiers[0].name)
     tiers = ", ".join(f"{tier} {count:,}" for tier, count in sorted(program["members_per_tier"].items()))
     aov = "; ".join(f"{row['channel']} {format_money(row['aov_minor'], row['currency'])} ({row['orders']:,} orders)"
                     for row in queries.average_order_value(store))
@@ -78,7 +77,9 @@ def kpi_lines(store: ClickHouseStore, base_tier: str, as_of: datetime | None = N
     return {
         "members": f"{program['members']:,}",
         "points issued": f"{program['points_issued']:,}",
-        "points outstanding (liability)": f"{program['points_outstanding']:,}",
+        "points outstanding (liability)": f"{program['points_outstanding']:,}" + (
+            f" = {format_money(program['points_outstanding'] * rules.point_value_minor, rules.currency)} at "
+            f"{format_money(rules.point_value_minor, rules.currency)} a point" if rules.point_value_minor else ""),
         "members per tier": tiers,
         "dead letters": f"{program['dead_letters']:,}",
         "KPI: average order value": aov,
@@ -93,6 +94,9 @@ def kpi_lines(store: ClickHouseStore, base_tier: str, as_of: datetime | None = N
         "KPI: redemption rate": (f"{percent(redeemed['redemption_rate_bp'])} of "
                                  f"{redeemed['points_earned']:,} points earned"),
         "KPI: visit frequency": _visits(visits, period_days),
+        **({"KPI: reward cost rate": _reward_cost(queries.reward_cost(store, as_of, rules.point_value_minor,
+                                                                      rules.currency, period_days),
+                                                  rules.currency, period_days)} if rules.point_value_minor else {}),
         "KPI: Net Promoter Score": (
             f"{signed(nps['nps_bp'])} from {nps['respondents']:,} members' answers in the last {period_days} days "
             f"({nps['promoters']:,} promoters, {nps['passives']:,} passives, {nps['detractors']:,} detractors)"
@@ -106,6 +110,12 @@ def _customer_value(row: dict[str, Any], period_days: int) -> str:
     words = (f"{format_money(row['value_so_far_minor'], currency)} a buyer so far, "
              f"{format_money(row['period_value_minor'], currency)} in the last {period_days} days")
     return words + (f", {format_money(projected, currency)} projected" if projected is not None else "")
+
+
+def _reward_cost(cost: dict[str, int], currency: str, period_days: int) -> str:
+    return (f"{percent(cost['cost_rate_bp'])}: {cost['points_earned']:,} points worth "
+            f"{format_money(cost['cost_minor'], currency)} earned on {format_money(cost['net_spend_minor'], currency)} "
+            f"of net spend in the last {period_days} days")
 
 
 def _visits(visits: dict[str, Any], period_days: int) -> str:

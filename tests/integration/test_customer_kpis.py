@@ -28,8 +28,15 @@ from sinks import queries
 from sinks.clickhouse import ClickHouseStore
 from sinks.dashboard import dashboard
 from streams.cli import main
+from streams.program_file import parse_program
 
 AS_OF = dt.datetime(2026, 6, 30, tzinfo=dt.UTC)
+PROGRAM = """
+name: Test Fashion
+currency: SEK
+tiers: [{name: Member}, {name: Gold, qualifying_spend_minor: 100000}]
+point_value_minor: 20
+"""
 
 
 def day(month: int, dom: int, year: int = 2026) -> dt.datetime:
@@ -136,6 +143,12 @@ def test_redemption_rate_counts_points_spent_net_of_cancellations(store: ClickHo
     assert queries.latest_event_time(store) == day(7, 5)
 
 
+def test_the_reward_cost_rate_is_the_points_earned_valued_against_net_spend(store: ClickHouseStore) -> None:
+    # In the year to the day: p1's 100 points earned, at 0.20 SEK; 530.00 SEK of net spend in SEK.
+    assert queries.reward_cost(store, AS_OF, 20, "SEK", period_days=365) == {
+        "points_earned": 100, "cost_minor": 2_000, "net_spend_minor": 53_000, "cost_rate_bp": 377}
+
+
 def test_net_promoter_score_counts_each_members_latest_answer_in_the_period(store: ClickHouseStore) -> None:
     assert queries.net_promoter_score(store, AS_OF) == {"respondents": 4, "promoters": 2, "detractors": 1,
                                                         "passives": 1, "nps_bp": 2_500}
@@ -181,6 +194,9 @@ def test_loyalty_kpis_prints_them_in_words_as_of_a_day(store: ClickHouseStore, c
         "10.00 EUR a buyer so far, 10.00 EUR in the last 90 days, 10.00 EUR projected; "
         "106.00 SEK a buyer so far, 50.00 SEK in the last 90 days, 50.00 SEK projected")
     assert figures["KPI: redemption rate"] == "30.00 % of 100 points earned"
+    assert figures["points outstanding (liability)"] == "80 = 16.00 SEK at 0.20 SEK a point"
+    assert figures["KPI: reward cost rate"] == ("0.00 %: 0 points worth 0.00 SEK earned on 150.00 SEK of net spend "
+                                                "in the last 90 days")
     assert figures["KPI: visit frequency"] == ("1.2 purchases a buyer in the last 90 days (4 buyers); "
                                                "7 days between purchases (median)")
     assert figures["KPI: Net Promoter Score"] == ("+25.00 from 4 members' answers in the last 90 days "
@@ -212,7 +228,7 @@ def test_loyalty_kpis_by_segment_prints_a_row_per_segment(store: ClickHouseStore
 
 
 def test_the_grafana_dashboard_shows_the_same_figures_as_loyalty_kpis(store: ClickHouseStore) -> None:
-    board = dashboard(store.database, "Member", "SEK", "Test Fashion")
+    board = dashboard(store.database, parse_program(PROGRAM, "a test program"))
     start, end = (int(when.timestamp() * 1000) for when in (AS_OF - dt.timedelta(days=90), AS_OF))
     shown: dict[str, list[dict[str, Any]]] = {}
     for panel in board["panels"]:
@@ -234,5 +250,10 @@ def test_the_grafana_dashboard_shows_the_same_figures_as_loyalty_kpis(store: Cli
     assert [(row["segment"], row["NPS"]) for row in shown["KPIs by segment"]] == [
         ("vip", 100.0), ("(none)", 50.0), ("stockholm", -100.0)]
     assert [row["member_id"] for row in shown["Leaderboard"]] == ["p6"]  # earned in the range: p6's July points
+    assert shown["Points outstanding, valued"] == [{"liability": 16.0}]  # 80 points at 0.20 SEK
+    assert shown["Reward cost rate"] == [{"cost %": 0.0, "cost": 0.0, "net spend": 150.0}]
+    unvalued = dashboard(store.database, parse_program(PROGRAM.replace("point_value_minor: 20", ""), "unvalued"))
+    assert {p["title"] for p in board["panels"]} - {p["title"] for p in unvalued["panels"]} == {
+        "Reward cost rate", "Points outstanding, valued"}
     board_variables = {variable["name"] for variable in board["templating"]["list"]}
     assert board_variables == {"datasource", "period_days"}
