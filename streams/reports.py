@@ -56,12 +56,17 @@ def kpi_time(store: ClickHouseStore, as_of: datetime | None) -> datetime:
     return as_of or queries.latest_event_time(store) or datetime.now(UTC)
 
 
-def kpi_lines(store: ClickHouseStore, rules: Program, as_of: datetime | None = None,
+def kpi_lines(store: ClickHouseStore, program: Program, as_of: datetime | None = None,
               period_days: int = 90) -> dict[str, str]:
     """The program's KPIs in words, as of ``as_of`` (default: see ``kpi_time``), each from ClickHouse."""
     as_of = kpi_time(store, as_of)
-    program = queries.program_summary(store, rules.tiers[0].name)
-    tiers = ", ".join(f"{tier} {count:,}" for tier, count in sorted(program["members_per_tier"].items()))
+    currency, point_value = program.currency, program.point_value_minor
+    summary = queries.program_summary(store, program.tiers[0].name)
+    liability = f"{summary['points_outstanding']:,}"
+    if point_value:
+        liability += (f" = {format_money(summary['points_outstanding'] * point_value, currency)} at "
+                      f"{format_money(point_value, currency)} a point")
+    tiers = ", ".join(f"{tier} {count:,}" for tier, count in sorted(summary["members_per_tier"].items()))
     aov = "; ".join(f"{row['channel']} {format_money(row['aov_minor'], row['currency'])} ({row['orders']:,} orders)"
                     for row in queries.average_order_value(store))
     repeat = queries.repeat_purchase_rate(store)
@@ -74,14 +79,12 @@ def kpi_lines(store: ClickHouseStore, rules: Program, as_of: datetime | None = N
     redeemed = queries.redemption_rate(store, as_of)
     visits = queries.visit_frequency(store, as_of, period_days)
     nps = queries.net_promoter_score(store, as_of, period_days)
-    return {
-        "members": f"{program['members']:,}",
-        "points issued": f"{program['points_issued']:,}",
-        "points outstanding (liability)": f"{program['points_outstanding']:,}" + (
-            f" = {format_money(program['points_outstanding'] * rules.point_value_minor, rules.currency)} at "
-            f"{format_money(rules.point_value_minor, rules.currency)} a point" if rules.point_value_minor else ""),
+    lines = {
+        "members": f"{summary['members']:,}",
+        "points issued": f"{summary['points_issued']:,}",
+        "points outstanding (liability)": liability,
         "members per tier": tiers,
-        "dead letters": f"{program['dead_letters']:,}",
+        "dead letters": f"{summary['dead_letters']:,}",
         "KPI: average order value": aov,
         "KPI: repeat-purchase rate": f"{percent(repeat['rate_bp'])} of {repeat['buyers']:,} buyers",
         "KPI: top categories by net spend": top,
@@ -94,15 +97,19 @@ def kpi_lines(store: ClickHouseStore, rules: Program, as_of: datetime | None = N
         "KPI: redemption rate": (f"{percent(redeemed['redemption_rate_bp'])} of "
                                  f"{redeemed['points_earned']:,} points earned"),
         "KPI: visit frequency": _visits(visits, period_days),
-        **({"KPI: reward cost rate": _reward_cost(queries.reward_cost(store, as_of, rules.point_value_minor,
-                                                                      rules.currency, period_days),
-                                                  rules.currency, period_days)} if rules.point_value_minor else {}),
-        "KPI: Net Promoter Score": (
-            f"{signed(nps['nps_bp'])} from {nps['respondents']:,} members' answers in the last {period_days} days "
-            f"({nps['promoters']:,} promoters, {nps['passives']:,} passives, {nps['detractors']:,} detractors)"
-            if nps["respondents"] else f"no survey answers in the last {period_days} days"),
-        "as of": f"{as_of:%Y-%m-%d %H:%M} UTC",
     }
+    if point_value:
+        cost = queries.reward_cost(store, as_of, point_value, currency, period_days)
+        lines["KPI: reward cost rate"] = (
+            f"{percent(cost['cost_rate_bp'])}: {cost['points_earned']:,} points worth "
+            f"{format_money(cost['cost_minor'], currency)} earned on {format_money(cost['net_spend_minor'], currency)}"
+            f" of net spend in the last {period_days} days")
+    lines["KPI: Net Promoter Score"] = (
+        f"{signed(nps['nps_bp'])} from {nps['respondents']:,} members' answers in the last {period_days} days "
+        f"({nps['promoters']:,} promoters, {nps['passives']:,} passives, {nps['detractors']:,} detractors)"
+        if nps["respondents"] else f"no survey answers in the last {period_days} days")
+    lines["as of"] = f"{as_of:%Y-%m-%d %H:%M} UTC"
+    return lines
 
 
 def _customer_value(row: dict[str, Any], period_days: int) -> str:
@@ -110,12 +117,6 @@ def _customer_value(row: dict[str, Any], period_days: int) -> str:
     words = (f"{format_money(row['value_so_far_minor'], currency)} a buyer so far, "
              f"{format_money(row['period_value_minor'], currency)} in the last {period_days} days")
     return words + (f", {format_money(projected, currency)} projected" if projected is not None else "")
-
-
-def _reward_cost(cost: dict[str, int], currency: str, period_days: int) -> str:
-    return (f"{percent(cost['cost_rate_bp'])}: {cost['points_earned']:,} points worth "
-            f"{format_money(cost['cost_minor'], currency)} earned on {format_money(cost['net_spend_minor'], currency)} "
-            f"of net spend in the last {period_days} days")
 
 
 def _visits(visits: dict[str, Any], period_days: int) -> str:
