@@ -12,7 +12,7 @@ does that); ``decide`` checks what only the member's state can tell. Each rule
 lives in its own module: ``dedup``, ``enrolment``, ``purchases`` (with
 ``earning``, ``tiers``, ``stamps``, ``partners`` and ``nudges``), ``returns``, ``social``,
 ``campaigns``, ``redemption``, ``donations``, ``referrals``, ``challenges``, ``memberships`` (paid and
-assigned tier floors), ``clock`` (birthdays, expiry, reviews) and ``engagement``.
+assigned tier floors), ``clock`` (birthdays, expiry, reviews), ``engagement`` and ``erasure``.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from processors.dedup import remember
 from processors.donations import donate
 from processors.engagement import record_engagement
 from processors.enrolment import enrol
+from processors.erasure import after_erasure, erase
 from processors.events import (
     CampaignAward,
     CampaignClaim,
@@ -35,6 +36,7 @@ from processors.events import (
     ClockTick,
     Donation,
     MemberEnrolled,
+    MemberErased,
     MemberEvent,
     MemberSegments,
     MembershipPaid,
@@ -75,6 +77,7 @@ _RULES: dict[type, Callable[[MemberState, Any, CompiledProgram], Decision]] = {
     CampaignAward: award,
     TierAssigned: assign_tier,
     MemberSegments: set_segments,
+    MemberErased: erase,
 }
 
 
@@ -125,6 +128,8 @@ def _apply(state: MemberState | None, event: MemberEvent, rules: CompiledProgram
             event,
             f"event for member {event.member_id} was applied to member {state.member_id}'s state",
         )
+    if state.erased_at is not None:
+        return after_erasure(state, event)
     if type(event) is MemberEnrolled:
         return enrol(state, event, rules)
     rule = _RULES.get(type(event))

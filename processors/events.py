@@ -145,6 +145,13 @@ class SurveyAnswered(MemberEvent):
 
 
 @dataclass(slots=True)
+class MemberErased(MemberEvent):
+    """The member left and asked to be forgotten: the account closes and its personal data is erased."""
+
+    reason: str  # why, kept with the closing ledger entry
+
+
+@dataclass(slots=True)
 class ReferralQualified(MemberEvent):
     """The engine's own event, to the referrer: a friend they referred made a first qualifying purchase."""
 

@@ -29,6 +29,7 @@ class LedgerReason(StrEnum):
     POINTS_PAYMENT = "points_payment"  # points a member paid part of an order with
     POINTS_REFUND = "points_refund"  # those points given back when the order is returned
     CAMPAIGN = "campaign"
+    ERASED = "erased"  # the account closed at the member's request: what was left is forfeited
 
 
 @dataclass(slots=True)

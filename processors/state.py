@@ -107,6 +107,9 @@ class MemberState:
     nudged back since. ``favourite_orders`` counts the orders with each SKU of the categories the
     program's repeat favourites watch; ``categories_bought`` holds which of the categories its
     cross-sell rules name the member has bought, and ``cross_sold`` the suggestions made (``bought>suggest``).
+
+    ``erased_at`` is when the member was erased: the state then keeps only its id, when it
+    joined and the ids of the events it applied, and takes no further event.
     """
 
     member_id: str
@@ -150,3 +153,4 @@ class MemberState:
     favourite_orders: dict[str, int] = field(default_factory=dict)
     categories_bought: list[str] = field(default_factory=list)
     cross_sold: list[str] = field(default_factory=list)
+    erased_at: datetime | None = None

@@ -22,6 +22,7 @@ from processors.events import (
     CardLinked,
     Donation,
     MemberEnrolled,
+    MemberErased,
     MemberEvent,
     MemberSegments,
     MembershipPaid,
@@ -101,6 +102,8 @@ def problems(event: MemberEvent) -> list[str]:
             found.append(f"fee_minor must be positive, got {event.fee_minor}")
     elif isinstance(event, MemberSegments):
         found += [f"segments[{i}] is empty" for i, segment in enumerate(event.segments) if not segment]
+    elif isinstance(event, MemberErased) and not event.reason:
+        found.append("reason is empty: say why the member is erased (kept with the closing ledger entry)")
     elif isinstance(event, SurveyAnswered):
         if not event.survey:
             found.append("survey is empty")

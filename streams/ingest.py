@@ -45,6 +45,7 @@ class IngestResult:
     batches: dict[int, list[Record]] = field(default_factory=lambda: defaultdict(list))
     dead_letters: list[Record] = field(default_factory=list)
     card_links: list[Record] = field(default_factory=list)
+    card_unlinks: list[str] = field(default_factory=list)  # tokens of erased members: deleted from the cards topic
 
 
 class Rejected(Exception):
@@ -119,6 +120,11 @@ class Ingest:
             self.cards[token] = record["member_id"]
             result.card_links.append({"card_token": token, "member_id": record["member_id"],
                                       "linked_at": record["occurred_at"]})
+        elif kind == "MemberErased":  # the member's cards no longer lead to them
+            tokens = [token for token, member in self.cards.items() if member == record["member_id"]]
+            for token in tokens:
+                del self.cards[token]
+            result.card_unlinks += tokens
         return record
 
     def _resolve_member(self, record: Record, kind: str) -> None:

@@ -41,7 +41,9 @@ def load_card_directory(bootstrap: str, codec: AvroCodec, timeout: float = 30.0)
         while pending and not deadline.is_set():
             for message in consumer.consume(1000, 0.2):
                 error = message.error()
-                if error is None:
+                if error is None and message.value() is None:  # the tombstone of an erased member's card
+                    cards.pop(message.key().decode(), None)
+                elif error is None:
                     link = codec.decode(message.value())
                     cards[link["card_token"]] = link["member_id"]
                 elif error.code() == KafkaError._PARTITION_EOF:
@@ -81,6 +83,8 @@ def run_ingest(bootstrap: str, codec: AvroCodec, settings: Settings, stop: threa
             for link in result.card_links:
                 producer.produce(CARDS, codec.encode(CARDS, "CardLink", link), link["card_token"].encode(),
                                  on_delivery=errors)
+            for token in result.card_unlinks:  # a tombstone: compaction removes the link
+                producer.produce(CARDS, None, token.encode(), on_delivery=errors)
             producer.flush()
             errors.raise_if_any()
             # Everything read is passed on: commit without waiting. A commit lost in a crash only means those

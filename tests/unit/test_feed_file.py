@@ -79,9 +79,9 @@ def with_lines(**changes: Any) -> dict[str, Any]:
 @pytest.mark.parametrize(("line", "problem"), [
     ("not json", "not JSON (Expecting value at column 1): write one JSON object a line"),
     ("[1, 2]", "not a JSON object: [1, 2]"),
-    ({**ORDER, "type": None}, "type: missing: one of CardLinked, Donation, MemberEnrolled, MemberSegments, "
-                              "MembershipPaid, Purchase, Redemption, RedemptionCancelled, Referral, Return, "
-                              "SocialShare, SurveyAnswered, TierAssigned"),
+    ({**ORDER, "type": None}, "type: missing: one of CardLinked, Donation, MemberEnrolled, MemberErased, "
+                              "MemberSegments, MembershipPaid, Purchase, Redemption, RedemptionCancelled, Referral, "
+                              "Return, SocialShare, SurveyAnswered, TierAssigned"),
     ({**ORDER, "type": "Order"}, "type: 'Order' is not an event type: one of CardLinked, "),
     ({**ORDER, "type": "CampaignAward"}, "type: CampaignAward events are sent by the engine itself, not by a feed"),
     ({**ORDER, "colour": "red"}, "colour: not a field of a Purchase event; its fields are card_token, channel, "),

@@ -1,0 +1,96 @@
+"""A member who asks to be forgotten: the account closes, personal data goes, no later event is taken."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from builders import Member, card_linked, club, enrolled, kr, line, new_id
+
+from processors.events import ClockTick, MemberEnrolled, MemberErased
+from processors.outputs import Activity, LedgerEntry, LedgerReason
+from schemas.codec import AvroCodec
+from schemas.registry import EmbeddedRegistry
+from streams.ingest import Ingest
+from streams.offline import ConsumedMessage
+from streams.state_codec import decode_state, encode_state
+
+
+def erased(member: Member, reason: str = "erasure request 118") -> MemberErased:
+    return MemberErased(new_id("erase"), member.member_id, member.later(), "crm", reason)
+
+
+def test_erasure_closes_the_account_forfeiting_the_balance_in_the_ledger(anna: Member) -> None:
+    anna.buy(line(kr(250)), order_id="O1")
+    assert anna.balance == 125
+
+    closed = anna.apply(erased(anna))
+
+    [entry] = [o for o in closed.outputs if isinstance(o, LedgerEntry)]
+    assert (entry.reason, entry.points, entry.balance_after) == (LedgerReason.ERASED, -125, 0)
+    assert entry.detail == "Account closed (erasure request 118): 125 points forfeited"
+    assert sum(e.points for e in anna.ledger) == anna.balance == 0
+    assert [a.event_type for a in closed.outputs if isinstance(a, Activity)] == ["erased"]
+
+
+def test_erasure_keeps_nothing_personal_in_the_state() -> None:
+    member = Member(club())
+    member.apply(MemberEnrolled(new_id("join"), "anna", member.later(), "app", "web", "03-14", "bo"))
+    member.buy(line(kr(100), "coffee_beans"), order_id="O1")
+    member.share("post-1")
+
+    member.apply(erased(member))
+
+    state = member.state
+    assert state is not None and state.erased_at == member.now
+    assert (state.birthday, state.referred_by, state.orders, state.segments, state.social_posts, state.visits,
+            state.spend_by_month, state.balance) == (None, None, {}, [], {}, [], {}, 0)
+    assert decode_state(encode_state(state)) == state  # and stays so when stored
+
+
+def test_after_erasure_every_event_is_refused_with_the_date_but_the_daily_tick_passes(anna: Member) -> None:
+    anna.apply(erased(anna))
+    state = anna.state
+
+    bought = anna.buy(line(kr(100)))
+    rejoined = anna.apply(enrolled("anna", anna.later()))
+    tick = anna.apply(ClockTick(new_id("tick"), "anna", anna.later(), "scheduler"))
+
+    reason = f"member anna was erased on {state.erased_at.date()}: its events are no longer taken"
+    assert bought.refusal is not None and bought.refusal.reason == reason
+    assert rejoined.refusal is not None and rejoined.refusal.reason == reason
+    assert tick.refusal is None and tick.outputs == ()
+    assert anna.balance == 0
+
+
+def test_a_redelivered_erasure_is_a_duplicate(anna: Member) -> None:
+    erasure = erased(anna)
+    anna.apply(erasure)
+
+    again = anna.apply(erasure)
+
+    assert again.duplicate and again.outputs == ()
+
+
+def test_ingest_forgets_an_erased_members_card_and_deletes_its_link() -> None:
+    codec = AvroCodec(EmbeddedRegistry())
+    at = datetime(2026, 11, 25, tzinfo=UTC)
+
+    def message(offset: int, member_id: str | None, body: tuple[str, dict[str, object]],
+                token: str | None = None) -> ConsumedMessage:
+        record = {"event_id": f"e{offset}", "occurred_at": at, "source": "bank", "member_id": member_id,
+                  "card_token": token, "body": (f"loyalty.v1.{body[0]}", body[1])}
+        return ConsumedMessage(b"bank", codec.encode("loyalty.events.v1", "LoyaltyEvent", record), offset)
+
+    link = card_linked("anna", at, token="tok_anna")
+    ingest = Ingest(codec, partitions=1, cards={"tok_bo": "bo"})
+    ingest.process([message(0, "anna", ("CardLinked", {"card_token": link.card_token}))])
+
+    result = ingest.process([message(1, "anna", ("MemberErased", {"reason": "request"}))])
+    assert result.card_unlinks == ["tok_anna"] and ingest.cards == {"tok_bo": "bo"}
+
+    purchase = {"order_id": "N1", "channel": "card", "store_id": None, "currency": "SEK", "total_minor": 100,
+                "payment_method": "card", "partner_id": None, "points_used": 0,
+                "lines": [{"line_id": "1", "sku": "S", "category": "c", "quantity": 1, "amount_minor": 100}]}
+    after = ingest.process([message(2, None, ("Purchase", purchase), token="tok_anna")])
+    assert [letter["reason"] for letter in after.dead_letters] == [
+        "unknown card_token in Purchase e2: link the card to a member (CardLinked) before sending its transactions"]
