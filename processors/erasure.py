@@ -7,8 +7,8 @@ joined and the ids of the events already applied: birthday, segments, orders,
 visits, referrals, stamps and every other trace of what they did are gone. From
 then on every event of the member is refused with the date of the erasure (a
 daily clock tick is simply passed over), a replayed enrolment included, so the
-account never comes back by accident. The analytics copy forgets the member's rows
-as well (see the sink).
+account never comes back by accident. An ``Erasure`` notice tells the systems
+downstream, and the analytics copy forgets the member's rows (see the sink).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 from processors.compiled import CompiledProgram
 from processors.events import ClockTick, MemberErased, MemberEvent
 from processors.money import format_points
-from processors.outputs import Activity, Decision, LedgerEntry, LedgerReason, Output
+from processors.outputs import Activity, Decision, Erasure, LedgerEntry, LedgerReason, Output
 from processors.refusals import refuse
 from processors.state import MemberState
 
@@ -29,7 +29,8 @@ def erase(state: MemberState, event: MemberErased, rules: CompiledProgram) -> De
         outputs.append(LedgerEntry(f"{event_id}:{LedgerReason.ERASED}", member_id, event_id, when, LedgerReason.ERASED,
                                    -left, 0, None, None,
                                    f"Account closed ({event.reason}): {format_points(left)} forfeited"))
-    outputs.append(Activity(event_id, member_id, when, "erased", None, None, None, 0, -left, None))
+    outputs += [Activity(event_id, member_id, when, "erased", None, None, None, 0, -left, None),
+                Erasure(f"{event_id}:erased", member_id, event_id, when)]
     erased = MemberState(member_id=member_id, enrolled_at=state.enrolled_at, tier=rules.tiers[0].name, balance=0,
                          lifetime_points=0, spend_by_month={}, seen_events=state.seen_events, orders={},
                          last_activity_at=state.last_activity_at, near_tier_notified=None, erased_at=when)

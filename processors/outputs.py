@@ -122,6 +122,16 @@ class Activity:
 
 
 @dataclass(slots=True)
+class Erasure:
+    """A member left and asked to be forgotten: the account is closed and erased; downstream, delete them too."""
+
+    erasure_id: str
+    member_id: str
+    event_id: str
+    occurred_at: datetime
+
+
+@dataclass(slots=True)
 class SettlementEntry:
     """What a coalition partner owes the program (positive) or is owed (negative) for one event's points."""
 
@@ -148,7 +158,7 @@ class FollowUp:
 REFERRAL_SUFFIX, CLAIM_SUFFIX, AWARD_SUFFIX = FOLLOW_UP_SUFFIXES = (":referral", ":campaign_claim", ":campaign_award")
 
 
-Output = LedgerEntry | RewardIssued | Trigger | TierChanged | Activity | SettlementEntry | FollowUp
+Output = LedgerEntry | RewardIssued | Trigger | TierChanged | Activity | SettlementEntry | Erasure | FollowUp
 
 
 @dataclass(slots=True)

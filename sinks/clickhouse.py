@@ -20,7 +20,7 @@ from typing import Any
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 
-from sinks.tables import TABLES_BY_TOPIC, Table, create_statements, quote_ident
+from sinks.tables import MEMBER_TABLES, TABLES_BY_TOPIC, Table, create_statements, quote_ident
 
 __all__ = ["ClickHouseStore", "connect"]
 
@@ -71,6 +71,15 @@ class ClickHouseStore:
             with self._lock:
                 self.client.raw_insert(f"{quote_ident(self.database)}.{quote_ident(table.name)}",
                                        table.inserted_columns, container, fmt="Avro", settings=_INSERT_SETTINGS)
+
+    def forget_erased(self) -> None:
+        """Delete every row of the erased members (those in ``erasures``) from the member tables."""
+        if not self.scalar("SELECT count() FROM $db.erasures"):
+            return
+        for table in MEMBER_TABLES:
+            with self._lock:
+                self.client.command(self.sql(f"DELETE FROM $db.{quote_ident(table)} "
+                                             "WHERE member_id IN (SELECT member_id FROM $db.erasures)"))
 
     # -- reads --------------------------------------------------------------------
     def sql(self, template: str) -> str:

@@ -233,9 +233,25 @@ TABLES: tuple[Table, ...] = (
         ("dead_letter_id",),
         "DeadLetter: original bytes (PAN masked) and why it was rejected",
     ),
+    Table(
+        "erasures",
+        "loyalty.erasures.v1",
+        "Erasure",
+        (
+            col("erasure_id", ID),
+            col("member_id", ID),
+            col("event_id", ID),
+            col("occurred_at", TIME),
+        ),
+        ("member_id", "erasure_id"),
+        "Erasure: a member erased at their request; their rows are deleted from the member tables",
+    ),
 )
 
 TABLES_BY_TOPIC: dict[str, Table] = {t.topic: t for t in TABLES}
+# The tables holding rows of one member each, which an erasure deletes.
+MEMBER_TABLES = tuple(t.name for t in TABLES
+                      if t.name != "erasures" and any(c.name == "member_id" for c in t.columns))
 
 
 def _views(db: str) -> dict[str, str]:

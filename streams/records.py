@@ -38,7 +38,16 @@ from processors.events import (
     SurveyAnswered,
     TierAssigned,
 )
-from processors.outputs import Activity, LedgerEntry, Output, RewardIssued, SettlementEntry, TierChanged, Trigger
+from processors.outputs import (
+    Activity,
+    Erasure,
+    LedgerEntry,
+    Output,
+    RewardIssued,
+    SettlementEntry,
+    TierChanged,
+    Trigger,
+)
 
 Record = dict[str, Any]
 
@@ -176,6 +185,7 @@ OUTPUT_TOPICS: dict[type, tuple[str, str]] = {
     TierChanged: ("loyalty.tiers.v1", "TierChanged"),
     Activity: ("loyalty.activity.v1", "Activity"),
     SettlementEntry: ("loyalty.settlements.v1", "SettlementEntry"),
+    Erasure: ("loyalty.erasures.v1", "Erasure"),
 }
 
 

@@ -17,10 +17,14 @@ from confluent_kafka import Consumer
 from schemas.codec import AvroCodec
 from sinks.clickhouse import ClickHouseStore
 from streams.kafka import consume_arrived, consumer_config
-from streams.topics import ACTIVITY, DEADLETTER, LEDGER, REWARDS, SETTLEMENTS, TIERS, TRIGGERS
+from streams.topics import ACTIVITY, DEADLETTER, ERASURES, LEDGER, REWARDS, SETTLEMENTS, TIERS, TRIGGERS
 
 SINK_GROUP = "loyalty-sink"
-SINK_TOPICS = (LEDGER, REWARDS, TRIGGERS, TIERS, ACTIVITY, SETTLEMENTS, DEADLETTER)
+SINK_TOPICS = (LEDGER, REWARDS, TRIGGERS, TIERS, ACTIVITY, SETTLEMENTS, DEADLETTER, ERASURES)
+# An erased member's rows go once the erasure is stored. Rows the engine wrote before the erasure can arrive after
+# it on another topic, so the sink deletes again soon after, and then every few minutes (after a restart, at once).
+SWEEP_AGAIN_SECONDS = 5.0
+SWEEP_EVERY_SECONDS = 300.0
 
 
 class SinkLoop:
@@ -38,6 +42,7 @@ class SinkLoop:
         self._pending_rows = 0
         self._oldest = 0.0
         self._last_received = time.monotonic()
+        self._next_sweep = 0.0
         self.rows_written = 0
 
     def idle_seconds(self) -> float:
@@ -69,6 +74,9 @@ class SinkLoop:
             self._pending_rows and time.monotonic() - self._oldest >= self._flush_seconds
         ):
             self.flush()
+        if time.monotonic() >= self._next_sweep:
+            self._store.forget_erased()
+            self._next_sweep = time.monotonic() + SWEEP_EVERY_SECONDS
 
     def flush(self) -> None:
         if not self._pending_rows:
@@ -76,6 +84,9 @@ class SinkLoop:
         try:
             for topic, values in self._pending.items():
                 self._store.insert(topic, self._codec.containers(values, self._store.table_for(topic).contract))
+            if ERASURES in self._pending:
+                self._store.forget_erased()
+                self._next_sweep = min(self._next_sweep, time.monotonic() + SWEEP_AGAIN_SECONDS)
             self._consumer.commit(asynchronous=False)
             self.rows_written += self._pending_rows
             self._last_received = time.monotonic()  # idle counts from when the rows are stored

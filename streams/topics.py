@@ -22,6 +22,7 @@ __all__ = [
     "DEADLETTER",
     "DEFAULT_PARTITIONS",
     "ENGINE_EVENTS",
+    "ERASURES",
     "EVENTS",
     "LEDGER",
     "MEMBERS_CHANGELOG",
@@ -53,6 +54,7 @@ TIERS = "loyalty.tiers.v1"
 ACTIVITY = "loyalty.activity.v1"
 SETTLEMENTS = "loyalty.settlements.v1"
 DEADLETTER = "loyalty.deadletter.v1"
+ERASURES = "loyalty.erasures.v1"
 MEMBERS_CHANGELOG = "loyalty-members-changelog"  # Faust's name for the members table's changelog
 
 
@@ -138,6 +140,8 @@ def engine_topics(partitions: int = DEFAULT_PARTITIONS) -> list[TopicSpec]:
         TopicSpec(ACTIVITY, "output", p, retention_ms=7 * DAY_MS, doc="per-member activity feed"),
         TopicSpec(SETTLEMENTS, "output", p, retention_ms=30 * DAY_MS,
                   doc="what coalition partners and the program owe each other"),
+        TopicSpec(ERASURES, "output", p, retention_ms=30 * DAY_MS,
+                  doc="members erased at their request: downstream systems delete them too"),
         TopicSpec(
             DEADLETTER,
             "output",

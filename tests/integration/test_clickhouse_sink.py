@@ -146,6 +146,22 @@ def test_a_message_written_before_a_field_existed_gets_the_column_default(store:
         {"entry_id": "e0", "points": 0, "seq": 0, "cause": None}]
 
 
+def test_an_erased_members_rows_are_deleted_and_so_are_those_that_arrive_late(store: ClickHouseStore) -> None:
+    store_records(store, "loyalty.ledger.v1", ledger(2, "m1") + [{**row, "entry_id": f"b{n}"}
+                                                                  for n, row in enumerate(ledger(1, "m2"))])
+    store.forget_erased()  # nobody erased yet: nothing goes
+    assert store.scalar("SELECT count() FROM $db.ledger") == 3
+
+    store_records(store, "loyalty.erasures.v1", [{"erasure_id": "x:erased", "member_id": "m1", "event_id": "x",
+                                                  "occurred_at": T0}])
+    store.forget_erased()
+    assert [r["member_id"] for r in store.rows("SELECT member_id FROM $db.ledger FINAL")] == ["m2"]
+
+    store_records(store, "loyalty.ledger.v1", ledger(1, "m1"))  # a row written before the erasure, arriving late
+    store.forget_erased()
+    assert [r["member_id"] for r in store.rows("SELECT member_id FROM $db.ledger FINAL")] == ["m2"]
+
+
 def test_replayed_rows_count_once(store: ClickHouseStore) -> None:
     store.client.command(f"SYSTEM STOP MERGES {quote_ident(store.database)}.ledger")
     rows = ledger(10)

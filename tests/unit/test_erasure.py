@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from builders import Member, card_linked, club, enrolled, kr, line, new_id
 
 from processors.events import ClockTick, MemberEnrolled, MemberErased
-from processors.outputs import Activity, LedgerEntry, LedgerReason
+from processors.outputs import Activity, Erasure, LedgerEntry, LedgerReason
 from schemas.codec import AvroCodec
 from schemas.registry import EmbeddedRegistry
 from streams.ingest import Ingest
@@ -30,6 +30,8 @@ def test_erasure_closes_the_account_forfeiting_the_balance_in_the_ledger(anna: M
     assert entry.detail == "Account closed (erasure request 118): 125 points forfeited"
     assert sum(e.points for e in anna.ledger) == anna.balance == 0
     assert [a.event_type for a in closed.outputs if isinstance(a, Activity)] == ["erased"]
+    assert [(n.erasure_id, n.member_id) for n in closed.outputs if isinstance(n, Erasure)] == [
+        (f"{closed.outputs[0].event_id}:erased", "anna")]  # the notice to the systems downstream
 
 
 def test_erasure_keeps_nothing_personal_in_the_state() -> None:
