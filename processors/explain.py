@@ -78,6 +78,8 @@ def explain(program: Program) -> list[str]:
                    else "if you have spent them already, we take back only what is left")
     paragraphs.append(f"A return within {program.return_window_days} days takes back exactly the points "
                       f"the returned items earned; {after_spend}.")
+    paragraphs.append("You can leave at any time and ask us to forget you: your account then closes, the points "
+                      "left on it lapse, and we erase what we hold about you.")
     return paragraphs
 
 

@@ -93,7 +93,8 @@ def test_explain_tells_a_member_every_mechanic_the_program_switches_on() -> None
                    "Gold perks: free_shipping, early_sale_access", "a share on instagram earns 20 points",
                    "At most 60 points a day from social", "A return within 30 days",
                    "can be spent 14 days after it", "after 24 months without any activity",
-                   "Style Plus: 499.00 SEK gives you Gold for 12 months", "Black Friday double points: points x2"):
+                   "Style Plus: 499.00 SEK gives you Gold for 12 months", "Black Friday double points: points x2",
+                   "ask us to forget you: your account then closes, the points left on it lapse"):
         assert phrase in words
     runner = CliRunner().invoke(main, ["program", "explain", str(EXAMPLES / "cafe.yaml")])
     assert runner.exit_code == 0 and "10 stamps give you free_coffee" in runner.output
