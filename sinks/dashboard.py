@@ -64,9 +64,13 @@ PANELS = (
           "currency, buyers, value_so_far_minor {money} AS `a buyer so far`, "
           "period_value_minor {money} AS `a buyer in the period`, projected_value_minor {money} AS projected", 9, 8,
           "Net spend per buyer; projected = period value x retention / churn"),
+    Panel("Upsell", "table", queries.UPSELL_SQL,
+          "returning_buyers AS `bought before and in the period`, upsell_rate_bp {percent} AS `spent more an order %`, "
+          "earlier_aov_minor {money} AS `order value before`, recent_aov_minor {money} AS `order value in the period`",
+          12, 6),
     Panel("Visit frequency", "table", queries.VISITS_SQL,
           "buyers, purchases, purchases / greatest(buyers, 1) AS `purchases a buyer`, "
-          "median_gap_days AS `days between purchases (median)`", 9, 8),
+          "median_gap_days AS `days between purchases (median)`", 12, 6),
     *(Panel(f"KPIs by {by.replace('_', ' ')}", "table", queries.breakdown_sql(by),
             "segment, members, buyers, repeat_rate_bp {percent} AS `repeat %`, orders, aov_minor {money} AS "
             "`order value`, value_per_buyer_minor {money} AS `net per buyer`, points_outstanding AS points, "

@@ -33,6 +33,7 @@ __all__ = [
     "repeat_purchase_rate",
     "reward_cost",
     "top_categories",
+    "upsell",
     "visit_frequency",
 ]
 
@@ -354,6 +355,34 @@ def reward_cost(store: ClickHouseStore, as_of: datetime, point_value_minor: int,
     net spend in ``currency`` then: ``cost_rate_bp`` is the share of that spend given back as points (rounded down)."""
     return store.rows(REWARD_COST_SQL, _as_of(as_of, period_days, point_value_minor=point_value_minor,
                                               currency=currency))[0]
+
+
+# Buyers who bought both in the period and before it, and whether their order value grew (compared exactly, by
+# cross-multiplying: spend x orders).
+UPSELL_SQL = f"""
+SELECT count() AS returning_buyers,
+       countIf(recent_spend * earlier_orders > earlier_spend * recent_orders) AS upsold,
+       intDiv(upsold * {BASIS_POINTS}, greatest(returning_buyers, 1)) AS upsell_rate_bp,
+       intDiv(sum(earlier_spend), greatest(sum(earlier_orders), 1)) AS earlier_aov_minor,
+       intDiv(sum(recent_spend), greatest(sum(recent_orders), 1)) AS recent_aov_minor
+FROM (
+    SELECT member_id,
+           countIf(occurred_at > {PERIOD_START}) AS recent_orders,
+           sumIf(amount_minor, occurred_at > {PERIOD_START}) AS recent_spend,
+           countIf(occurred_at <= {PERIOD_START}) AS earlier_orders,
+           sumIf(amount_minor, occurred_at <= {PERIOD_START}) AS earlier_spend
+    FROM $db.purchases
+    WHERE event_type = 'purchase' AND currency = {{currency:String}} AND occurred_at <= {AS_OF}
+    GROUP BY member_id
+    HAVING recent_orders > 0 AND earlier_orders > 0
+)"""
+
+
+def upsell(store: ClickHouseStore, as_of: datetime, currency: str, period_days: int = 90) -> dict[str, int]:
+    """Upsell: of the buyers who bought in ``currency`` both in the last ``period_days`` and before, how many spent
+    more an order in the period than before it (``upsell_rate_bp``), and those buyers' order value before and in
+    the period (gross of returns, rounded down)."""
+    return store.rows(UPSELL_SQL, _as_of(as_of, period_days, currency=currency))[0]
 
 
 # -- Net Promoter Score -----------------------------------------------------------------------------------------

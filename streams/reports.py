@@ -79,6 +79,7 @@ def kpi_lines(store: ClickHouseStore, program: Program, as_of: datetime | None =
     redeemed = queries.redemption_rate(store, as_of)
     visits = queries.visit_frequency(store, as_of, period_days)
     nps = queries.net_promoter_score(store, as_of, period_days)
+    grew = queries.upsell(store, as_of, currency, period_days)
     lines = {
         "members": f"{summary['members']:,}",
         "points issued": f"{summary['points_issued']:,}",
@@ -97,6 +98,11 @@ def kpi_lines(store: ClickHouseStore, program: Program, as_of: datetime | None =
         "KPI: redemption rate": (f"{percent(redeemed['redemption_rate_bp'])} of "
                                  f"{redeemed['points_earned']:,} points earned"),
         "KPI: visit frequency": _visits(visits, period_days),
+        "KPI: upsell": (
+            f"{percent(grew['upsell_rate_bp'])} of the {grew['returning_buyers']:,} who bought before and in the last "
+            f"{period_days} days spent more an order; their order value went from "
+            f"{format_money(grew['earlier_aov_minor'], currency)} to {format_money(grew['recent_aov_minor'], currency)}"
+            if grew["returning_buyers"] else f"nobody bought both before and in the last {period_days} days yet"),
     }
     if point_value:
         cost = queries.reward_cost(store, as_of, point_value, currency, period_days)

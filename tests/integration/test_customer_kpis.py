@@ -149,6 +149,22 @@ def test_the_reward_cost_rate_is_the_points_earned_valued_against_net_spend(stor
         "points_earned": 100, "cost_minor": 2_000, "net_spend_minor": 53_000, "cost_rate_bp": 377}
 
 
+def test_upsell_is_the_share_of_returning_buyers_who_spend_more_an_order(chdb_client: Any, ch_database: str) -> None:
+    store = ClickHouseStore(chdb_client, ch_database)
+    store.ensure_schema()
+    store_records(store, "loyalty.activity.v1", [
+        sale("u1", "q1", day(2, 1), 10_000), sale("u2", "q1", day(5, 1), 15_000), sale("u3", "q1", day(6, 1), 25_000),
+        sale("u4", "q2", day(1, 1), 30_000), sale("u5", "q2", day(6, 2), 10_000),  # spends less now
+        sale("u6", "q3", day(5, 2), 9_000),  # new in the period: not returning
+        sale("u7", "q4", day(1, 3), 1_000, currency="EUR"), sale("u8", "q4", day(6, 3), 9_000, currency="EUR"),
+        sale("u9", "q2", day(6, 4), -10_000, kind="return"),  # order value is gross of returns
+    ])
+    # q1 went from 100.00 to 200.00 an order, q2 from 300.00 to 100.00: one of two grew; q4 buys in EUR.
+    assert queries.upsell(store, AS_OF, "SEK") == {"returning_buyers": 2, "upsold": 1, "upsell_rate_bp": 5_000,
+                                                    "earlier_aov_minor": 20_000, "recent_aov_minor": 16_666}
+    assert queries.upsell(store, AS_OF, "SEK", period_days=365)["returning_buyers"] == 0
+
+
 def test_net_promoter_score_counts_each_members_latest_answer_in_the_period(store: ClickHouseStore) -> None:
     assert queries.net_promoter_score(store, AS_OF) == {"respondents": 4, "promoters": 2, "detractors": 1,
                                                         "passives": 1, "nps_bp": 2_500}
@@ -195,6 +211,8 @@ def test_loyalty_kpis_prints_them_in_words_as_of_a_day(store: ClickHouseStore, c
         "106.00 SEK a buyer so far, 50.00 SEK in the last 90 days, 50.00 SEK projected")
     assert figures["KPI: redemption rate"] == "30.00 % of 100 points earned"
     assert figures["points outstanding (liability)"] == "80 = 16.00 SEK at 0.20 SEK a point"
+    assert figures["KPI: upsell"] == ("0.00 % of the 1 who bought before and in the last 90 days spent more an "
+                                      "order; their order value went from 75.00 SEK to 50.00 SEK")
     assert figures["KPI: reward cost rate"] == ("0.00 %: 0 points worth 0.00 SEK earned on 150.00 SEK of net spend "
                                                 "in the last 90 days")
     assert figures["KPI: visit frequency"] == ("1.2 purchases a buyer in the last 90 days (4 buyers); "
@@ -249,6 +267,7 @@ def test_the_grafana_dashboard_shows_the_same_figures_as_loyalty_kpis(store: Cli
         ("EUR", 10.0), ("SEK", 106.0)]
     assert [(row["segment"], row["NPS"]) for row in shown["KPIs by segment"]] == [
         ("vip", 100.0), ("(none)", 50.0), ("stockholm", -100.0)]
+    assert shown["Upsell"][0]["bought before and in the period"] == 1
     assert [row["member_id"] for row in shown["Leaderboard"]] == ["p6"]  # earned in the range: p6's July points
     assert shown["Points outstanding, valued"] == [{"liability": 16.0}]  # 80 points at 0.20 SEK
     assert shown["Reward cost rate"] == [{"cost %": 0.0, "cost": 0.0, "net spend": 150.0}]
