@@ -1,8 +1,8 @@
 """Erasure: a member who leaves and asks to be forgotten.
 
-The account closes: whatever balance is left is forfeited by a last ledger entry
-(with the reason the request gave), so the ledger still adds up to the balance,
-now 0. The state is replaced by one that keeps only the member's id, when they
+The account closes: whatever balance is left is forfeited (or, below zero,
+written off) by a last ledger entry with the reason the request gave, so the
+ledger still adds up to the balance, now 0. The state is replaced by one that keeps only the member's id, when they
 joined and the ids of the events already applied: birthday, segments, orders,
 visits, referrals, stamps and every other trace of what they did are gone. From
 then on every event of the member is refused with the date of the erasure (a
@@ -26,9 +26,9 @@ def erase(state: MemberState, event: MemberErased, rules: CompiledProgram) -> De
     left = state.balance
     outputs: list[Output] = []
     if left:
+        what = f"{format_points(left)} forfeited" if left > 0 else f"{format_points(-left)} owed written off"
         outputs.append(LedgerEntry(f"{event_id}:{LedgerReason.ERASED}", member_id, event_id, when, LedgerReason.ERASED,
-                                   -left, 0, None, None,
-                                   f"Account closed ({event.reason}): {format_points(left)} forfeited"))
+                                   -left, 0, None, None, f"Account closed ({event.reason}): {what}"))
     outputs += [Activity(event_id, member_id, when, "erased", None, None, None, 0, -left, None),
                 Erasure(f"{event_id}:erased", member_id, event_id, when)]
     erased = MemberState(member_id=member_id, enrolled_at=state.enrolled_at, tier=rules.tiers[0].name, balance=0,

@@ -8,6 +8,7 @@ from builders import Member, card_linked, club, enrolled, kr, line, new_id
 
 from processors.events import ClockTick, MemberEnrolled, MemberErased
 from processors.outputs import Activity, Erasure, LedgerEntry, LedgerReason
+from processors.program import CatalogueReward
 from schemas.codec import AvroCodec
 from schemas.registry import EmbeddedRegistry
 from streams.ingest import Ingest
@@ -32,6 +33,23 @@ def test_erasure_closes_the_account_forfeiting_the_balance_in_the_ledger(anna: M
     assert [a.event_type for a in closed.outputs if isinstance(a, Activity)] == ["erased"]
     assert [(n.erasure_id, n.member_id) for n in closed.outputs if isinstance(n, Erasure)] == [
         (f"{closed.outputs[0].event_id}:erased", "anna")]  # the notice to the systems downstream
+
+
+def test_points_owed_after_a_return_are_written_off() -> None:
+    bag = CatalogueReward(id="bag", name="A tote bag", kind="free_product", points=120)
+    member = Member(club(welcome_bonus_points=0, rewards=(bag,)))
+    member.enrol()
+    member.buy(line(kr(1_500), line_id="1"), order_id="O1")
+    member.redeem("bag", "R1")
+    member.give_back("O1", **{"1": 1})  # the 150 points went back; 120 of them were spent
+    owed = member.balance
+    assert owed < 0
+
+    closed = member.apply(erased(member))
+
+    [entry] = [o for o in closed.outputs if isinstance(o, LedgerEntry)]
+    assert (entry.points, entry.balance_after) == (-owed, 0)
+    assert entry.detail.endswith(f"{-owed} points owed written off")
 
 
 def test_erasure_keeps_nothing_personal_in_the_state() -> None:
