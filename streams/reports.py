@@ -14,7 +14,6 @@ import json
 import logging
 import socket
 import socketserver
-import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +23,7 @@ from processors.money import format_money
 from processors.program import Program
 from sinks import queries
 from sinks.clickhouse import ClickHouseStore
+from streams.background import serving
 from streams.processes import clickhouse
 from streams.settings import Settings
 
@@ -209,11 +209,8 @@ def serving_reports(settings: Settings, store: ClickHouseStore, program: Program
         log.warning("cannot answer `loyalty member` and `loyalty kpis` on %s: %s", path, exc)
         yield None
         return
-    thread = threading.Thread(target=server.serve_forever, name="reports", daemon=True)
-    thread.start()
     try:
-        yield path
+        with serving(server, "reports"):
+            yield path
     finally:
-        server.shutdown()
-        server.server_close()
         path.unlink(missing_ok=True)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import threading
 import urllib.request
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -25,6 +24,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from prometheus_client import CollectorRegistry, make_wsgi_app
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
+from streams.background import serving
 from streams.processes import EngineProcesses, RunningSink
 from streams.settings import Settings, worker_name
 
@@ -107,10 +107,5 @@ def status_server(settings: Settings, engine: EngineProcesses, sink: RunningSink
     except OSError as exc:
         raise RuntimeError(f"cannot serve /health and /metrics on {settings.status_host}:{settings.status_port} "
                            f"({exc.strerror}): set LOYALTY_STATUS_PORT to a free port, or 0 to serve neither") from exc
-    thread = threading.Thread(target=server.serve_forever, name="status-http", daemon=True)
-    thread.start()
-    try:
+    with serving(server, "status-http"):
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
