@@ -229,6 +229,7 @@ TABLES: tuple[Table, ...] = (
             col("key", OPT),  # bytes: String holds any bytes; read back with column_formats='bytes'
             col("value", OPT),
             col("recorded_at", TIME),
+            col("member_id", OPT),
         ),
         ("dead_letter_id",),
         "DeadLetter: original bytes (PAN masked) and why it was rejected",

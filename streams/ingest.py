@@ -53,7 +53,7 @@ class Rejected(Exception):
 
 
 def dead_letter(stage: str, reason: str, topic: str, partition: int, offset: int, key: bytes | None,
-                value: bytes | None, event_id: str | None, dead_letter_id: str) -> Record:
+                value: bytes | None, event_id: str | None, dead_letter_id: str, member_id: str | None) -> Record:
     return {
         "dead_letter_id": dead_letter_id,
         "stage": stage,
@@ -65,6 +65,7 @@ def dead_letter(stage: str, reason: str, topic: str, partition: int, offset: int
         "key": key,
         "value": value,
         "recorded_at": datetime.now(UTC),
+        "member_id": member_id,
     }
 
 
@@ -86,9 +87,10 @@ class Ingest:
             except Rejected as exc:
                 topic, partition, offset = message.topic() or EVENTS, message.partition() or 0, message.offset() or 0
                 masked = mask_pans_in_bytes(value) if value is not None else None
+                event_id, member_id = _ids(value, self._codec)
                 result.dead_letters.append(dead_letter(
-                    "ingest", str(exc), topic, partition, offset, message.key(), masked,
-                    _event_id(value, self._codec), f"ingest:{topic}:{partition}:{offset}",
+                    "ingest", str(exc), topic, partition, offset, message.key(), masked, event_id,
+                    f"ingest:{topic}:{partition}:{offset}", member_id,
                 ))
                 continue
             member_id = record["member_id"]
@@ -154,11 +156,16 @@ def field_with_pan(value: Any, path: str = "") -> str | None:
     return None
 
 
-def _event_id(value: bytes | None, codec: AvroCodec) -> str | None:
+def _ids(value: bytes | None, codec: AvroCodec) -> tuple[str | None, str | None]:
+    """The rejected input's event and member ids, where it has them (and they are not card numbers)."""
     try:
-        event_id = codec.decode(value)["event_id"]
-    except Exception:  # the reason is already recorded; the id is a courtesy
-        return None
-    return str(event_id) if isinstance(event_id, str) and not looks_like_pan(event_id) else None
+        record = codec.decode(value)
+    except Exception:  # the reason is already recorded; the ids are a courtesy
+        return None, None
+
+    def usable(found: object) -> str | None:
+        return found if isinstance(found, str) and found and not looks_like_pan(found) else None
+
+    return usable(record.get("event_id")), usable(record.get("member_id"))
 
 

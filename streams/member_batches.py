@@ -125,5 +125,5 @@ class MemberBatchApplier:
 
     def _refusal(self, record: Record, original: bytes, reason: str, partition: int, offset: int) -> Message:
         letter = dead_letter("member", reason, MEMBER_BATCHES, partition, offset, record["member_id"].encode(),
-                             original, record["event_id"], f"member:{record['event_id']}")
+                             original, record["event_id"], f"member:{record['event_id']}", record["member_id"])
         return Message(DEADLETTER, record["member_id"].encode(), self._codec.encode(DEADLETTER, "DeadLetter", letter))

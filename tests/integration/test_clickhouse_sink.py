@@ -158,8 +158,14 @@ def test_an_erased_members_rows_are_deleted_and_so_are_those_that_arrive_late(st
     assert [r["member_id"] for r in store.rows("SELECT member_id FROM $db.ledger FINAL")] == ["m2"]
 
     store_records(store, "loyalty.ledger.v1", ledger(1, "m1"))  # a row written before the erasure, arriving late
+    refused = {"dead_letter_id": "member:x", "stage": "member", "reason": "...", "event_id": "x", "topic": "t",
+               "partition": 0, "offset": 0, "key": None, "value": b"m1's event", "recorded_at": T0}
+    store_records(store, "loyalty.deadletter.v1", [{**refused, "member_id": "m1"},
+                                                   {**refused, "dead_letter_id": "ingest:t:0:1", "member_id": None}])
     store.forget_erased()
     assert [r["member_id"] for r in store.rows("SELECT member_id FROM $db.ledger FINAL")] == ["m2"]
+    assert [r["dead_letter_id"] for r in store.rows("SELECT dead_letter_id FROM $db.dead_letters")] == [
+        "ingest:t:0:1"]  # the member's refused events go too; one nobody could tell the member of stays
 
 
 def test_replayed_rows_count_once(store: ClickHouseStore) -> None:

@@ -42,7 +42,8 @@ def test_an_engine_made_event_from_the_input_topic_is_a_dead_letter_with_the_rea
     result = Ingest(codec, partitions=4).process([sent(codec, kind, EVENTS)])
     assert not result.batches
     [letter] = result.dead_letters
-    assert (letter["event_id"], letter["topic"], letter["offset"]) == (f"{kind}-1", EVENTS, 7)
+    assert (letter["event_id"], letter["member_id"], letter["topic"], letter["offset"]) == (
+        f"{kind}-1", member(kind), EVENTS, 7)
     assert letter["reason"] == (f"{kind} events are made by the engine itself and are accepted only from "
                                 f"{ENGINE_EVENTS}, which only the engine writes: send purchases, returns and the "
                                 "other input events")
