@@ -218,7 +218,7 @@ def kpis(as_of: datetime | None, period_days: int, by: str | None, as_json: bool
     elif by is None:
         _print_table(found["figures"], f"{settings.clickhouse_database}: program KPIs")
     else:
-        _print_breakdown(found["rows"], by, _program_or_fail(settings.program_file).currency,
+        _print_breakdown(found["rows"], by, found["currency"],
                          f"{settings.clickhouse_database}: KPIs by {by.replace('_', ' ')} as of {found['as_of']}")
 
 

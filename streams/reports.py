@@ -47,7 +47,7 @@ def kpi_report(store: ClickHouseStore, program: Program, as_of: str | None, peri
     when = kpi_time(store, datetime.fromisoformat(as_of) if as_of else None)
     if by is None:
         return {"as_of": f"{when:%Y-%m-%d %H:%M} UTC", "figures": kpi_lines(store, program, when, period_days)}
-    return {"as_of": f"{when:%Y-%m-%d %H:%M} UTC",
+    return {"as_of": f"{when:%Y-%m-%d %H:%M} UTC", "currency": program.currency,
             "rows": queries.breakdown(store, by, when, program.tiers[0].name, program.currency, period_days)}
 
 
