@@ -26,6 +26,7 @@ from streams.program_file import load_program
 from streams.settings import Settings
 from streams.topics import LEDGER
 
+from . import trace
 from .harness import engine
 
 ONE_TIER = """
@@ -105,8 +106,9 @@ def test_a_killed_worker_loses_nothing_and_counts_nothing_twice(tmp_path: Path, 
             try:
                 wait_stored(e.store, expected, e.sink, running.alive, 180, lambda n: None)
             except TimeoutError as exc:
-                raise AssertionError(f"{exc}; missing: {missing_events(feed, e.store)}; "
-                                     f"worker counts after the restart: {workers_counts(e.settings)}") from exc
+                missing = missing_events(feed, e.store)
+                raise AssertionError(f"{exc}; missing: {missing}; worker counts after the restart: "
+                                     f"{workers_counts(e.settings)}\n{trace.on_kafka(e.bootstrap, missing)}") from exc
             time.sleep(1)  # let any replayed output arrive, so a double count would show
 
         got = {row["entry_id"]: row["points"]
