@@ -63,6 +63,8 @@ class BatchReader:
                         continue
                     if error is not None:
                         raise RuntimeError(f"reading {self._topic}[{partition}]: {error}")
+                    if message.partition() != partition:  # fetched for an earlier read: this consumer is reused
+                        continue
                     offset = message.offset()
                     if end is not None and offset >= end:
                         position = end
