@@ -14,7 +14,7 @@ from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 from schemas.codec import AvroCodec
 from streams.group_offsets import open_member_batch_partitions
 from streams.ingest import Ingest
-from streams.kafka import DeliveryErrors, consume_arrived, consumer_config, producer_config
+from streams.kafka import DeliveryErrors, consume_arrived, consumer_config, offsets_after, producer_config
 from streams.settings import Settings
 from streams.topics import CARDS, DEADLETTER, ENGINE_EVENTS, EVENTS, MEMBER_BATCHES
 
@@ -87,9 +87,10 @@ def run_ingest(bootstrap: str, codec: AvroCodec, settings: Settings, stop: threa
                 producer.produce(CARDS, None, token.encode(), on_delivery=errors)
             producer.flush()
             errors.raise_if_any()
-            # Everything read is passed on: commit without waiting. A commit lost in a crash only means those
-            # events are read again, and applying an event twice changes nothing.
-            consumer.commit(asynchronous=True)
+            # Everything read is passed on: commit it without waiting. A commit lost in a crash only means those
+            # events are read again, and applying an event twice changes nothing. The offsets are named: left to
+            # the client, an asynchronous commit can take in what the next poll hands out before it is passed on.
+            consumer.commit(offsets=offsets_after(messages), asynchronous=True)
     finally:
         consumer.close()
         producer.flush(10)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from typing import Any
+
+from confluent_kafka import TopicPartition
 
 
 def producer_config(bootstrap: str, **extra: Any) -> dict[str, Any]:
@@ -50,6 +53,21 @@ def consume_arrived(consumer: Any, max_messages: int, timeout: float, linger: fl
     if linger:
         time.sleep(linger)
     return [first, *consumer.consume(max_messages - 1, 0)] if max_messages > 1 else [first]
+
+
+def offsets_after(messages: Iterable[Any]) -> list[TopicPartition]:
+    """The offsets to commit once ``messages`` are dealt with: each partition's last offset + 1.
+
+    ``commit()`` without offsets commits what the consumer has handed out when
+    the client's own thread gets to the commit, which can be after the next
+    ``poll()``: an asynchronous commit would then take in messages not yet
+    passed on, and a crash would lose them (librdkafka issue 4534).
+    """
+    last: dict[tuple[str, int], int] = {}
+    for message in messages:
+        key = (message.topic(), message.partition())
+        last[key] = max(last.get(key, -1), message.offset())
+    return [TopicPartition(topic, partition, offset + 1) for (topic, partition), offset in last.items()]
 
 
 def produce_waiting(producer: Any, topic: str, value: bytes, key: bytes | None = None, **options: Any) -> None:
