@@ -29,6 +29,7 @@ from processors.events import (
     MemberSegments,
     Purchase,
 )
+from processors.holdout import held_out
 from processors.money import format_multiplier, format_points
 from processors.outputs import AWARD_SUFFIX, CLAIM_SUFFIX, Activity, Decision, FollowUp, LedgerReason, Output, Trigger
 from processors.points import available_at, credit
@@ -42,6 +43,8 @@ def campaign_points(state: MemberState, event: Purchase, tier: TierStep, points:
     """The entries and triggers of the campaigns ``event`` earns from, and the campaign points in all."""
     outputs: list[Output] = []
     total = 0
+    if held_out(event.member_id, rules.holdout_bp):
+        return outputs, total
     for campaign in rules.campaigns:
         if not _targets(campaign, state, event, tier, spent_minor):
             continue

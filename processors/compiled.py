@@ -89,6 +89,7 @@ class CompiledProgram:
     repeat_favourites: RepeatFavourites | None
     cross_sell: tuple[CrossSell, ...]
     cross_sell_categories: frozenset[str]  # the categories cross-sell rules name: a member's purchases of them count
+    holdout_bp: int  # the share of members who get no campaign points and no offers (``holdout``)
     expiry: Expiry | None
     lots: bool  # points expire by age, so the state keeps them in lots by expiry day
     tier_review: TierReview | None
@@ -243,6 +244,7 @@ def _compile(program: Program) -> CompiledProgram:
         repeat_favourites=program.repeat_favourites,
         cross_sell=program.cross_sell,
         cross_sell_categories=frozenset(c for rule in program.cross_sell for c in (rule.bought, rule.suggest)),
+        holdout_bp=program.holdout_bp,
         expiry=program.expiry,
         lots=program.expiry is not None and program.expiry.by_age,
         tier_review=program.tier_review,

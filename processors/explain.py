@@ -6,7 +6,7 @@ uses, so what a member is told matches what the ledger will say.
 
 from __future__ import annotations
 
-from processors.money import format_money, format_multiplier, format_points
+from processors.money import format_money, format_multiplier, format_percent, format_points
 from processors.program import BASIS_POINTS, Campaign, Expiry, Program
 
 
@@ -66,6 +66,10 @@ def explain(program: Program) -> list[str]:
     nudges = _nudges(program)
     if nudges:
         paragraphs.append(nudges)
+    if program.holdout_bp and (program.campaigns or nudges):
+        paragraphs.append(f"To learn what our offers are worth, about {format_percent(program.holdout_bp)} of members, "
+                          "picked at random, get no campaign points and no offers; they earn everything else as "
+                          "everyone does.")
     if program.causes:
         paragraphs.append("You can give your points to " + ", ".join(c.name for c in program.causes) + ".")
     if program.pending_days:

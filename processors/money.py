@@ -64,5 +64,10 @@ def format_multiplier(multiplier_bp: int) -> str:
     return f"x{whole}.{fraction:04d}".rstrip("0")
 
 
+def format_percent(basis_points: int) -> str:
+    """``425`` -> ``"4.25 %"``: a rate in basis points, as computed (rounded down)."""
+    return f"{basis_points // 100}.{basis_points % 100:02d} %"
+
+
 def format_points(points: int) -> str:
     return f"{points:,} point" if abs(points) == 1 else f"{points:,} points"

@@ -12,6 +12,7 @@ member is not nudged twice for the same thing.
   ``suggest`` (a bike, but no helmet). An order with both suggests nothing.
 
 Returns take nothing back: these are moments to talk to the member, not balances.
+Members in the program's holdout get none of them (see ``holdout``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from datetime import timedelta
 
 from processors.compiled import CompiledProgram
 from processors.events import ClockTick, Purchase
+from processors.holdout import held_out
 from processors.outputs import Output, Trigger
 from processors.state import MemberState
 
@@ -31,6 +33,8 @@ def purchase_nudges(state: MemberState, event: Purchase, rules: CompiledProgram)
         state.last_purchase_at = event.occurred_at
         state.win_back_sent = False
     outputs: list[Output] = []
+    if held_out(event.member_id, rules.holdout_bp):
+        return outputs
     if rules.repeat_favourites is not None:
         outputs += _repeat_favourites(state, event, rules)
     if rules.cross_sell:
@@ -41,7 +45,7 @@ def purchase_nudges(state: MemberState, event: Purchase, rules: CompiledProgram)
 def win_back(state: MemberState, event: ClockTick, rules: CompiledProgram) -> list[Output]:
     """The win-back trigger, if the member's last purchase is ``inactive_days`` before the tick and none was sent."""
     policy, last = rules.win_back, state.last_purchase_at
-    if policy is None or last is None or state.win_back_sent:
+    if policy is None or last is None or state.win_back_sent or held_out(event.member_id, rules.holdout_bp):
         return []
     if event.occurred_at - last < timedelta(days=policy.inactive_days):
         return []

@@ -324,6 +324,14 @@ class Program(_Rules):
         default=0, description="what a point costs the program, in minor units of its currency (0: not valued); "
         "finance reads the liability's value and the reward cost rate with it"
     )
+    holdout_bp: NonNegativeInt = Field(
+        default=0, le=BASIS_POINTS // 2, description="the share of members, picked at random, who get no campaign "
+        "points and no offers: the control group campaign ROI is measured against (0: none; at most half)"
+    )
+    gross_margin_bp: NonNegativeInt = Field(
+        default=0, le=BASIS_POINTS, description="the retailer's gross margin on net sales, for campaign ROI "
+        "(0: not given)"
+    )
     return_after_spend: Literal["negative_balance", "cap_at_zero"] = Field(
         default="negative_balance", description="a return of points already spent: take them all, or only down to zero"
     )

@@ -40,6 +40,10 @@ class Panel:
     height: int = 5
     description: str = ""
     valued: bool = False  # shown only when the program gives a point a value
+    held_out: bool = False  # shown only when the program holds members out of campaigns and offers
+
+    def shown_for(self, program: Program) -> bool:
+        return bool((program.point_value_minor or not self.valued) and (program.holdout_bp or not self.held_out))
 
 
 PANELS = (
@@ -55,6 +59,13 @@ PANELS = (
     Panel("Reward cost rate", "stat", queries.REWARD_COST_SQL,
           "cost_rate_bp {percent} AS `cost %`, cost_minor {money} AS cost, net_spend_minor {money} AS `net spend`",
           8, 4, "What the points earned in the period cost, against the members' net spend in it", valued=True),
+    Panel("Campaign ROI against the holdout", "table", queries.CAMPAIGN_RETURN_SQL,
+          "if(roi_bp IS NULL, NULL, roi_bp {percent}) AS `ROI %`, members, holdout_members AS `held out`, "
+          "spend_per_member_minor {money} AS `spend a member`, holdout_spend_per_member_minor {money} AS "
+          "`spend a held-out member`, incremental_margin_minor {money} AS `extra margin`, cost_minor {money} AS "
+          "`campaign points cost`", 24, 4,
+          "Members against the holdout, who get no campaign points or offers: the margin on what members spent "
+          "beyond the holdout's rate, less the campaign points' cost, against that cost", held_out=True),
     Panel("Points outstanding, valued", "stat", queries.PROGRAM_SQL,
           "points_outstanding * {point_value} {money} AS `liability`", 4, 4, valued=True),
     Panel("Churn risk", "piechart", queries.CHURN_RISK_SQL, "churn_risk, members", 6, 8,
@@ -93,6 +104,8 @@ def grafana_sql(panel: Panel, database: str, program: Program) -> str:
     scale = f"/ {10 ** minor_digits(currency)}" if minor_digits(currency) else ""
     columns = panel.columns.replace("{money}", scale).replace("{percent}", "/ 100").replace("{point_value}", value)
     sql = panel.sql.replace("$db", quote_ident(database)).replace("{point_value_minor:UInt64}", value)
+    sql = sql.replace("{holdout_bp:UInt16}", str(program.holdout_bp)).replace("{gross_margin_bp:UInt16}",
+                                                                              str(program.gross_margin_bp))
     sql = sql.replace("{base_tier:String}", _literal(program.tiers[0].name)).replace("{currency:String}",
                                                                                      _literal(currency))
     for parameter, macro in GRAFANA_PARAMETERS.items():
@@ -107,7 +120,7 @@ def _literal(text: str) -> str:
 def dashboard(database: str, program: Program) -> dict[str, Any]:
     """The Grafana dashboard JSON model for one program's database."""
     panels, x, y, row_height = [], 0, 0, 0
-    shown = [panel for panel in PANELS if program.point_value_minor or not panel.valued]
+    shown = [panel for panel in PANELS if panel.shown_for(program)]
     for number, panel in enumerate(shown, 1):
         if x + panel.width > 24:
             x, y, row_height = 0, y + row_height, 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from processors.program import Program
 from sinks.clickhouse import ClickHouseStore
 from sinks.tables import EARNED
 
@@ -18,6 +19,7 @@ __all__ = [
     "BREAKDOWNS",
     "average_order_value",
     "breakdown",
+    "campaign_return",
     "churn",
     "churn_risk",
     "customer_value",
@@ -355,6 +357,52 @@ def reward_cost(store: ClickHouseStore, as_of: datetime, point_value_minor: int,
     net spend in ``currency`` then: ``cost_rate_bp`` is the share of that spend given back as points (rounded down)."""
     return store.rows(REWARD_COST_SQL, _as_of(as_of, period_days, point_value_minor=point_value_minor,
                                               currency=currency))[0]
+
+
+# Members outside the holdout (see processors.holdout) against those in it: what the members spent in the period
+# beyond what they would have at the holdout's rate, the margin on that, and what the campaigns' points cost.
+CAMPAIGN_RETURN_SQL = f"""
+SELECT countIf(NOT held_out) AS members, countIf(held_out) AS holdout_members,
+       toInt64(sumIf(spent_minor, NOT held_out)) AS spend_minor,
+       toInt64(sumIf(spent_minor, held_out)) AS holdout_spend_minor,
+       intDiv(spend_minor, greatest(members, 1)) AS spend_per_member_minor,
+       intDiv(holdout_spend_minor, greatest(holdout_members, 1)) AS holdout_spend_per_member_minor,
+       spend_minor - intDiv(holdout_spend_minor * toInt64(members), greatest(holdout_members, 1))
+           AS incremental_spend_minor,
+       intDiv(incremental_spend_minor * {{gross_margin_bp:UInt16}}, {BASIS_POINTS}) AS incremental_margin_minor,
+       (SELECT sum(points) FROM $db.ledger FINAL
+        WHERE reason = 'campaign' AND occurred_at > {PERIOD_START} AND occurred_at <= {AS_OF}) AS campaign_points,
+       toInt64(campaign_points) * {{point_value_minor:UInt64}} AS cost_minor,
+       if(cost_minor > 0 AND holdout_members > 0,
+          intDiv((incremental_margin_minor - cost_minor) * {BASIS_POINTS}, greatest(cost_minor, 1)), NULL) AS roi_bp
+FROM (
+    SELECT member_id, CRC32(member_id) % {BASIS_POINTS} < {{holdout_bp:UInt16}} AS held_out
+    FROM $db.activity FINAL
+    WHERE event_type = 'enrolled' AND occurred_at <= {AS_OF}
+    GROUP BY member_id
+) AS enrolled
+LEFT JOIN (
+    SELECT member_id, sum(amount_minor) AS spent_minor
+    FROM $db.purchases
+    WHERE currency = {{currency:String}} AND occurred_at > {PERIOD_START} AND occurred_at <= {AS_OF}
+    GROUP BY member_id
+) AS spent USING member_id"""
+
+
+def campaign_return(store: ClickHouseStore, as_of: datetime, program: Program, period_days: int = 90,
+                    ) -> dict[str, Any]:
+    """What campaigns and offers brought in the last ``period_days``, measured against the program's holdout.
+
+    The members outside the holdout spent ``incremental_spend_minor`` more than
+    they would have at the holdout's spend per member; ``incremental_margin_minor``
+    is the program's gross margin on it, and ``roi_bp`` that margin less the
+    campaign points' cost, against the cost (None while nothing was paid or nobody
+    is held out). Net spend is in the program's currency; every division rounds
+    toward zero.
+    """
+    return store.rows(CAMPAIGN_RETURN_SQL, _as_of(
+        as_of, period_days, holdout_bp=program.holdout_bp, gross_margin_bp=program.gross_margin_bp,
+        point_value_minor=program.point_value_minor, currency=program.currency))[0]
 
 
 # Buyers who bought both in the period and before it, and whether their order value grew (compared exactly, by

@@ -362,15 +362,15 @@ def _report(settings: Settings, name: str, **arguments: object) -> Any:
 
 
 def _print_breakdown(rows: list[dict[str, Any]], by: str, currency: str, title: str) -> None:
-    from processors.money import format_money
-    from streams.reports import percent, signed
+    from processors.money import format_money, format_percent
+    from streams.reports import signed
 
     table = Table(by.replace("_", " "), "members", "buyers", "repeat", "orders", "order value", "net per buyer",
                   "points outstanding", "NPS (answers)", title=title)
     for row in rows:
         nps = f"{signed(row['nps_bp'])} ({row['respondents']:,})" if row["respondents"] else "-"
         table.add_row(row["segment"], f"{row['members']:,}", f"{row['buyers']:,}",
-                      percent(row["repeat_rate_bp"]), f"{row['orders']:,}",
+                      format_percent(row["repeat_rate_bp"]), f"{row['orders']:,}",
                       format_money(row["aov_minor"], currency), format_money(row["value_per_buyer_minor"], currency),
                       f"{row['points_outstanding']:,}", nps)
     Console().print(table)

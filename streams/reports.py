@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from processors.money import format_money
+from processors.money import format_money, format_percent
 from processors.program import Program
 from sinks import queries
 from sinks.clickhouse import ClickHouseStore
@@ -87,29 +87,32 @@ def kpi_lines(store: ClickHouseStore, program: Program, as_of: datetime | None =
         "members per tier": tiers,
         "dead letters": f"{summary['dead_letters']:,}",
         "KPI: average order value": aov,
-        "KPI: repeat-purchase rate": f"{percent(repeat['rate_bp'])} of {repeat['buyers']:,} buyers",
+        "KPI: repeat-purchase rate": f"{format_percent(repeat['rate_bp'])} of {repeat['buyers']:,} buyers",
         "KPI: top categories by net spend": top,
         f"KPI: churn ({period_days} days)": (
-            f"{percent(churn['churn_rate_bp'])} of the {churn['cohort']:,} who bought in the {period_days} days "
-            f"before the last {period_days} did not buy again (retention {percent(churn['retention_rate_bp'])})"
+            f"{format_percent(churn['churn_rate_bp'])} of the {churn['cohort']:,} who bought in the {period_days} days "
+            f"before the last {period_days} did not buy again (retention {format_percent(churn['retention_rate_bp'])})"
             if churn["cohort"] else f"nobody bought in the {period_days} days before the last {period_days} yet"),
         "KPI: churn risk": ", ".join(f"{level.replace('_', ' ')} {count:,}" for level, count in risk.items()),
         "KPI: customer value (CLV)": value or "no purchases yet",
-        "KPI: redemption rate": (f"{percent(redeemed['redemption_rate_bp'])} of "
+        "KPI: redemption rate": (f"{format_percent(redeemed['redemption_rate_bp'])} of "
                                  f"{redeemed['points_earned']:,} points earned"),
         "KPI: visit frequency": _visits(visits, period_days),
         "KPI: upsell": (
-            f"{percent(grew['upsell_rate_bp'])} of the {grew['returning_buyers']:,} who bought before and in the last "
-            f"{period_days} days spent more an order; their order value went from "
+            f"{format_percent(grew['upsell_rate_bp'])} of the {grew['returning_buyers']:,} who bought before and in "
+            f"the last {period_days} days spent more an order; their order value went from "
             f"{format_money(grew['earlier_aov_minor'], currency)} to {format_money(grew['recent_aov_minor'], currency)}"
             if grew["returning_buyers"] else f"nobody bought both before and in the last {period_days} days yet"),
     }
     if point_value:
         cost = queries.reward_cost(store, as_of, point_value, currency, period_days)
         lines["KPI: reward cost rate"] = (
-            f"{percent(cost['cost_rate_bp'])}: {cost['points_earned']:,} points worth "
+            f"{format_percent(cost['cost_rate_bp'])}: {cost['points_earned']:,} points worth "
             f"{format_money(cost['cost_minor'], currency)} earned on {format_money(cost['net_spend_minor'], currency)}"
             f" of net spend in the last {period_days} days")
+    if program.holdout_bp:
+        lines["KPI: campaign ROI against the holdout"] = _campaign_return(
+            queries.campaign_return(store, as_of, program, period_days), program, period_days)
     lines["KPI: Net Promoter Score"] = (
         f"{signed(nps['nps_bp'])} from {nps['respondents']:,} members' answers in the last {period_days} days "
         f"({nps['promoters']:,} promoters, {nps['passives']:,} passives, {nps['detractors']:,} detractors)"
@@ -125,6 +128,27 @@ def _customer_value(row: dict[str, Any], period_days: int) -> str:
     return words + (f", {format_money(projected, currency)} projected" if projected is not None else "")
 
 
+def _campaign_return(found: dict[str, Any], program: Program, period_days: int) -> str:
+    """The ROI first, then what it is made of, so a reader can weigh it (a small holdout says little)."""
+    if not found["holdout_members"]:
+        return "nobody is held out yet"
+    currency = program.currency
+    words = (f"the {found['members']:,} members spent {format_money(found['spend_per_member_minor'], currency)} each "
+             f"in the last {period_days} days, the {found['holdout_members']:,} held out "
+             f"{format_money(found['holdout_spend_per_member_minor'], currency)}; "
+             f"{format_money(found['incremental_spend_minor'], currency)} more in all")
+    if program.gross_margin_bp:
+        words += (f", {format_money(found['incremental_margin_minor'], currency)} at the "
+                  f"{format_percent(program.gross_margin_bp)} margin")
+    if program.point_value_minor:
+        words += (f", for {found['campaign_points']:,} campaign points costing "
+                  f"{format_money(found['cost_minor'], currency)}")
+    if found["roi_bp"] is None or not program.gross_margin_bp:
+        return words + (" (give gross_margin_bp and point_value_minor for the ROI)"
+                        if not (program.gross_margin_bp and program.point_value_minor) else "")
+    return f"{signed(found['roi_bp'])} %: {words}"
+
+
 def _visits(visits: dict[str, Any], period_days: int) -> str:
     if not visits["buyers"]:
         return f"nobody bought in the last {period_days} days"
@@ -132,10 +156,6 @@ def _visits(visits: dict[str, Any], period_days: int) -> str:
     gap = visits["median_gap_days"]
     return (f"{tenths // 10}.{tenths % 10} purchases a buyer in the last {period_days} days "
             f"({visits['buyers']:,} buyers)" + (f"; {gap} days between purchases (median)" if gap is not None else ""))
-
-
-def percent(basis_points: int) -> str:
-    return f"{basis_points // 100}.{basis_points % 100:02d} %"
 
 
 def signed(basis_points: int) -> str:

@@ -195,12 +195,13 @@ def test_a_paid_membership_an_assigned_tier_and_a_campaign_reach_clickhouse(tmp_
     def fee(minor: int) -> tuple[str, dict[str, Any]]:
         return ("MembershipPaid", {"membership": "style_plus", "fee_minor": minor, "currency": "SEK"})
 
+    # PAM is not in the example's 5 % holdout (processors.holdout), which gets no campaign points.
     feed: Feed = [
-        (b"app", event("pia-joins", 0, enrol(), member_id="PIA")),
-        (b"app", event("pia-pays", 1, fee(49_900), member_id="PIA")),
-        (b"app", event("pia-pays-too-little", 2, fee(100), member_id="PIA")),
-        (b"web", event("pia-black-friday", 4 * 24 * 60, bought("W1", "tops", 100_000, channel="web"),
-                       member_id="PIA")),  # on 2026-11-27, a Gold member's web order: double points
+        (b"app", event("pam-joins", 0, enrol(), member_id="PAM")),
+        (b"app", event("pam-pays", 1, fee(49_900), member_id="PAM")),
+        (b"app", event("pam-pays-too-little", 2, fee(100), member_id="PAM")),
+        (b"web", event("pam-black-friday", 4 * 24 * 60, bought("W1", "tops", 100_000, channel="web"),
+                       member_id="PAM")),  # on 2026-11-27, a Gold member's web order: double points
         (b"crm", event("ola-joins", 0, enrol(), member_id="OLA")),
         (b"crm", event("ola-vip", 1, ("TierAssigned", {"tier": "Platinum", "until": None, "note": "press"}),
                        member_id="OLA")),
@@ -212,16 +213,16 @@ def test_a_paid_membership_an_assigned_tier_and_a_campaign_reach_clickhouse(tmp_
         changes = e.store.rows("SELECT member_id, from_tier, to_tier, reason FROM $db.tier_changes FINAL "
                                "ORDER BY member_id")
         assert [(x["member_id"], x["from_tier"], x["to_tier"]) for x in changes] == [
-            ("OLA", "Silver", "Platinum"), ("PIA", "Silver", "Gold")]
+            ("OLA", "Silver", "Platinum"), ("PAM", "Silver", "Gold")]
         assert changes[0]["reason"] == "assigned: press"
         assert changes[1]["reason"].startswith("Style Plus membership until ")
         activity = e.store.rows("SELECT member_id, amount_minor FROM $db.activity FINAL "
                                 "WHERE event_type IN ('membership_fee', 'segments') ORDER BY member_id")
-        assert activity == [{"member_id": "OLA", "amount_minor": 0}, {"member_id": "PIA", "amount_minor": 49_900}]
+        assert activity == [{"member_id": "OLA", "amount_minor": 0}, {"member_id": "PAM", "amount_minor": 49_900}]
         letters = e.store.rows("SELECT reason FROM $db.dead_letters FINAL")
         assert [x["reason"] for x in letters] == [
             "Style Plus costs 499.00 SEK, but 1.00 SEK was paid: send the membership's fee in the program's currency"]
-        assert [(x["reason"], x["points"]) for x in ledger_of(e.store, "PIA", 3)] == [
+        assert [(x["reason"], x["points"]) for x in ledger_of(e.store, "PAM", 3)] == [
             ("welcome", 100), ("purchase", 125), ("campaign", 125)]
 
 

@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from grafana_panels import panel_rows
 from stored_records import store_records
 
 from sinks import queries
@@ -247,18 +248,7 @@ def test_loyalty_kpis_by_segment_prints_a_row_per_segment(store: ClickHouseStore
 
 def test_the_grafana_dashboard_shows_the_same_figures_as_loyalty_kpis(store: ClickHouseStore) -> None:
     board = dashboard(store.database, parse_program(PROGRAM, "a test program"))
-    start, end = (int(when.timestamp() * 1000) for when in (AS_OF - dt.timedelta(days=90), AS_OF))
-    shown: dict[str, list[dict[str, Any]]] = {}
-    for panel in board["panels"]:
-        [target] = panel["targets"]
-        assert target["datasource"] == panel["datasource"] == {"type": "grafana-clickhouse-datasource",
-                                                                "uid": "${datasource}"}
-        assert panel["gridPos"]["x"] + panel["gridPos"]["w"] <= 24
-        # What the ClickHouse plugin sends for the range [AS_OF - 90 days, AS_OF] and a 90-day period.
-        sql = (target["rawSql"].replace("$__toTime_ms", f"fromUnixTimestamp64Milli({end})")
-               .replace("$__fromTime_ms", f"fromUnixTimestamp64Milli({start})").replace("${period_days}", "90"))
-        assert "{" not in sql and "$" not in sql, sql
-        shown[panel["title"]] = store.rows(sql)
+    shown = panel_rows(store, board, AS_OF)
     assert shown["Churn"] == [{"churn %": 50.0, "cohort": 2}]
     assert shown["Net Promoter Score"] == [{"NPS": 25.0, "answers": 4}]
     assert shown["Redemption rate"] == [{"redeemed %": 30.0}]
