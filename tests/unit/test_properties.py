@@ -94,6 +94,7 @@ PROGRAM = club(
     memberships=(Membership(id="plus", name="Plus", fee_minor=9_900, tier="Gold", months=1, warn_days=5),),
     dedup_window_days=40,
     return_window_days=30,
+    holdout_bp=2_000,  # holds cecilia out of campaigns and offers (CRC-32 mod 10,000: 1,791), not anna or bob
 )
 SKUS = (None, None, None, "sku-shoes-limited", "sku-delivery")
 SPENDING = (LedgerReason.REDEMPTION, LedgerReason.REDEMPTION_CANCELLED, LedgerReason.DONATION)
