@@ -143,9 +143,10 @@ def _campaign_return(found: dict[str, Any], program: Program, period_days: int) 
     if program.point_value_minor:
         words += (f", for {found['campaign_points']:,} campaign points costing "
                   f"{format_money(found['cost_minor'], currency)}")
-    if found["roi_bp"] is None or not program.gross_margin_bp:
-        return words + (" (give gross_margin_bp and point_value_minor for the ROI)"
-                        if not (program.gross_margin_bp and program.point_value_minor) else "")
+    if not (program.gross_margin_bp and program.point_value_minor):
+        return words + " (give gross_margin_bp and point_value_minor for the ROI)"
+    if found["roi_bp"] is None:
+        return words + "; no ROI without campaign points in the period"
     return f"{signed(found['roi_bp'])} %: {words}"
 
 

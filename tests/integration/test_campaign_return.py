@@ -83,6 +83,12 @@ def test_the_members_spend_beyond_the_holdouts_rate_against_what_the_campaigns_c
         8.0, 2, 108.0, 100.0)
     assert "Campaign ROI against the holdout" not in panel_rows(
         store, dashboard(store.database, PROGRAM.model_copy(update={"holdout_bp": 0})), AS_OF)
+    quiet = kpi_lines(store, PROGRAM, AS_OF.replace(year=2027))["KPI: campaign ROI against the holdout"]
+    assert quiet.endswith("0.00 SEK more in all, 0.00 SEK at the 40.00 % margin, for 0 campaign points costing "
+                          "0.00 SEK; no ROI without campaign points in the period")
+    unpriced = kpi_lines(store, PROGRAM.model_copy(update={"gross_margin_bp": 0}), AS_OF)
+    assert unpriced["KPI: campaign ROI against the holdout"].endswith(
+        "(give gross_margin_bp and point_value_minor for the ROI)")
     nobody_held = queries.campaign_return(store, AS_OF, PROGRAM.model_copy(update={"holdout_bp": 0}))
     assert (nobody_held["holdout_members"], nobody_held["roi_bp"]) == (0, None)
 
