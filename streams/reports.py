@@ -136,7 +136,8 @@ def _campaign_return(found: dict[str, Any], program: Program, period_days: int) 
     words = (f"the {found['members']:,} members spent {format_money(found['spend_per_member_minor'], currency)} each "
              f"in the last {period_days} days, the {found['holdout_members']:,} held out "
              f"{format_money(found['holdout_spend_per_member_minor'], currency)}; "
-             f"{format_money(found['incremental_spend_minor'], currency)} more in all")
+             f"{format_money(abs(found['incremental_spend_minor']), currency)} "
+             f"{'less' if found['incremental_spend_minor'] < 0 else 'more'} in all")
     if program.gross_margin_bp:
         words += (f", {format_money(found['incremental_margin_minor'], currency)} at the "
                   f"{format_percent(program.gross_margin_bp)} margin")
