@@ -7,7 +7,8 @@ several stores (e.g. one random database per test) can share one chDB client.
 
 Inserts hand ClickHouse Avro object containers (``FORMAT Avro``): ClickHouse reads
 the messages' Avro itself, so no row is decoded or re-encoded in Python. No retry
-here: the caller (the sink loop) only commits its offsets after ``insert`` returned.
+here: the caller (the sink loop) tries again and commits its offsets only after
+``insert`` returned.
 """
 
 from __future__ import annotations
@@ -19,10 +20,20 @@ from typing import Any
 
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import ClickHouseError
 
 from sinks.tables import MEMBER_TABLES, TABLES_BY_TOPIC, Table, create_statements, quote_ident
 
-__all__ = ["ClickHouseStore", "connect"]
+__all__ = ["STORE_ERRORS", "ClickHouseStore", "connect", "error_summary"]
+
+# What a ClickHouse that is down, unreachable or refusing a statement raises: worth trying again later.
+STORE_ERRORS: tuple[type[Exception], ...] = (ClickHouseError, OSError)
+
+
+def error_summary(exc: Exception) -> str:
+    """The error's type and first line: ClickHouse adds pages of stack trace."""
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0] if lines else ''}"[:300]
 
 
 # Missing fields (written before they existed) take the column default. One thread an insert: small frequent

@@ -7,7 +7,7 @@ nothing. Members are the enrolled ones the analytics store knows.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sinks.clickhouse import ClickHouseStore
@@ -29,16 +29,24 @@ def tick_events(members: list[str], at: datetime) -> list[tuple[bytes, dict[str,
 
 
 class DailyTicks:
-    """Says when the day's ticks are due: once per UTC day, from ``hour`` on."""
+    """Says when the day's ticks are due: once per UTC day, from ``hour`` on, and again after a failed send."""
+
+    RETRY_AFTER = timedelta(minutes=1)
 
     def __init__(self, hour: int) -> None:
         self._hour = hour
         self._sent_for: str | None = None
+        self._retry_at: datetime | None = None
 
     def due(self, now: datetime) -> bool:
         now = now.astimezone(UTC)
         day = now.date().isoformat()
-        if now.hour < self._hour or self._sent_for == day:
+        if now.hour < self._hour or self._sent_for == day or (self._retry_at is not None and now < self._retry_at):
             return False
         self._sent_for = day
         return True
+
+    def failed(self, now: datetime) -> None:
+        """The ticks due at ``now`` could not be sent: they are due again a minute later."""
+        self._sent_for = None
+        self._retry_at = now + self.RETRY_AFTER

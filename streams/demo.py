@@ -16,7 +16,7 @@ from processors.outputs import FOLLOW_UP_SUFFIXES
 from processors.program import Program
 from schemas.codec import AvroCodec
 from schemas.registry import registry_for
-from sinks.clickhouse import ClickHouseStore
+from sinks.clickhouse import STORE_ERRORS, ClickHouseStore, error_summary
 from streams.clock_ticks import DailyTicks, enrolled_members, tick_events
 from streams.demo_feed import synthetic_day
 from streams.kafka import DeliveryErrors, produce_waiting, producer_config
@@ -87,8 +87,8 @@ def wait_stored(store: ClickHouseStore, expected: int, sink: RunningSink, engine
         if now >= expected and sink.loop.idle_seconds() >= SINK_QUIET_SECONDS:
             return
         if time.monotonic() > deadline:
-            raise TimeoutError(f"{expected - now} of {expected} events not stored after {timeout:.0f} s; "
-                               "see logs/ in the data directory")
+            why = f"the sink is {sink.loop.outage}" if sink.loop.outage else "see logs/ in the data directory"
+            raise TimeoutError(f"{expected - now} of {expected} events not stored after {timeout:.0f} s; {why}")
         time.sleep(0.2)
 
 
@@ -143,9 +143,15 @@ def run_engine(settings: Settings, console: Console) -> None:
                 while engine.alive() and not sink.error:
                     now = datetime.now(UTC)
                     if ticks.due(now):
-                        members = enrolled_members(store)
-                        produce(bootstrap, codec, tick_events(members, now), lambda n: None, ENGINE_EVENTS)
-                        console.print(f"{now:%Y-%m-%d %H:%M} UTC: clock ticks sent to {len(members):,} members")
+                        try:
+                            members = enrolled_members(store)
+                        except STORE_ERRORS as exc:
+                            ticks.failed(now)
+                            console.print(f"{now:%Y-%m-%d %H:%M} UTC: no clock ticks yet, ClickHouse did not say "
+                                          f"who the members are ({error_summary(exc)}); trying again in a minute")
+                        else:
+                            produce(bootstrap, codec, tick_events(members, now), lambda n: None, ENGINE_EVENTS)
+                            console.print(f"{now:%Y-%m-%d %H:%M} UTC: clock ticks sent to {len(members):,} members")
                     time.sleep(1)
             except KeyboardInterrupt:
                 console.print("Stopping ...")

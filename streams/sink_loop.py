@@ -4,20 +4,32 @@ Messages go to ClickHouse as they are (Avro, read by ClickHouse itself) when a
 batch is full or old enough, and offsets are committed
 only after ClickHouse has stored them; a replay after a crash re-inserts rows
 whose deterministic ids the ReplacingMergeTree tables fold together.
+
+ClickHouse being away (a restart, the network) does not stop the engine: the
+rewards and triggers other systems wait for go on. The sink keeps its batch,
+pauses its partitions and tries again, waiting longer each time, commits
+nothing meanwhile, and says so (``outage``: /health and /metrics report it).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from itertools import chain
+from typing import Any
 
 from confluent_kafka import Consumer
 
 from schemas.codec import AvroCodec
-from sinks.clickhouse import ClickHouseStore
-from streams.kafka import consume_arrived, consumer_config
+from sinks.clickhouse import STORE_ERRORS, ClickHouseStore, error_summary
+from streams.kafka import consume_arrived, consumer_config, offsets_after
 from streams.topics import ACTIVITY, DEADLETTER, ERASURES, LEDGER, REWARDS, SETTLEMENTS, TIERS, TRIGGERS
+
+log = logging.getLogger(__name__)
 
 SINK_GROUP = "loyalty-sink"
 SINK_TOPICS = (LEDGER, REWARDS, TRIGGERS, TIERS, ACTIVITY, SETTLEMENTS, DEADLETTER, ERASURES)
@@ -25,71 +37,154 @@ SINK_TOPICS = (LEDGER, REWARDS, TRIGGERS, TIERS, ACTIVITY, SETTLEMENTS, DEADLETT
 # it on another topic, so the sink deletes again soon after, and then every few minutes (after a restart, at once).
 SWEEP_AGAIN_SECONDS = 5.0
 SWEEP_EVERY_SECONDS = 300.0
+# A write ClickHouse refused is tried again after 1 s, then 2, 4, ... and at most every 30 s.
+RETRY_FIRST_SECONDS = 1.0
+RETRY_MAX_SECONDS = 30.0
+
+
+@dataclass
+class Outage:
+    """ClickHouse has refused every write since ``since``."""
+
+    since: datetime
+    attempts: int
+    error: str
+
+    def __str__(self) -> str:
+        return (f"retrying: ClickHouse has stored nothing since {self.since:%Y-%m-%d %H:%M:%S} UTC "
+                f"({self.attempts} attempts): {self.error}")
 
 
 class SinkLoop:
     def __init__(self, bootstrap: str, codec: AvroCodec, store: ClickHouseStore,
-                 batch_rows: int, flush_ms: int, fetch_wait_ms: int = 10) -> None:
+                 batch_rows: int, flush_ms: int, fetch_wait_ms: int = 10,
+                 retry_first_seconds: float = RETRY_FIRST_SECONDS) -> None:
         self._codec = codec
         self._store = store
         self._batch_rows = batch_rows
         self._flush_seconds = flush_ms / 1000
+        self._retry_first_seconds = retry_first_seconds
         # Rows wait for a flush up to flush_ms anyway: fetching much more often than that only costs the broker
         # (the sink reads every output partition, and some brokers answer a waiting fetch only at set points).
         fetch_wait_ms = max(fetch_wait_ms, flush_ms // 4)
         self._consumer = Consumer(consumer_config(bootstrap, SINK_GROUP, **{"fetch.wait.max.ms": fetch_wait_ms}))
-        self._pending: dict[str, list[bytes]] = defaultdict(list)
+        self._pending: dict[str, list[Any]] = defaultdict(list)  # the messages not stored yet, by topic
         self._pending_rows = 0
         self._oldest = 0.0
         self._last_received = time.monotonic()
         self._next_sweep = 0.0
         self.rows_written = 0
+        self.failed_writes = 0
+        self.outage: Outage | None = None
 
     def idle_seconds(self) -> float:
         """How long ago the sink last received or stored rows (0 while rows wait to be written)."""
         return 0.0 if self._pending_rows else time.monotonic() - self._last_received
 
+    def failing_seconds(self) -> float:
+        """How long ClickHouse has refused every write (0 while writes succeed)."""
+        return 0.0 if self.outage is None else (datetime.now(UTC) - self.outage.since).total_seconds()
+
     def run(self, stop: threading.Event) -> None:
         self._consumer.subscribe(list(SINK_TOPICS))
         try:
             while not stop.is_set():
-                self.poll_once()
-            self.flush()
+                self.poll_once(stop)
+            self.flush(stop)
         finally:
             self._consumer.close()
 
-    def poll_once(self) -> None:
+    def poll_once(self, stop: threading.Event) -> None:
         messages = consume_arrived(self._consumer, self._batch_rows, min(self._flush_seconds, 0.1))
         if messages:
             self._last_received = time.monotonic()
+        self._take(messages)
+        if self._pending_rows >= self._batch_rows or (
+            self._pending_rows and time.monotonic() - self._oldest >= self._flush_seconds
+        ):
+            self.flush(stop)
+        if time.monotonic() >= self._next_sweep:
+            self._sweep()
+
+    def _take(self, messages: list[Any]) -> None:
         for message in messages:
             error = message.error()
             if error is not None:
                 raise RuntimeError(f"sink consumer: {error}")
             if not self._pending_rows:
                 self._oldest = self._last_received
-            self._pending[message.topic()].append(message.value())
+            self._pending[message.topic()].append(message)
             self._pending_rows += 1
-        if self._pending_rows >= self._batch_rows or (
-            self._pending_rows and time.monotonic() - self._oldest >= self._flush_seconds
-        ):
-            self.flush()
-        if time.monotonic() >= self._next_sweep:
+
+    def _sweep(self) -> None:
+        try:
             self._store.forget_erased()
+        except STORE_ERRORS as exc:
+            log.warning("cannot delete erased members' rows in ClickHouse now (%s); trying again in %.0f s",
+                        error_summary(exc), SWEEP_AGAIN_SECONDS)
+            self._next_sweep = time.monotonic() + SWEEP_AGAIN_SECONDS
+        else:
             self._next_sweep = time.monotonic() + SWEEP_EVERY_SECONDS
 
-    def flush(self) -> None:
-        if not self._pending_rows:
-            return
-        try:
-            for topic, values in self._pending.items():
-                self._store.insert(topic, self._codec.containers(values, self._store.table_for(topic).contract))
-            if ERASURES in self._pending:
-                self._store.forget_erased()
-                self._next_sweep = min(self._next_sweep, time.monotonic() + SWEEP_AGAIN_SECONDS)
-            self._consumer.commit(asynchronous=False)
+    def flush(self, stop: threading.Event) -> None:
+        """Store the rows waiting and commit their offsets, trying again while ClickHouse refuses them.
+
+        Between tries the partitions are paused (the consumer stays in its
+        group, no message comes) and the wait doubles, up to
+        ``RETRY_MAX_SECONDS``. A try after a refused one writes every row
+        again, which the tables fold together. Once ``stop`` is set there is one
+        try left: rows not stored then are read again at the next start.
+        """
+        wait = self._retry_first_seconds
+        while self._pending_rows:
+            try:
+                self._store_pending()
+            except STORE_ERRORS as exc:
+                self._refused(exc, wait)
+                if stop.is_set():
+                    log.warning("stopping with %s rows not stored in ClickHouse: they are read again at the next "
+                                "start", self._pending_rows)
+                    return
+                self._wait_paused(wait, stop)
+                wait = min(2 * wait, RETRY_MAX_SECONDS)
+                continue
             self.rows_written += self._pending_rows
             self._last_received = time.monotonic()  # idle counts from when the rows are stored
-        finally:
             self._pending.clear()
             self._pending_rows = 0
+            if self.outage is not None:
+                log.warning("ClickHouse stores rows again, after %s refused attempts", self.outage.attempts)
+                self.outage = None
+                self._consumer.resume(self._consumer.assignment())
+
+    def _store_pending(self) -> None:
+        for topic, messages in self._pending.items():
+            contract = self._store.table_for(topic).contract
+            self._store.insert(topic, self._codec.containers([message.value() for message in messages], contract))
+        if ERASURES in self._pending:
+            self._store.forget_erased()
+            self._next_sweep = min(self._next_sweep, time.monotonic() + SWEEP_AGAIN_SECONDS)
+        self._consumer.commit(offsets=offsets_after(chain.from_iterable(self._pending.values())),
+                              asynchronous=False)
+
+    def _refused(self, exc: Exception, wait: float) -> None:
+        self.failed_writes += 1
+        error = error_summary(exc)
+        if self.outage is None:
+            self.outage = Outage(datetime.now(UTC), 0, error)
+        self.outage.attempts += 1
+        self.outage.error = error
+        log.warning("ClickHouse did not store %s rows (%s attempts): %s; trying again in %.0f s",
+                    self._pending_rows, self.outage.attempts, error, wait)
+
+    def _wait_paused(self, seconds: float, stop: threading.Event) -> None:
+        """Wait ``seconds`` (less if ``stop`` is set) with every partition paused.
+
+        Polling meanwhile keeps the consumer in its group. Paused partitions
+        hand out nothing; a partition a rebalance just assigned may, and what it
+        hands out joins the rows waiting.
+        """
+        self._consumer.pause(self._consumer.assignment())
+        deadline = time.monotonic() + seconds
+        while not stop.is_set() and (left := deadline - time.monotonic()) > 0:
+            self._take(consume_arrived(self._consumer, self._batch_rows, min(left, 0.1)))

@@ -3,11 +3,13 @@
 ``loyalty run`` serves them on ``LOYALTY_STATUS_HOST``:``LOYALTY_STATUS_PORT``:
 
 - ``GET /health``: 200 and ``{"status": "ok", ...}`` while ingest, every worker and the
-  ClickHouse sink run; 503 and what stopped otherwise (a liveness probe restarts it).
+  ClickHouse sink run; 200 and ``"degraded"`` while ClickHouse refuses the sink's writes
+  (the engine goes on, the sink tries again: restarting would not help); 503 and what
+  stopped otherwise (a liveness probe restarts it).
 - ``GET /metrics``: Prometheus text. ``loyalty_up``; each worker's counts from its progress
   page as counters (``loyalty_worker_applied_total{worker="worker"}``: events applied,
-  duplicates, refusals, member batches, ...); the rows the sink stored and how long it has
-  had nothing to store.
+  duplicates, refusals, member batches, ...); the rows the sink stored, how long it has
+  had nothing to store, and how long and how often ClickHouse has refused its writes.
 
 Counts only: no member id or event content is ever exposed here.
 """
@@ -32,11 +34,15 @@ StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 
 
 def health(engine: EngineProcesses, sink: RunningSink) -> dict[str, Any]:
-    """``status`` ok or failing, and the state of each part."""
+    """``status`` ok, degraded (ClickHouse refuses writes) or failing (a part stopped), and each part's state."""
     parts = {name: "running" if alive else "stopped" for name, alive in engine.states().items()}
-    parts["sink"] = f"stopped: {sink.error[0]!r}" if sink.error else "running"
-    failing = any(state != "running" for state in parts.values())
-    return {"status": "failing" if failing else "ok", **parts}
+    outage = sink.loop.outage
+    parts["sink"] = f"stopped: {sink.error[0]!r}" if sink.error else str(outage) if outage else "running"
+    if any(state.startswith("stopped") for state in parts.values()):
+        status = "failing"
+    else:
+        status = "degraded" if outage else "ok"
+    return {"status": status, **parts}
 
 
 class EngineCollector:
@@ -47,7 +53,7 @@ class EngineCollector:
 
     def collect(self) -> Iterator[Metric]:
         up = GaugeMetricFamily("loyalty_up", "1 while ingest, every worker and the ClickHouse sink run")
-        up.add_metric([], 1.0 if health(self._engine, self._sink)["status"] == "ok" else 0.0)
+        up.add_metric([], 0.0 if health(self._engine, self._sink)["status"] == "failing" else 1.0)
         yield up
         counters: dict[str, CounterMetricFamily] = {}
         for index in range(self._settings.workers):
@@ -63,6 +69,13 @@ class EngineCollector:
         idle = GaugeMetricFamily("loyalty_sink_idle_seconds", "seconds since the sink last received or stored rows")
         idle.add_metric([], self._sink.loop.idle_seconds())
         yield idle
+        failing = GaugeMetricFamily("loyalty_sink_failing_seconds",
+                                    "seconds ClickHouse has refused every write of the sink (0 while it stores)")
+        failing.add_metric([], self._sink.loop.failing_seconds())
+        yield failing
+        failed = CounterMetricFamily("loyalty_sink_failed_writes", "writes ClickHouse refused since the sink started")
+        failed.add_metric([], float(self._sink.loop.failed_writes))
+        yield failed
 
     def _worker_counts(self, index: int) -> dict[str, int]:
         url = f"http://127.0.0.1:{self._settings.worker_web_port_of(index)}/progress/"
@@ -82,7 +95,7 @@ def status_app(settings: Settings, engine: EngineProcesses, sink: RunningSink) -
     def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == "/health":
             found = health(engine, sink)
-            start_response("200 OK" if found["status"] == "ok" else "503 Service Unavailable",
+            start_response("503 Service Unavailable" if found["status"] == "failing" else "200 OK",
                            [("Content-Type", "application/json")])
             return [json.dumps(found).encode()]
         return metrics(environ, start_response)  # type: ignore[no-any-return]

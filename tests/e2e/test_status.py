@@ -1,4 +1,4 @@
-"""/health and /metrics of a running engine: real worker and sink counts, and a failing part is reported."""
+"""/health and /metrics of a running engine: real worker and sink counts, a ClickHouse outage, a failing part."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import re
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,13 @@ def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
             for family in text_string_to_metric_families(text) for s in family.samples}
 
 
+def wait_until(condition: Callable[[], bool], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
 def test_health_and_metrics_follow_the_engine(tmp_path: Path, chdb_client: Any, ch_database: str) -> None:
     with engine(tmp_path, chdb_client, ch_database) as e:
         settings = e.settings.model_copy(update={"status_port": free_ports(1)})
@@ -61,11 +69,27 @@ def test_health_and_metrics_follow_the_engine(tmp_path: Path, chdb_client: Any, 
             alerted = set(re.findall(r"loyalty_\w+", (DEPLOY / "alerts.yml").read_text()))
             assert alerted <= {name for name, _ in found}, "deploy/alerts.yml names a metric the engine lacks"
 
+            # ClickHouse loses the ledger table: the engine goes on, the sink keeps trying, /health says so
+            e.store.client.command(e.store.sql("DETACH TABLE $db.ledger"))
+            produce(e.bootstrap, e.codec, [(b"web", event("buy-9", 9, purchase("O9", ("tops", 10_000)),
+                                                          member_id="M1"))], lambda n: None)
+            wait_until(lambda: json.loads(get(f"{base}/health")[1])["status"] == "degraded")
+            status, body = get(f"{base}/health")
+            assert status == 200  # restarting would not bring ClickHouse back: no liveness failure
+            assert json.loads(body)["sink"].startswith("retrying: ClickHouse has stored nothing since ")
+            found = samples(get(f"{base}/metrics")[1])
+            assert found[("loyalty_up", ())] == 1
+            assert found[("loyalty_sink_failing_seconds", ())] > 0
+            assert found[("loyalty_sink_failed_writes_total", ())] >= 1
+            e.store.client.command(e.store.sql("ATTACH TABLE $db.ledger"))
+            wait_stored(e.store, len(feed) + 1, e.sink, running.alive, 60, lambda n: None)
+            wait_until(lambda: get(f"{base}/health")[0] == 200 and e.sink.loop.outage is None)
+            assert e.store.scalar("SELECT count() FROM $db.ledger FINAL WHERE event_id = 'buy-9'") == 1
+            assert samples(get(f"{base}/metrics")[1])[("loyalty_sink_failing_seconds", ())] == 0
+
             running.children["worker"].kill()
             running.children["worker"].wait()
-            deadline = time.monotonic() + 10
-            while (found := get(f"{base}/health"))[0] == 200 and time.monotonic() < deadline:
-                time.sleep(0.1)
-            assert found[0] == 503
+            wait_until(lambda: get(f"{base}/health")[0] == 503)
+            found = get(f"{base}/health")
             assert json.loads(found[1])["worker"] == "stopped" and json.loads(found[1])["status"] == "failing"
             assert samples(get(f"{base}/metrics")[1])[("loyalty_up", ())] == 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from builders import Member, club, kr, line
 
@@ -85,6 +85,8 @@ def test_the_scheduler_ticks_once_a_day_from_its_hour_with_ids_naming_member_and
     days = [datetime(2026, 11, 24, h, tzinfo=UTC) for h in (1, 3, 4)] + [datetime(2026, 11, 25, 3, tzinfo=UTC)]
 
     assert [ticks.due(day) for day in days] == [False, True, False, True]
+    ticks.failed(days[3])  # ClickHouse did not answer: try again a minute later, not at once, not tomorrow
+    assert [ticks.due(days[3] + timedelta(seconds=s)) for s in (1, 59, 60, 61)] == [False, False, True, False]
     (key, record), _ = tick_events(["a", "b"], days[1])
     assert (key, record["event_id"]) == (b"scheduler", "tick:a:2026-11-24")
     assert record["body"] == ("loyalty.v1.ClockTick", {})

@@ -1,0 +1,137 @@
+"""ClickHouse refusing writes does not stop the sink: it keeps its rows, commits nothing and tries again.
+
+The outage is a real one: the ledger table is detached in chDB, so every insert
+into it fails as it would on a server that lost the table, then attached again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+from schemas.codec import AvroCodec
+from schemas.registry import EmbeddedRegistry
+from sinks.clickhouse import ClickHouseStore
+from streams.embedded import EmbeddedBroker
+from streams.kafka import consumer_config, producer_config
+from streams.sink_loop import SINK_GROUP, SinkLoop
+from streams.topics import LEDGER, ensure_topics
+
+PARTITIONS = 2
+T0 = dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def bootstrap(tmp_path: Path) -> Iterator[str]:
+    """A broker of the test's own: the sink's group starts with nothing committed."""
+    with EmbeddedBroker(log_dir=tmp_path / "tansu") as broker:
+        ensure_topics(broker.bootstrap, PARTITIONS)
+        yield broker.bootstrap
+
+
+@pytest.fixture
+def store(chdb_client: Any, ch_database: str) -> ClickHouseStore:
+    created = ClickHouseStore(chdb_client, ch_database)
+    created.ensure_schema()
+    return created
+
+
+def send_entries(bootstrap: str, codec: AvroCodec, numbers: range) -> None:
+    producer = Producer(producer_config(bootstrap))
+    for n in numbers:
+        entry = {"entry_id": f"e{n}", "member_id": f"m{n % 3}", "event_id": f"ev{n}", "occurred_at": T0,
+                 "reason": "purchase", "points": 10, "balance_after": 10, "order_id": None, "line_id": None,
+                 "detail": "10 points"}
+        producer.produce(LEDGER, codec.encode(LEDGER, "LedgerEntry", entry), f"m{n % 3}".encode())
+    assert producer.flush(10) == 0
+
+
+def committed(bootstrap: str) -> int:
+    """How many ledger messages the sink's group has committed, over all partitions."""
+    reader = Consumer(consumer_config(bootstrap, SINK_GROUP))
+    try:
+        found = reader.committed([TopicPartition(LEDGER, p) for p in range(PARTITIONS)], timeout=10)
+    finally:
+        reader.close()
+    return sum(max(tp.offset, 0) for tp in found)
+
+
+def stored(store: ClickHouseStore) -> list[str]:
+    return [row["entry_id"] for row in store.rows("SELECT entry_id FROM $db.ledger FINAL ORDER BY entry_id")]
+
+
+def wait_for(condition: Callable[[], bool], what: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def running(loop: SinkLoop, stop: threading.Event) -> threading.Thread:
+    thread = threading.Thread(target=loop.run, args=(stop,), daemon=True)
+    thread.start()
+    return thread
+
+
+def test_the_sink_keeps_its_rows_while_clickhouse_refuses_them_and_stores_them_once_it_takes_them(
+        bootstrap: str, store: ClickHouseStore) -> None:
+    codec = AvroCodec(EmbeddedRegistry())
+    send_entries(bootstrap, codec, range(20))
+    store.client.command(store.sql("DETACH TABLE $db.ledger"))
+    loop = SinkLoop(bootstrap, codec, store, batch_rows=1000, flush_ms=100, retry_first_seconds=0.1)
+    stop = threading.Event()
+    thread = running(loop, stop)
+    try:
+        wait_for(lambda: loop.outage is not None and loop.outage.attempts >= 3, "three refused writes")
+        outage = loop.outage
+        assert outage is not None
+        assert str(outage).startswith("retrying: ClickHouse has stored nothing since ")
+        assert "UNKNOWN_TABLE" in outage.error and "\n" not in outage.error
+        assert loop.failing_seconds() > 0
+        assert (loop.rows_written, committed(bootstrap)) == (0, 0)
+        assert thread.is_alive()
+
+        send_entries(bootstrap, codec, range(20, 25))  # the feed goes on meanwhile
+        store.client.command(store.sql("ATTACH TABLE $db.ledger"))
+        wait_for(lambda: committed(bootstrap) == 25, "every entry committed")
+        assert stored(store) == sorted(f"e{n}" for n in range(25))
+        assert store.scalar("SELECT count() FROM $db.ledger FINAL") == 25  # the tries before count once
+        assert (loop.outage, loop.failing_seconds(), loop.rows_written) == (None, 0.0, 25)
+        assert loop.failed_writes >= 3
+    finally:
+        stop.set()
+        thread.join(30)
+    assert not thread.is_alive()
+
+
+def test_a_sink_stopped_during_an_outage_commits_nothing_and_the_next_one_stores_everything(
+        bootstrap: str, store: ClickHouseStore) -> None:
+    codec = AvroCodec(EmbeddedRegistry())
+    send_entries(bootstrap, codec, range(10))
+    store.client.command(store.sql("DETACH TABLE $db.ledger"))
+    first = SinkLoop(bootstrap, codec, store, batch_rows=1000, flush_ms=100, retry_first_seconds=60)
+    stop = threading.Event()
+    thread = running(first, stop)
+    wait_for(lambda: first.outage is not None, "a refused write")
+    stop.set()  # in the middle of a minute's wait: it must not wait it out
+    thread.join(10)
+    assert not thread.is_alive()
+    assert committed(bootstrap) == 0
+
+    store.client.command(store.sql("ATTACH TABLE $db.ledger"))
+    second = SinkLoop(bootstrap, codec, store, batch_rows=1000, flush_ms=100)
+    stop = threading.Event()
+    thread = running(second, stop)
+    try:
+        wait_for(lambda: committed(bootstrap) == 10, "every entry committed")
+        assert stored(store) == sorted(f"e{n}" for n in range(10))
+    finally:
+        stop.set()
+        thread.join(30)
