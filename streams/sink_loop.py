@@ -9,6 +9,12 @@ ClickHouse being away (a restart, the network) does not stop the engine: the
 rewards and triggers other systems wait for go on. The sink keeps its batch,
 pauses its partitions and tries again, waiting longer each time, commits
 nothing meanwhile, and says so (``outage``: /health and /metrics report it).
+
+Only the engine writes the output topics, but a misdirected producer can put
+anything there. A message the sink cannot read (not Confluent-framed Avro, an
+unknown schema, a schema without the contract's fields) goes to the dead-letter
+topic with the reason, and the rows around it are stored: one bad message must
+not hold up the analytics, nor stop the engine at every start.
 """
 
 from __future__ import annotations
@@ -22,11 +28,13 @@ from datetime import UTC, datetime
 from itertools import chain
 from typing import Any
 
-from confluent_kafka import Consumer
+from confluent_kafka import Consumer, Producer
 
-from schemas.codec import AvroCodec
+from processors.validation import mask_pans_in_bytes
+from schemas.codec import AvroCodec, CodecError
 from sinks.clickhouse import STORE_ERRORS, ClickHouseStore, error_summary
-from streams.kafka import consume_arrived, consumer_config, offsets_after
+from streams.ingest import dead_letter
+from streams.kafka import DeliveryErrors, consume_arrived, consumer_config, offsets_after, producer_config
 from streams.topics import ACTIVITY, DEADLETTER, ERASURES, LEDGER, REWARDS, SETTLEMENTS, TIERS, TRIGGERS
 
 log = logging.getLogger(__name__)
@@ -70,6 +78,8 @@ class SinkLoop:
         self._consumer = Consumer(consumer_config(bootstrap, SINK_GROUP, **{"fetch.wait.max.ms": fetch_wait_ms}))
         self._pending: dict[str, list[Any]] = defaultdict(list)  # the messages not stored yet, by topic
         self._pending_rows = 0
+        self._dead_lettered: list[Any] = []  # messages of the pending batch sent to the dead-letter topic instead
+        self._producer = Producer(producer_config(bootstrap))
         self._oldest = 0.0
         self._last_received = time.monotonic()
         self._next_sweep = 0.0
@@ -93,6 +103,7 @@ class SinkLoop:
             self.flush(stop)
         finally:
             self._consumer.close()
+            self._producer.flush(10)
 
     def poll_once(self, stop: threading.Event) -> None:
         messages = consume_arrived(self._consumer, self._batch_rows, min(self._flush_seconds, 0.1))
@@ -133,13 +144,19 @@ class SinkLoop:
         group, no message comes) and the wait doubles, up to
         ``RETRY_MAX_SECONDS``. A try after a refused one writes every row
         again, which the tables fold together. Once ``stop`` is set there is one
-        try left: rows not stored then are read again at the next start.
+        try left: rows not stored then are read again at the next start. After a
+        failed try, messages the sink cannot read go to the dead-letter topic,
+        and if there were any, the rest are tried again at once.
         """
         wait = self._retry_first_seconds
-        while self._pending_rows:
+        while self._pending_rows or self._dead_lettered:
             try:
                 self._store_pending()
-            except STORE_ERRORS as exc:
+            except (CodecError, *STORE_ERRORS) as exc:
+                if self._dead_letter_unreadable():  # the rest may go in now
+                    continue
+                if isinstance(exc, CodecError):  # every message reads on its own: not a message's fault
+                    raise
                 self._refused(exc, wait)
                 if stop.is_set():
                     log.warning("stopping with %s rows not stored in ClickHouse: they are read again at the next "
@@ -152,6 +169,7 @@ class SinkLoop:
             self._last_received = time.monotonic()  # idle counts from when the rows are stored
             self._pending.clear()
             self._pending_rows = 0
+            self._dead_lettered.clear()
             if self.outage is not None:
                 log.warning("ClickHouse stores rows again, after %s refused attempts", self.outage.attempts)
                 self.outage = None
@@ -164,8 +182,50 @@ class SinkLoop:
         if ERASURES in self._pending:
             self._store.forget_erased()
             self._next_sweep = min(self._next_sweep, time.monotonic() + SWEEP_AGAIN_SECONDS)
-        self._consumer.commit(offsets=offsets_after(chain.from_iterable(self._pending.values())),
-                              asynchronous=False)
+        handled = chain(chain.from_iterable(self._pending.values()), self._dead_lettered)
+        self._consumer.commit(offsets=offsets_after(handled), asynchronous=False)
+
+    def _dead_letter_unreadable(self) -> bool:
+        """Send the pending messages the sink cannot read to the dead-letter topic; True if there were any."""
+        errors, found = DeliveryErrors(), 0
+        for topic, messages in self._pending.items():
+            contract = self._store.table_for(topic).contract
+            readable = []
+            for message in messages:
+                reason = self._unreadable(message.value(), contract)
+                if reason is None:
+                    readable.append(message)
+                    continue
+                self._send_dead_letter(message, f"the sink cannot store this {topic} message in ClickHouse: {reason}; "
+                                                "only the engine should write its output topics", errors)
+                found += 1
+            messages[:] = readable
+        if not found:
+            return False
+        log.warning("%s message(s) the sink cannot read went to %s", found, DEADLETTER)
+        self._producer.flush()
+        errors.raise_if_any()
+        self._pending_rows -= found
+        return True
+
+    def _unreadable(self, value: bytes | None, contract: str) -> str | None:
+        """Why ClickHouse could not be given ``value`` as a row of ``contract``, or None if it can."""
+        try:
+            self._codec.decode(value)
+            self._codec.containers([value or b""], contract)
+        except CodecError as exc:
+            return str(exc)
+        return None
+
+    def _send_dead_letter(self, message: Any, reason: str, errors: DeliveryErrors) -> None:
+        topic, partition, offset, key, value = (message.topic(), message.partition(), message.offset(),
+                                                message.key(), message.value())
+        letter = dead_letter("sink", reason, topic, partition, offset, key,
+                             None if value is None else mask_pans_in_bytes(value), None,
+                             f"sink:{topic}:{partition}:{offset}", None)
+        self._producer.produce(DEADLETTER, self._codec.encode(DEADLETTER, "DeadLetter", letter), key,
+                               on_delivery=errors)
+        self._dead_lettered.append(message)
 
     def _refused(self, exc: Exception, wait: float) -> None:
         self.failed_writes += 1

@@ -1,7 +1,9 @@
-"""ClickHouse refusing writes does not stop the sink: it keeps its rows, commits nothing and tries again.
+"""What the sink does when ClickHouse or a message fails it: it stops neither the engine nor the other rows.
 
-The outage is a real one: the ledger table is detached in chDB, so every insert
-into it fails as it would on a server that lost the table, then attached again.
+ClickHouse refusing writes: the sink keeps its rows, commits nothing and tries
+again. The outage is a real one: the ledger table is detached in chDB, so every
+insert into it fails as it would on a server that lost the table, then attached again.
+A message the sink cannot read goes to the dead-letter topic with the reason.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from sinks.clickhouse import ClickHouseStore
 from streams.embedded import EmbeddedBroker
 from streams.kafka import consumer_config, producer_config
 from streams.sink_loop import SINK_GROUP, SinkLoop
-from streams.topics import LEDGER, ensure_topics
+from streams.topics import LEDGER, TRIGGERS, ensure_topics
 
 PARTITIONS = 2
 T0 = dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.UTC)
@@ -132,6 +134,39 @@ def test_a_sink_stopped_during_an_outage_commits_nothing_and_the_next_one_stores
     try:
         wait_for(lambda: committed(bootstrap) == 10, "every entry committed")
         assert stored(store) == sorted(f"e{n}" for n in range(10))
+    finally:
+        stop.set()
+        thread.join(30)
+
+
+def test_messages_the_sink_cannot_read_are_dead_lettered_and_the_rows_around_them_stored(
+        bootstrap: str, store: ClickHouseStore) -> None:
+    codec = AvroCodec(EmbeddedRegistry())
+    send_entries(bootstrap, codec, range(5))
+    trigger = codec.encode(TRIGGERS, "Trigger", {"trigger_id": "t1", "member_id": "m1", "event_id": "ev1",
+                                                 "occurred_at": T0, "kind": "welcome", "message": "Welcome!"})
+    odd = [b"not avro at all", b"\x00" + (999_999).to_bytes(4, "big") + b"\x02x", trigger]
+    producer = Producer(producer_config(bootstrap))
+    for value in odd:  # a misdirected producer: all on one partition, between good entries
+        producer.produce(LEDGER, value, b"m1")
+    assert producer.flush(10) == 0
+    send_entries(bootstrap, codec, range(5, 10))
+
+    loop = SinkLoop(bootstrap, codec, store, batch_rows=1000, flush_ms=100)
+    stop = threading.Event()
+    thread = running(loop, stop)
+    try:
+        wait_for(lambda: committed(bootstrap) == 13, "every message committed")
+        wait_for(lambda: store.scalar("SELECT count() FROM $db.dead_letters FINAL") == 3, "three dead letters")
+        assert stored(store) == sorted(f"e{n}" for n in range(10))
+        letters = store.rows("SELECT stage, topic, reason, value FROM $db.dead_letters FINAL ORDER BY offset",
+                             column_formats={"value": "bytes"})
+        assert [(letter["stage"], letter["topic"]) for letter in letters] == [("sink", LEDGER)] * 3
+        assert {letter["value"] for letter in letters} == set(odd)  # the original bytes
+        reasons = " | ".join(letter["reason"] for letter in letters)
+        assert "not Confluent-framed" in reasons and "999999" in reasons and "lacks LedgerEntry field(s)" in reasons
+        assert (loop.outage, loop.failed_writes) == (None, 0)
+        assert thread.is_alive()
     finally:
         stop.set()
         thread.join(30)
