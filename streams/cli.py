@@ -60,20 +60,30 @@ def demo(members: int, events: int, seed: int, timeout: int) -> None:
 
 
 @main.command()
-def run() -> None:
+@click.option("--fresh", is_flag=True, help="Start over: delete the data directory (embedded broker and ClickHouse) "
+                                            "first.")
+def run(fresh: bool) -> None:
     """Keep the worker and the ClickHouse sink running for a real feed, until Ctrl-C (or SIGTERM).
 
     Send events with `loyalty feed FILE` from another terminal, or produce LoyaltyEvent
-    Avro to the input topic yourself.
+    Avro to the input topic yourself. The embedded broker's topics are saved in the data
+    directory when it stops and put back when it starts again.
     """
     import signal
 
     from streams.demo import run_engine
+    from streams.processes import EarlierStateLost
 
+    settings = _settings()
+    if fresh and (settings.embedded_clickhouse or settings.embedded_broker):
+        shutil.rmtree(settings.data_dir, ignore_errors=True)
     # A service manager stops with SIGTERM: stop as on Ctrl-C, so the sink stores what it holds first.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     tune_gc()  # this process runs the ClickHouse sink
-    run_engine(_settings(), console)
+    try:
+        run_engine(settings, console)
+    except EarlierStateLost as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 PROBLEMS_SHOWN = 20

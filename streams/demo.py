@@ -127,7 +127,7 @@ def summary_lines(store: ClickHouseStore, program: Program, fed: int, duplicates
 
 
 def run_engine(settings: Settings, console: Console) -> None:
-    with broker(settings) as bootstrap:
+    with broker(settings, keep_topics=True) as bootstrap:
         ensure_topics(bootstrap, settings.partitions)
         store = clickhouse(settings)
         with (sink_thread(settings, bootstrap, store) as sink, engine_processes(settings, bootstrap) as engine,

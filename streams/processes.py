@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 import subprocess
@@ -15,34 +16,80 @@ from pathlib import Path
 from schemas.codec import AvroCodec
 from schemas.registry import registry_for
 from sinks.clickhouse import ClickHouseStore, connect
+from streams.broker_snapshot import SNAPSHOT_FILE, restore_snapshot, save_snapshot
 from streams.embedded import EmbeddedBroker, die_with_parent, metadata_ready
+from streams.ingest_loop import INGEST_GROUP
 from streams.settings import Settings, worker_name
-from streams.sink_loop import SinkLoop
+from streams.sink_loop import SINK_GROUP, SinkLoop
+from streams.topics import WORKER_GROUP, ensure_topics
+
+log = logging.getLogger(__name__)
 
 BROKER_ADDRESS_FILE = "broker-address"
+ENGINE_GROUPS = (INGEST_GROUP, WORKER_GROUP, SINK_GROUP)
 
 
 class NoRunningBroker(RuntimeError):
     """No embedded broker runs for this data directory; the message says what to do."""
 
 
+class EarlierStateLost(RuntimeError):
+    """The data directory holds members' state whose topics the embedded broker no longer has."""
+
+
 @contextlib.contextmanager
-def broker(settings: Settings) -> Iterator[str]:
+def broker(settings: Settings, keep_topics: bool = False) -> Iterator[str]:
     """The bootstrap address: a started embedded broker, or the configured one.
 
     While an embedded broker runs, its address is kept in the data directory, so
-    that another command (``loyalty feed``) can find it.
+    that another command (``loyalty feed``) can find it. With ``keep_topics`` the
+    embedded broker's topics outlive it (see ``broker_snapshot``): they are put
+    back from the data directory at the start and saved there at the end.
     """
     if not settings.embedded_broker:
         yield settings.broker
         return
     with EmbeddedBroker(log_dir=settings.data_dir / "logs") as embedded:
+        if keep_topics:
+            _put_topics_back(settings, embedded.bootstrap)
         address = settings.data_dir / BROKER_ADDRESS_FILE
         address.write_text(embedded.bootstrap)
         try:
             yield embedded.bootstrap
         finally:
             address.unlink(missing_ok=True)
+            if keep_topics:
+                _save_topics(settings, embedded.bootstrap)
+
+
+def _put_topics_back(settings: Settings, bootstrap: str) -> None:
+    snapshot = settings.data_dir / SNAPSHOT_FILE
+    if snapshot.exists():
+        ensure_topics(bootstrap, settings.partitions)
+        count = restore_snapshot(bootstrap, snapshot)
+        # The broker holds them now: after a crash, this older copy would contradict the tables.
+        snapshot.unlink()
+        log.warning("the embedded broker's %s messages from the last run are back", count)
+        return
+    earlier = sorted(path.name for path in settings.data_dir.glob("worker*") if path.is_dir())
+    if earlier:
+        raise EarlierStateLost(
+            f"{settings.data_dir.resolve()} holds members' state from an earlier run ({', '.join(earlier)}), but the "
+            "topics that go with it are gone: the embedded broker keeps them in memory, and that run stopped "
+            "without saving them (it was killed together with its broker). Going on would forget its members. "
+            "Start over with `loyalty run --fresh` (deletes that directory), or keep the engine's topics on a Kafka "
+            "cluster (LOYALTY_BROKER)")
+
+
+def _save_topics(settings: Settings, bootstrap: str) -> None:
+    snapshot = settings.data_dir / SNAPSHOT_FILE
+    try:
+        count = save_snapshot(bootstrap, snapshot, ENGINE_GROUPS)
+    except Exception as exc:  # the engine is stopping anyway: say what the next start will find
+        log.error("the embedded broker's topics could not be saved (%s): the next start cannot go on from this "
+                  "run's state", exc)
+    else:
+        log.warning("the embedded broker's %s messages are saved in %s for the next start", count, snapshot)
 
 
 def running_broker(settings: Settings) -> str:

@@ -56,6 +56,7 @@ SETTLEMENTS = "loyalty.settlements.v1"
 DEADLETTER = "loyalty.deadletter.v1"
 ERASURES = "loyalty.erasures.v1"
 MEMBERS_CHANGELOG = "loyalty-members-changelog"  # Faust's name for the members table's changelog
+WORKER_GROUP = "loyalty"  # the Faust app's id, which is the workers' consumer group
 
 
 class Cleanup(StrEnum):

@@ -29,9 +29,9 @@ from streams.member_store import FaustTableStore
 from streams.outputs import OutputPublisher
 from streams.program_file import load_program
 from streams.settings import Settings, worker_name
-from streams.topics import MEMBER_BATCHES, MEMBERS_CHANGELOG
+from streams.topics import MEMBER_BATCHES, MEMBERS_CHANGELOG, WORKER_GROUP
 
-APP_ID = "loyalty"
+APP_ID = WORKER_GROUP
 TABLE = "members"
 CATCH_UP_SECONDS = 2.0
 

@@ -3,6 +3,8 @@
 Everything runs as the commands a user types, each in a process of its own, on the
 embedded broker and embedded ClickHouse: the running engine holds chDB, so it answers
 `member` and `kpis` itself, and once it has stopped the commands read chDB directly.
+Started again, the engine goes on with the members it had; killed with its broker,
+it refuses to go on without them.
 """
 
 from __future__ import annotations
@@ -43,18 +45,33 @@ def member(env: dict[str, str], member_id: str, entries: int, seconds: float = 9
         time.sleep(0.5)
 
 
+def started(env: dict[str, str]) -> subprocess.Popen[str]:
+    """``loyalty run``, once it answers ``loyalty feed`` and ``loyalty member``."""
+    data = Path(env["LOYALTY_DATA_DIR"])
+    run = subprocess.Popen([sys.executable, "-m", "streams.cli", "run"], env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 120
+    while not ((data / BROKER_ADDRESS_FILE).exists() and (data / SOCKET).exists()):
+        assert run.poll() is None and time.monotonic() < deadline, run.communicate()[0]
+        time.sleep(0.2)
+    return run
+
+
+def stopped(run: subprocess.Popen[str]) -> str:
+    """Stop ``loyalty run`` as a service manager does; what it said."""
+    run.send_signal(signal.SIGTERM)
+    said = run.communicate(timeout=60)[0]
+    assert run.returncode == 0, said
+    return " ".join(said.split())
+
+
 def test_a_running_engine_answers_member_and_kpis_and_they_read_clickhouse_once_it_stops(tmp_path: Path) -> None:
     data = tmp_path / "data"
     env = {**os.environ, "LOYALTY_DATA_DIR": str(data), "LOYALTY_PROGRAM_FILE": str(EXAMPLES / "fashion.yaml"),
            "LOYALTY_WORKERS": "1", "LOYALTY_STATUS_PORT": str(free_ports(1)),
            "LOYALTY_WORKER_WEB_PORT": str(free_ports(1)), "COLUMNS": "200"}
-    run = subprocess.Popen([sys.executable, "-m", "streams.cli", "run"], env=env, stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, text=True)
+    run = started(env)
     try:
-        deadline = time.monotonic() + 120
-        while not ((data / BROKER_ADDRESS_FILE).exists() and (data / SOCKET).exists()):
-            assert run.poll() is None and time.monotonic() < deadline, run.communicate()[0]
-            time.sleep(0.2)
         assert (data / SOCKET).parent.stat().st_mode & 0o777 == 0o700  # only the engine's user gets in
 
         sent = loyalty(env, "feed", str(EXAMPLES / "feeds" / "week.jsonl"))
@@ -69,13 +86,33 @@ def test_a_running_engine_answers_member_and_kpis_and_they_read_clickhouse_once_
         by_tier = loyalty(env, "kpis", "--by", "tier")
         assert by_tier.returncode == 0 and "Silver" in by_tier.stdout, by_tier.stderr
     finally:
-        run.send_signal(signal.SIGTERM)
-        said = run.communicate(timeout=60)[0]
-    assert run.returncode == 0, said
-    assert "`loyalty member` and `loyalty kpis` answered from here" in " ".join(said.split())
+        said = stopped(run)
+    assert "`loyalty member` and `loyalty kpis` answered from here" in said
+    assert "messages are saved in" in said
     assert not (data / SOCKET).exists()
 
-    stopped = member(env, "anna", len(ANNA))  # now from chDB itself
-    assert stopped == live
+    assert member(env, "anna", len(ANNA)) == live  # now from chDB itself
     unknown = loyalty(env, "member", "nobody")
     assert unknown.returncode == 1 and "no member 'nobody'" in unknown.stderr
+
+    # Started again, the engine still knows its members: Ben's first purchase in a shop pays his referral
+    run = started(env)
+    try:
+        sent = loyalty(env, "feed", str(EXAMPLES / "feeds" / "store-sales.csv"))
+        assert sent.returncode == 0, sent.stderr
+        ben = member(env, "ben", 3)
+        assert [(x["reason"], x["points"]) for x in ben["ledger"]] == [("welcome", 100), ("purchase", 89),
+                                                                      ("referral", 100)]
+        anna = member(env, "anna", len(ANNA) + 2)
+        assert [x["reason"] for x in anna["ledger"][len(ANNA):]] == ["referral", "purchase"]  # Ben bought first
+    finally:
+        said = stopped(run)
+    assert "messages from the last run are back" in said
+
+    # Killed together with its broker, it leaves nothing to go on from: the next start says so, and --fresh starts over
+    run = started(env)
+    run.kill()
+    run.communicate(timeout=60)
+    refused = loyalty(env, "run")
+    assert refused.returncode == 1
+    assert "holds members' state from an earlier run" in refused.stderr and "--fresh" in refused.stderr
