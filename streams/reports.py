@@ -35,6 +35,10 @@ class NoReport(Exception):
     """Neither ClickHouse nor a running engine could answer; the message says what to do."""
 
 
+class EngineGone(OSError):
+    """The socket of a running engine is there, but no engine answers on it."""
+
+
 def member_report(store: ClickHouseStore, program: Program, member_id: str) -> dict[str, Any] | None:
     """The member's balance, tier and ledger (a statement), or None for an unknown member."""
     summary = queries.member_summary(store, member_id, program.tiers[0].name)
@@ -174,13 +178,14 @@ def _jsonable(value: Any) -> Any:
 
 
 def report(settings: Settings, program: Program, name: str, **arguments: Any) -> Any:
-    """The named report from ClickHouse, or from the running engine that holds embedded ClickHouse."""
+    """The named report from the running engine that holds embedded ClickHouse, or from ClickHouse itself."""
+    path = settings.data_dir / SOCKET
+    if settings.embedded_clickhouse and path.exists():
+        with contextlib.suppress(EngineGone):  # a killed engine leaves its socket behind
+            return _ask(path, name, arguments)
     try:
         store = clickhouse(settings)
     except Exception as exc:
-        path = settings.data_dir / SOCKET
-        if settings.embedded_clickhouse and path.exists():
-            return _ask(path, name, arguments)
         where = settings.resolved_clickhouse_dsn()
         raise NoReport(f"cannot open ClickHouse at {where}: {exc}. With embedded ClickHouse, run this where "
                        "`loyalty run` runs (same data directory) or stop the process that holds it") from exc
@@ -196,8 +201,7 @@ def _ask(path: Path, name: str, arguments: dict[str, Any]) -> Any:
         try:
             connection.connect(str(path))
         except OSError as exc:
-            raise NoReport(f"the engine that made {path} does not answer ({exc.strerror}): start `loyalty run` "
-                           "again, or stop whatever holds its embedded ClickHouse") from exc
+            raise EngineGone(f"the engine that made {path} does not answer ({exc.strerror})") from exc
         connection.sendall(json.dumps({"report": name, "arguments": arguments}).encode() + b"\n")
         answer = json.loads(connection.makefile("rb").readline() or b'{"error": "the engine hung up"}')
     if "error" in answer:

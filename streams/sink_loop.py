@@ -79,7 +79,8 @@ class SinkLoop:
         self._pending: dict[str, list[Any]] = defaultdict(list)  # the messages not stored yet, by topic
         self._pending_rows = 0
         self._dead_lettered: list[Any] = []  # messages of the pending batch sent to the dead-letter topic instead
-        self._producer = Producer(producer_config(bootstrap))
+        self._bootstrap = bootstrap
+        self._producer: Producer | None = None  # for dead letters, made when the first one is
         self._oldest = 0.0
         self._last_received = time.monotonic()
         self._next_sweep = 0.0
@@ -103,7 +104,8 @@ class SinkLoop:
             self.flush(stop)
         finally:
             self._consumer.close()
-            self._producer.flush(10)
+            if self._producer is not None:
+                self._producer.flush(10)
 
     def poll_once(self, stop: threading.Event) -> None:
         messages = consume_arrived(self._consumer, self._batch_rows, min(self._flush_seconds, 0.1))
@@ -203,7 +205,7 @@ class SinkLoop:
         if not found:
             return False
         log.warning("%s message(s) the sink cannot read went to %s", found, DEADLETTER)
-        self._producer.flush()
+        self._dead_letter_producer().flush()
         errors.raise_if_any()
         self._pending_rows -= found
         return True
@@ -223,9 +225,14 @@ class SinkLoop:
         letter = dead_letter("sink", reason, topic, partition, offset, key,
                              None if value is None else mask_pans_in_bytes(value), None,
                              f"sink:{topic}:{partition}:{offset}", None)
-        self._producer.produce(DEADLETTER, self._codec.encode(DEADLETTER, "DeadLetter", letter), key,
-                               on_delivery=errors)
+        self._dead_letter_producer().produce(DEADLETTER, self._codec.encode(DEADLETTER, "DeadLetter", letter), key,
+                                             on_delivery=errors)
         self._dead_lettered.append(message)
+
+    def _dead_letter_producer(self) -> Producer:
+        if self._producer is None:
+            self._producer = Producer(producer_config(self._bootstrap))
+        return self._producer
 
     def _refused(self, exc: Exception, wait: float) -> None:
         self.failed_writes += 1
