@@ -20,7 +20,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import fastavro
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
@@ -85,7 +85,8 @@ def restore_snapshot(bootstrap: str, path: Path) -> int:
     with path.open("rb") as source:
         reader = fastavro.reader(source)
         offsets = json.loads(reader.metadata[GROUPS_KEY])
-        for record in reader:
+        for kept in reader:
+            record = cast(dict[str, Any], kept)
             place = (record["topic"], record["partition"])
             if place not in partitions:
                 raise SnapshotError(f"{path} holds {place[0]} partition {place[1]}, which this broker's topics do "
@@ -186,6 +187,6 @@ def _read_all(bootstrap: str, partitions: list[tuple[str, int]], timeout: float)
                     continue
                 yield {"topic": message.topic(), "partition": message.partition(), "offset": message.offset(),
                        "timestamp": message.timestamp()[1], "key": message.key(), "value": message.value(),
-                       "headers": [{"key": k, "value": v} for k, v in message.headers() or []]}
+                       "headers": [{"key": header[0], "value": header[1]} for header in message.headers() or []]}
     finally:
         consumer.close()

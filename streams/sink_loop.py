@@ -48,6 +48,8 @@ SWEEP_EVERY_SECONDS = 300.0
 # A write ClickHouse refused is tried again after 1 s, then 2, 4, ... and at most every 30 s.
 RETRY_FIRST_SECONDS = 1.0
 RETRY_MAX_SECONDS = 30.0
+# A write fails for ClickHouse (tried again) or for a message the sink cannot read (dead-lettered).
+_FAILED_WRITES: tuple[type[Exception], ...] = (CodecError, *STORE_ERRORS)
 
 
 @dataclass
@@ -154,7 +156,7 @@ class SinkLoop:
         while self._pending_rows or self._dead_lettered:
             try:
                 self._store_pending()
-            except (CodecError, *STORE_ERRORS) as exc:
+            except _FAILED_WRITES as exc:
                 if self._dead_letter_unreadable():  # the rest may go in now
                     continue
                 if isinstance(exc, CodecError):  # every message reads on its own: not a message's fault
