@@ -60,12 +60,17 @@ def save_snapshot(bootstrap: str, path: Path, groups: Iterable[str], timeout: fl
     offsets = _committed(bootstrap, groups, partitions)
     written = path.with_suffix(".partial")
     count = 0
-    with written.open("wb") as out:
-        writer = fastavro.write.Writer(out, _MESSAGE, metadata={GROUPS_KEY: json.dumps(offsets)})
-        for record in _read_all(bootstrap, partitions, timeout):
-            writer.write(record)
+
+    def counted(records: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        nonlocal count
+        for record in records:
             count += 1
-        writer.flush()
+            yield record
+
+    with written.open("wb") as out:
+        # deflate at its fastest: a third of the size (a demo's day: 29 MB against 99) for ~1 s more
+        fastavro.writer(out, _MESSAGE, counted(_read_all(bootstrap, partitions, timeout)), codec="deflate",
+                        codec_compression_level=1, metadata={GROUPS_KEY: json.dumps(offsets)})
         out.flush()
         os.fsync(out.fileno())
     written.replace(path)

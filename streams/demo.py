@@ -99,7 +99,7 @@ def run_demo(settings: Settings, *, members: int, events: int, seed: int, timeou
     console.print(f"Building a synthetic day: {members:,} members, {events:,} events ...")
     feed = synthetic_day(members, events, seed)
     gc.freeze()  # the feed lives until the end: collections in the sink's process need not rescan it
-    with broker(settings) as bootstrap:
+    with broker(settings, keep_topics=True) as bootstrap:
         ensure_topics(bootstrap, settings.partitions)
         store = clickhouse(settings)
         with sink_thread(settings, bootstrap, store) as sink, engine_processes(settings, bootstrap) as engine:
