@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Iterable
@@ -29,7 +30,6 @@ from typing import NamedTuple
 
 from processors.state import CampaignBudget, MemberState
 from streams.batch_gaps import APPLIED_OFFSET_KEY, NOTHING_APPLIED, BatchReader
-from streams.kafka import DeliveryFailed
 from streams.member_batches import MemberBatchApplier, Message
 from streams.member_store import FaustTableStore
 from streams.outputs import OutputPublisher
@@ -144,16 +144,21 @@ class MemberAgent:
         self._moves += 1
 
     async def rebalanced(self) -> None:
-        """Partitions moved: forget, once the step at hand is done (it must not find its state gone).
+        """Partitions move (or the worker stops): forget, once the step at hand is done (it must not find its
+        state gone).
 
-        The states written so far are made durable first, so whoever takes a
-        partition over recovers them rather than applying its batches again.
+        Every state not written yet is written first, after the outputs it
+        reflects, and made durable, so whoever takes a partition over (this
+        worker, started again) recovers it rather than applying its batches
+        again and publishing their outputs a second time.
         """
         async with self._lock:
             try:
+                while self._write is not None or self._unwritten:
+                    await self._write_some(sys.maxsize, 0.0, due=True)
                 await asyncio.get_running_loop().run_in_executor(None, self._members.flush)
-            except DeliveryFailed as failure:  # the new owner applies those batches again: slower, still exact
-                log.warning("states written before a rebalance may not be in the changelog: %s", failure)
+            except Exception as failure:  # the new owner applies those batches again: slower, still exact
+                log.warning("the states before a rebalance may not all be written: %r", failure)
             self.forget()
 
     def last_applied(self, partition: int) -> int:

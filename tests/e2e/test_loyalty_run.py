@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +106,11 @@ def test_a_running_engine_answers_member_and_kpis_and_they_read_clickhouse_once_
                                                                       ("referral", 100)]
         anna = member(env, "anna", len(ANNA) + 2)
         assert [x["reason"] for x in anna["ledger"][len(ANNA):]] == ["referral", "purchase"]  # Ben bought first
+        # The first run wrote every state as it stopped, so none of its events was applied again: only the two
+        # purchases, Anna's referral reward and today's clock ticks for both (the first start had no one to tick)
+        progress = f"http://127.0.0.1:{env['LOYALTY_WORKER_WEB_PORT']}/progress/"
+        with urllib.request.urlopen(progress, timeout=10) as response:
+            assert json.load(response)["applied"] == 5
     finally:
         said = stopped(run)
     assert "messages from the last run are back" in said

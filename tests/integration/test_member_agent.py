@@ -211,6 +211,26 @@ def test_states_are_written_behind_and_a_forgotten_step_is_applied_again_from_ka
 
 
 @pytest.mark.parametrize("kind", BROKERS)
+def test_partitions_that_go_take_every_state_not_written_yet_with_them(kind: str, tmp_path: Path) -> None:
+    with agent_on_broker(kind, tmp_path, members=3, write_every=3600) as on:
+        agent, batches = on.agent, on.batches
+
+        async def stop_and_start_again() -> None:
+            await agent.apply([Batch(0, offset, batch) for offset, batch in enumerate(batches)])
+            assert on.stored() == {}  # not yet time to write
+            await agent.rebalanced()  # the partitions go (a rebalance, or the worker stops): written first
+            stored = on.stored()
+            assert stored[APPLIED_OFFSET_KEY] == b"2" and len(stored) == 4
+            await agent.catch_up([0], idle_seconds=0)  # whoever has the partition next: nothing to apply again
+            assert agent.counts["batches_read_directly"] == 0
+
+        asyncio.run(stop_and_start_again())
+
+        welcomed = ledger_members(on.bootstrap, on.codec)
+        assert len(welcomed) == 3 and set(welcomed.values()) == {1}  # each welcome published once
+
+
+@pytest.mark.parametrize("kind", BROKERS)
 def test_written_states_are_in_their_partition_and_its_changelog_and_recovery_starts_after_them(
     kind: str, tmp_path: Path,
 ) -> None:
