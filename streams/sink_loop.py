@@ -10,11 +10,8 @@ rewards and triggers other systems wait for go on. The sink keeps its batch,
 pauses its partitions and tries again, waiting longer each time, commits
 nothing meanwhile, and says so (``outage``: /health and /metrics report it).
 
-Only the engine writes the output topics, but a misdirected producer can put
-anything there. A message the sink cannot read (not Confluent-framed Avro, an
-unknown schema, a schema without the contract's fields) goes to the dead-letter
-topic with the reason, and the rows around it are stored: one bad message must
-not hold up the analytics, nor stop the engine at every start.
+A message the sink cannot read goes to the dead-letter topic instead
+(``sink_dead_letters``), and the rows around it are stored.
 """
 
 from __future__ import annotations
@@ -28,13 +25,12 @@ from datetime import UTC, datetime
 from itertools import chain
 from typing import Any
 
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer
 
-from processors.validation import mask_pans_in_bytes
 from schemas.codec import AvroCodec, CodecError
 from sinks.clickhouse import STORE_ERRORS, ClickHouseStore, error_summary
-from streams.ingest import dead_letter
-from streams.kafka import DeliveryErrors, consume_arrived, consumer_config, offsets_after, producer_config
+from streams.kafka import consume_arrived, consumer_config, offsets_after
+from streams.sink_dead_letters import UnreadableMessages
 from streams.topics import ACTIVITY, DEADLETTER, ERASURES, LEDGER, REWARDS, SETTLEMENTS, TIERS, TRIGGERS
 
 log = logging.getLogger(__name__)
@@ -81,8 +77,7 @@ class SinkLoop:
         self._pending: dict[str, list[Any]] = defaultdict(list)  # the messages not stored yet, by topic
         self._pending_rows = 0
         self._dead_lettered: list[Any] = []  # messages of the pending batch sent to the dead-letter topic instead
-        self._bootstrap = bootstrap
-        self._producer: Producer | None = None  # for dead letters, made when the first one is
+        self._unreadable = UnreadableMessages(bootstrap, codec)
         self._oldest = 0.0
         self._last_received = time.monotonic()
         self._next_sweep = 0.0
@@ -106,8 +101,7 @@ class SinkLoop:
             self.flush(stop)
         finally:
             self._consumer.close()
-            if self._producer is not None:
-                self._producer.flush(10)
+            self._unreadable.close()
 
     def poll_once(self, stop: threading.Event) -> None:
         messages = consume_arrived(self._consumer, self._batch_rows, min(self._flush_seconds, 0.1))
@@ -191,50 +185,15 @@ class SinkLoop:
 
     def _dead_letter_unreadable(self) -> bool:
         """Send the pending messages the sink cannot read to the dead-letter topic; True if there were any."""
-        errors, found = DeliveryErrors(), 0
+        found = 0
         for topic, messages in self._pending.items():
-            contract = self._store.table_for(topic).contract
-            readable = []
-            for message in messages:
-                reason = self._unreadable(message.value(), contract)
-                if reason is None:
-                    readable.append(message)
-                    continue
-                self._send_dead_letter(message, f"the sink cannot store this {topic} message in ClickHouse: {reason}; "
-                                                "only the engine should write its output topics", errors)
-                found += 1
-            messages[:] = readable
-        if not found:
-            return False
-        log.warning("%s message(s) the sink cannot read went to %s", found, DEADLETTER)
-        self._dead_letter_producer().flush()
-        errors.raise_if_any()
-        self._pending_rows -= found
-        return True
-
-    def _unreadable(self, value: bytes | None, contract: str) -> str | None:
-        """Why ClickHouse could not be given ``value`` as a row of ``contract``, or None if it can."""
-        try:
-            self._codec.decode(value)
-            self._codec.containers([value or b""], contract)
-        except CodecError as exc:
-            return str(exc)
-        return None
-
-    def _send_dead_letter(self, message: Any, reason: str, errors: DeliveryErrors) -> None:
-        topic, partition, offset, key, value = (message.topic(), message.partition(), message.offset(),
-                                                message.key(), message.value())
-        letter = dead_letter("sink", reason, topic, partition, offset, key,
-                             None if value is None else mask_pans_in_bytes(value), None,
-                             f"sink:{topic}:{partition}:{offset}", None)
-        self._dead_letter_producer().produce(DEADLETTER, self._codec.encode(DEADLETTER, "DeadLetter", letter), key,
-                                             on_delivery=errors)
-        self._dead_lettered.append(message)
-
-    def _dead_letter_producer(self) -> Producer:
-        if self._producer is None:
-            self._producer = Producer(producer_config(self._bootstrap))
-        return self._producer
+            unreadable = self._unreadable.sift(messages, self._store.table_for(topic).contract)
+            self._dead_lettered += unreadable
+            found += len(unreadable)
+        if found:
+            log.warning("%s message(s) the sink cannot read went to %s", found, DEADLETTER)
+            self._pending_rows -= found
+        return bool(found)
 
     def _refused(self, exc: Exception, wait: float) -> None:
         self.failed_writes += 1
