@@ -71,6 +71,7 @@ def run(fresh: bool) -> None:
     """
     import signal
 
+    from streams.broker_snapshot import SnapshotError
     from streams.demo import run_engine
     from streams.processes import EarlierStateLost
 
@@ -82,7 +83,7 @@ def run(fresh: bool) -> None:
     tune_gc()  # this process runs the ClickHouse sink
     try:
         run_engine(settings, console)
-    except EarlierStateLost as exc:
+    except (EarlierStateLost, SnapshotError) as exc:
         raise click.ClickException(str(exc)) from exc
 
 
