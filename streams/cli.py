@@ -83,6 +83,8 @@ def run(fresh: bool) -> None:
     tune_gc()  # this process runs the ClickHouse sink
     try:
         run_engine(settings, console)
+    except KeyboardInterrupt:  # stopped while starting: everything started is stopped cleanly all the same
+        console.print("Stopped.")
     except (EarlierStateLost, SnapshotError) as exc:
         raise click.ClickException(str(exc)) from exc
 

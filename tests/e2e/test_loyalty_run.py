@@ -46,10 +46,10 @@ def member(env: dict[str, str], member_id: str, entries: int, seconds: float = 9
         time.sleep(0.5)
 
 
-def started(env: dict[str, str]) -> subprocess.Popen[str]:
+def started(env: dict[str, str], *options: str) -> subprocess.Popen[str]:
     """``loyalty run``, once it answers ``loyalty feed`` and ``loyalty member``."""
     data = Path(env["LOYALTY_DATA_DIR"])
-    run = subprocess.Popen([sys.executable, "-m", "streams.cli", "run"], env=env, stdout=subprocess.PIPE,
+    run = subprocess.Popen([sys.executable, "-m", "streams.cli", "run", *options], env=env, stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 120
     while not ((data / BROKER_ADDRESS_FILE).exists() and (data / SOCKET).exists()):
@@ -122,3 +122,8 @@ def test_a_running_engine_answers_member_and_kpis_and_they_read_clickhouse_once_
     refused = loyalty(env, "run")
     assert refused.returncode == 1
     assert "holds members' state from an earlier run" in refused.stderr and "--fresh" in refused.stderr
+    run = started(env, "--fresh")
+    try:
+        assert loyalty(env, "member", "anna").returncode == 1  # nobody yet
+    finally:
+        stopped(run)
