@@ -143,9 +143,9 @@ class MemberAgent:
         self._write = None
         self._moves += 1
 
-    async def rebalanced(self) -> None:
-        """Partitions move (or the worker stops): forget, once the step at hand is done (it must not find its
-        state gone).
+    async def release(self) -> None:
+        """The partitions go (a rebalance, or the worker stops): forget, once the step at hand is done (it must
+        not find its state gone).
 
         Every state not written yet is written first, after the outputs it
         reflects, and made durable, so whoever takes a partition over (this

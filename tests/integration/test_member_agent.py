@@ -218,7 +218,7 @@ def test_partitions_that_go_take_every_state_not_written_yet_with_them(kind: str
         async def stop_and_start_again() -> None:
             await agent.apply([Batch(0, offset, batch) for offset, batch in enumerate(batches)])
             assert on.stored() == {}  # not yet time to write
-            await agent.rebalanced()  # the partitions go (a rebalance, or the worker stops): written first
+            await agent.release()  # the partitions go (a rebalance, or the worker stops): written first
             stored = on.stored()
             assert stored[APPLIED_OFFSET_KEY] == b"2" and len(stored) == 4
             await agent.catch_up([0], idle_seconds=0)  # whoever has the partition next: nothing to apply again
