@@ -49,13 +49,21 @@ def member(env: dict[str, str], member_id: str, entries: int, seconds: float = 9
 def started(env: dict[str, str], *options: str) -> subprocess.Popen[str]:
     """``loyalty run``, once it answers ``loyalty feed`` and ``loyalty member``."""
     data = Path(env["LOYALTY_DATA_DIR"])
+    begun = time.time() - 1  # a killed engine leaves its files behind: wait for this one's
     run = subprocess.Popen([sys.executable, "-m", "streams.cli", "run", *options], env=env, stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 120
-    while not ((data / BROKER_ADDRESS_FILE).exists() and (data / SOCKET).exists()):
+    while not all(made_since(data / name, begun) for name in (BROKER_ADDRESS_FILE, SOCKET)):
         assert run.poll() is None and time.monotonic() < deadline, run.communicate()[0]
         time.sleep(0.2)
     return run
+
+
+def made_since(path: Path, moment: float) -> bool:
+    try:
+        return path.stat().st_mtime >= moment
+    except FileNotFoundError:
+        return False
 
 
 def stopped(run: subprocess.Popen[str]) -> str:
