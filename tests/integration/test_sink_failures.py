@@ -8,6 +8,7 @@ A message the sink cannot read goes to the dead-letter topic with the reason.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import threading
 import time
@@ -23,7 +24,7 @@ from schemas.registry import EmbeddedRegistry
 from sinks.clickhouse import ClickHouseStore
 from streams.embedded import EmbeddedBroker
 from streams.kafka import consumer_config, producer_config
-from streams.sink_loop import SINK_GROUP, SinkLoop
+from streams.sink_loop import RETRY_FIRST_SECONDS, SINK_GROUP, SinkLoop
 from streams.topics import LEDGER, TRIGGERS, ensure_topics
 
 PARTITIONS = 2
@@ -76,10 +77,21 @@ def wait_for(condition: Callable[[], bool], what: str, timeout: float = 30) -> N
         time.sleep(0.05)
 
 
-def running(loop: SinkLoop, stop: threading.Event) -> threading.Thread:
+@contextlib.contextmanager
+def sink_running(bootstrap: str, store: ClickHouseStore, retry_first_seconds: float = RETRY_FIRST_SECONDS,
+                 ) -> Iterator[tuple[SinkLoop, threading.Thread]]:
+    """A sink loop in a thread of its own, stopped (and checked to have stopped) on the way out."""
+    loop = SinkLoop(bootstrap, AvroCodec(EmbeddedRegistry()), store, batch_rows=1000, flush_ms=100,
+                    retry_first_seconds=retry_first_seconds)
+    stop = threading.Event()
     thread = threading.Thread(target=loop.run, args=(stop,), daemon=True)
     thread.start()
-    return thread
+    try:
+        yield loop, thread
+    finally:
+        stop.set()
+        thread.join(30)
+    assert not thread.is_alive(), "the sink did not stop"
 
 
 def test_the_sink_keeps_its_rows_while_clickhouse_refuses_them_and_stores_them_once_it_takes_them(
@@ -87,10 +99,7 @@ def test_the_sink_keeps_its_rows_while_clickhouse_refuses_them_and_stores_them_o
     codec = AvroCodec(EmbeddedRegistry())
     send_entries(bootstrap, codec, range(20))
     store.client.command(store.sql("DETACH TABLE $db.ledger"))
-    loop = SinkLoop(bootstrap, codec, store, batch_rows=1000, flush_ms=100, retry_first_seconds=0.1)
-    stop = threading.Event()
-    thread = running(loop, stop)
-    try:
+    with sink_running(bootstrap, store, retry_first_seconds=0.1) as (loop, thread):
         wait_for(lambda: loop.outage is not None and loop.outage.attempts >= 3, "three refused writes")
         outage = loop.outage
         assert outage is not None
@@ -107,10 +116,6 @@ def test_the_sink_keeps_its_rows_while_clickhouse_refuses_them_and_stores_them_o
         assert store.scalar("SELECT count() FROM $db.ledger FINAL") == 25  # the tries before count once
         assert (loop.outage, loop.failing_seconds(), loop.rows_written) == (None, 0.0, 25)
         assert loop.failed_writes >= 3
-    finally:
-        stop.set()
-        thread.join(30)
-    assert not thread.is_alive()
 
 
 def test_a_sink_stopped_during_an_outage_commits_nothing_and_the_next_one_stores_everything(
@@ -118,25 +123,16 @@ def test_a_sink_stopped_during_an_outage_commits_nothing_and_the_next_one_stores
     codec = AvroCodec(EmbeddedRegistry())
     send_entries(bootstrap, codec, range(10))
     store.client.command(store.sql("DETACH TABLE $db.ledger"))
-    first = SinkLoop(bootstrap, codec, store, batch_rows=1000, flush_ms=100, retry_first_seconds=60)
-    stop = threading.Event()
-    thread = running(first, stop)
-    wait_for(lambda: first.outage is not None, "a refused write")
-    stop.set()  # in the middle of a minute's wait: it must not wait it out
-    thread.join(10)
-    assert not thread.is_alive()
+    with sink_running(bootstrap, store, retry_first_seconds=60) as (first, _):
+        wait_for(lambda: first.outage is not None, "a refused write")
+        stopping = time.monotonic()
+    assert time.monotonic() - stopping < 10  # stopped in the middle of a minute's wait: it did not wait it out
     assert committed(bootstrap) == 0
 
     store.client.command(store.sql("ATTACH TABLE $db.ledger"))
-    second = SinkLoop(bootstrap, codec, store, batch_rows=1000, flush_ms=100)
-    stop = threading.Event()
-    thread = running(second, stop)
-    try:
+    with sink_running(bootstrap, store):
         wait_for(lambda: committed(bootstrap) == 10, "every entry committed")
         assert stored(store) == sorted(f"e{n}" for n in range(10))
-    finally:
-        stop.set()
-        thread.join(30)
 
 
 def test_messages_the_sink_cannot_read_are_dead_lettered_and_the_rows_around_them_stored(
@@ -152,10 +148,7 @@ def test_messages_the_sink_cannot_read_are_dead_lettered_and_the_rows_around_the
     assert producer.flush(10) == 0
     send_entries(bootstrap, codec, range(5, 10))
 
-    loop = SinkLoop(bootstrap, codec, store, batch_rows=1000, flush_ms=100)
-    stop = threading.Event()
-    thread = running(loop, stop)
-    try:
+    with sink_running(bootstrap, store) as (loop, thread):
         wait_for(lambda: committed(bootstrap) == 13, "every message committed")
         wait_for(lambda: store.scalar("SELECT count() FROM $db.dead_letters FINAL") == 3, "three dead letters")
         assert stored(store) == sorted(f"e{n}" for n in range(10))
@@ -167,6 +160,3 @@ def test_messages_the_sink_cannot_read_are_dead_lettered_and_the_rows_around_the
         assert "not Confluent-framed" in reasons and "999999" in reasons and "lacks LedgerEntry field(s)" in reasons
         assert (loop.outage, loop.failed_writes) == (None, 0)
         assert thread.is_alive()
-    finally:
-        stop.set()
-        thread.join(30)
