@@ -158,7 +158,7 @@ class MemberAgent:
                     await self._write_some(sys.maxsize, 0.0, due=True)
                 await asyncio.get_running_loop().run_in_executor(None, self._members.flush)
             except Exception as failure:  # the new owner applies those batches again: slower, still exact
-                log.warning("the states before a rebalance may not all be written: %r", failure)
+                log.warning("not every state could be written before the partitions went: %r", failure)
             self.forget()
 
     def last_applied(self, partition: int) -> int:
