@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -78,11 +79,19 @@ def run(fresh: bool) -> None:
     settings = _settings()
     if fresh and (settings.embedded_clickhouse or settings.embedded_broker):
         shutil.rmtree(settings.data_dir, ignore_errors=True)
-    # A service manager stops with SIGTERM: stop as on Ctrl-C, so the sink stores what it holds first.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    # Ctrl-C, or SIGTERM from a service manager: stop cleanly, so the sink stores what it holds first. The
+    # flag stays set where the interrupt is lost (some libraries' callbacks swallow it while starting).
+    stopping = threading.Event()
+
+    def stop(signum: int, frame: object) -> None:
+        stopping.set()
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     tune_gc()  # this process runs the ClickHouse sink
     try:
-        run_engine(settings, console)
+        run_engine(settings, console, stopping)
     except KeyboardInterrupt:  # stopped while starting: everything started is stopped cleanly all the same
         console.print("Stopped.")
     except (EarlierStateLost, SnapshotError) as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import threading
 import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
@@ -126,7 +127,8 @@ def summary_lines(store: ClickHouseStore, program: Program, fed: int, duplicates
     }
 
 
-def run_engine(settings: Settings, console: Console) -> None:
+def run_engine(settings: Settings, console: Console, stopping: threading.Event) -> None:
+    """Run until ``stopping`` is set (or a KeyboardInterrupt comes), or a part of the engine stops."""
     with broker(settings, keep_topics=True) as bootstrap:
         ensure_topics(bootstrap, settings.partitions)
         store = clickhouse(settings)
@@ -140,7 +142,7 @@ def run_engine(settings: Settings, console: Console) -> None:
                           "Ctrl-C stops.")
             ticks, codec = DailyTicks(settings.tick_hour_utc), AvroCodec(registry_for(settings.schema_registry_url))
             try:
-                while engine.alive() and not sink.error:
+                while engine.alive() and not sink.error and not stopping.is_set():
                     now = datetime.now(UTC)
                     if ticks.due(now):
                         try:
@@ -152,8 +154,10 @@ def run_engine(settings: Settings, console: Console) -> None:
                         else:
                             produce(bootstrap, codec, tick_events(members, now), lambda n: None, ENGINE_EVENTS)
                             console.print(f"{now:%Y-%m-%d %H:%M} UTC: clock ticks sent to {len(members):,} members")
-                    time.sleep(1)
+                    stopping.wait(1)
             except KeyboardInterrupt:
+                stopping.set()
+            if stopping.is_set():
                 console.print("Stopping ...")
                 return
             if sink.error:
