@@ -86,6 +86,7 @@ def restore_snapshot(bootstrap: str, path: Path) -> int:
     """
     partitions = set(_partitions(bootstrap))
     errors, landed = DeliveryErrors(), _Landed()
+    report = landed.delivered(errors)
     producer = Producer(producer_config(bootstrap, **{"delivery.report.only.error": False, "linger.ms": 20}))
     with path.open("rb") as source:
         reader = fastavro.reader(source)
@@ -99,7 +100,7 @@ def restore_snapshot(bootstrap: str, path: Path) -> int:
             landed.expect(place, record["offset"])
             headers = [(header["key"], header["value"]) for header in record["headers"]] or None
             produce_waiting(producer, record["topic"], record["value"], record["key"], partition=record["partition"],
-                            timestamp=record["timestamp"], headers=headers, on_delivery=landed.delivered(errors))
+                            timestamp=record["timestamp"], headers=headers, on_delivery=report)
     producer.flush()
     errors.raise_if_any()
     landed.check(path)

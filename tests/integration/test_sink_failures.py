@@ -46,7 +46,8 @@ def store(chdb_client: Any, ch_database: str) -> ClickHouseStore:
     return created
 
 
-def send_entries(bootstrap: str, codec: AvroCodec, numbers: range) -> None:
+def send_entries(bootstrap: str, numbers: range) -> None:
+    codec = AvroCodec(EmbeddedRegistry())
     producer = Producer(producer_config(bootstrap))
     for n in numbers:
         entry = {"entry_id": f"e{n}", "member_id": f"m{n % 3}", "event_id": f"ev{n}", "occurred_at": T0,
@@ -96,8 +97,7 @@ def sink_running(bootstrap: str, store: ClickHouseStore, retry_first_seconds: fl
 
 def test_the_sink_keeps_its_rows_while_clickhouse_refuses_them_and_stores_them_once_it_takes_them(
         bootstrap: str, store: ClickHouseStore) -> None:
-    codec = AvroCodec(EmbeddedRegistry())
-    send_entries(bootstrap, codec, range(20))
+    send_entries(bootstrap, range(20))
     store.client.command(store.sql("DETACH TABLE $db.ledger"))
     with sink_running(bootstrap, store, retry_first_seconds=0.1) as (loop, thread):
         wait_for(lambda: loop.outage is not None and loop.outage.attempts >= 3, "three refused writes")
@@ -109,7 +109,7 @@ def test_the_sink_keeps_its_rows_while_clickhouse_refuses_them_and_stores_them_o
         assert (loop.rows_written, committed(bootstrap)) == (0, 0)
         assert thread.is_alive()
 
-        send_entries(bootstrap, codec, range(20, 25))  # the feed goes on meanwhile
+        send_entries(bootstrap, range(20, 25))  # the feed goes on meanwhile
         store.client.command(store.sql("ATTACH TABLE $db.ledger"))
         wait_for(lambda: committed(bootstrap) == 25, "every entry committed")
         assert stored(store) == sorted(f"e{n}" for n in range(25))
@@ -120,8 +120,7 @@ def test_the_sink_keeps_its_rows_while_clickhouse_refuses_them_and_stores_them_o
 
 def test_a_sink_stopped_during_an_outage_commits_nothing_and_the_next_one_stores_everything(
         bootstrap: str, store: ClickHouseStore) -> None:
-    codec = AvroCodec(EmbeddedRegistry())
-    send_entries(bootstrap, codec, range(10))
+    send_entries(bootstrap, range(10))
     store.client.command(store.sql("DETACH TABLE $db.ledger"))
     with sink_running(bootstrap, store, retry_first_seconds=60) as (first, _):
         wait_for(lambda: first.outage is not None, "a refused write")
@@ -138,7 +137,7 @@ def test_a_sink_stopped_during_an_outage_commits_nothing_and_the_next_one_stores
 def test_messages_the_sink_cannot_read_are_dead_lettered_and_the_rows_around_them_stored(
         bootstrap: str, store: ClickHouseStore) -> None:
     codec = AvroCodec(EmbeddedRegistry())
-    send_entries(bootstrap, codec, range(5))
+    send_entries(bootstrap, range(5))
     trigger = codec.encode(TRIGGERS, "Trigger", {"trigger_id": "t1", "member_id": "m1", "event_id": "ev1",
                                                  "occurred_at": T0, "kind": "welcome", "message": "Welcome!"})
     odd = [b"not avro at all", b"\x00" + (999_999).to_bytes(4, "big") + b"\x02x", trigger]
@@ -146,7 +145,7 @@ def test_messages_the_sink_cannot_read_are_dead_lettered_and_the_rows_around_the
     for value in odd:  # a misdirected producer: all on one partition, between good entries
         producer.produce(LEDGER, value, b"m1")
     assert producer.flush(10) == 0
-    send_entries(bootstrap, codec, range(5, 10))
+    send_entries(bootstrap, range(5, 10))
 
     with sink_running(bootstrap, store) as (loop, thread):
         wait_for(lambda: committed(bootstrap) == 13, "every message committed")
