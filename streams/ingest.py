@@ -7,11 +7,18 @@ bytes with its resolved member id: re-encoding what was just decoded cost ingest
 twice the decoding. Everything that cannot be applied goes
 to the dead-letter topic with its original bytes (card numbers masked) and a
 reason; the events around it go on.
+
+A card transaction can arrive before the ``CardLinked`` that names its card:
+the two come from different sources, so on different input partitions, and
+ingest reads partitions in no set order. Such a transaction waits (up to
+``card_wait_seconds``) for its link before it is a dead letter, and the
+offsets committed stop short of it, so a restart reads it again.
 """
 
 from __future__ import annotations
 
 import re
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -52,6 +59,16 @@ class Rejected(Exception):
     """An input that cannot go on, with the reason for the dead-letter topic."""
 
 
+class UnknownCard(Rejected):
+    """A card transaction whose card is not linked (yet)."""
+
+
+@dataclass
+class Waiting:
+    message: RawMessage
+    since: float  # time.monotonic() when ingest first read it
+
+
 def dead_letter(stage: str, reason: str, topic: str, partition: int, offset: int, key: bytes | None,
                 value: bytes | None, event_id: str | None, dead_letter_id: str, member_id: str | None) -> Record:
     return {
@@ -70,33 +87,67 @@ def dead_letter(stage: str, reason: str, topic: str, partition: int, offset: int
 
 
 class Ingest:
-    def __init__(self, codec: AvroCodec, partitions: int, cards: dict[str, str] | None = None) -> None:
+    def __init__(self, codec: AvroCodec, partitions: int, cards: dict[str, str] | None = None,
+                 card_wait_seconds: float = 0) -> None:
         self._codec = codec
         self._partitions = partitions
         self.cards: dict[str, str] = cards if cards is not None else {}
+        self._card_wait = card_wait_seconds
+        self.waiting: list[Waiting] = []  # card transactions waiting for their CardLinked, in reading order
+        self._read_end: dict[tuple[str, int], int] = {}  # per input partition: the offset after the last read
 
-    def process(self, messages: list[RawMessage]) -> IngestResult:
+    def process(self, messages: list[RawMessage], now: float | None = None) -> IngestResult:
+        """Pass ``messages`` on, then try the waiting card transactions again: a link read now lets them go on."""
+        now = time.monotonic() if now is None else now
         result = IngestResult()
+        waited, self.waiting = self.waiting, []
         for message in messages:
-            value = message.value()
-            try:
-                record = self._accept(value, message.topic() == ENGINE_EVENTS, result)
-                kind, millis = message.timestamp()
-                if kind == TIMESTAMP_NOT_AVAILABLE:
-                    raise Rejected("the input message has no timestamp; produce it with a Kafka client >= 0.10")
-            except Rejected as exc:
-                topic, partition, offset = message.topic() or EVENTS, message.partition() or 0, message.offset() or 0
-                masked = mask_pans_in_bytes(value) if value is not None else None
-                event_id, member_id = _ids(value, self._codec)
-                result.dead_letters.append(dead_letter(
-                    "ingest", str(exc), topic, partition, offset, message.key(), masked, event_id,
-                    f"ingest:{topic}:{partition}:{offset}", member_id,
-                ))
-                continue
+            key = (message.topic() or EVENTS, message.partition() or 0)
+            self._read_end[key] = max(self._read_end.get(key, 0), (message.offset() or 0) + 1)
+            if not self._take(message, result, card_wait=True):
+                waited.append(Waiting(message, now))
+        for waiting in waited:
+            if not self._take(waiting.message, result, card_wait=now - waiting.since < self._card_wait):
+                self.waiting.append(waiting)
+        return result
+
+    def offsets_to_commit(self) -> dict[tuple[str, int], int]:
+        """Per input partition, the offset after what is passed on: the oldest waiting message's, if one waits."""
+        offsets = dict(self._read_end)
+        for waiting in reversed(self.waiting):
+            message = waiting.message
+            offsets[message.topic() or EVENTS, message.partition() or 0] = message.offset() or 0
+        return offsets
+
+    def _take(self, message: RawMessage, result: IngestResult, card_wait: bool) -> bool:
+        """Pass ``message`` on or dead-letter it; False if it waits for its card's link instead."""
+        value = message.value()
+        try:
+            record = self._accept(value, message.topic() == ENGINE_EVENTS, result)
+            kind, millis = message.timestamp()
+            if kind == TIMESTAMP_NOT_AVAILABLE:
+                raise Rejected("the input message has no timestamp; produce it with a Kafka client >= 0.10")
+        except UnknownCard as exc:
+            if card_wait:
+                return False
+            self._dead_letter(message, exc, result)
+        except Rejected as exc:
+            self._dead_letter(message, exc, result)
+        else:
             member_id = record["member_id"]
             result.batches[member_partition(member_id, self._partitions)].append(
                 {"received_at": datetime.fromtimestamp(millis / 1000, UTC), "member_id": member_id, "event": value})
-        return result
+        return True
+
+    def _dead_letter(self, message: RawMessage, exc: Rejected, result: IngestResult) -> None:
+        value = message.value()
+        topic, partition, offset = message.topic() or EVENTS, message.partition() or 0, message.offset() or 0
+        masked = mask_pans_in_bytes(value) if value is not None else None
+        event_id, member_id = _ids(value, self._codec)
+        result.dead_letters.append(dead_letter(
+            "ingest", str(exc), topic, partition, offset, message.key(), masked, event_id,
+            f"ingest:{topic}:{partition}:{offset}", member_id,
+        ))
 
     def _accept(self, value: bytes | None, from_engine: bool, result: IngestResult) -> Record:
         try:
@@ -137,7 +188,7 @@ class Ingest:
             raise Rejected(f"{kind} {record['event_id']} has neither member_id nor card_token")
         member_id = self.cards.get(token)
         if member_id is None:
-            raise Rejected(f"unknown card_token in {kind} {record['event_id']}: "
+            raise UnknownCard(f"unknown card_token in {kind} {record['event_id']}: "
                            "link the card to a member (CardLinked) before sending its transactions")
         record["member_id"] = member_id
 

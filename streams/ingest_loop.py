@@ -14,7 +14,7 @@ from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 from schemas.codec import AvroCodec
 from streams.group_offsets import open_member_batch_partitions
 from streams.ingest import Ingest
-from streams.kafka import DeliveryErrors, consume_arrived, consumer_config, offsets_after, producer_config
+from streams.kafka import DeliveryErrors, consume_arrived, consumer_config, producer_config
 from streams.settings import Settings
 from streams.topics import CARDS, DEADLETTER, ENGINE_EVENTS, EVENTS, MEMBER_BATCHES
 
@@ -61,17 +61,18 @@ def load_card_directory(bootstrap: str, codec: AvroCodec, timeout: float = 30.0)
 def run_ingest(bootstrap: str, codec: AvroCodec, settings: Settings, stop: threading.Event) -> None:
     """Consume what has arrived (up to ``ingest_batch_events``), pass it on, commit; repeat until ``stop``."""
     open_member_batch_partitions(bootstrap, codec, settings.partitions)
-    ingest = Ingest(codec, settings.partitions, load_card_directory(bootstrap, codec))
+    ingest = Ingest(codec, settings.partitions, load_card_directory(bootstrap, codec), settings.card_wait_seconds)
     errors = DeliveryErrors()
     # Each pass sends its batches at once and waits for them: lingering would only delay them.
     producer = Producer(producer_config(bootstrap, **{"linger.ms": 0}))
     consumer = Consumer(consumer_config(bootstrap, INGEST_GROUP, **{"fetch.wait.max.ms": settings.fetch_wait_ms}))
     consumer.subscribe([EVENTS, ENGINE_EVENTS])
+    committed: dict[tuple[str, int], int] = {}
     try:
         while not stop.is_set():
             arrived = consume_arrived(consumer, settings.ingest_batch_events, 0.1, settings.ingest_linger_ms / 1000)
             messages = [m for m in arrived if _ok(m)]
-            if not messages:
+            if not messages and not ingest.waiting:
                 continue
             result = ingest.process(messages)
             for partition, records in result.batches.items():
@@ -87,10 +88,13 @@ def run_ingest(bootstrap: str, codec: AvroCodec, settings: Settings, stop: threa
                 producer.produce(CARDS, None, token.encode(), on_delivery=errors)
             producer.flush()
             errors.raise_if_any()
-            # Everything read is passed on: commit it without waiting. A commit lost in a crash only means those
-            # events are read again, and applying an event twice changes nothing. The offsets are named: left to
-            # the client, an asynchronous commit can take in what the next poll hands out before it is passed on.
-            consumer.commit(offsets=offsets_after(messages), asynchronous=True)
+            # What is passed on is committed without waiting. A commit lost in a crash only means those events are
+            # read again, and applying an event twice changes nothing. The offsets are named: left to the client,
+            # an asynchronous commit can take in what the next poll hands out before it is passed on.
+            offsets = ingest.offsets_to_commit()
+            if offsets != committed:
+                consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in offsets.items()], asynchronous=True)
+                committed = offsets
     finally:
         consumer.close()
         producer.flush(10)

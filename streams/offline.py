@@ -34,12 +34,13 @@ class ConsumedMessage:
     value_bytes: bytes | None
     at_offset: int
     topic_name: str = EVENTS
+    at_partition: int = 0
 
     def topic(self) -> str:
         return self.topic_name
 
     def partition(self) -> int:
-        return 0
+        return self.at_partition
 
     def offset(self) -> int:
         return self.at_offset

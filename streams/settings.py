@@ -44,6 +44,10 @@ class Settings(BaseSettings):
     ingest_linger_ms: NonNegativeInt = Field(
         20, description="How long ingest waits after an event for more, to pass on fuller member batches"
     )
+    card_wait_seconds: NonNegativeInt = Field(
+        10, description="How long ingest holds a card transaction whose card is not linked yet, for its CardLinked "
+        "from another source to arrive, before the transaction is a dead letter"
+    )
     sink_batch_rows: PositiveInt = 50_000
     sink_flush_ms: PositiveInt = Field(
         500, description="How long the sink gathers rows before an insert: each insert costs ClickHouse a new part "

@@ -55,3 +55,59 @@ def test_the_same_event_from_the_engines_own_topic_goes_on(kind: str) -> None:
     result = Ingest(codec, partitions=4).process([sent(codec, kind, ENGINE_EVENTS)])
     assert not result.dead_letters
     assert [record["member_id"] for records in result.batches.values() for record in records] == [member(kind)]
+
+
+class TestACardTransactionBeforeItsLink:
+    """The bank feed and the app that links cards write to different partitions, read in no set order."""
+
+    codec = AvroCodec(EmbeddedRegistry())
+
+    def message(self, offset: int, body: tuple[str, dict[str, Any]], member_id: str | None = None,
+                token: str | None = None, partition: int = 0) -> ConsumedMessage:
+        record = {"event_id": f"{body[0]}-{offset}", "occurred_at": datetime(2026, 11, 25, tzinfo=UTC),
+                  "source": "bank", "member_id": member_id, "card_token": token,
+                  "body": (f"loyalty.v1.{body[0]}", body[1])}
+        value = self.codec.encode(EVENTS, "LoyaltyEvent", record)
+        return ConsumedMessage(b"source", value, offset, EVENTS, partition)
+
+    def purchase(self, offset: int, partition: int = 0) -> ConsumedMessage:
+        body = {"order_id": f"N{offset}", "channel": "card", "store_id": None, "currency": "SEK", "total_minor": 100,
+                "payment_method": "card", "partner_id": None, "points_used": 0,
+                "lines": [{"line_id": "1", "sku": "S", "category": "c", "quantity": 1, "amount_minor": 100}]}
+        return self.message(offset, ("Purchase", body), token="tok_anna", partition=partition)
+
+    def link(self, offset: int) -> ConsumedMessage:
+        return self.message(offset, ("CardLinked", {"card_token": "tok_anna"}), member_id="ANNA", partition=1)
+
+    @staticmethod
+    def passed_on(result: Any) -> list[str]:
+        return [record["member_id"] for records in result.batches.values() for record in records]
+
+    def test_a_link_read_later_in_the_same_pass_lets_it_go_on(self) -> None:
+        result = Ingest(self.codec, partitions=1).process([self.purchase(5), self.link(0)])
+        assert not result.dead_letters and self.passed_on(result) == ["ANNA", "ANNA"]
+
+    def test_it_waits_for_a_link_read_in_a_later_pass_and_the_commit_stops_short_of_it(self) -> None:
+        ingest = Ingest(self.codec, partitions=1, card_wait_seconds=10)
+        first = ingest.process([self.purchase(5), self.purchase(6, partition=2)], now=100)
+        assert not first.dead_letters and not first.batches
+        assert ingest.offsets_to_commit() == {(EVENTS, 0): 5, (EVENTS, 2): 6}
+
+        second = ingest.process([self.purchase(6)], now=105)  # also waits: it comes after the one waiting already
+        assert not second.dead_letters and not second.batches
+        assert ingest.offsets_to_commit() == {(EVENTS, 0): 5, (EVENTS, 2): 6}
+
+        third = ingest.process([self.link(0)], now=109)
+        assert not third.dead_letters and self.passed_on(third) == ["ANNA"] * 4
+        assert not ingest.waiting
+        assert ingest.offsets_to_commit() == {(EVENTS, 0): 7, (EVENTS, 1): 1, (EVENTS, 2): 7}
+
+    def test_after_the_wait_it_is_a_dead_letter_that_says_what_to_do(self) -> None:
+        ingest = Ingest(self.codec, partitions=1, card_wait_seconds=10)
+        ingest.process([self.purchase(5)], now=100)
+        assert not ingest.process([], now=109.9).dead_letters
+        result = ingest.process([], now=110)
+        assert [(letter["offset"], letter["reason"]) for letter in result.dead_letters] == [
+            (5, "unknown card_token in Purchase Purchase-5: link the card to a member (CardLinked) before sending its "
+                "transactions")]
+        assert not ingest.waiting and ingest.offsets_to_commit() == {(EVENTS, 0): 6}
