@@ -14,9 +14,11 @@ here: the caller (the sink loop) tries again and commits its offsets only after
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
@@ -24,10 +26,15 @@ from clickhouse_connect.driver.exceptions import ClickHouseError
 
 from sinks.tables import MEMBER_TABLES, TABLES_BY_TOPIC, Table, create_statements, quote_ident
 
-__all__ = ["STORE_ERRORS", "ClickHouseStore", "connect", "error_summary"]
+__all__ = ["STORE_ERRORS", "ClickHouseStore", "connect", "error_summary", "location"]
 
 # What a ClickHouse that is down, unreachable or refusing a statement raises: worth trying again later.
 STORE_ERRORS: tuple[type[Exception], ...] = (ClickHouseError, OSError)
+
+
+# The HTTP driver warns "Unexpected Http Driver Exception" before it raises: the store's callers report the error
+# themselves, with what they do about it.
+logging.getLogger("clickhouse_connect.driver._backend.http_sync").setLevel(logging.ERROR)
 
 
 def error_summary(exc: Exception) -> str:
@@ -42,20 +49,44 @@ _INSERT_SETTINGS = {"input_format_avro_allow_missing_fields": 1, "max_threads": 
 
 
 class ClickHouseStore:
-    """The loyalty tables in one ClickHouse database, reached through one client."""
+    """The loyalty tables in one ClickHouse database, reached through one client.
 
-    def __init__(self, client: Client, database: str) -> None:
+    The client is either given or opened at first use (``open_client``), so the
+    engine can start while ClickHouse is down: every use until it answers raises
+    one of ``STORE_ERRORS``, which the callers try again. A client opened here
+    creates the schema before it is used.
+    """
+
+    def __init__(self, client: Client | None, database: str, open_client: Callable[[], Client] | None = None) -> None:
         quote_ident(database)  # refuse odd names early
-        self.client = client
+        if client is None and open_client is None:
+            raise ValueError("give a ClickHouse client or a way to open one")
+        self._client = client
+        self._open_client = open_client
         self.database = database
         # The sink thread writes while the demo polls: one chDB session must not be used concurrently.
         self._lock = threading.Lock()
+        self._opening = threading.Lock()
+
+    @property
+    def client(self) -> Client:
+        if self._client is None:
+            with self._opening:
+                if self._client is None and self._open_client is not None:
+                    client = self._open_client()
+                    self._create_schema(client)
+                    self._client = client
+        assert self._client is not None
+        return self._client
 
     # -- schema -------------------------------------------------------------------
     def ensure_schema(self) -> None:
         """Create the database, tables and views if missing; safe to call on every start."""
+        self._create_schema(self.client)
+
+    def _create_schema(self, client: Client) -> None:
         for statement in create_statements(self.database):
-            self.client.command(statement)
+            client.command(statement)
 
     def drop(self) -> None:
         """Drop the whole database (tests, and rebuilding an analytics copy from the topics)."""
@@ -119,7 +150,8 @@ class ClickHouseStore:
         return next(iter(rows[0].values()))
 
     def close(self) -> None:
-        self.client.close()
+        if self._client is not None:
+            self._client.close()
 
 
 def _aware(value: Any) -> Any:
@@ -129,14 +161,23 @@ def _aware(value: Any) -> Any:
     return value
 
 
-def connect(dsn: str, database: str, *, ensure_schema: bool = True, **client_args: Any) -> ClickHouseStore:
+def connect(dsn: str, database: str, *, ensure_schema: bool = True, later: bool = False,
+            **client_args: Any) -> ClickHouseStore:
     """A store on ``dsn`` ("chdb:///abs/path", "chdb://memory" or "http://user:pass@host:8123").
 
     The client is opened without a default database so one chDB client can serve many
-    databases; the schema is created unless ``ensure_schema=False``.
+    databases; the schema is created unless ``ensure_schema=False``. With ``later``,
+    both happen at the store's first use instead of now.
     """
-    client = clickhouse_connect.get_client(dsn=dsn, **client_args)
-    store = ClickHouseStore(client, database)
+    if later:
+        return ClickHouseStore(None, database, lambda: clickhouse_connect.get_client(dsn=dsn, **client_args))
+    store = ClickHouseStore(clickhouse_connect.get_client(dsn=dsn, **client_args), database)
     if ensure_schema:
         store.ensure_schema()
     return store
+
+
+def location(dsn: str) -> str:
+    """``dsn`` without its user and password: what may be printed and logged."""
+    parts = urlsplit(dsn)
+    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl() if parts.netloc else dsn

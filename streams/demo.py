@@ -17,7 +17,7 @@ from processors.outputs import FOLLOW_UP_SUFFIXES
 from processors.program import Program
 from schemas.codec import AvroCodec
 from schemas.registry import registry_for
-from sinks.clickhouse import STORE_ERRORS, ClickHouseStore, error_summary
+from sinks.clickhouse import STORE_ERRORS, ClickHouseStore, error_summary, location
 from streams.clock_ticks import DailyTicks, enrolled_members, tick_events
 from streams.demo_feed import synthetic_day
 from streams.kafka import DeliveryErrors, produce_waiting, producer_config
@@ -131,15 +131,19 @@ def run_engine(settings: Settings, console: Console, stopping: threading.Event) 
     """Run until ``stopping`` is set (or a KeyboardInterrupt comes), or a part of the engine stops."""
     with broker(settings, keep_topics=True) as bootstrap:
         ensure_topics(bootstrap, settings.partitions)
-        store = clickhouse(settings)
+        store, where = clickhouse(settings, later=True), location(settings.resolved_clickhouse_dsn())
+        try:
+            store.ensure_schema()
+        except STORE_ERRORS as exc:  # points, rewards and triggers need no ClickHouse: the sink waits for it
+            console.print(f"ClickHouse at {where} does not answer yet ({error_summary(exc)}): the engine runs "
+                          "without it, and its rows are stored once it answers.")
         with (sink_thread(settings, bootstrap, store) as sink, engine_processes(settings, bootstrap) as engine,
               status_server(settings, engine, sink) as status,
               serving_reports(settings, store, load_program(settings.program_file)) as reports):
             served = f", health and metrics on http://{settings.status_host}:{settings.status_port}/" if status else ""
             asked = ", `loyalty member` and `loyalty kpis` answered from here" if reports else ""
-            console.print(f"Engine running: broker {bootstrap}, ClickHouse {settings.resolved_clickhouse_dsn()}"
-                          f"{served}{asked}; send LoyaltyEvent Avro to {EVENTS}, or `loyalty feed FILE`. "
-                          "Ctrl-C stops.")
+            console.print(f"Engine running: broker {bootstrap}, ClickHouse {where}{served}{asked}; send "
+                          f"LoyaltyEvent Avro to {EVENTS}, or `loyalty feed FILE`. Ctrl-C stops.")
             ticks, codec = DailyTicks(settings.tick_hour_utc), AvroCodec(registry_for(settings.schema_registry_url))
             try:
                 while engine.alive() and not sink.error and not stopping.is_set():

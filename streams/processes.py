@@ -110,10 +110,11 @@ def running_broker(settings: Settings) -> str:
     return bootstrap
 
 
-def clickhouse(settings: Settings) -> ClickHouseStore:
+def clickhouse(settings: Settings, later: bool = False) -> ClickHouseStore:
+    """The store of ``settings``; with ``later``, connected (and its schema made) at first use, not now."""
     if settings.embedded_clickhouse:
         (settings.data_dir / "clickhouse").mkdir(parents=True, exist_ok=True)
-    return connect(settings.resolved_clickhouse_dsn(), settings.clickhouse_database)
+    return connect(settings.resolved_clickhouse_dsn(), settings.clickhouse_database, later=later)
 
 
 @dataclass

@@ -22,7 +22,7 @@ from typing import Any
 from processors.money import format_money, format_percent
 from processors.program import Program
 from sinks import queries
-from sinks.clickhouse import ClickHouseStore
+from sinks.clickhouse import ClickHouseStore, location
 from streams.background import serving
 from streams.processes import clickhouse
 from streams.settings import Settings
@@ -186,7 +186,7 @@ def report(settings: Settings, program: Program, name: str, **arguments: Any) ->
     try:
         store = clickhouse(settings)
     except Exception as exc:
-        where = settings.resolved_clickhouse_dsn()
+        where = location(settings.resolved_clickhouse_dsn())
         raise NoReport(f"cannot open ClickHouse at {where}: {exc}. With embedded ClickHouse, run this where "
                        "`loyalty run` runs (same data directory) or stop the process that holds it") from exc
     try:

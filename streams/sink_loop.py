@@ -41,7 +41,7 @@ SINK_TOPICS = (LEDGER, REWARDS, TRIGGERS, TIERS, ACTIVITY, SETTLEMENTS, DEADLETT
 # it on another topic, so the sink deletes again soon after, and then every few minutes (after a restart, at once).
 SWEEP_AGAIN_SECONDS = 5.0
 SWEEP_EVERY_SECONDS = 300.0
-# A write ClickHouse refused is tried again after 1 s, then 2, 4, ... and at most every 30 s.
+# A write ClickHouse refused (rows, or a sweep) is tried again after 1 s, then 2, 4, ... and at most every 30 s.
 RETRY_FIRST_SECONDS = 1.0
 RETRY_MAX_SECONDS = 30.0
 # A write fails for ClickHouse (tried again) or for a message the sink cannot read (dead-lettered).
@@ -112,7 +112,7 @@ class SinkLoop:
             self._pending_rows and time.monotonic() - self._oldest >= self._flush_seconds
         ):
             self.flush(stop)
-        if time.monotonic() >= self._next_sweep:
+        if time.monotonic() >= self._next_sweep and not stop.is_set():
             self._sweep()
 
     def _take(self, messages: list[Any]) -> None:
@@ -129,11 +129,11 @@ class SinkLoop:
         try:
             self._store.forget_erased()
         except STORE_ERRORS as exc:
-            log.warning("cannot delete erased members' rows in ClickHouse now (%s); trying again in %.0f s",
-                        error_summary(exc), SWEEP_AGAIN_SECONDS)
-            self._next_sweep = time.monotonic() + SWEEP_AGAIN_SECONDS
+            self._next_sweep = time.monotonic() + self._refused(exc, "delete the erased members' rows")
         else:
             self._next_sweep = time.monotonic() + SWEEP_EVERY_SECONDS
+            if self.outage is not None and not self._pending_rows:
+                self._answered()
 
     def flush(self, stop: threading.Event) -> None:
         """Store the rows waiting and commit their offsets, trying again while ClickHouse refuses them.
@@ -146,7 +146,6 @@ class SinkLoop:
         failed try, messages the sink cannot read go to the dead-letter topic,
         and if there were any, the rest are tried again at once.
         """
-        wait = self._retry_first_seconds
         while self._pending_rows or self._dead_lettered:
             try:
                 self._store_pending()
@@ -155,13 +154,12 @@ class SinkLoop:
                     continue
                 if isinstance(exc, CodecError):  # every message reads on its own: not a message's fault
                     raise
-                self._refused(exc, wait)
+                wait = self._refused(exc, f"store {self._pending_rows} rows")
                 if stop.is_set():
                     log.warning("stopping with %s rows not stored in ClickHouse: they are read again at the next "
                                 "start", self._pending_rows)
                     return
                 self._wait_paused(wait, stop)
-                wait = min(2 * wait, RETRY_MAX_SECONDS)
                 continue
             self.rows_written += self._pending_rows
             self._last_received = time.monotonic()  # idle counts from when the rows are stored
@@ -169,9 +167,7 @@ class SinkLoop:
             self._pending_rows = 0
             self._dead_lettered.clear()
             if self.outage is not None:
-                log.warning("ClickHouse stores rows again, after %s refused attempts", self.outage.attempts)
-                self.outage = None
-                self._consumer.resume(self._consumer.assignment())
+                self._answered()
 
     def _store_pending(self) -> None:
         for topic, messages in self._pending.items():
@@ -195,15 +191,24 @@ class SinkLoop:
             self._pending_rows -= found
         return bool(found)
 
-    def _refused(self, exc: Exception, wait: float) -> None:
+    def _refused(self, exc: Exception, what: str) -> float:
+        """Count a refused write into the outage; the seconds to wait before the next try."""
         self.failed_writes += 1
         error = error_summary(exc)
         if self.outage is None:
             self.outage = Outage(datetime.now(UTC), 0, error)
         self.outage.attempts += 1
         self.outage.error = error
-        log.warning("ClickHouse did not store %s rows (%s attempts): %s; trying again in %.0f s",
-                    self._pending_rows, self.outage.attempts, error, wait)
+        wait = min(self._retry_first_seconds * 2 ** min(self.outage.attempts - 1, 10), RETRY_MAX_SECONDS)
+        log.warning("ClickHouse did not %s (%s attempts): %s; trying again in %.0f s",
+                    what, self.outage.attempts, error, wait)
+        return wait
+
+    def _answered(self) -> None:
+        assert self.outage is not None
+        log.warning("ClickHouse answers again, after %s refused attempts", self.outage.attempts)
+        self.outage = None
+        self._consumer.resume(self._consumer.assignment())
 
     def _wait_paused(self, seconds: float, stop: threading.Event) -> None:
         """Wait ``seconds`` (less if ``stop`` is set) with every partition paused.

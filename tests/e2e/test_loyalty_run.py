@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +55,8 @@ def started(env: dict[str, str], *options: str) -> subprocess.Popen[str]:
                            stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 120
     while not all(made_since(data / name, begun) for name in (BROKER_ADDRESS_FILE, SOCKET)):
-        assert run.poll() is None and time.monotonic() < deadline, run.communicate()[0]
+        assert run.poll() is None, run.communicate()[0]
+        assert time.monotonic() < deadline, "`loyalty run` made no broker address file and socket in 120 s"
         time.sleep(0.2)
     return run
 
@@ -135,3 +137,40 @@ def test_a_running_engine_answers_member_and_kpis_and_they_read_clickhouse_once_
         assert loyalty(env, "member", "anna").returncode == 1  # nobody yet
     finally:
         stopped(run)
+
+
+def test_an_engine_started_while_its_clickhouse_server_does_not_answer_applies_events_and_says_so(
+        tmp_path: Path) -> None:
+    status, progress = (f"http://127.0.0.1:{port}" for port in (free_ports(1), free_ports(1)))
+    env = {**os.environ, "LOYALTY_DATA_DIR": str(tmp_path / "data"), "LOYALTY_WORKERS": "1",
+           "LOYALTY_CLICKHOUSE_DSN": f"http://loyalty:secret@127.0.0.1:{free_ports(1)}",  # nothing listens there
+           "LOYALTY_PROGRAM_FILE": str(EXAMPLES / "fashion.yaml"), "LOYALTY_STATUS_PORT": status.rpartition(":")[2],
+           "LOYALTY_WORKER_WEB_PORT": progress.rpartition(":")[2], "COLUMNS": "200"}
+    run = subprocess.Popen([sys.executable, "-m", "streams.cli", "run"], env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True)
+    try:
+        health = answer(run, f"{status}/health", lambda found: found["status"] == "degraded")
+        assert "Connection refused" in health["sink"]
+        sent = loyalty(env, "feed", str(EXAMPLES / "feeds" / "week.jsonl"))
+        assert sent.returncode == 0, sent.stderr
+        answer(run, f"{progress}/progress/", lambda found: found["applied"] == 9)  # the feed's events: points go on
+    finally:
+        said = stopped(run)
+    port = env["LOYALTY_CLICKHOUSE_DSN"].rpartition(":")[2]
+    assert f"ClickHouse at http://127.0.0.1:{port} does not answer yet" in said and "secret" not in said
+
+
+def answer(run: subprocess.Popen[str], url: str, good: Callable[[Any], bool], seconds: float = 120) -> Any:
+    """The JSON at ``url`` once ``good`` says it is; ``run`` must keep running meanwhile."""
+    deadline, found = time.monotonic() + seconds, None
+    while True:
+        assert run.poll() is None, run.communicate()[0]
+        assert time.monotonic() < deadline, f"{url} said {found}"
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                found = json.load(response)
+        except (OSError, ValueError):
+            found = None
+        if found is not None and good(found):
+            return found
+        time.sleep(0.5)

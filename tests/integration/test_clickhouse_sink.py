@@ -16,7 +16,7 @@ from schemas.codec import AvroCodec, CodecError
 from schemas.contracts import contract_text, load_contract
 from schemas.registry import EmbeddedRegistry
 from sinks import queries
-from sinks.clickhouse import ClickHouseStore
+from sinks.clickhouse import ClickHouseStore, location
 from sinks.tables import TABLES, TABLES_BY_TOPIC, VIEWS, quote_ident
 
 T0 = dt.datetime(2025, 3, 1, 9, 0, tzinfo=dt.UTC)
@@ -208,3 +208,9 @@ def test_connect_embedded(chdb_path: Any, ch_database: str) -> None:
 def test_quote_ident_refuses_odd_names() -> None:
     with pytest.raises(ValueError):
         quote_ident("x`; DROP DATABASE y")
+
+
+def test_the_location_printed_and_logged_leaves_out_user_and_password() -> None:
+    assert location("http://loyalty:CHANGE-ME@clickhouse:8123") == "http://clickhouse:8123"
+    assert location("https://reader@ch.example:8443/?secure=1") == "https://ch.example:8443/?secure=1"
+    assert location("chdb:///var/lib/loyalty/clickhouse") == "chdb:///var/lib/loyalty/clickhouse"

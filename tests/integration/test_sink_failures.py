@@ -1,8 +1,9 @@
 """What the sink does when ClickHouse or a message fails it: it stops neither the engine nor the other rows.
 
 ClickHouse refusing writes: the sink keeps its rows, commits nothing and tries
-again. The outage is a real one: the ledger table is detached in chDB, so every
-insert into it fails as it would on a server that lost the table, then attached again.
+again. The outages are real ones: the ledger table is detached in chDB, so every
+insert into it fails as it would on a server that lost the table, then attached
+again; or the driver's connection is refused, until it is given chDB instead.
 A message the sink cannot read goes to the dead-letter topic with the reason.
 """
 
@@ -10,12 +11,14 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import clickhouse_connect
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
@@ -116,6 +119,33 @@ def test_the_sink_keeps_its_rows_while_clickhouse_refuses_them_and_stores_them_o
         assert store.scalar("SELECT count() FROM $db.ledger FINAL") == 25  # the tries before count once
         assert (loop.outage, loop.failing_seconds(), loop.rows_written) == (None, 0.0, 25)
         assert loop.failed_writes >= 3
+
+
+def test_a_sink_started_while_clickhouse_does_not_answer_says_so_then_makes_the_schema_and_stores_everything(
+        bootstrap: str, chdb_client: Any, ch_database: str) -> None:
+    answering = threading.Event()
+
+    def open_client() -> Any:
+        """A server that refuses connections, until it answers (as the test's chDB)."""
+        if answering.is_set():
+            return chdb_client
+        with socket.socket() as unused:
+            unused.bind(("127.0.0.1", 0))
+            port = unused.getsockname()[1]
+        return clickhouse_connect.get_client(host="127.0.0.1", port=port)
+
+    store = ClickHouseStore(None, ch_database, open_client)
+    with sink_running(bootstrap, store, retry_first_seconds=0.1) as (loop, thread):
+        wait_for(lambda: loop.outage is not None, "a refused sweep: nothing to store yet, and still an outage")
+        send_entries(bootstrap, range(10))
+        wait_for(lambda: loop.outage is not None and loop.outage.attempts >= 3, "refused writes")
+        assert loop.outage is not None and "Connection refused" in loop.outage.error
+        assert committed(bootstrap) == 0 and thread.is_alive()
+
+        answering.set()
+        wait_for(lambda: committed(bootstrap) == 10, "every entry committed")
+        assert stored(store) == sorted(f"e{n}" for n in range(10))
+        assert loop.outage is None
 
 
 def test_a_sink_stopped_during_an_outage_commits_nothing_and_the_next_one_stores_everything(
