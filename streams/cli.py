@@ -51,12 +51,16 @@ def demo(members: int, events: int, seed: int, timeout: int) -> None:
     then answers KPI queries from ClickHouse.
     """
     from streams.demo import run_demo
+    from streams.processes import ClickHouseUnreachable
 
     settings = _settings()
     if settings.embedded_clickhouse or settings.embedded_broker:
         shutil.rmtree(settings.data_dir, ignore_errors=True)
     tune_gc()  # this process runs the ClickHouse sink
-    summary = run_demo(settings, members=members, events=events, seed=seed, timeout=timeout, console=console)
+    try:
+        summary = run_demo(settings, members=members, events=events, seed=seed, timeout=timeout, console=console)
+    except ClickHouseUnreachable as exc:
+        raise click.ClickException(str(exc)) from exc
     _print_table(summary, "Loyalty demo: one synthetic day")
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from schemas.codec import AvroCodec
 from schemas.registry import registry_for
-from sinks.clickhouse import ClickHouseStore, connect
+from sinks.clickhouse import STORE_ERRORS, ClickHouseStore, connect, error_summary, location
 from streams.broker_snapshot import SNAPSHOT_FILE, restore_snapshot, save_snapshot
 from streams.embedded import EmbeddedBroker, die_with_parent, metadata_ready
 from streams.ingest_loop import INGEST_GROUP
@@ -35,6 +35,10 @@ class NoRunningBroker(RuntimeError):
 
 class EarlierStateLost(RuntimeError):
     """The data directory holds members' state whose topics the embedded broker no longer has."""
+
+
+class ClickHouseUnreachable(RuntimeError):
+    """The configured ClickHouse server does not answer; the message says what to do."""
 
 
 @contextlib.contextmanager
@@ -114,7 +118,13 @@ def clickhouse(settings: Settings, later: bool = False) -> ClickHouseStore:
     """The store of ``settings``; with ``later``, connected (and its schema made) at first use, not now."""
     if settings.embedded_clickhouse:
         (settings.data_dir / "clickhouse").mkdir(parents=True, exist_ok=True)
-    return connect(settings.resolved_clickhouse_dsn(), settings.clickhouse_database, later=later)
+    dsn = settings.resolved_clickhouse_dsn()
+    try:
+        return connect(dsn, settings.clickhouse_database, later=later)
+    except STORE_ERRORS as exc:
+        raise ClickHouseUnreachable(
+            f"ClickHouse at {location(dsn)} does not answer ({error_summary(exc)}): start it, or point "
+            "LOYALTY_CLICKHOUSE_DSN at one that runs (unset, the engine uses its embedded ClickHouse)") from exc
 
 
 @dataclass

@@ -24,7 +24,7 @@ from processors.program import Program
 from sinks import queries
 from sinks.clickhouse import ClickHouseStore, location
 from streams.background import serving
-from streams.processes import clickhouse
+from streams.processes import ClickHouseUnreachable, clickhouse
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -185,6 +185,8 @@ def report(settings: Settings, program: Program, name: str, **arguments: Any) ->
             return _ask(path, name, arguments)
     try:
         store = clickhouse(settings)
+    except ClickHouseUnreachable as exc:
+        raise NoReport(str(exc)) from exc
     except Exception as exc:
         where = location(settings.resolved_clickhouse_dsn())
         raise NoReport(f"cannot open ClickHouse at {where}: {exc}. With embedded ClickHouse, run this where "

@@ -21,6 +21,7 @@ from stored_records import store_records
 from sinks import queries
 from sinks.clickhouse import ClickHouseStore
 from streams.cli import main
+from streams.embedded import free_ports
 
 BASE = "bronze"
 T0 = dt.datetime(2025, 3, 1, 9, 0, tzinfo=dt.UTC)
@@ -286,3 +287,15 @@ def test_loyalty_member_and_simulate_read_the_member_from_clickhouse(store: Clic
     answer = json.loads(simulated.output)
     assert (answer["tier"], answer["balance_before"], answer["points"]) == ("gold", 120, 10)  # gold: no longer a tier
     assert unknown.exit_code == 1 and "no member 'nobody'" in unknown.output
+
+
+def test_a_clickhouse_server_that_does_not_answer_gets_an_error_that_says_what_to_do(tmp_path: Path) -> None:
+    port = free_ports(1)  # nothing listens there
+    env = {"LOYALTY_CLICKHOUSE_DSN": f"http://reader:secret@127.0.0.1:{port}", "LOYALTY_DATA_DIR": str(tmp_path)}
+
+    shown = CliRunner().invoke(main, ["member", "m2"], env=env)
+
+    assert shown.exit_code == 1
+    said = " ".join(shown.output.split())
+    assert f"ClickHouse at http://127.0.0.1:{port} does not answer (OperationalError: " in said
+    assert "point LOYALTY_CLICKHOUSE_DSN at one that runs" in said and "secret" not in said
