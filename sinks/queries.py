@@ -23,6 +23,7 @@ __all__ = [
     "churn",
     "churn_risk",
     "customer_value",
+    "dead_letters",
     "latest_event_time",
     "leaderboard",
     "member_ledger",
@@ -30,7 +31,6 @@ __all__ = [
     "net_promoter_score",
     "points_liability_by_tier",
     "program_summary",
-    "recent_dead_letters",
     "redemption_rate",
     "repeat_purchase_rate",
     "reward_cost",
@@ -116,17 +116,22 @@ def program_summary(store: ClickHouseStore, base_tier: str) -> dict[str, Any]:
     return summary
 
 
-def recent_dead_letters(store: ClickHouseStore, limit: int = 100) -> list[dict[str, Any]]:
-    """The latest rejected inputs with their original bytes, for an operator to fix and replay."""
+def dead_letters(store: ClickHouseStore, stage: str | None = None, reason: str = "",
+                 limit: int | None = None) -> list[dict[str, Any]]:
+    """The rejected inputs, latest first, with their original bytes, for an operator to fix and send again.
+
+    ``reason`` keeps those whose reason contains it (any case); ``stage`` those of one stage.
+    """
     return store.rows(
         """
-        SELECT dead_letter_id, toString(stage) AS stage, reason, event_id, toString(topic) AS topic,
+        SELECT dead_letter_id, toString(stage) AS stage, reason, event_id, member_id, toString(topic) AS topic,
                partition, offset, key, value, recorded_at
         FROM $db.dead_letters FINAL
+        WHERE ({stage:Nullable(String)} IS NULL OR stage = {stage:Nullable(String)})
+          AND positionCaseInsensitiveUTF8(reason, {reason:String}) > 0
         ORDER BY recorded_at DESC, dead_letter_id
-        LIMIT {limit:UInt32}
-        """,
-        {"limit": limit},
+        """ + ("" if limit is None else "LIMIT {limit:UInt64}"),
+        {"stage": stage, "reason": reason, "limit": limit},
         column_formats={"key": "bytes", "value": "bytes"},
     )
 

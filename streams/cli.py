@@ -117,14 +117,11 @@ def feed(files: tuple[Path, ...], check_only: bool) -> None:
     nothing is sent. Sending a file again changes nothing: events keep their event_id.
     With the embedded broker, run `loyalty run` first from the same directory.
     """
-    from confluent_kafka import KafkaException
-
     from schemas.codec import AvroCodec
     from schemas.registry import registry_for
     from streams.demo import produce, progress_bars
     from streams.feed_file import check_feed, feed_events
-    from streams.processes import NoRunningBroker, running_broker
-    from streams.topics import EVENTS, ensure_topics
+    from streams.topics import EVENTS
 
     paths = list(files)
     checked = check_feed(paths)
@@ -141,6 +138,21 @@ def feed(files: tuple[Path, ...], check_only: bool) -> None:
         click.echo(f"ok: {total:,} events ({kinds})")
         return
     settings = _settings()
+    bootstrap = _engine_broker(settings)
+    codec = AvroCodec(registry_for(settings.schema_registry_url))
+    with progress_bars(console) as progress:
+        sent = progress.add_task("events sent to Kafka", total=total)
+        produce(bootstrap, codec, ((e.key, e.record) for e in feed_events(paths)), lambda n: progress.advance(sent, n))
+    click.echo(f"sent {total:,} events ({kinds}) to {EVENTS} at {bootstrap}")
+
+
+def _engine_broker(settings: Settings) -> str:
+    """The bootstrap address of the engine's broker, with its topics; an error that says what to do if none."""
+    from confluent_kafka import KafkaException
+
+    from streams.processes import NoRunningBroker, running_broker
+    from streams.topics import ensure_topics
+
     try:
         bootstrap = running_broker(settings)
         ensure_topics(bootstrap, settings.partitions)
@@ -149,11 +161,56 @@ def feed(files: tuple[Path, ...], check_only: bool) -> None:
     except KafkaException as exc:
         raise click.ClickException(f"the broker at {bootstrap} does not answer ({exc}): is the engine running? "
                                    "Start `loyalty run`, or set LOYALTY_BROKER") from exc
-    codec = AvroCodec(registry_for(settings.schema_registry_url))
-    with progress_bars(console) as progress:
-        sent = progress.add_task("events sent to Kafka", total=total)
-        produce(bootstrap, codec, ((e.key, e.record) for e in feed_events(paths)), lambda n: progress.advance(sent, n))
-    click.echo(f"sent {total:,} events ({kinds}) to {EVENTS} at {bootstrap}")
+    return bootstrap
+
+
+@main.command()
+@click.option("--reason", default="", help="Only those whose reason contains this text (any case), e.g. "
+              "'unknown card_token'.")
+@click.option("--stage", type=click.Choice(["ingest", "member", "sink"]), help="Only those refused at this stage.")
+@click.option("--limit", default=50, show_default=True, help="How many to list, latest first.")
+@click.option("--resend", is_flag=True, help="Send every one that matches to the engine again (no limit), once what "
+              "refused them is fixed.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for machines (key and bytes in base64).")
+def deadletters(reason: str, stage: str | None, limit: int, resend: bool, as_json: bool) -> None:
+    """List the events the engine refused, with the reasons (from ClickHouse); send them again once fixed.
+
+    Link the card, enrol the member or fix the program, then --resend: each event keeps its
+    event_id, so one applied meanwhile changes nothing, and one still wrong is refused again
+    with its reason. With embedded ClickHouse held by a running `loyalty run`, that engine answers.
+    """
+    settings = _settings()
+    letters = _report(settings, "dead_letters", stage=stage, reason=reason, limit=None if resend else limit)
+    if resend:
+        _resend(settings, letters)
+    elif as_json:
+        click.echo(json.dumps(letters, indent=2))
+    else:
+        table = Table("recorded (UTC)", "stage", "event", "member", "reason",
+                      title=f"Dead letters, latest first{'' if len(letters) < limit else f' (the first {limit})'}")
+        for letter in letters:
+            table.add_row(letter["recorded_at"][:19], letter["stage"], letter["event_id"] or "",
+                          letter["member_id"] or "", letter["reason"])
+        Console().print(table)
+
+
+def _resend(settings: Settings, letters: list[dict[str, Any]]) -> None:
+    import base64
+
+    from schemas.codec import AvroCodec
+    from schemas.registry import registry_for
+    from streams.resend import resend
+
+    if not letters:
+        raise click.ClickException("no dead letters match: nothing sent")
+    for letter in letters:
+        letter["key"], letter["value"] = (None if x is None else base64.b64decode(x) for x in (letter["key"],
+                                                                                             letter["value"]))
+    resent = resend(_engine_broker(settings), AvroCodec(registry_for(settings.schema_registry_url)), letters)
+    for dead_letter_id, why in resent.not_sent:
+        click.echo(f"not sent: {dead_letter_id}: {why}", err=True)
+    sent = ", ".join(f"{count:,} to {topic}" for topic, count in sorted(resent.sent.items())) or "none"
+    click.echo(f"sent again: {sent}; {len(resent.not_sent):,} not sent")
 
 
 @main.command(hidden=True)

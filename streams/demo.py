@@ -141,7 +141,7 @@ def run_engine(settings: Settings, console: Console, stopping: threading.Event) 
               status_server(settings, engine, sink) as status,
               serving_reports(settings, store, load_program(settings.program_file)) as reports):
             served = f", health and metrics on http://{settings.status_host}:{settings.status_port}/" if status else ""
-            asked = ", `loyalty member` and `loyalty kpis` answered from here" if reports else ""
+            asked = ", `loyalty member`, `kpis` and `deadletters` answered from here" if reports else ""
             console.print(f"Engine running: broker {bootstrap}, ClickHouse {where}{served}{asked}; send "
                           f"LoyaltyEvent Avro to {EVENTS}, or `loyalty feed FILE`. Ctrl-C stops.")
             ticks, codec = DailyTicks(settings.tick_hour_utc), AvroCodec(registry_for(settings.schema_registry_url))

@@ -34,6 +34,7 @@ from streams.topics import ENGINE_EVENTS, EVENTS
 
 Record = dict[str, Any]
 _DIGIT_RUN = re.compile(rb"\d[\d -]{11,}\d")
+PAN_FOUND = "a card number (PAN) was found"  # how the reason of an event that carried one begins
 
 
 class RawMessage(Protocol):
@@ -161,7 +162,7 @@ class Ingest:
         if value is not None and _DIGIT_RUN.search(value):  # cheap test first: most events have no long digit run
             field = field_with_pan(record)
             if field is not None:
-                raise Rejected(f"a card number (PAN) was found in field {field} of a {kind} event; send a card "
+                raise Rejected(f"{PAN_FOUND} in field {field} of a {kind} event; send a card "
                                "token instead, never the number (it is masked here)")
         self._resolve_member(record, kind)
         event = event_from_record(record)

@@ -9,6 +9,7 @@ user, and the answer is the same either way (times as text).
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import logging
@@ -170,7 +171,19 @@ def signed(basis_points: int) -> str:
     return f"{'-' if basis_points < 0 else '+'}{size // 100}.{size % 100:02d}"
 
 
-REPORTS: dict[str, Callable[..., Any]] = {"member": member_report, "kpis": kpi_report}
+def dead_letter_report(store: ClickHouseStore, program: Program, stage: str | None, reason: str,
+                       limit: int | None) -> list[dict[str, Any]]:
+    """The dead letters (``queries.dead_letters``), their key and original bytes in base64: JSON carries no bytes."""
+    return [{**row, "key": _base64(row["key"]), "value": _base64(row["value"])}
+            for row in queries.dead_letters(store, stage, reason, limit)]
+
+
+def _base64(value: bytes | None) -> str | None:
+    return None if value is None else base64.b64encode(value).decode()
+
+
+REPORTS: dict[str, Callable[..., Any]] = {"member": member_report, "kpis": kpi_report,
+                                          "dead_letters": dead_letter_report}
 
 
 def _jsonable(value: Any) -> Any:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import json
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,3 +58,13 @@ def engine(tmp_path: Path, chdb_client: Any, database: str, program: str = PROGR
         store.ensure_schema()
         with sink_thread(settings, bootstrap, store) as sink:
             yield Engine(settings, bootstrap, store, sink, AvroCodec(EmbeddedRegistry()))
+
+
+def workers_counts(settings: Settings) -> list[dict[str, int]]:
+    """Each running worker's counts (its progress page): batches and events applied, duplicates, ..."""
+    counts = []
+    for index in range(settings.workers):
+        url = f"http://127.0.0.1:{settings.worker_web_port_of(index)}/progress/"
+        with urllib.request.urlopen(url, timeout=5) as response:
+            counts.append(json.load(response))
+    return counts

@@ -98,7 +98,7 @@ def test_a_running_engine_answers_member_and_kpis_and_they_read_clickhouse_once_
         assert by_tier.returncode == 0 and "Silver" in by_tier.stdout, by_tier.stderr
     finally:
         said = stopped(run)
-    assert "`loyalty member` and `loyalty kpis` answered from here" in said
+    assert "`loyalty member`, `kpis` and `deadletters` answered from here" in said
     assert "messages are saved in" in said
     assert not (data / SOCKET).exists()
 

@@ -7,9 +7,7 @@ interleaving of sources and the comparison can be entry by entry.
 
 from __future__ import annotations
 
-import json
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +25,7 @@ from streams.settings import Settings
 from streams.topics import LEDGER
 
 from . import trace
-from .harness import engine
+from .harness import engine, workers_counts
 
 ONE_TIER = """
 name: One Tier
@@ -41,16 +39,6 @@ tiers: [{name: Member, qualifying_spend_minor: 0}]
 
 
 SLICE = 500
-
-
-def workers_counts(settings: Settings) -> list[dict[str, int]]:
-    """Each running worker's counts (its progress page): batches and events applied, duplicates, ..."""
-    counts = []
-    for index in range(settings.workers):
-        url = f"http://127.0.0.1:{settings.worker_web_port_of(index)}/progress/"
-        with urllib.request.urlopen(url, timeout=5) as response:
-            counts.append(json.load(response))
-    return counts
 
 
 def workers_applied(settings: Settings) -> int:

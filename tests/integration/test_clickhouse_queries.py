@@ -8,6 +8,7 @@ tools in USD with no channel and never enrolled. Two inputs were dead-lettered.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 from collections.abc import Iterator
@@ -252,13 +253,23 @@ def test_purchases_view(store: ClickHouseStore) -> None:
     assert rows[1]["line_category"] == ["books", "toys"]
 
 
-def test_recent_dead_letters_keep_bytes(store: ClickHouseStore) -> None:
-    got = queries.recent_dead_letters(store)
+def test_dead_letters_keep_bytes(store: ClickHouseStore) -> None:
+    got = queries.dead_letters(store)
     assert [r["dead_letter_id"] for r in got] == ["member/a99", "events/0/17"]
     assert got[0]["key"] == b"tok-42"
     assert got[1]["key"] is None
     assert got[1]["value"] == b"\x00\x00\x00\x00\x01\xff****1111"
     assert got[1]["recorded_at"] == at(1)
+
+
+def test_dead_letters_of_one_stage_or_with_a_reason_latest_first(store: ClickHouseStore) -> None:
+    def ids(**filters: Any) -> list[str]:
+        return [r["dead_letter_id"] for r in queries.dead_letters(store, **filters)]
+
+    assert ids(stage="ingest") == ["events/0/17"] and ids(stage="sink") == []
+    assert ids(reason="UNKNOWN member") == ["member/a99"]
+    assert ids(reason="unknown", stage="ingest") == []
+    assert ids(limit=1) == ["member/a99"]
 
 
 def test_the_leaderboard_ranks_points_earned_since_a_time_with_badges(store: ClickHouseStore) -> None:
@@ -299,3 +310,20 @@ def test_a_clickhouse_server_that_does_not_answer_gets_an_error_that_says_what_t
     said = " ".join(shown.output.split())
     assert f"ClickHouse at http://127.0.0.1:{port} does not answer (OperationalError: " in said
     assert "point LOYALTY_CLICKHOUSE_DSN at one that runs" in said and "secret" not in said
+
+
+def test_loyalty_deadletters_lists_the_reasons_latest_first(store: ClickHouseStore, chdb_path: Path) -> None:
+    env = {"LOYALTY_CLICKHOUSE_DSN": f"chdb://{chdb_path}", "LOYALTY_CLICKHOUSE_DATABASE": store.database}
+    runner = CliRunner()
+
+    listed = runner.invoke(main, ["deadletters"], env={**env, "COLUMNS": "200"})
+    ingest_only = runner.invoke(main, ["deadletters", "--stage", "ingest", "--json"], env=env)
+
+    assert listed.exit_code == 0, listed.output
+    rows = [line for line in listed.output.splitlines() if "2025-03-01" in line]
+    assert "a99" in rows[0] and "unknown member for card token" in rows[0]
+    assert "card number in field note (masked)" in rows[1]
+    assert ingest_only.exit_code == 0, ingest_only.output
+    [letter] = json.loads(ingest_only.output)
+    assert (letter["dead_letter_id"], base64.b64decode(letter["value"])) == (
+        "events/0/17", b"\x00\x00\x00\x00\x01\xff****1111")
