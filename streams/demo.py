@@ -18,7 +18,7 @@ from processors.program import Program
 from schemas.codec import AvroCodec
 from schemas.registry import registry_for
 from sinks.clickhouse import STORE_ERRORS, ClickHouseStore, error_summary, location
-from streams.clock_ticks import DailyTicks, enrolled_members, tick_events
+from streams.clock_ticks import TICKS_RECORD, DailyTicks, enrolled_members, tick_events
 from streams.demo_feed import synthetic_day
 from streams.kafka import DeliveryErrors, produce_waiting, producer_config
 from streams.processes import RunningSink, broker, clickhouse, engine_processes, sink_thread
@@ -144,20 +144,23 @@ def run_engine(settings: Settings, console: Console, stopping: threading.Event) 
             asked = ", `loyalty member`, `kpis` and `deadletters` answered from here" if reports else ""
             console.print(f"Engine running: broker {bootstrap}, ClickHouse {where}{served}{asked}; send "
                           f"LoyaltyEvent Avro to {EVENTS}, or `loyalty feed FILE`. Ctrl-C stops.")
-            ticks, codec = DailyTicks(settings.tick_hour_utc), AvroCodec(registry_for(settings.schema_registry_url))
+            ticks = DailyTicks(settings.tick_hour_utc, settings.data_dir / TICKS_RECORD)
+            codec = AvroCodec(registry_for(settings.schema_registry_url))
             try:
                 while engine.alive() and not sink.error and not stopping.is_set():
                     now = datetime.now(UTC)
-                    if ticks.due(now):
+                    for at in ticks.due(now):
                         try:
                             members = enrolled_members(store)
                         except STORE_ERRORS as exc:
                             ticks.failed(now)
                             console.print(f"{now:%Y-%m-%d %H:%M} UTC: no clock ticks yet, ClickHouse did not say "
                                           f"who the members are ({error_summary(exc)}); trying again in a minute")
-                        else:
-                            produce(bootstrap, codec, tick_events(members, now), lambda n: None, ENGINE_EVENTS)
-                            console.print(f"{now:%Y-%m-%d %H:%M} UTC: clock ticks sent to {len(members):,} members")
+                            break
+                        produce(bootstrap, codec, tick_events(members, at), lambda n: None, ENGINE_EVENTS)
+                        ticks.sent(at)
+                        console.print(f"{now:%Y-%m-%d %H:%M} UTC: clock ticks of {at:%Y-%m-%d} sent to "
+                                      f"{len(members):,} members")
                     stopping.wait(1)
             except KeyboardInterrupt:
                 stopping.set()

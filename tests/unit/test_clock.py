@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from builders import Member, club, kr, line
 
@@ -78,15 +79,41 @@ def test_months_are_added_to_the_calendar() -> None:
     assert add_months(datetime(2024, 11, 30, tzinfo=UTC), 3) == datetime(2025, 2, 28, tzinfo=UTC)
 
 
-def test_the_scheduler_ticks_once_a_day_from_its_hour_with_ids_naming_member_and_day() -> None:
+def test_the_scheduler_ticks_once_a_day_from_its_hour_with_ids_naming_member_and_day(tmp_path: Path) -> None:
     from streams.clock_ticks import DailyTicks, tick_events
 
-    ticks = DailyTicks(hour=3)
-    days = [datetime(2026, 11, 24, h, tzinfo=UTC) for h in (1, 3, 4)] + [datetime(2026, 11, 25, 3, tzinfo=UTC)]
+    ticks = DailyTicks(hour=3, record=tmp_path / "ticked")
+    at = [datetime(2026, 11, 24, h, tzinfo=UTC) for h in (1, 3, 4)] + [datetime(2026, 11, 25, 3, 30, tzinfo=UTC)]
 
-    assert [ticks.due(day) for day in days] == [False, True, False, True]
-    ticks.failed(days[3])  # ClickHouse did not answer: try again a minute later, not at once, not tomorrow
-    assert [ticks.due(days[3] + timedelta(seconds=s)) for s in (1, 59, 60, 61)] == [False, False, True, False]
-    (key, record), _ = tick_events(["a", "b"], days[1])
+    def sent_as_due(now: datetime) -> list[datetime]:
+        due = ticks.due(now)
+        for tick in due:
+            ticks.sent(tick)
+        return due
+
+    assert [sent_as_due(now) for now in at] == [[], [at[1]], [], [datetime(2026, 11, 25, 3, tzinfo=UTC)]]
+    (key, record), _ = tick_events(["a", "b"], at[1])
     assert (key, record["event_id"]) == (b"scheduler", "tick:a:2026-11-24")
     assert record["body"] == ("loyalty.v1.ClockTick", {})
+
+
+def test_clickhouse_not_answering_puts_the_ticks_off_a_minute_not_a_day() -> None:
+    from streams.clock_ticks import DailyTicks
+
+    ticks = DailyTicks(hour=3)
+    now = datetime(2026, 11, 25, 3, tzinfo=UTC)
+    ticks.failed(now)
+    assert [ticks.due(now + timedelta(seconds=s)) for s in (1, 59, 60)] == [[], [], [now]]
+
+
+def test_a_scheduler_started_again_ticks_the_days_it_missed_each_at_its_own_hour(tmp_path: Path) -> None:
+    from streams.clock_ticks import DailyTicks
+
+    DailyTicks(hour=3, record=tmp_path / "ticked").sent(datetime(2026, 11, 21, 3, tzinfo=UTC))
+    again = DailyTicks(hour=3, record=tmp_path / "ticked")
+
+    assert again.due(datetime(2026, 11, 24, 1, tzinfo=UTC)) == [  # before the hour: up to yesterday
+        datetime(2026, 11, d, 3, tzinfo=UTC) for d in (22, 23)]
+    assert again.due(datetime(2026, 11, 24, 9, tzinfo=UTC))[-1] == datetime(2026, 11, 24, 3, tzinfo=UTC)
+    assert len(again.due(datetime(2027, 6, 1, 9, tzinfo=UTC))) == DailyTicks.CATCH_UP_DAYS  # not back to November
+    assert DailyTicks(hour=3).due(datetime(2026, 11, 24, 1, tzinfo=UTC)) == []  # a new engine: from its first hour
