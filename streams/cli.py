@@ -203,9 +203,9 @@ def _resend(settings: Settings, letters: list[dict[str, Any]]) -> None:
 
     if not letters:
         raise click.ClickException("no dead letters match: nothing sent")
-    for letter in letters:
-        letter["key"], letter["value"] = (None if x is None else base64.b64decode(x) for x in (letter["key"],
-                                                                                             letter["value"]))
+    for letter in letters:  # JSON carried them in base64
+        for name in ("key", "value"):
+            letter[name] = None if letter[name] is None else base64.b64decode(letter[name])
     resent = resend(_engine_broker(settings), AvroCodec(registry_for(settings.schema_registry_url)), letters)
     for dead_letter_id, why in resent.not_sent:
         click.echo(f"not sent: {dead_letter_id}: {why}", err=True)
