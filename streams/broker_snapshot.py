@@ -16,16 +16,22 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, cast
 
 import fastavro
-from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
-from streams.kafka import DeliveryErrors, consumer_config, produce_waiting, producer_config
+from streams.kafka import (
+    DeliveryErrors,
+    consumer_config,
+    produce_waiting,
+    producer_config,
+    read_to_end,
+    topic_partitions,
+)
 from streams.topics import topic_names
 
 SNAPSHOT_FILE = "broker-snapshot.avro"
@@ -56,7 +62,7 @@ def save_snapshot(bootstrap: str, path: Path, groups: Iterable[str], timeout: fl
 
     The file appears only once complete (written aside, then renamed).
     """
-    partitions = _partitions(bootstrap)
+    partitions = topic_partitions(bootstrap, topic_names())
     offsets = _committed(bootstrap, groups, partitions)
     written = path.with_suffix(".partial")
     count = 0
@@ -84,7 +90,7 @@ def restore_snapshot(bootstrap: str, path: Path) -> int:
     offsets would point at other messages: if one does not, nothing is trusted.
     Returns the message count.
     """
-    partitions = set(_partitions(bootstrap))
+    partitions = set(topic_partitions(bootstrap, topic_names()))
     errors, landed = DeliveryErrors(), _Landed()
     report = landed.delivered(errors)
     producer = Producer(producer_config(bootstrap, **{"delivery.report.only.error": False, "linger.ms": 20}))
@@ -136,15 +142,6 @@ class _Landed:
                                     "engine cannot go on from this snapshot; start over with `loyalty run --fresh`")
 
 
-def _partitions(bootstrap: str) -> list[tuple[str, int]]:
-    probe = Consumer(consumer_config(bootstrap, "loyalty-snapshot"))
-    try:
-        metadata = probe.list_topics(timeout=10).topics
-    finally:
-        probe.close()
-    return [(name, p) for name in topic_names() if name in metadata for p in sorted(metadata[name].partitions)]
-
-
 def _committed(bootstrap: str, groups: Iterable[str], partitions: list[tuple[str, int]]) -> dict[str, list[Any]]:
     """Each group's committed offsets: ``{group: [[topic, partition, offset], ...]}``."""
     found: dict[str, list[Any]] = {}
@@ -172,27 +169,11 @@ def _commit(bootstrap: str, offsets: dict[str, list[Any]]) -> None:
 
 
 def _read_all(bootstrap: str, partitions: list[tuple[str, int]], timeout: float) -> Iterator[dict[str, Any]]:
-    """Every message of ``partitions``, each partition in offset order, until each one's end.
-
-    The end is the partition-EOF event, which comes from fetch responses: the
-    embedded broker misreports end offsets to ListOffsets.
-    """
-    consumer = Consumer(consumer_config(bootstrap, "loyalty-snapshot", **{"enable.partition.eof": True}))
+    """Every message of ``partitions`` as a snapshot record."""
     try:
-        consumer.assign([TopicPartition(t, p, 0) for t, p in partitions])
-        pending, deadline = set(partitions), time.monotonic() + timeout
-        while pending:
-            if time.monotonic() > deadline:
-                raise SnapshotError(f"{len(pending)} partitions not read to their end in {timeout:.0f} s")
-            for message in consumer.consume(10_000, 0.5):
-                error = message.error()
-                if error is not None:
-                    if error.code() != KafkaError._PARTITION_EOF:
-                        raise SnapshotError(f"reading {message.topic()}: {error}")
-                    pending.discard((message.topic(), message.partition()))
-                    continue
-                yield {"topic": message.topic(), "partition": message.partition(), "offset": message.offset(),
-                       "timestamp": message.timestamp()[1], "key": message.key(), "value": message.value(),
-                       "headers": [{"key": header[0], "value": header[1]} for header in message.headers() or []]}
-    finally:
-        consumer.close()
+        for message in read_to_end(bootstrap, partitions, timeout):
+            yield {"topic": message.topic(), "partition": message.partition(), "offset": message.offset(),
+                   "timestamp": message.timestamp()[1], "key": message.key(), "value": message.value(),
+                   "headers": [{"key": header[0], "value": header[1]} for header in message.headers() or []]}
+    except (TimeoutError, RuntimeError) as exc:
+        raise SnapshotError(str(exc)) from exc

@@ -72,6 +72,7 @@ class Waiting:
 
 def dead_letter(stage: str, reason: str, topic: str, partition: int, offset: int, key: bytes | None,
                 value: bytes | None, event_id: str | None, dead_letter_id: str, member_id: str | None) -> Record:
+    """A dead letter of ``value`` as it came, but with any card number in it masked."""
     return {
         "dead_letter_id": dead_letter_id,
         "stage": stage,
@@ -81,7 +82,7 @@ def dead_letter(stage: str, reason: str, topic: str, partition: int, offset: int
         "partition": partition,
         "offset": offset,
         "key": key,
-        "value": value,
+        "value": None if value is None else mask_pans_in_bytes(value),
         "recorded_at": datetime.now(UTC),
         "member_id": member_id,
     }
@@ -143,10 +144,9 @@ class Ingest:
     def _dead_letter(self, message: RawMessage, exc: Rejected, result: IngestResult) -> None:
         value = message.value()
         topic, partition, offset = message.topic() or EVENTS, message.partition() or 0, message.offset() or 0
-        masked = mask_pans_in_bytes(value) if value is not None else None
         event_id, member_id = _ids(value, self._codec)
         result.dead_letters.append(dead_letter(
-            "ingest", str(exc), topic, partition, offset, message.key(), masked, event_id,
+            "ingest", str(exc), topic, partition, offset, message.key(), value, event_id,
             f"ingest:{topic}:{partition}:{offset}", member_id,
         ))
 

@@ -9,12 +9,19 @@ from __future__ import annotations
 import logging
 import threading
 
-from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka import Consumer, Producer, TopicPartition
 
 from schemas.codec import AvroCodec
 from streams.group_offsets import open_member_batch_partitions
 from streams.ingest import Ingest
-from streams.kafka import DeliveryErrors, consume_arrived, consumer_config, producer_config
+from streams.kafka import (
+    DeliveryErrors,
+    consume_arrived,
+    consumer_config,
+    producer_config,
+    read_to_end,
+    topic_partitions,
+)
 from streams.settings import Settings
 from streams.topics import CARDS, DEADLETTER, ENGINE_EVENTS, EVENTS, MEMBER_BATCHES
 
@@ -23,39 +30,15 @@ INGEST_GROUP = "loyalty-ingest"
 
 
 def load_card_directory(bootstrap: str, codec: AvroCodec, timeout: float = 30.0) -> dict[str, str]:
-    """Read the compacted cards topic to its end.
-
-    The end is taken from partition-EOF events, which come from fetch
-    responses; some brokers misreport end offsets to ListOffsets.
-    """
-    consumer = Consumer(consumer_config(bootstrap, "loyalty-cards-loader", **{"enable.partition.eof": True}))
-    try:
-        metadata = consumer.list_topics(CARDS, timeout=10).topics[CARDS]
-        partitions = [TopicPartition(CARDS, p, 0) for p in metadata.partitions]
-        consumer.assign(partitions)
-        pending = {tp.partition for tp in partitions}
-        cards: dict[str, str] = {}
-        deadline = threading.Event()
-        timer = threading.Timer(timeout, deadline.set)
-        timer.start()
-        while pending and not deadline.is_set():
-            for message in consumer.consume(1000, 0.2):
-                error = message.error()
-                if error is None and message.value() is None:  # the tombstone of an erased member's card
-                    cards.pop(message.key().decode(), None)
-                elif error is None:
-                    link = codec.decode(message.value())
-                    cards[link["card_token"]] = link["member_id"]
-                elif error.code() == KafkaError._PARTITION_EOF:
-                    pending.discard(message.partition())
-                else:
-                    raise RuntimeError(f"reading {CARDS}: {error}")
-        timer.cancel()
-        if pending:
-            raise TimeoutError(f"{CARDS} partitions {sorted(pending)} not read to their end in {timeout:.0f} s")
-        return cards
-    finally:
-        consumer.close()
+    """Read the compacted cards topic to its end: each card token's member (a tombstone: an erased member's)."""
+    cards: dict[str, str] = {}
+    for message in read_to_end(bootstrap, topic_partitions(bootstrap, [CARDS]), timeout):
+        if message.value() is None:
+            cards.pop(message.key().decode(), None)
+        else:
+            link = codec.decode(message.value())
+            cards[link["card_token"]] = link["member_id"]
+    return cards
 
 
 def run_ingest(bootstrap: str, codec: AvroCodec, settings: Settings, stop: threading.Event) -> None:

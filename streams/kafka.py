@@ -1,12 +1,12 @@
-"""confluent-kafka client settings shared by ingest, the member agent's outputs and the sink."""
+"""confluent-kafka client settings and reads shared by ingest, the member agent's outputs and the sink."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
-from confluent_kafka import TopicPartition
+from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 
 def producer_config(bootstrap: str, **extra: Any) -> dict[str, Any]:
@@ -99,3 +99,41 @@ class DeliveryErrors:
             first, count = self.errors[0], len(self.errors)
             self.errors.clear()
             raise DeliveryFailed(f"{count} messages were not stored by the broker, first: {first}")
+
+
+def topic_partitions(bootstrap: str, topics: Iterable[str]) -> list[tuple[str, int]]:
+    """The partitions of those of ``topics`` that exist, in order."""
+    probe = Consumer(consumer_config(bootstrap, "loyalty-metadata"))
+    try:
+        metadata = probe.list_topics(timeout=10).topics
+    finally:
+        probe.close()
+    return [(name, p) for name in topics if name in metadata for p in sorted(metadata[name].partitions)]
+
+
+def read_to_end(bootstrap: str, partitions: Iterable[tuple[str, int]], timeout: float) -> Iterator[Any]:
+    """Every message of ``partitions``, each partition in offset order, up to its end; outside any group.
+
+    The end is the partition-EOF event, which comes from fetch responses: some
+    brokers (the embedded one) misreport end offsets to ListOffsets. Raises
+    TimeoutError when a partition's end is not reached in ``timeout`` seconds.
+    """
+    pending = set(partitions)
+    consumer = Consumer(consumer_config(bootstrap, "loyalty-reader", **{"enable.partition.eof": True}))
+    try:
+        consumer.assign([TopicPartition(t, p, 0) for t, p in pending])
+        deadline = time.monotonic() + timeout
+        while pending:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{', '.join(f'{t}[{p}]' for t, p in sorted(pending))} not read to their end "
+                                   f"in {timeout:.0f} s")
+            for message in consumer.consume(10_000, 0.5):
+                error = message.error()
+                if error is None:
+                    yield message
+                elif error.code() == KafkaError._PARTITION_EOF:
+                    pending.discard((message.topic(), message.partition()))
+                else:
+                    raise RuntimeError(f"reading {message.topic()}: {error}")
+    finally:
+        consumer.close()

@@ -14,7 +14,6 @@ from typing import Any
 
 from confluent_kafka import Producer
 
-from processors.validation import mask_pans_in_bytes
 from schemas.codec import AvroCodec, CodecError
 from streams.ingest import dead_letter
 from streams.kafka import DeliveryErrors, producer_config
@@ -64,8 +63,7 @@ class UnreadableMessages:
     def _send(self, message: Any, reason: str, errors: DeliveryErrors) -> None:
         topic, partition, offset, key, value = (message.topic(), message.partition(), message.offset(),
                                                 message.key(), message.value())
-        letter = dead_letter("sink", reason, topic, partition, offset, key,
-                             None if value is None else mask_pans_in_bytes(value), None,
+        letter = dead_letter("sink", reason, topic, partition, offset, key, value, None,
                              f"sink:{topic}:{partition}:{offset}", None)
         self._producer_made().produce(DEADLETTER, self._codec.encode(DEADLETTER, "DeadLetter", letter), key,
                                       on_delivery=errors)
