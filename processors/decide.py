@@ -45,6 +45,7 @@ from processors.events import (
     RedemptionCancelled,
     Referral,
     ReferralQualified,
+    ReferralRevoked,
     Return,
     SocialShare,
     SurveyAnswered,
@@ -55,7 +56,7 @@ from processors.outputs import Decision, LedgerEntry, TierChanged
 from processors.program import Program
 from processors.purchases import apply_purchase
 from processors.redemption import cancel_redemption, redeem
-from processors.referrals import reward_referrer
+from processors.referrals import revoke_referral, reward_referrer
 from processors.refusals import refuse, unknown_member
 from processors.returns import apply_return
 from processors.social import social_points
@@ -72,6 +73,7 @@ _RULES: dict[type, Callable[[MemberState, Any, CompiledProgram], Decision]] = {
     RedemptionCancelled: cancel_redemption,
     Donation: donate,
     ReferralQualified: reward_referrer,
+    ReferralRevoked: revoke_referral,
     ClockTick: tick,
     MembershipPaid: pay_membership,
     CampaignAward: award,

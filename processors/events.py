@@ -159,6 +159,14 @@ class ReferralQualified(MemberEvent):
     order_id: str
 
 
+@dataclass(slots=True)
+class ReferralRevoked(MemberEvent):
+    """The engine's own event, to the referrer: the friend's qualifying order was returned, so it no longer counts."""
+
+    friend_member_id: str
+    order_id: str
+
+
 # A campaign with a total budget keeps it under this key, as if it were a member: claims queue there.
 CAMPAIGN_KEY_PREFIX = "campaign:"
 

@@ -205,4 +205,6 @@ def _referral(program: Program) -> str:
     if referral.cap_per_referrer:
         words += (f" You are rewarded once per friend, for up to {referral.cap_per_referrer} friends "
                   f"every {referral.cap_period_days} days.")
+    words += (" If that purchase is returned" + (" below the minimum" if referral.minimum_purchase_minor else "")
+              + ", both rewards are taken back, and their next such purchase counts instead.")
     return words

@@ -21,6 +21,7 @@ from datetime import datetime
 
 from processors.compiled import CompiledProgram
 from processors.events import MemberEvent
+from processors.money import format_points
 from processors.outputs import LedgerEntry, LedgerReason
 from processors.state import MemberState
 
@@ -52,6 +53,19 @@ def debit(state: MemberState, event: MemberEvent, reason: LedgerReason, points: 
         _take(state.lots, points, lot)
     return LedgerEntry(f"{event.event_id}:{suffix or reason}", event.member_id, event.event_id, event.occurred_at,
                        reason, -points, balance, order_id, None, detail, cause, available_at)
+
+
+def taken_back(state: MemberState, owed: int, rules: CompiledProgram) -> tuple[int, str]:
+    """How many of ``owed`` points a return takes back, and what its ledger entry adds to say so.
+
+    All of them, unless the program's ``return_after_spend`` is ``cap_at_zero``
+    and they were already spent: then only down to a balance of zero.
+    """
+    if rules.program.return_after_spend != "cap_at_zero" or owed <= max(state.balance, 0):
+        return owed, ""
+    taken = max(state.balance, 0)
+    return taken, (f"; the points were already spent, so {format_points(taken)} taken back, down to 0 "
+                   f"({format_points(owed - taken)} forgiven)")
 
 
 def spendable(state: MemberState, when: datetime, rules: CompiledProgram) -> int:

@@ -8,29 +8,55 @@ id derived from the purchase, so a replay is recognised as the same). There
 the referrer earns ``referrer_points``, once per friend and at most
 ``cap_per_referrer`` times in ``cap_period_days``; a refusal says which rule
 refused it.
+
+Both rewards wait on that purchase: a return that leaves the order short of
+the minimum (or returns all of it) takes the friend's reward back, as a return
+takes back points, and sends the referrer a ``ReferralRevoked`` that takes
+back theirs and frees the friend's place under the cap. The friend's next
+qualifying purchase rewards the referral again.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import NamedTuple
 
 from processors.compiled import CompiledProgram
-from processors.events import Purchase, ReferralQualified
+from processors.events import Purchase, ReferralQualified, ReferralRevoked, Return
 from processors.money import format_money, format_points
-from processors.outputs import REFERRAL_SUFFIX, Activity, Decision, FollowUp, LedgerReason, Output, Trigger
-from processors.points import credit
+from processors.outputs import (
+    REFERRAL_SUFFIX,
+    REVOKED_SUFFIX,
+    Activity,
+    Decision,
+    FollowUp,
+    LedgerReason,
+    Output,
+    Trigger,
+)
+from processors.points import credit, debit, taken_back
 from processors.refusals import refuse
-from processors.state import MemberState
+from processors.state import LineRecord, MemberState, OrderRecord
+
+
+class Revoked(NamedTuple):
+    outputs: list[Output]
+    taken: int  # points taken off the friend's balance
 
 
 def friends_first_purchase(state: MemberState, event: Purchase, spent_minor: int, rules: CompiledProgram,
                            ) -> list[Output]:
-    """The friend's reward and the referrer's follow-up, if this purchase qualifies the referral."""
+    """The friend's reward and the referrer's follow-up, if this purchase qualifies the referral.
+
+    The order, kept already, notes the referrer and the friend's points, for ``referral_returned``.
+    """
     referral, referrer = rules.referral, state.referred_by
     if referral is None or referrer is None or spent_minor < referral.minimum_purchase_minor:
         return []
     state.referred_by = None
     event_id, member_id, when = event.event_id, event.member_id, event.occurred_at
+    state.orders[event.order_id] = state.orders[event.order_id]._replace(referrer=referrer,
+                                                                         referral_points=referral.friend_points)
     outputs: list[Output] = [FollowUp(ReferralQualified(f"{event_id}{REFERRAL_SUFFIX}", referrer, when, "engine",
                                                         member_id, event.order_id))]
     if referral.friend_points:
@@ -38,8 +64,33 @@ def friends_first_purchase(state: MemberState, event: Purchase, spent_minor: int
             state, event, rules, LedgerReason.REFERRAL, referral.friend_points,
             f"{format_points(referral.friend_points)} for a first purchase of "
             f"{format_money(spent_minor, rules.currency)} (order {event.order_id}) after joining through "
-            "a friend's referral", suffix="referral_friend"))
+            "a friend's referral", suffix="referral_friend", order_id=event.order_id))
     return outputs
+
+
+def referral_returned(state: MemberState, event: Return, order: OrderRecord, lines_left: dict[str, LineRecord],
+                      rules: CompiledProgram) -> Revoked | None:
+    """Undo the referral ``order`` qualified, if the return leaves it short of the minimum or returns all of it."""
+    referrer = order.referrer
+    assert referrer is not None
+    minimum = rules.referral.minimum_purchase_minor if rules.referral is not None else 0
+    if (sum(line.amount_minor for line in lines_left.values()) >= minimum
+            and any(line.quantity for line in lines_left.values())):
+        return None
+    state.referred_by = referrer  # the next qualifying purchase rewards the referral again
+    event_id, member_id, when, order_id = event.event_id, event.member_id, event.occurred_at, event.order_id
+    outputs: list[Output] = [FollowUp(ReferralRevoked(f"{event_id}{REVOKED_SUFFIX}", referrer, when, "engine",
+                                                      member_id, order_id))]
+    owed = order.referral_points
+    if not owed:
+        return Revoked(outputs, 0)
+    taken, forgiven = taken_back(state, owed, rules)
+    state.lifetime_points -= owed
+    outputs.insert(0, debit(state, event, LedgerReason.REFERRAL, taken,
+                            f"Order {order_id} was returned and no longer counts as the first purchase after "
+                            f"joining through a friend's referral: its {format_points(owed)} taken back{forgiven}",
+                            suffix="referral_friend_revoked", order_id=order_id))
+    return Revoked(outputs, taken)
 
 
 def reward_referrer(state: MemberState, event: ReferralQualified, rules: CompiledProgram) -> Decision:
@@ -56,6 +107,7 @@ def reward_referrer(state: MemberState, event: ReferralQualified, rules: Compile
                                         f"{referral.cap_per_referrer} rewarded referrals in {referral.cap_period_days} "
                                         f"days; {friend} is not rewarded")
     state.referred_friends[friend] = event.occurred_at
+    state.referral_points[friend] = referral.referrer_points
     event_id, member_id, when = event.event_id, event.member_id, event.occurred_at
     outputs: list[Output] = [Activity(event_id, member_id, when, "referral_rewarded", None, None, None, 0,
                                       referral.referrer_points, None)]
@@ -66,5 +118,31 @@ def reward_referrer(state: MemberState, event: ReferralQualified, rules: Compile
             Trigger(f"{event_id}:referral_rewarded", member_id, event_id, when, "referral_rewarded",
                     f"Your friend made a first purchase: {format_points(referral.referrer_points)} for you!",
                     {"friend_member_id": friend}),
+        ]
+    return Decision(state, tuple(outputs))
+
+
+def revoke_referral(state: MemberState, event: ReferralRevoked, rules: CompiledProgram) -> Decision:
+    """The friend returned the order that rewarded this member: take the reward back, free the friend's place."""
+    friend, event_id, member_id, when = event.friend_member_id, event.event_id, event.member_id, event.occurred_at
+    rewarded = state.referred_friends.pop(friend, None)
+    owed = state.referral_points.pop(friend, None)
+    if rewarded is None:  # the cap refused that reward: there is nothing to take back
+        return Decision(state, (Activity(event_id, member_id, when, "referral_revoked", None, None, None, 0, 0,
+                                         event.order_id),))
+    if owed is None:  # rewarded before the engine kept what each friend earned: the program's reward now
+        owed = rules.referral.referrer_points if rules.referral is not None else 0
+    taken, forgiven = taken_back(state, owed, rules)
+    state.lifetime_points -= owed
+    outputs: list[Output] = [Activity(event_id, member_id, when, "referral_revoked", None, None, None, 0, -taken,
+                                      event.order_id)]
+    if owed:
+        outputs += [
+            debit(state, event, LedgerReason.REFERRAL, taken,
+                  f"{friend} returned order {event.order_id}, the first purchase that rewarded referring them: "
+                  f"{format_points(owed)} taken back{forgiven}", suffix="referrer_revoked"),
+            Trigger(f"{event_id}:referral_revoked", member_id, event_id, when, "referral_revoked",
+                    f"Your friend returned their first purchase, so the {format_points(owed)} for referring them "
+                    "were taken back.", {"friend_member_id": friend}),
         ]
     return Decision(state, tuple(outputs))

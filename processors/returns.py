@@ -29,7 +29,8 @@ from processors.events import Return
 from processors.money import format_money, format_points
 from processors.outputs import Activity, ActivityLine, Decision, LedgerReason, Output
 from processors.partners import settlement
-from processors.points import available_at, credit, debit
+from processors.points import available_at, credit, debit, taken_back
+from processors.referrals import referral_returned
 from processors.refusals import refuse
 from processors.state import LineRecord, MemberState, OrderRecord
 from processors.tiers import remove_from_record
@@ -106,16 +107,17 @@ def apply_return(state: MemberState, event: Return, rules: CompiledProgram) -> D
                               order_id=order_id, earned=False))
     if campaign_back:
         words.append(f"the order's campaign points give back {format_points(campaign_back)}")
-    owed = taken = points_back + campaign_back
-    detail = f"Return from order {order_id}: {'; '.join(words)}"
-    if rules.program.return_after_spend == "cap_at_zero" and owed > max(state.balance, 0):
-        taken = max(state.balance, 0)
-        detail += (f"; the points were already spent, so {format_points(taken)} taken back, down to 0 "
-                   f"({format_points(owed - taken)} forgiven)")
+    owed = points_back + campaign_back
+    taken, forgiven = taken_back(state, owed, rules)
     if owed:
-        outputs.append(debit(state, event, LedgerReason.RETURN, taken, detail, order_id=order_id,
+        outputs.append(debit(state, event, LedgerReason.RETURN, taken,
+                             f"Return from order {order_id}: {'; '.join(words)}{forgiven}", order_id=order_id,
                              lot=rules.expires_on(order.occurred_at) if rules.lots else None,
                              available_at=available_at(order.occurred_at, rules)))
+    referral = referral_returned(state, event, order, lines, rules) if order.referrer is not None else None
+    if referral is not None:
+        outputs += referral.outputs
+        taken += referral.taken
     outputs.append(
         Activity(
             event_id,
@@ -137,10 +139,11 @@ def apply_return(state: MemberState, event: Return, rules: CompiledProgram) -> D
                                   f"return from order {order_id} takes back {format_points(points_back)}"))
     state.lifetime_points -= owed
     remove_from_record(state, order.occurred_at, when, rules, amount_back, points_back)
-    keep_order(state, order_id, OrderRecord(order.occurred_at, lines, order.partner_id,
-                                            order.points_used - given_back,
-                                            max(order.total_minor - event.refund_minor, 0),
-                                            order.campaign_points - campaign_back), when, rules)
+    kept = order._replace(lines=lines, points_used=order.points_used - given_back,
+                          total_minor=max(order.total_minor - event.refund_minor, 0),
+                          campaign_points=order.campaign_points - campaign_back)
+    keep_order(state, order_id, kept if referral is None else kept._replace(referrer=None, referral_points=0),
+               when, rules)
     return Decision(state, tuple(outputs))
 
 

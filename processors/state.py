@@ -30,6 +30,8 @@ class OrderRecord(NamedTuple):
     points_used: int = 0  # points the member paid with, still to give back if the order is returned
     total_minor: int = 0  # what is left of the order's total, to give the points back in proportion
     campaign_points: int = 0  # campaign points still to take back, in proportion, if the order is returned
+    referrer: str | None = None  # the member whose referral this purchase qualified, until a return undoes it
+    referral_points: int = 0  # what that referral gave the friend, to take back with it
 
 
 @dataclass(slots=True)
@@ -81,7 +83,8 @@ class MemberState:
     whether it was cancelled, so a cancellation gives back exactly what was spent.
     ``referred_by`` is the member who referred this one, until the first
     qualifying purchase rewards the referral (then ``None``); ``referred_friends``
-    maps each friend this member was rewarded for to when. ``visits`` holds
+    maps each friend this member was rewarded for to when, and ``referral_points`` to the points it
+    gave (taken back if the friend returns the purchase). ``visits`` holds
     the times of recent purchases (as long as the longest challenge looks back)
     and ``badges`` each challenge completed, with when. ``birthday`` is "MM-DD"
     (no year is kept), ``birthday_paid_year`` the last year a bonus was paid,
@@ -154,3 +157,4 @@ class MemberState:
     categories_bought: list[str] = field(default_factory=list)
     cross_sold: list[str] = field(default_factory=list)
     erased_at: datetime | None = None
+    referral_points: dict[str, int] = field(default_factory=dict)

@@ -31,6 +31,7 @@ from processors.events import (
     RedemptionCancelled,
     Referral,
     ReferralQualified,
+    ReferralRevoked,
     Return,
     ReturnedLine,
     SocialShare,
@@ -88,7 +89,7 @@ def problems(event: MemberEvent) -> list[str]:
         found += [f"{name} is empty" for name in ("redemption_id", "reward") if not getattr(event, name)]
     elif isinstance(event, RedemptionCancelled) and not event.redemption_id:
         found.append("redemption_id is empty")
-    elif isinstance(event, ReferralQualified):
+    elif isinstance(event, ReferralQualified | ReferralRevoked):
         found += [f"{name} is empty" for name in ("friend_member_id", "order_id") if not getattr(event, name)]
     elif isinstance(event, Donation):
         if not event.cause:

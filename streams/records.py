@@ -31,6 +31,7 @@ from processors.events import (
     RedemptionCancelled,
     Referral,
     ReferralQualified,
+    ReferralRevoked,
     Return,
     ReturnedLine,
     SocialAction,
@@ -119,16 +120,18 @@ _BODIES: dict[str, Callable[[Record, Record], MemberEvent]] = {
                                                       points=body["points"], claimed=body["claimed"]),
     "ReferralQualified": lambda head, body: ReferralQualified(**head, friend_member_id=body["friend_member_id"],
                                                               order_id=body["order_id"]),
+    "ReferralRevoked": lambda head, body: ReferralRevoked(**head, friend_member_id=body["friend_member_id"],
+                                                          order_id=body["order_id"]),
 }
 
 
 # Made by the engine itself (its scheduler, or a rule's follow-up) and accepted only from its own topic: a feed
 # sending them could grant points outside the rules, or expire every balance with a tick dated years ahead.
-ENGINE_MADE = frozenset({ClockTick.__name__, ReferralQualified.__name__, CampaignClaim.__name__,
-                         CampaignAward.__name__})
+ENGINE_MADE = frozenset({ClockTick.__name__, ReferralQualified.__name__, ReferralRevoked.__name__,
+                         CampaignClaim.__name__, CampaignAward.__name__})
 
 
-def follow_up_record(event: ReferralQualified | CampaignClaim | CampaignAward) -> Record:
+def follow_up_record(event: ReferralQualified | ReferralRevoked | CampaignClaim | CampaignAward) -> Record:
     """The LoyaltyEvent the engine sends itself for a follow-up event."""
     head = _field_names(MemberEvent)
     return {"event_id": event.event_id, "occurred_at": event.occurred_at, "source": event.source,

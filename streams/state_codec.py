@@ -27,12 +27,13 @@ _BUDGET = "campaign"  # a campaign's budget, under its own key, starts with this
 # Fields are only ever appended: a state written before a field existed reads with its default.
 _FORMAT_1_FIELDS = 10
 _ADDED_DEFAULTS: list[object] = [0, 0, {}, {}, {}, {}, None, {}, [], {}, None, 0, False, "", 0, {}, "",
-                                 {}, {}, None, None, None, False, [], {}, 0, None, False, {}, [], [], None]
+                                 {}, {}, None, None, None, False, [], {}, 0, None, False, {}, [], [], None, {}]
 
 
 def _order_value(order: OrderRecord) -> list[Any]:
     return [epoch_ms(order.occurred_at), {line_id: list(line) for line_id, line in order.lines.items()},
-            order.partner_id, order.points_used, order.total_minor, order.campaign_points]
+            order.partner_id, order.points_used, order.total_minor, order.campaign_points, order.referrer,
+            order.referral_points]
 
 
 class StateEncoder:
@@ -110,6 +111,7 @@ def encode_state(state: MemberState | CampaignBudget,
         state.categories_bought,
         state.cross_sold,
         None if state.erased_at is None else epoch_ms(state.erased_at),
+        state.referral_points,
     ])
 
 
@@ -127,7 +129,8 @@ def decode_state(data: bytes) -> MemberState | CampaignBudget:
      referred_by, referred_friends, visits, badges, birthday, birthday_paid_year, expiry_warned,
      tier_period, tier_grace, lots, expiry_warned_until, visits_by_month, points_by_month, tier_floor,
      tier_floor_until, membership, membership_warned, segments, campaign_points, tier_changes,
-     last_purchase_at, win_back_sent, favourite_orders, categories_bought, cross_sold, erased_at) = fields
+     last_purchase_at, win_back_sent, favourite_orders, categories_bought, cross_sold, erased_at,
+     referral_points) = fields
     return MemberState(
         member_id=member_id,
         enrolled_at=from_epoch_ms(enrolled),
@@ -176,4 +179,5 @@ def decode_state(data: bytes) -> MemberState | CampaignBudget:
         categories_bought=categories_bought,
         cross_sold=cross_sold,
         erased_at=None if erased_at is None else from_epoch_ms(erased_at),
+        referral_points=referral_points,
     )

@@ -126,8 +126,8 @@ def test_an_example_program_runs_end_to_end(tmp_path: Path, chdb_client: Any, ch
         assert {x["partner_id"]: x["owed_minor"] for x in balances} == owed
 
 
-def test_a_referral_rewards_the_friend_and_through_the_engine_the_referrer(tmp_path: Path, chdb_client: Any,
-                                                                         ch_database: str) -> None:
+def test_a_referral_rewards_the_friend_and_the_referrer_and_a_return_takes_both_back(
+        tmp_path: Path, chdb_client: Any, ch_database: str) -> None:
     referred = ("MemberEnrolled", {"channel": "app", "birthday": None, "referred_by": "RITA"})
     feed: Feed = [
         (b"app", event("rita-joins", 0, enrol(), member_id="RITA")),
@@ -136,7 +136,7 @@ def test_a_referral_rewards_the_friend_and_through_the_engine_the_referrer(tmp_p
         (b"pos", event("fred-buys-again", 3, bought("F2", "tops", 50_000), member_id="FRED")),
     ]
     program = (EXAMPLES / "fashion.yaml").read_text()
-    with fed(tmp_path, chdb_client, ch_database, program, feed) as (e, _):
+    with fed(tmp_path, chdb_client, ch_database, program, feed) as (e, running):
         rita = ledger_of(e.store, "RITA", 2)
         assert [(x["reason"], x["points"], x["balance_after"]) for x in rita] == [
             ("welcome", 100, 100), ("referral", 200, 300)]
@@ -144,6 +144,16 @@ def test_a_referral_rewards_the_friend_and_through_the_engine_the_referrer(tmp_p
         fred = ledger_of(e.store, "FRED", 4)
         assert [(x["reason"], x["points"]) for x in fred] == [
             ("welcome", 100), ("purchase", 50), ("referral", 100), ("purchase", 50)]
+
+        # Fred returns the first purchase: the referral no longer counts, for him or, through the engine, for Rita.
+        returned = ("Return", {"order_id": "F1", "currency": "SEK", "refund_minor": 50_000,
+                               "lines": [{"line_id": "1", "quantity": 1}]})
+        send(e, running, [(b"pos", event("fred-returns", 4, returned, member_id="FRED"))], len(feed) + 1)
+        assert [(x["reason"], x["points"]) for x in ledger_of(e.store, "FRED", 6)[4:]] == [
+            ("return", -50), ("referral", -100)]
+        rita = ledger_of(e.store, "RITA", 3)
+        assert [(x["reason"], x["points"], x["balance_after"]) for x in rita[2:]] == [("referral", -200, 100)]
+        assert "FRED returned order F1" in rita[2]["detail"]
 
 
 def test_clock_ticks_pay_birthdays_through_the_engine(tmp_path: Path, chdb_client: Any, ch_database: str) -> None:

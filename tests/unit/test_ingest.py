@@ -17,6 +17,7 @@ from streams.topics import ENGINE_EVENTS, EVENTS
 BODIES: dict[str, dict[str, Any]] = {
     "ClockTick": {},
     "ReferralQualified": {"friend_member_id": "FRED", "order_id": "O1"},
+    "ReferralRevoked": {"friend_member_id": "FRED", "order_id": "O1"},
     "CampaignClaim": {"campaign": "double", "claimant": "ANNA", "order_id": "O1", "points": 100},
     "CampaignAward": {"campaign": "double", "order_id": "O1", "points": 100, "claimed": 100},
 }

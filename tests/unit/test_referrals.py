@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from builders import Member, club, enrolled, kr, line
 
-from processors.events import MemberEnrolled, ReferralQualified
+from processors.events import MemberEnrolled, ReferralQualified, ReferralRevoked
 from processors.outputs import FollowUp, LedgerReason
-from processors.program import ReferralRewards
+from processors.program import CatalogueReward, ReferralRewards
 
 PROGRAM = club(welcome_bonus_points=0, referral=ReferralRewards(
     referrer_points=200, friend_points=50, minimum_purchase_minor=kr(300), cap_per_referrer=2, cap_period_days=30))
@@ -57,3 +57,86 @@ def test_the_referrer_is_rewarded_once_per_friend_within_the_cap_with_a_reason_f
     assert capped.refusal is not None and "cap of 2 rewarded referrals in 30 days; fox is not rewarded" in (
         capped.refusal.reason)
     assert [t.kind for t in rita.triggers] == ["referral_rewarded"] * 2
+
+
+def revokes(member: Member) -> list[ReferralRevoked]:
+    return [o.event for o in member.outputs if isinstance(o, FollowUp) and isinstance(o.event, ReferralRevoked)]
+
+
+def test_a_return_that_leaves_the_first_purchase_under_the_minimum_takes_the_friends_reward_back() -> None:
+    fred = friend_of("rita")
+    fred.buy(line(kr(200), line_id="1"), line(kr(200), line_id="2"), order_id="o-1")
+
+    kept = fred.give_back("o-1", **{"1": 1})  # 200 kr left: under the 300 kr minimum
+    assert kept.refusal is None
+    assert [(e.reason, e.points, e.order_id) for e in fred.ledger[-2:]] == [
+        (LedgerReason.RETURN, -20, "o-1"), (LedgerReason.REFERRAL, -50, "o-1")]
+    assert "no longer counts as the first purchase" in fred.ledger[-1].detail
+    assert fred.balance == 20 and fred.state is not None and fred.state.referred_by == "rita"
+    (revoked,) = revokes(fred)
+    assert (revoked.member_id, revoked.friend_member_id, revoked.order_id, revoked.source) == (
+        "rita", "fred", "o-1", "engine")
+    assert fred.activity[-1].points == -70  # the return's net change, the referral included
+
+    fred.buy(line(kr(300)), order_id="o-2")  # the next qualifying purchase rewards the referral again
+    assert [(e.reason, e.points) for e in fred.ledger[-2:]] == [
+        (LedgerReason.PURCHASE, 30), (LedgerReason.REFERRAL, 50)]
+    again = follow_ups(fred)[-1]
+    assert isinstance(again, ReferralQualified) and again.order_id == "o-2"
+
+
+def test_a_return_that_leaves_the_first_purchase_over_the_minimum_keeps_the_referral() -> None:
+    fred = friend_of("rita")
+    fred.buy(line(kr(400), line_id="1"), line(kr(100), line_id="2"), order_id="o-1")
+
+    fred.give_back("o-1", **{"2": 1})
+
+    assert [e.reason for e in fred.ledger] == [LedgerReason.PURCHASE, LedgerReason.REFERRAL, LedgerReason.RETURN]
+    assert revokes(fred) == [] and fred.state is not None and fred.state.referred_by is None
+
+
+def test_the_referrer_gives_back_the_reward_and_the_friend_frees_a_place_under_the_cap() -> None:
+    rita = Member(PROGRAM, "rita")
+    rita.enrol()
+    friends = {name: friend_of("rita", name) for name in ("fred", "fia", "fox")}
+    for name, friend in friends.items():
+        friend.buy(line(kr(400), line_id="1"), order_id=f"o-{name}")
+    rita.apply(follow_ups(friends["fred"])[0])
+    rita.apply(follow_ups(friends["fia"])[0])
+    friends["fred"].give_back("o-fred", **{"1": 1})
+
+    revoked = rita.apply(revokes(friends["fred"])[0])
+    fox = rita.apply(follow_ups(friends["fox"])[0])  # two rewarded within 30 days, but fred's no longer counts
+
+    assert revoked.refusal is None and fox.refusal is None
+    assert [(e.reason, e.points) for e in rita.ledger] == [
+        (LedgerReason.REFERRAL, 200), (LedgerReason.REFERRAL, 200), (LedgerReason.REFERRAL, -200),
+        (LedgerReason.REFERRAL, 200)]
+    assert rita.balance == 400 and rita.state is not None and set(rita.state.referred_friends) == {"fia", "fox"}
+    assert [t.kind for t in rita.triggers] == ["referral_rewarded", "referral_rewarded", "referral_revoked",
+                                               "referral_rewarded"]
+    assert "fred returned order o-fred" in rita.ledger[2].detail
+
+
+def test_a_revoked_referral_the_cap_never_rewarded_takes_nothing() -> None:
+    rita = Member(PROGRAM, "rita")
+    rita.enrol()
+
+    decision = rita.apply(ReferralRevoked("r-1", "rita", rita.later(), "engine", "fred", "o-1"))
+
+    assert decision.refusal is None and rita.balance == 0 and rita.ledger == []
+    assert [(a.event_type, a.points) for a in rita.activity] == [("enrolled", 0), ("referral_revoked", 0)]
+
+
+def test_under_cap_at_zero_a_referrer_who_spent_the_reward_gives_back_only_down_to_zero() -> None:
+    program = PROGRAM.model_copy(update={"return_after_spend": "cap_at_zero", "rewards": (
+        CatalogueReward(id="scarf", name="A scarf", kind="free_product", points=150),)})
+    rita = Member(program, "rita")
+    rita.enrol()
+    rita.apply(ReferralQualified("q-1", "rita", rita.later(), "engine", "fred", "o-1"))
+    assert rita.redeem("scarf", "red-1").refusal is None and rita.balance == 50
+
+    rita.apply(ReferralRevoked("r-1", "rita", rita.later(), "engine", "fred", "o-1"))
+
+    assert rita.balance == 0
+    assert rita.ledger[-1].points == -50 and "150 points forgiven" in rita.ledger[-1].detail

@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from processors.decide import decide
-from processors.events import MembershipPaid
-from processors.program import Expiry, Membership, TierPolicy
+from processors.events import Channel, MemberEnrolled, MembershipPaid, ReferralQualified
+from processors.program import Expiry, Membership, ReferralRewards, TierPolicy
 from processors.state import CampaignBudget, LineRecord, MemberState, OrderRecord
 from schemas.codec import AvroCodec
 from schemas.registry import EmbeddedRegistry
@@ -98,6 +98,20 @@ def test_point_lots_visits_points_and_a_paid_membership_come_back_equal() -> Non
     assert ada.state.visits_by_month and ada.state.points_by_month and ada.state.tier_floor_until is not None
 
     assert decode_state(encode_state(ada.state)) == ada.state
+
+
+def test_a_referral_kept_by_the_friends_order_and_by_the_referrer_comes_back_equal() -> None:
+    program = club(referral=ReferralRewards(referrer_points=200, friend_points=50))
+    fred, rita = Member(program, "fred"), Member(program, "rita")
+    rita.enrol()
+    fred.apply(MemberEnrolled("enrol-fred", "fred", fred.later(), "app", Channel.APP, None, "rita"))
+    fred.buy(line(kr(400)), order_id="o-1")
+    rita.apply(ReferralQualified("q-1", "rita", rita.later(), "engine", "fred", "o-1"))
+    assert fred.state is not None and fred.state.orders["o-1"].referrer == "rita"
+    assert rita.state is not None and rita.state.referral_points == {"fred": 200}
+
+    assert decode_state(encode_state(fred.state)) == fred.state
+    assert decode_state(encode_state(rita.state)) == rita.state
 
 
 def test_a_state_written_before_the_newest_fields_reads_with_their_defaults() -> None:
