@@ -89,7 +89,8 @@ def referral_returned(state: MemberState, event: Return, order: OrderRecord, lin
     outputs.insert(0, debit(state, event, LedgerReason.REFERRAL, taken,
                             f"Order {order_id} was returned and no longer counts as the first purchase after "
                             f"joining through a friend's referral: its {format_points(owed)} taken back{forgiven}",
-                            suffix="referral_friend_revoked", order_id=order_id))
+                            suffix="referral_friend_revoked", order_id=order_id,
+                            lot=rules.expires_on(order.occurred_at) if rules.lots else None))
     return Revoked(outputs, taken)
 
 
@@ -140,7 +141,8 @@ def revoke_referral(state: MemberState, event: ReferralRevoked, rules: CompiledP
         outputs += [
             debit(state, event, LedgerReason.REFERRAL, taken,
                   f"{friend} returned order {event.order_id}, the first purchase that rewarded referring them: "
-                  f"{format_points(owed)} taken back{forgiven}", suffix="referrer_revoked"),
+                  f"{format_points(owed)} taken back{forgiven}", suffix="referrer_revoked",
+                  lot=rules.expires_on(rewarded) if rules.lots else None),
             Trigger(f"{event_id}:referral_revoked", member_id, event_id, when, "referral_revoked",
                     f"Your friend returned their first purchase, so the {format_points(owed)} for referring them "
                     "were taken back.", {"friend_member_id": friend}),

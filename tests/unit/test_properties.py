@@ -346,7 +346,11 @@ def test_returns_never_give_back_more_than_the_order_earned(events: list[MemberE
 
     earned: Counter[str] = Counter()
     reversed_points: Counter[str] = Counter()
+    referrals: Counter[str] = Counter()  # each member's referral rewards, net of those a return took back
     for entry in ledger(outputs):
+        if entry.reason is LedgerReason.REFERRAL:
+            referrals[entry.member_id] += entry.points
+            assert referrals[entry.member_id] >= 0
         assert entry.order_id is not None or entry.reason in (LedgerReason.WELCOME, LedgerReason.SOCIAL,
                                                               LedgerReason.REFERRAL, LedgerReason.CHALLENGE,
                                                               LedgerReason.BIRTHDAY, LedgerReason.EXPIRY,
