@@ -63,9 +63,10 @@ class AvroCodec:
     def encode(self, topic: str, contract: str, record: Record) -> bytes:
         header, schema = self._writer(topic, contract)
         try:
-            return header + schema.binary_encode(record)
+            body: bytes = schema.binary_encode(record)
         except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
             raise CodecError(f"cannot encode {contract} for {topic}: {exc}") from exc
+        return header + body
 
     def _reader(self, schema_id: int) -> cavro.Schema:
         schema = self._readers.get(schema_id)

@@ -1,8 +1,10 @@
-"""The rules package stays exact and free of I/O: checked on its source."""
+"""The rules package stays exact, typed and free of I/O: checked on its source."""
 
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -45,3 +47,10 @@ def test_the_rules_import_no_io_library(source: Path) -> None:
         else:
             continue
         assert not {name.split(".")[0] for name in names} & IO_PACKAGES, f"line {node.lineno} imports {names}"
+
+
+def test_the_rules_and_the_contracts_type_check_strictly() -> None:
+    root = Path(processors.__file__).parents[1]
+    checked = subprocess.run([sys.executable, "-m", "mypy", "--strict", "processors", "schemas"], cwd=root,
+                             capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
