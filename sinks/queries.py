@@ -117,21 +117,29 @@ def program_summary(store: ClickHouseStore, base_tier: str) -> dict[str, Any]:
 
 
 def dead_letters(store: ClickHouseStore, stage: str | None = None, reason: str = "",
-                 limit: int | None = None) -> list[dict[str, Any]]:
+                 limit: int | None = None, include_applied: bool = False) -> list[dict[str, Any]]:
     """The rejected inputs, latest first, with their original bytes, for an operator to fix and send again.
 
     ``reason`` keeps those whose reason contains it (any case); ``stage`` those of one stage.
+    ``applied`` says whether the refused event was applied since (sent again once fixed, or
+    anew by its source): those are left out unless ``include_applied``. A letter of the sink
+    stage is an output, never applied again.
     """
     return store.rows(
         """
         SELECT dead_letter_id, toString(stage) AS stage, reason, event_id, member_id, toString(topic) AS topic,
-               partition, offset, key, value, recorded_at
+               partition, offset, key, value, recorded_at,
+               stage != 'sink' AND ifNull(event_id, '') IN (
+                   SELECT event_id FROM $db.activity
+                   WHERE event_id IN (SELECT assumeNotNull(event_id) FROM $db.dead_letters WHERE event_id IS NOT NULL)
+               ) AS applied
         FROM $db.dead_letters FINAL
         WHERE ({stage:Nullable(String)} IS NULL OR stage = {stage:Nullable(String)})
           AND positionCaseInsensitiveUTF8(reason, {reason:String}) > 0
+          AND ({include_applied:Bool} OR NOT applied)
         ORDER BY recorded_at DESC, dead_letter_id
         """ + ("" if limit is None else "LIMIT {limit:UInt64}"),
-        {"stage": stage, "reason": reason, "limit": limit},
+        {"stage": stage, "reason": reason, "limit": limit, "include_applied": include_applied},
         column_formats={"key": "bytes", "value": "bytes"},
     )
 

@@ -171,30 +171,38 @@ def _engine_broker(settings: Settings) -> str:
 @click.option("--limit", default=50, show_default=True, help="How many to list, latest first.")
 @click.option("--resend", is_flag=True, help="Send every one that matches to the engine again (no limit), once what "
               "refused them is fixed.")
+@click.option("--all", "include_applied", is_flag=True, help="Also those whose event was applied since: sent again "
+              "once fixed, or anew by its source.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for machines (key and bytes in base64).")
-def deadletters(reason: str, stage: str | None, limit: int, resend: bool, as_json: bool) -> None:
-    """List the events the engine refused, with the reasons (from ClickHouse); send them again once fixed.
+def deadletters(reason: str, stage: str | None, limit: int, resend: bool, include_applied: bool,
+                as_json: bool) -> None:
+    """List the events the engine refused and has not applied since, with the reasons (from ClickHouse); send
+    them again once fixed.
 
     Link the card, enrol the member or fix the program, then --resend: each event keeps its
     event_id, so one applied meanwhile changes nothing, and one still wrong is refused again
     with its reason. With embedded ClickHouse held by a running `loyalty run`, that engine answers.
     """
     settings = _settings()
-    letters = _report(settings, "dead_letters", stage=stage, reason=reason, limit=None if resend else limit)
+    letters = _report(settings, "dead_letters", stage=stage, reason=reason, limit=None if resend else limit,
+                      include_applied=include_applied)
     if resend:
-        _resend(settings, letters)
+        _resend(settings, letters, include_applied)
     elif as_json:
         click.echo(json.dumps(letters, indent=2))
     else:
-        table = Table("recorded (UTC)", "stage", "event", "member", "reason",
-                      title=f"Dead letters, latest first{'' if len(letters) < limit else f' (the first {limit})'}")
+        title = f"Dead letters, latest first{'' if len(letters) < limit else f' (the first {limit})'}"
+        table = Table("recorded (UTC)", "stage", "event", "member", "reason", title=title)
+        if include_applied:
+            table.add_column("applied since")
         for letter in letters:
-            table.add_row(letter["recorded_at"][:19], letter["stage"], letter["event_id"] or "",
-                          letter["member_id"] or "", letter["reason"])
+            row = [letter["recorded_at"][:19], letter["stage"], letter["event_id"] or "", letter["member_id"] or "",
+                   letter["reason"]]
+            table.add_row(*row, *(["yes" if letter["applied"] else ""] if include_applied else []))
         Console().print(table)
 
 
-def _resend(settings: Settings, letters: list[dict[str, Any]]) -> None:
+def _resend(settings: Settings, letters: list[dict[str, Any]], include_applied: bool) -> None:
     import base64
 
     from schemas.codec import AvroCodec
@@ -202,7 +210,8 @@ def _resend(settings: Settings, letters: list[dict[str, Any]]) -> None:
     from streams.resend import resend
 
     if not letters:
-        raise click.ClickException("no dead letters match: nothing sent")
+        raise click.ClickException("no dead letters match: nothing sent" + (
+            "" if include_applied else " (those whose event was applied since are left out: --all includes them)"))
     for letter in letters:  # JSON carried them in base64
         for name in ("key", "value"):
             letter[name] = None if letter[name] is None else base64.b64decode(letter[name])

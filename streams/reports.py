@@ -172,10 +172,10 @@ def signed(basis_points: int) -> str:
 
 
 def dead_letter_report(store: ClickHouseStore, program: Program, stage: str | None, reason: str,
-                       limit: int | None) -> list[dict[str, Any]]:
+                       limit: int | None, include_applied: bool = False) -> list[dict[str, Any]]:
     """The dead letters (``queries.dead_letters``), their key and original bytes in base64: JSON carries no bytes."""
     return [{**row, "key": _base64(row["key"]), "value": _base64(row["value"])}
-            for row in queries.dead_letters(store, stage, reason, limit)]
+            for row in queries.dead_letters(store, stage, reason, limit, include_applied)]
 
 
 def _base64(value: bytes | None) -> str | None:

@@ -1,5 +1,7 @@
 """Refused events sent again once their cause is fixed (`loyalty deadletters --resend`): applied, and only once.
 
+Once applied, they leave the list (`--all` shows them) and are not sent again unless asked.
+
 Through the real broker, worker and chDB: a purchase of a member not enrolled yet and
 a card transaction of a card not linked yet are refused; the member enrols, the card
 is linked, and the two are sent again from their dead letters.
@@ -7,6 +9,7 @@ is linked, and the two are sent again from their dead letters.
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -48,7 +51,15 @@ def test_refused_events_sent_again_once_fixed_are_applied_once(tmp_path: Path, c
         assert ghost is not None and ghost["balance"] == 110  # welcome 100 + 100 kr
         assert bo is not None and bo["balance"] == 150  # welcome 100 + 500 kr by the card linked since
 
-        again = CliRunner().invoke(main, ["deadletters", "--reason", "unknown", "--resend"], env=env)
+        # Applied now, they are no longer listed, nor sent again unless asked for.
+        left = CliRunner().invoke(main, ["deadletters", "--json"], env=env)
+        assert [letter["event_id"] for letter in json.loads(left.output)] == [None], left.output  # the garbage
+        nothing = CliRunner().invoke(main, ["deadletters", "--reason", "unknown", "--resend"], env=env)
+        assert nothing.exit_code == 1 and "applied since are left out: --all includes them" in nothing.output
+        listed = CliRunner().invoke(main, ["deadletters", "--all", "--json"], env=env)
+        assert sorted((x["event_id"] or "", x["applied"]) for x in json.loads(listed.output)) == [
+            ("", False), ("b-1", True), ("g-1", True)]
+        again = CliRunner().invoke(main, ["deadletters", "--reason", "unknown", "--resend", "--all"], env=env)
         assert again.exit_code == 0 and "sent again: 2 to loyalty.events.v1" in again.output, again.output
         deadline = time.monotonic() + 60
         while sum(counts["duplicates"] for counts in workers_counts(e.settings)) < 2:

@@ -272,6 +272,18 @@ def test_dead_letters_of_one_stage_or_with_a_reason_latest_first(store: ClickHou
     assert ids(limit=1) == ["member/a99"]
 
 
+def test_dead_letters_whose_events_were_applied_since_are_left_out_unless_asked_for(store: ClickHouseStore) -> None:
+    unreadable_output = {**DEAD[1], "dead_letter_id": "sink/ledger/0/3", "stage": "sink", "event_id": "a3",
+                         "recorded_at": at(3)}  # its event was applied: the sink's letter is about the output
+    store_records(store, "loyalty.deadletter.v1", [unreadable_output])
+    store_records(store, "loyalty.activity.v1", [act("a99", "m5", 3, "purchase")])  # a99 was sent again, fixed
+
+    assert [r["dead_letter_id"] for r in queries.dead_letters(store)] == ["sink/ledger/0/3", "events/0/17"]
+    every = queries.dead_letters(store, include_applied=True)
+    assert [(r["dead_letter_id"], r["applied"]) for r in every] == [
+        ("sink/ledger/0/3", False), ("member/a99", True), ("events/0/17", False)]
+
+
 def test_the_leaderboard_ranks_points_earned_since_a_time_with_badges(store: ClickHouseStore) -> None:
     board = queries.leaderboard(store, at(0.5), limit=3)
 
