@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import chain
@@ -81,9 +81,13 @@ class SinkLoop:
         self._oldest = 0.0
         self._last_received = time.monotonic()
         self._next_sweep = 0.0
-        self.rows_written = 0
+        self.rows_stored: Counter[str] = Counter()  # by topic
         self.failed_writes = 0
         self.outage: Outage | None = None
+
+    @property
+    def rows_written(self) -> int:
+        return sum(self.rows_stored.values())
 
     def idle_seconds(self) -> float:
         """How long ago the sink last received or stored rows (0 while rows wait to be written)."""
@@ -161,7 +165,7 @@ class SinkLoop:
                     return
                 self._wait_paused(wait, stop)
                 continue
-            self.rows_written += self._pending_rows
+            self.rows_stored.update({topic: len(messages) for topic, messages in self._pending.items()})
             self._last_received = time.monotonic()  # idle counts from when the rows are stored
             self._pending.clear()
             self._pending_rows = 0
