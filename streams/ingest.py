@@ -102,8 +102,8 @@ class Ingest:
     def process(self, messages: list[RawMessage], now: float | None = None) -> IngestResult:
         """Pass ``messages`` on, then try the waiting card transactions again: a link read now lets them go on.
 
-        Every message is decoded first, then each is checked and passed on: in stages, as
-        the member batch applier works: 13 % less CPU than message by message.
+        Every message is decoded first, then each is checked and passed on: working in stages,
+        as the member batch applier does, takes 13 % less CPU than message by message.
         """
         now = time.monotonic() if now is None else now
         result = IngestResult()
