@@ -19,7 +19,7 @@ import time
 from processors.decide import decide
 from processors.events import MemberEvent
 from processors.program import Program
-from processors.state import MemberState
+from processors.state import CampaignBudget, MemberState
 from schemas.codec import AvroCodec
 from schemas.registry import EmbeddedRegistry
 from streams.demo_feed import synthetic_day
@@ -35,7 +35,7 @@ def processors_rate(events: list[MemberEvent], program: Program) -> float:
     are frozen out of it: a worker never holds 100,000 events at once, and the
     collections that ``decide``'s own allocations trigger should not rescan them.
     """
-    states: dict[str, MemberState | None] = {}
+    states: dict[str, MemberState | CampaignBudget | None] = {}
     get = states.get
     thresholds = gc.get_threshold()
     gc.collect()

@@ -9,7 +9,7 @@ import sys
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
@@ -18,6 +18,9 @@ from rich.table import Table
 from processors.program import Program
 from streams.runtime import tune_gc
 from streams.settings import Settings
+
+if TYPE_CHECKING:
+    from processors.events import PurchaseLine
 
 console = Console(stderr=True)
 
@@ -415,7 +418,7 @@ def simulate(lines: tuple[str, ...], member_id: str | None, tier: str | None, ba
             click.echo(f"  {type(output).__name__}: {said}")
 
 
-def _purchase_line(n: int, text: str, currency: str) -> object:
+def _purchase_line(n: int, text: str, currency: str) -> PurchaseLine:
     from decimal import Decimal, InvalidOperation
 
     from processors.events import PurchaseLine

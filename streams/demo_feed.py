@@ -94,7 +94,7 @@ def synthetic_day(members: int = 5_000, events: int = 100_000, seed: int = 7,
             source = BANK
         else:
             source = rng.choice([WEB, WEB, *STORES])
-        lines = []
+        lines: list[dict[str, Any]] = []
         for i in range(rng.choices([1, 2, 3, 4, 5], [40, 25, 15, 12, 8])[0]):
             category = rng.choice(list(CATEGORIES))
             low, high = CATEGORIES[category]
@@ -103,22 +103,23 @@ def synthetic_day(members: int = 5_000, events: int = 100_000, seed: int = 7,
                           "category": category, "quantity": quantity,
                           "amount_minor": quantity * rng.randrange(low, high + 1, 100)})
         order_id = f"O{n:07d}"
-        body = {"order_id": order_id, "channel": {WEB: "web", BANK: "card"}.get(source, "pos"),
-                "store_id": source.removeprefix("pos:") if source.startswith("pos:") else None,
-                "currency": "SEK", "total_minor": sum(line["amount_minor"] for line in lines),
-                "lines": lines, "payment_method": "card" if source == BANK else rng.choice(PAYMENT_METHODS)}
+        order: dict[str, Any] = {
+            "order_id": order_id, "channel": {WEB: "web", BANK: "card"}.get(source, "pos"),
+            "store_id": source.removeprefix("pos:") if source.startswith("pos:") else None,
+            "currency": "SEK", "total_minor": sum(line["amount_minor"] for line in lines),
+            "lines": lines, "payment_method": "card" if source == BANK else rng.choice(PAYMENT_METHODS)}
         if source == BANK:
-            event = _event(f"bank-{n}", at, source, None, ("Purchase", body), card_token=cards[member])
+            event = _event(f"bank-{n}", at, source, None, ("Purchase", order), card_token=cards[member])
         else:
-            event = _event(f"order-{n}", at, source, member, ("Purchase", body))
+            event = _event(f"order-{n}", at, source, member, ("Purchase", order))
         day_events.append((at, source, event))
-        orders.append((at, source, member, body))
+        orders.append((at, source, member, order))
 
-    for at, source, member, body in rng.sample(orders, min(len(orders), n_special // 2)):
-        returned = rng.sample(body["lines"], rng.randint(1, len(body["lines"])))
+    for at, source, member, order in rng.sample(orders, min(len(orders), n_special // 2)):
+        returned = rng.sample(order["lines"], rng.randint(1, len(order["lines"])))
         day_events.append((at + timedelta(minutes=rng.randint(1, 60)), source, _event(
-            f"return-{body['order_id']}", at + timedelta(minutes=rng.randint(1, 60)), source, member,
-            ("Return", {"order_id": body["order_id"], "currency": "SEK",
+            f"return-{order['order_id']}", at + timedelta(minutes=rng.randint(1, 60)), source, member,
+            ("Return", {"order_id": order["order_id"], "currency": "SEK",
                         "refund_minor": sum(line["amount_minor"] for line in returned),
                         "lines": [{"line_id": line["line_id"], "quantity": line["quantity"]} for line in returned]}))))
     for n in range(n_special // 4):

@@ -134,10 +134,11 @@ ENGINE_MADE = frozenset({ClockTick.__name__, ReferralQualified.__name__, Referra
 def follow_up_record(event: ReferralQualified | ReferralRevoked | CampaignClaim | CampaignAward) -> Record:
     """The LoyaltyEvent the engine sends itself for a follow-up event."""
     head = _field_names(MemberEvent)
+    kind: type = type(event)  # as a plain type: mypy takes a dataclass type for unhashable, which cache() refuses
     return {"event_id": event.event_id, "occurred_at": event.occurred_at, "source": event.source,
             "member_id": event.member_id, "card_token": None,
-            "body": (f"{BODY_PREFIX}{type(event).__name__}",
-                     {name: getattr(event, name) for name in _field_names(type(event)) if name not in head})}
+            "body": (f"{BODY_PREFIX}{kind.__name__}",
+                     {name: getattr(event, name) for name in _field_names(kind) if name not in head})}
 
 
 def event_from_record(record: Record) -> MemberEvent:
@@ -161,7 +162,8 @@ def as_record(value: Any) -> Record:
 
     Mappings and scalars are passed as they are: the codec writes any mapping.
     """
-    return _record_maker(type(value))(value)
+    kind: type = type(value)  # see follow_up_record
+    return _record_maker(kind)(value)
 
 
 @cache

@@ -94,7 +94,7 @@ def create_app(settings: Settings, bootstrap: str, program: Program | None = Non
         web_host="127.0.0.1",
         web_bind="127.0.0.1",
     )
-    app.transport.Consumer = _consumer_with_fetch_wait(settings.fetch_wait_ms)
+    app.transport.Consumer = _consumer_with_fetch_wait(settings.fetch_wait_ms)  # type: ignore[misc]  # read per app
     batches = app.topic(MEMBER_BATCHES, key_serializer="raw", value_serializer="raw",
                         partitions=settings.partitions, internal=False)
     members = app.Table(TABLE, key_type=bytes, value_type=bytes, partitions=settings.partitions)

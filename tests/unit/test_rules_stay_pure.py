@@ -49,8 +49,9 @@ def test_the_rules_import_no_io_library(source: Path) -> None:
         assert not {name.split(".")[0] for name in names} & IO_PACKAGES, f"line {node.lineno} imports {names}"
 
 
-def test_the_rules_and_the_contracts_type_check_strictly() -> None:
-    root = Path(processors.__file__).parents[1]
-    checked = subprocess.run([sys.executable, "-m", "mypy", "--strict", "processors", "schemas"], cwd=root,
+@pytest.mark.parametrize("options", [["--strict", "processors", "schemas"], ["streams", "sinks", "bench"]],
+                         ids=["rules and contracts, strictly", "wiring and benchmarks"])
+def test_the_code_type_checks(options: list[str]) -> None:
+    checked = subprocess.run([sys.executable, "-m", "mypy", *options], cwd=Path(processors.__file__).parents[1],
                              capture_output=True, text=True)
     assert checked.returncode == 0, checked.stdout + checked.stderr
