@@ -74,7 +74,8 @@ def explain(program: Program) -> list[str]:
         paragraphs.append("You can give your points to " + ", ".join(c.name for c in program.causes) + ".")
     if program.pending_days:
         paragraphs.append(f"Points from a purchase can be spent {program.pending_days} days after it, once it can "
-                          "no longer be returned.")
+                          "no longer be returned" + (", and so can the rewards for a friend's first purchase"
+                                                     if program.referral is not None else "") + ".")
     if program.expiry is not None:
         paragraphs.append(_expiry(program.expiry))
     after_spend = ("if you have spent them already, your balance can go below zero"

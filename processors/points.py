@@ -11,8 +11,9 @@ off a negative balance makes no lot, so the lots add up to the balance (to
 zero while it is negative).
 
 Pending points: a purchase's points can be spent ``pending_days`` after it,
-once it can no longer be returned. ``spendable`` is the balance without them,
-and the purchase's ledger entry says from when its points can be spent.
+once it can no longer be returned; so can the referral rewards a friend's
+first purchase gave, to the friend and to the referrer. ``spendable`` is the
+balance without them, and each ledger entry says from when its points can be spent.
 """
 
 from __future__ import annotations
@@ -73,8 +74,10 @@ def spendable(state: MemberState, when: datetime, rules: CompiledProgram) -> int
     if not rules.pending or state.balance <= 0:
         return max(state.balance, 0)
     since = when - rules.pending
-    pending = sum(order.campaign_points + sum(line.points for line in order.lines.values())
+    pending = sum(order.campaign_points + order.referral_points + sum(line.points for line in order.lines.values())
                   for order in state.orders.values() if order.occurred_at > since)
+    pending += sum(points for friend, points in state.referral_points.items()  # rewards for referring a friend
+                   if state.referred_friends[friend] > since)
     return max(state.balance - pending, 0)
 
 

@@ -9,7 +9,8 @@ the referrer earns ``referrer_points``, once per friend and at most
 ``cap_per_referrer`` times in ``cap_period_days``; a refusal says which rule
 refused it.
 
-Both rewards wait on that purchase: a return that leaves the order short of
+Both rewards wait on that purchase: in a program with pending points they
+can be spent when its points can, and a return that leaves the order short of
 the minimum (or returns all of it) takes the friend's reward back, as a return
 takes back points, and sends the referrer a ``ReferralRevoked`` that takes
 back theirs and frees the friend's place under the cap. The friend's next
@@ -34,7 +35,7 @@ from processors.outputs import (
     Output,
     Trigger,
 )
-from processors.points import credit, debit, taken_back
+from processors.points import available_at, credit, debit, taken_back
 from processors.refusals import refuse
 from processors.state import LineRecord, MemberState, OrderRecord
 
@@ -64,7 +65,8 @@ def friends_first_purchase(state: MemberState, event: Purchase, spent_minor: int
             state, event, rules, LedgerReason.REFERRAL, referral.friend_points,
             f"{format_points(referral.friend_points)} for a first purchase of "
             f"{format_money(spent_minor, rules.currency)} (order {event.order_id}) after joining through "
-            "a friend's referral", suffix="referral_friend", order_id=event.order_id))
+            "a friend's referral", suffix="referral_friend", order_id=event.order_id,
+            available_at=available_at(when, rules)))
     return outputs
 
 
@@ -90,7 +92,8 @@ def referral_returned(state: MemberState, event: Return, order: OrderRecord, lin
                             f"Order {order_id} was returned and no longer counts as the first purchase after "
                             f"joining through a friend's referral: its {format_points(owed)} taken back{forgiven}",
                             suffix="referral_friend_revoked", order_id=order_id,
-                            lot=rules.expires_on(order.occurred_at) if rules.lots else None))
+                            lot=rules.expires_on(order.occurred_at) if rules.lots else None,
+                            available_at=available_at(order.occurred_at, rules)))
     return Revoked(outputs, taken)
 
 
@@ -115,7 +118,8 @@ def reward_referrer(state: MemberState, event: ReferralQualified, rules: Compile
     if referral.referrer_points:
         detail = f"{format_points(referral.referrer_points)} for referring {friend}, who made a first purchase"
         outputs += [
-            credit(state, event, rules, LedgerReason.REFERRAL, referral.referrer_points, detail, suffix="referrer"),
+            credit(state, event, rules, LedgerReason.REFERRAL, referral.referrer_points, detail, suffix="referrer",
+                   available_at=available_at(when, rules)),
             Trigger(f"{event_id}:referral_rewarded", member_id, event_id, when, "referral_rewarded",
                     f"Your friend made a first purchase: {format_points(referral.referrer_points)} for you!",
                     {"friend_member_id": friend}),
@@ -142,7 +146,7 @@ def revoke_referral(state: MemberState, event: ReferralRevoked, rules: CompiledP
             debit(state, event, LedgerReason.REFERRAL, taken,
                   f"{friend} returned order {event.order_id}, the first purchase that rewarded referring them: "
                   f"{format_points(owed)} taken back{forgiven}", suffix="referrer_revoked",
-                  lot=rules.expires_on(rewarded) if rules.lots else None),
+                  lot=rules.expires_on(rewarded) if rules.lots else None, available_at=available_at(rewarded, rules)),
             Trigger(f"{event_id}:referral_revoked", member_id, event_id, when, "referral_revoked",
                     f"Your friend returned their first purchase, so the {format_points(owed)} for referring them "
                     "were taken back.", {"friend_member_id": friend}),

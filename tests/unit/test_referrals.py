@@ -140,3 +140,23 @@ def test_under_cap_at_zero_a_referrer_who_spent_the_reward_gives_back_only_down_
 
     assert rita.balance == 0
     assert rita.ledger[-1].points == -50 and "150 points forgiven" in rita.ledger[-1].detail
+
+
+def test_with_pending_points_both_rewards_wait_as_the_first_purchase_does() -> None:
+    program = PROGRAM.model_copy(update={"pending_days": 14, "rewards": (
+        CatalogueReward(id="scarf", name="A scarf", kind="free_product", points=90),)})
+    fred = Member(program, "fred")
+    welcome = enrolled("fred", fred.later())
+    fred.apply(MemberEnrolled(welcome.event_id, "fred", welcome.occurred_at, "app", welcome.channel, None, "rita"))
+    fred.buy(line(kr(500)))  # 50 points and the friend's 50, both pending for 14 days
+    rita = Member(program, "rita")
+    rita.enrol()
+    rita.apply(follow_ups(fred)[0])
+
+    pending_until = fred.ledger[0].available_at
+    assert pending_until is not None
+    assert [e.available_at for e in fred.ledger + rita.ledger] == [pending_until] * 3
+    assert fred.redeem("scarf", "r-1").refusal is not None and rita.redeem("scarf", "r-2").refusal is not None
+    fred.later(days=15)
+    rita.later(days=15)
+    assert fred.redeem("scarf", "r-3").refusal is None and rita.redeem("scarf", "r-4").refusal is None
