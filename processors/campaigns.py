@@ -7,15 +7,20 @@ multiplier less the points themselves, plus the fixed bonus. It is a ledger
 entry of its own, naming the campaign. Once a member has had the campaign's
 ``member_budget_points`` the campaign stops paying them, and a
 ``campaign_budget_spent`` trigger says so. The order keeps its campaign points,
-and a return takes them back in proportion to the refund (see ``returns``).
+by campaign, and a return takes them back in proportion to the refund (see
+``returns``); what it takes back no longer counts against the budgets, so the
+member (or, from a total budget, anyone) can earn it again.
 Members' segments come from ``MemberSegments`` events.
 
 A total budget (``budget_points``) is shared by members on every partition,
 so it is counted in one place: the purchase sends a ``CampaignClaim`` to the
 campaign's own key (``campaign:ID``), where a ``CampaignBudget`` grants what
 is left, one claim at a time, and sends a ``CampaignAward`` back; the member
-is credited what was granted, and told when the budget ran out. Both are the
-engine's own events, with ids derived from the purchase, so replays change nothing.
+is credited what was granted, and told when the budget ran out. A return sends
+the points it takes back to the campaign's key in a ``CampaignRelease``, and
+so does an award that arrives for an order returned meanwhile. All are the
+engine's own events, with ids derived from the purchase or the return, so
+replays change nothing.
 """
 
 from __future__ import annotations
@@ -25,26 +30,44 @@ from processors.events import (
     CAMPAIGN_KEY_PREFIX,
     CampaignAward,
     CampaignClaim,
+    CampaignRelease,
     MemberEvent,
     MemberSegments,
     Purchase,
+    Return,
 )
 from processors.holdout import held_out
 from processors.money import format_multiplier, format_points
-from processors.outputs import AWARD_SUFFIX, CLAIM_SUFFIX, Activity, Decision, FollowUp, LedgerReason, Output, Trigger
+from processors.outputs import (
+    AWARD_SUFFIX,
+    CLAIM_SUFFIX,
+    RELEASE_SUFFIX,
+    Activity,
+    Decision,
+    FollowUp,
+    LedgerReason,
+    Output,
+    Trigger,
+)
 from processors.points import available_at, credit
 from processors.program import BASIS_POINTS, Campaign
 from processors.refusals import refuse
 from processors.state import CampaignBudget, MemberState
 
+# The engine's own events that go to a campaign's key rather than to a member.
+BUDGET_EVENTS = (CampaignClaim, CampaignRelease)
+
 
 def campaign_points(state: MemberState, event: Purchase, tier: TierStep, points: int, spent_minor: int,
-                    rules: CompiledProgram) -> tuple[list[Output], int]:
-    """The entries and triggers of the campaigns ``event`` earns from, and the campaign points in all."""
+                    rules: CompiledProgram) -> tuple[list[Output], dict[str, int]]:
+    """The entries and triggers of the campaigns ``event`` earns from, and the points credited, by campaign.
+
+    Points from a total budget are not among them: they come with the award.
+    """
     outputs: list[Output] = []
-    total = 0
+    credited: dict[str, int] = {}
     if held_out(event.member_id, rules.holdout_bp):
-        return outputs, total
+        return outputs, credited
     for campaign in rules.campaigns:
         if not _targets(campaign, state, event, tier, spent_minor):
             continue
@@ -66,7 +89,7 @@ def campaign_points(state: MemberState, event: Purchase, tier: TierStep, points:
             outputs.append(credit(state, event, rules, LedgerReason.CAMPAIGN, extra, detail,
                                   suffix=f"campaign:{campaign.id}", order_id=event.order_id,
                                   available_at=available_at(event.occurred_at, rules)))
-            total += extra
+            credited[campaign.id] = extra
         else:  # the points come with the award, if the total budget grants them
             claim_id = f"{event.event_id}:{campaign.id}{CLAIM_SUFFIX}"
             outputs.append(FollowUp(CampaignClaim(claim_id, f"{CAMPAIGN_KEY_PREFIX}{campaign.id}", event.occurred_at,
@@ -76,20 +99,24 @@ def campaign_points(state: MemberState, event: Purchase, tier: TierStep, points:
                                    event.event_id, event.occurred_at, "campaign_budget_spent",
                                    f"You have had all {format_points(budget or 0)} {campaign.name} gives: thank you!",
                                    {"campaign": campaign.id}))
-    return outputs, total
+    return outputs, credited
 
 
-def claim_budget(budget: CampaignBudget | MemberState | None, event: MemberEvent, rules: CompiledProgram,
-                 ) -> Decision:
-    """A claim on a campaign's total budget, at the campaign's key: grant what is left, and send the award."""
-    if type(event) is not CampaignClaim or isinstance(budget, MemberState):
+def apply_to_budget(budget: CampaignBudget | MemberState | None, event: MemberEvent, rules: CompiledProgram,
+                    ) -> Decision:
+    """At a campaign's key: grant a claim what is left of the total budget and send the award, or take back
+    into the budget the points a return released."""
+    if isinstance(budget, MemberState) or not isinstance(event, CampaignClaim | CampaignRelease):
         return refuse(budget, event, f"{event.member_id} is a campaign's budget key: only the engine's campaign "
-                                     "claims go there, and a campaign's claims only there")
+                                     "claims and releases go there, and a campaign's claims and releases only there")
     campaign = rules.campaigns_by_id.get(event.campaign)
     if campaign is None or campaign.budget_points is None:
         return refuse(budget, event, f"campaign {event.campaign} has no total budget in {rules.name}")
     if budget is None:
         budget = CampaignBudget(campaign.id, 0, {})
+    if isinstance(event, CampaignRelease):
+        budget.granted -= min(event.points, budget.granted)
+        return Decision(budget)
     granted = max(0, min(event.points, campaign.budget_points - budget.granted))
     budget.granted += granted
     award_id = event.event_id.removesuffix(CLAIM_SUFFIX) + AWARD_SUFFIX
@@ -104,23 +131,28 @@ def claim_budget(budget: CampaignBudget | MemberState | None, event: MemberEvent
 
 
 def award(state: MemberState, event: CampaignAward, rules: CompiledProgram) -> Decision:
-    """What a campaign's budget granted for the member's order: credited, and the shortfall said."""
+    """What a campaign's budget granted for the member's order: credited, and the shortfall said.
+
+    An order returned in full meanwhile keeps nothing it earned: the grant goes back to the budget.
+    """
     campaign = rules.campaigns_by_id.get(event.campaign)
     name = campaign.name if campaign is not None else event.campaign
     order = state.orders.get(event.order_id)
     returned = order is not None and not any(line.quantity for line in order.lines.values())
     outputs: list[Output] = []
-    credited = 0 if returned else event.points  # a fully returned order keeps nothing it earned
+    credited = 0 if returned else event.points
     if credited:
         outputs.append(credit(state, event, rules, LedgerReason.CAMPAIGN, event.points,
                               f"{name}: {format_points(event.points)} on order {event.order_id}",
                               suffix=f"campaign:{event.campaign}", order_id=event.order_id,
                               available_at=available_at(order.occurred_at, rules) if order is not None else None))
         if order is not None:
-            state.orders[event.order_id] = order._replace(campaign_points=order.campaign_points + event.points)
-    if event.points < event.claimed:
-        state.campaign_points[event.campaign] = max(
-            0, state.campaign_points.get(event.campaign, 0) - (event.claimed - event.points))
+            state.orders[event.order_id] = order._replace(campaign_points={
+                **order.campaign_points, event.campaign: order.campaign_points.get(event.campaign, 0) + credited})
+    elif event.points:
+        outputs.append(_release(event.event_id.removesuffix(AWARD_SUFFIX), event, event.campaign, event.points))
+    _uncount(state, event.campaign, event.claimed - credited)
+    if event.points < event.claimed and not returned:
         outputs.append(Trigger(f"{event.event_id}:campaign_budget_spent", event.member_id, event.event_id,
                                event.occurred_at, "campaign_budget_spent",
                                f"{name} has given all of its budget: order {event.order_id} got "
@@ -129,6 +161,30 @@ def award(state: MemberState, event: CampaignAward, rules: CompiledProgram) -> D
     outputs.append(Activity(event.event_id, event.member_id, event.occurred_at, "campaign_award", None, None, None,
                             0, credited, event.order_id))
     return Decision(state, tuple(outputs))
+
+
+def give_back(state: MemberState, event: Return, taken: dict[str, int], rules: CompiledProgram) -> list[Output]:
+    """A return took back ``taken`` campaign points, by campaign: they no longer count against the member's
+    budget, and a total budget gets them back."""
+    outputs: list[Output] = []
+    for campaign_id, points in taken.items():
+        _uncount(state, campaign_id, points)
+        campaign = rules.campaigns_by_id.get(campaign_id)
+        if points and campaign is not None and campaign.budget_points is not None:
+            outputs.append(_release(f"{event.event_id}:{campaign_id}", event, campaign_id, points))
+    return outputs
+
+
+def _uncount(state: MemberState, campaign_id: str, points: int) -> None:
+    """``points`` of a campaign's no longer count against the member's budget."""
+    given = state.campaign_points.get(campaign_id)
+    if given is not None and points:
+        state.campaign_points[campaign_id] = max(0, given - points)
+
+
+def _release(id_stem: str, event: Return | CampaignAward, campaign_id: str, points: int) -> FollowUp:
+    return FollowUp(CampaignRelease(f"{id_stem}{RELEASE_SUFFIX}", f"{CAMPAIGN_KEY_PREFIX}{campaign_id}",
+                                    event.occurred_at, "engine", campaign_id, event.member_id, event.order_id, points))
 
 
 def set_segments(state: MemberState, event: MemberSegments, rules: CompiledProgram) -> Decision:

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from processors.campaigns import award, claim_budget, set_segments
+from processors.campaigns import BUDGET_EVENTS, apply_to_budget, award, set_segments
 from processors.clock import tick
 from processors.compiled import CompiledProgram, compiled
 from processors.dedup import remember
@@ -31,7 +31,6 @@ from processors.enrolment import enrol
 from processors.erasure import after_erasure, erase
 from processors.events import (
     CampaignAward,
-    CampaignClaim,
     CardLinked,
     ClockTick,
     Donation,
@@ -94,8 +93,8 @@ def decide(state: MemberState | CampaignBudget | None, event: MemberEvent, progr
     rules = compiled(program)
     if state is not None and event.event_id in state.seen_events:
         return Decision(state, duplicate=True)
-    if type(event) is CampaignClaim or isinstance(state, CampaignBudget):  # a campaign's budget key, not a member
-        decision = claim_budget(state, event, rules)
+    if type(event) in BUDGET_EVENTS or isinstance(state, CampaignBudget):  # a campaign's budget key, not a member
+        decision = apply_to_budget(state, event, rules)
         if decision.refusal is None and decision.state is not None:
             remember(decision.state, event.event_id, received_at, rules)
         return decision

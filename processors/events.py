@@ -192,5 +192,19 @@ class CampaignAward(MemberEvent):
 
 
 @dataclass(slots=True)
+class CampaignRelease(MemberEvent):
+    """The engine's own event, to a campaign's key: a return took back ``points`` the budget had granted an order."""
+
+    campaign: str
+    claimant: str  # the member whose order was returned
+    order_id: str
+    points: int
+
+
+# The events a rule sends to another key, through the engine's own topic.
+FollowUpEvent = ReferralQualified | ReferralRevoked | CampaignClaim | CampaignAward | CampaignRelease
+
+
+@dataclass(slots=True)
 class ClockTick(MemberEvent):
     """Time passing for a member (a scheduler sends one a day): what falls due at ``occurred_at``."""

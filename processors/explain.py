@@ -165,6 +165,8 @@ def _campaign(campaign: Campaign, money: str) -> str:
         words += f" Up to {format_points(campaign.member_budget_points)} per member."
     if campaign.budget_points:
         words += f" {format_points(campaign.budget_points)} in all, while they last."
+    if campaign.member_budget_points or campaign.budget_points:
+        words += " Points a return takes back can be earned again."
     return words
 
 

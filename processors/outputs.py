@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from processors.events import CampaignAward, CampaignClaim, ReferralQualified, ReferralRevoked
+from processors.events import FollowUpEvent
 from processors.state import CampaignBudget, MemberState
 
 
@@ -151,12 +151,12 @@ class SettlementEntry:
 class FollowUp:
     """An event the engine sends itself, to another member's partition (it goes back to the input topic)."""
 
-    event: ReferralQualified | ReferralRevoked | CampaignClaim | CampaignAward
+    event: FollowUpEvent
 
 
 # The engine's own events have ids ending with one of these: they are not input, and counts of input leave them out.
-FOLLOW_UP_SUFFIXES = REFERRAL_SUFFIX, REVOKED_SUFFIX, CLAIM_SUFFIX, AWARD_SUFFIX = (
-    ":referral", ":referral_revoked", ":campaign_claim", ":campaign_award")
+FOLLOW_UP_SUFFIXES = REFERRAL_SUFFIX, REVOKED_SUFFIX, CLAIM_SUFFIX, AWARD_SUFFIX, RELEASE_SUFFIX = (
+    ":referral", ":referral_revoked", ":campaign_claim", ":campaign_award", ":campaign_release")
 
 
 Output = LedgerEntry | RewardIssued | Trigger | TierChanged | Activity | SettlementEntry | Erasure | FollowUp

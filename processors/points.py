@@ -74,7 +74,8 @@ def spendable(state: MemberState, when: datetime, rules: CompiledProgram) -> int
     if not rules.pending or state.balance <= 0:
         return max(state.balance, 0)
     since = when - rules.pending
-    pending = sum(order.campaign_points + order.referral_points + sum(line.points for line in order.lines.values())
+    pending = sum(sum(order.campaign_points.values()) + order.referral_points
+                  + sum(line.points for line in order.lines.values())
                   for order in state.orders.values() if order.occurred_at > since)
     pending += sum(points for friend, points in state.referral_points.items()  # rewards for referring a friend
                    if state.referred_friends[friend] > since)

@@ -86,7 +86,7 @@ def apply_purchase(state: MemberState, event: Purchase, rules: CompiledProgram) 
     if points:
         outputs.append(credit(state, event, rules, LedgerReason.PURCHASE, points, earning.detail, order_id=order_id,
                               available_at=available_at(when, rules)))
-    boosted = 0
+    boosted: dict[str, int] = {}
     if rules.campaigns:
         extra, boosted = campaign_points(state, event, tier, points, sum(earning.qualifying_minor), rules)
         outputs += extra
@@ -112,7 +112,7 @@ def apply_purchase(state: MemberState, event: Purchase, rules: CompiledProgram) 
             event.store_id,
             event.currency,
             event.total_minor,
-            points + boosted - event.points_used,
+            points + sum(boosted.values()) - event.points_used,
             order_id,
             activity_lines,
         )

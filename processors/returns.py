@@ -17,13 +17,15 @@ the partner has since left the program, which leaves nothing to settle with).
 An order paid partly with points gets them back with a refund, in proportion
 to the refund's share of the order's total (all that is left with the last
 return), before the returned lines' own points are taken back; the points
-campaigns gave the order are taken back in the same proportion, with them.
+campaigns gave the order are taken back in the same proportion, with them, and
+given back to the campaigns' budgets.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from processors.campaigns import give_back
 from processors.compiled import CompiledProgram
 from processors.events import Return
 from processors.money import format_money, format_points
@@ -99,7 +101,9 @@ def apply_return(state: MemberState, event: Return, rules: CompiledProgram) -> D
 
     outputs: list[Output] = []
     given_back = _refund_share(order.points_used, order, event, lines)
-    campaign_back = _refund_share(order.campaign_points, order, event, lines)
+    campaign_taken = {campaign: _refund_share(points, order, event, lines)
+                      for campaign, points in order.campaign_points.items()}
+    campaign_back = sum(campaign_taken.values())
     if given_back:
         outputs.append(credit(state, event, rules, LedgerReason.POINTS_REFUND, given_back,
                               f"Order {order_id} was paid partly with points: {format_points(given_back)} back "
@@ -114,6 +118,8 @@ def apply_return(state: MemberState, event: Return, rules: CompiledProgram) -> D
                              f"Return from order {order_id}: {'; '.join(words)}{forgiven}", order_id=order_id,
                              lot=rules.expires_on(order.occurred_at) if rules.lots else None,
                              available_at=available_at(order.occurred_at, rules)))
+    if campaign_back:
+        outputs += give_back(state, event, campaign_taken, rules)
     referral = referral_returned(state, event, order, lines, rules) if order.referrer is not None else None
     if referral is not None:
         outputs += referral.outputs
@@ -141,7 +147,9 @@ def apply_return(state: MemberState, event: Return, rules: CompiledProgram) -> D
     remove_from_record(state, order.occurred_at, when, rules, amount_back, points_back)
     kept = order._replace(lines=lines, points_used=order.points_used - given_back,
                           total_minor=max(order.total_minor - event.refund_minor, 0),
-                          campaign_points=order.campaign_points - campaign_back)
+                          campaign_points={campaign: points - campaign_taken[campaign]
+                                           for campaign, points in order.campaign_points.items()
+                                           if points > campaign_taken[campaign]})
     keep_order(state, order_id, kept if referral is None else kept._replace(referrer=None, referral_points=0),
                when, rules)
     return Decision(state, tuple(outputs))

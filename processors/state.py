@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
@@ -29,7 +30,9 @@ class OrderRecord(NamedTuple):
     partner_id: str | None = None  # bought at this coalition partner
     points_used: int = 0  # points the member paid with, still to give back if the order is returned
     total_minor: int = 0  # what is left of the order's total, to give the points back in proportion
-    campaign_points: int = 0  # campaign points still to take back, in proportion, if the order is returned
+    # Campaign points still to take back, in proportion, if the order is returned, by campaign: a return gives
+    # the campaign's budget back what it takes. "" holds points from before the engine kept the campaign.
+    campaign_points: Mapping[str, int] = {}  # read-only: an award or a return keeps a new record with a new one
     referrer: str | None = None  # the member whose referral this purchase qualified, until a return undoes it
     referral_points: int = 0  # what that referral gave the friend, to take back with it
 

@@ -19,6 +19,7 @@ from typing import Final
 from processors.events import (
     CAMPAIGN_KEY_PREFIX,
     CampaignClaim,
+    CampaignRelease,
     CardLinked,
     Donation,
     MemberEnrolled,
@@ -54,9 +55,9 @@ _SEPARATORS = " -"
 def problems(event: MemberEvent) -> list[str]:
     """Everything impossible about ``event`` on its own; empty when it may be applied."""
     found = [f"{name} is empty" for name in ("event_id", "member_id", "source") if not getattr(event, name)]
-    if event.member_id.startswith(CAMPAIGN_KEY_PREFIX) != isinstance(event, CampaignClaim):
+    if event.member_id.startswith(CAMPAIGN_KEY_PREFIX) != isinstance(event, CampaignClaim | CampaignRelease):
         found.append(f"member_id {event.member_id}: ids starting with {CAMPAIGN_KEY_PREFIX} are campaigns' "
-                     "budget keys, for the engine's own campaign claims only")
+                     "budget keys, for the engine's own campaign claims and releases only")
     offset = event.occurred_at.utcoffset()
     if offset is None:
         found.append("occurred_at has no time zone: send event times in UTC")

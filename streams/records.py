@@ -16,10 +16,12 @@ from typing import Any, get_args, get_origin, get_type_hints
 from processors.events import (
     CampaignAward,
     CampaignClaim,
+    CampaignRelease,
     CardLinked,
     Channel,
     ClockTick,
     Donation,
+    FollowUpEvent,
     MemberEnrolled,
     MemberErased,
     MemberEvent,
@@ -122,16 +124,19 @@ _BODIES: dict[str, Callable[[Record, Record], MemberEvent]] = {
                                                               order_id=body["order_id"]),
     "ReferralRevoked": lambda head, body: ReferralRevoked(**head, friend_member_id=body["friend_member_id"],
                                                           order_id=body["order_id"]),
+    "CampaignRelease": lambda head, body: CampaignRelease(**head, campaign=body["campaign"],
+                                                          claimant=body["claimant"], order_id=body["order_id"],
+                                                          points=body["points"]),
 }
 
 
 # Made by the engine itself (its scheduler, or a rule's follow-up) and accepted only from its own topic: a feed
 # sending them could grant points outside the rules, or expire every balance with a tick dated years ahead.
 ENGINE_MADE = frozenset({ClockTick.__name__, ReferralQualified.__name__, ReferralRevoked.__name__,
-                         CampaignClaim.__name__, CampaignAward.__name__})
+                         CampaignClaim.__name__, CampaignAward.__name__, CampaignRelease.__name__})
 
 
-def follow_up_record(event: ReferralQualified | ReferralRevoked | CampaignClaim | CampaignAward) -> Record:
+def follow_up_record(event: FollowUpEvent) -> Record:
     """The LoyaltyEvent the engine sends itself for a follow-up event."""
     head = _field_names(MemberEvent)
     kind: type = type(event)  # as a plain type: mypy takes a dataclass type for unhashable, which cache() refuses

@@ -7,9 +7,10 @@ timestamps) took ~150 µs to encode; as orjson with times in epoch milliseconds
 it takes a fraction of that. The first element is the format's version, so a
 later engine can still read what an earlier one wrote: format 1 (before
 carried remainders, stamp cards, social points, redemptions, referrals,
-challenges, birthdays, expiry and tier reviews) reads as a state with none of them.
-Within a format, fields are only appended, and a shorter state gets the
-defaults of the fields it lacks.
+challenges, birthdays, expiry and tier reviews) reads as a state with none of them;
+in formats 1 and 2 an order's campaign points are one number, which reads as
+points of no known campaign. Within a format, fields are only appended, and a
+shorter state gets the defaults of the fields it lacks.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import orjson
 from processors.dates import epoch_ms, from_epoch_ms
 from processors.state import CampaignBudget, LineRecord, MemberState, OrderRecord, RedemptionRecord
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 _BUDGET = "campaign"  # a campaign's budget, under its own key, starts with this instead of a version
 # Fields are only ever appended: a state written before a field existed reads with its default.
 _FORMAT_1_FIELDS = 10
@@ -115,6 +116,13 @@ def encode_state(state: MemberState | CampaignBudget,
     ])
 
 
+def _campaigns_by_id(order: list[Any]) -> list[Any]:
+    """An order as formats 1 and 2 kept it, with its campaign points as format 3 keeps them."""
+    if len(order) > 5:
+        order[5] = {"": order[5]} if order[5] else {}
+    return order
+
+
 def decode_state(data: bytes) -> MemberState | CampaignBudget:
     version, *fields = orjson.loads(data)
     if version == _BUDGET:
@@ -124,6 +132,8 @@ def decode_state(data: bytes) -> MemberState | CampaignBudget:
         raise ValueError(f"member state in format {version}, but this engine reads formats 1 to {FORMAT_VERSION}: "
                          "run the engine version that wrote it, or rebuild the table from the input topics")
     fields += _ADDED_DEFAULTS[len(fields) - _FORMAT_1_FIELDS:]
+    if version < 3:
+        fields[7] = {order_id: _campaigns_by_id(order) for order_id, order in fields[7].items()}
     (member_id, enrolled, tier, balance, lifetime, spend, seen, orders, last_activity, notified,
      carried, carried_divisor, stamps, social_posts, social_days, redemptions,
      referred_by, referred_friends, visits, badges, birthday, birthday_paid_year, expiry_warned,

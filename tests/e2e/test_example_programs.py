@@ -243,13 +243,24 @@ def test_a_campaigns_total_budget_is_shared_through_its_own_key(tmp_path: Path, 
     feed: Feed = [
         (b"pos", event(f"{who}-{n}", n, body, member_id=who)) for who in ("ANN", "BOB")
         for n, body in enumerate([enrol(), bought(f"{who}-H1", "room", 120_000)])]
-    with fed(tmp_path, chdb_client, ch_database, yaml.safe_dump(rules), feed) as (e, _):
-        awards = sorted(x["points"] for who in ("ANN", "BOB") for x in ledger_of(e.store, who, 3)
-                        if x["reason"] == "campaign")
-        assert awards == [50, 100]  # whichever claim came first got the full bonus, the other what was left
+    with fed(tmp_path, chdb_client, ch_database, yaml.safe_dump(rules), feed) as (e, running):
+        awards = {who: x["points"] for who in ("ANN", "BOB") for x in ledger_of(e.store, who, 3)
+                  if x["reason"] == "campaign"}
+        assert sorted(awards.values()) == [50, 100]  # whichever claim came first got the full bonus, the other the rest
         deadline = time.monotonic() + 30  # the triggers come on their own topic, in their own time
         while len(told := e.store.rows("SELECT member_id FROM $db.triggers FINAL "
                                        "WHERE kind = 'campaign_budget_spent' ORDER BY member_id")) < 2:
             assert time.monotonic() < deadline, told
             time.sleep(0.1)
         assert len(told) == 2 and told[1]["member_id"] == "campaign:culture_winter"
+
+        # The member with the full bonus returns the stay: the budget has those 100 points again, for Carol.
+        first = next(who for who, points in awards.items() if points == 100)
+        returned = ("Return", {"order_id": f"{first}-H1", "currency": "SEK", "refund_minor": 120_000,
+                               "lines": [{"line_id": "1", "quantity": 1}]})
+        send(e, running, [(b"pos", event(f"{first}-returns", 2, returned, member_id=first))], len(feed) + 1)
+        carol = [(b"app", event("CAROL-0", 3, enrol(), member_id="CAROL")),
+                 (b"pos", event("CAROL-1", 4, bought("CAROL-H1", "room", 120_000), member_id="CAROL"))]
+        send(e, running, carol, len(feed) + 3)
+        assert [(x["reason"], x["points"]) for x in ledger_of(e.store, "CAROL", 3)] == [
+            ("welcome", 200), ("purchase", 120), ("campaign", 100)]

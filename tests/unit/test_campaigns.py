@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from builders import T0, Member, club, enrolled, kr, line, new_id, purchase
+from builders import T0, Member, club, enrolled, kr, line, new_id, purchase, returned
 
 from processors.dates import epoch_ms
 from processors.decide import decide
-from processors.events import MemberEvent, MemberSegments
+from processors.events import CampaignRelease, MemberEvent, MemberSegments
 from processors.outputs import FollowUp, LedgerEntry, LedgerReason, Output, Trigger
-from processors.program import Campaign, CampaignTarget
+from processors.program import Campaign, CampaignTarget, Program
 from processors.state import CampaignBudget, MemberState
 
 START = datetime(2024, 3, 1, tzinfo=UTC)
@@ -73,20 +73,34 @@ LAUNCH = Campaign(id="launch", name="Launch bonus", starts=START, ends=datetime(
                   bonus_points=60, budget_points=100)
 
 
-def test_a_total_budget_is_shared_by_all_members_and_the_member_who_misses_out_is_told() -> None:
-    program = club(campaigns=(LAUNCH,))
-    states: dict[str, MemberState | CampaignBudget] = {}
+LAUNCHING = club(campaigns=(LAUNCH,))
+
+
+def run(states: dict[str, MemberState | CampaignBudget], *events: MemberEvent, program: Program = LAUNCHING,
+        ) -> list[Output]:
+    """Apply ``events``, then the engine's own claims, awards and releases, as they come back through Kafka."""
     outputs: list[Output] = []
-    queue: list[MemberEvent] = [enrolled("ann"), enrolled("bob"),
-                                purchase("ann", line(kr(100)), order_id="A1", event_id="buy-a"),
-                                purchase("bob", line(kr(100)), order_id="B1", event_id="buy-b")]
-    for event in queue:  # the engine's own claims and awards join the queue, as they come back through Kafka
+    queue = list(events)
+    for event in queue:  # grows while it is walked
         decision = decide(states.get(event.member_id), event, program, event.occurred_at)
         assert decision.refusal is None
         assert decision.state is not None
         states[event.member_id] = decision.state
         outputs += decision.outputs
         queue += [o.event for o in decision.outputs if isinstance(o, FollowUp)]
+    return outputs
+
+
+def campaign_credits(outputs: list[Output]) -> list[tuple[str, int]]:
+    return [(e.member_id, e.points) for e in outputs
+            if isinstance(e, LedgerEntry) and e.reason is LedgerReason.CAMPAIGN]
+
+
+def test_a_total_budget_is_shared_by_all_members_and_the_member_who_misses_out_is_told() -> None:
+    states: dict[str, MemberState | CampaignBudget] = {}
+    outputs = run(states, enrolled("ann"), enrolled("bob"),
+                  purchase("ann", line(kr(100), line_id="a"), order_id="A1", event_id="buy-a"),
+                  purchase("bob", line(kr(100)), order_id="B1", event_id="buy-b"))
 
     awarded = {(e.member_id, e.points, e.event_id) for e in outputs if isinstance(e, LedgerEntry)
                and e.reason is LedgerReason.CAMPAIGN}
@@ -96,3 +110,51 @@ def test_a_total_budget_is_shared_by_all_members_and_the_member_who_misses_out_i
     told = [(t.member_id, t.message) for t in outputs if isinstance(t, Trigger) and t.kind == "campaign_budget_spent"]
     assert told == [("campaign:launch", "Launch bonus has given all of its 100 points"),
                     ("bob", "Launch bonus has given all of its budget: order B1 got 40 points of 60 points")]
+
+
+def test_points_a_return_takes_back_count_no_more_against_the_member_budget() -> None:
+    eva = Member(club(campaigns=(DOUBLE,)), "eva")
+    eva.enrol()
+    eva.buy(line(kr(600), line_id="a"), line(kr(600), line_id="b"), order_id="O1")  # 120 extra: the budget
+    eva.give_back("O1", refund_minor=kr(600), a=1)  # takes back 60 of them
+    eva.buy(line(kr(1_000)), order_id="O2")  # 100 points: 60 extra, up to the budget again
+
+    assert [(e.reason.value, e.points) for e in eva.ledger] == [
+        ("welcome", 100), ("purchase", 120), ("campaign", 120), ("return", -120), ("purchase", 100),
+        ("campaign", 60)]
+    assert eva.ledger[-1].detail.endswith("up to the campaign's 120 points per member")
+    assert [t.kind for t in eva.triggers if t.kind.startswith("campaign")] == ["campaign_budget_spent"] * 2
+    assert eva.state is not None and eva.state.campaign_points == {"double": 120}
+    assert eva.state.orders["O1"].campaign_points == {"double": 60}
+
+
+def test_a_return_gives_a_total_budget_back_for_the_next_member() -> None:
+    states: dict[str, MemberState | CampaignBudget] = {}
+    run(states, enrolled("ann"), enrolled("bob"),
+        purchase("ann", line(kr(100), line_id="a"), order_id="A1", event_id="buy-a"))
+    outputs = run(states, returned("ann", "A1", {"a": 1}, refund_minor=kr(100), event_id="ret-a"),
+                  purchase("bob", line(kr(100)), order_id="B1", event_id="buy-b"))
+
+    assert campaign_credits(outputs) == [("bob", 60)]  # not 40: ann's 60 went back to the budget first
+    assert [(o.event.event_id, o.event.points) for o in outputs
+            if isinstance(o, FollowUp) and isinstance(o.event, CampaignRelease)] == [
+        ("ret-a:launch:campaign_release", 60)]
+    assert states["campaign:launch"] == CampaignBudget("launch", 60, {
+        "buy-a:launch:campaign_claim": epoch_ms(T0), "ret-a:launch:campaign_release": epoch_ms(T0),
+        "buy-b:launch:campaign_claim": epoch_ms(T0)})
+
+
+def test_an_award_for_an_order_returned_meanwhile_is_not_credited_and_goes_back_to_the_budget() -> None:
+    states: dict[str, MemberState | CampaignBudget] = {}
+    run(states, enrolled("ann"), enrolled("bob"))
+    # The return comes before the award: the claim is still on its way to the campaign's key.
+    outputs = run(states, purchase("ann", line(kr(100), line_id="a"), order_id="A1", event_id="buy-a"),
+                  returned("ann", "A1", {"a": 1}, refund_minor=kr(100), event_id="ret-a"))
+    outputs += run(states, purchase("bob", line(kr(100)), order_id="B1", event_id="buy-b"))
+
+    assert campaign_credits(outputs) == [("bob", 60)]
+    assert states["campaign:launch"] == CampaignBudget("launch", 60, {
+        "buy-a:launch:campaign_claim": epoch_ms(T0), "buy-a:launch:campaign_release": epoch_ms(T0),
+        "buy-b:launch:campaign_claim": epoch_ms(T0)})
+    ann = states["ann"]
+    assert isinstance(ann, MemberState) and ann.campaign_points == {"launch": 0} and ann.balance == 100

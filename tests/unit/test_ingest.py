@@ -20,11 +20,13 @@ BODIES: dict[str, dict[str, Any]] = {
     "ReferralRevoked": {"friend_member_id": "FRED", "order_id": "O1"},
     "CampaignClaim": {"campaign": "double", "claimant": "ANNA", "order_id": "O1", "points": 100},
     "CampaignAward": {"campaign": "double", "order_id": "O1", "points": 100, "claimed": 100},
+    "CampaignRelease": {"campaign": "double", "claimant": "ANNA", "order_id": "O1", "points": 100},
 }
 
 
 def member(kind: str) -> str:
-    return "campaign:double" if kind == "CampaignClaim" else "ANNA"  # a claim goes to the campaign's budget key
+    # Claims and releases go to the campaign's budget key.
+    return "campaign:double" if kind in ("CampaignClaim", "CampaignRelease") else "ANNA"
 
 
 def sent(codec: AvroCodec, kind: str, topic: str) -> ConsumedMessage:

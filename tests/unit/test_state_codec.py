@@ -48,7 +48,7 @@ def test_the_encoder_that_keeps_encoded_orders_writes_the_same_bytes_and_sees_a_
         assert [encoder.encode(state) for state in states] == [encode_state(state) for state in states]
     state = next(state for state in states if state.orders)
     order_id, order = next(iter(state.orders.items()))
-    state.orders[order_id] = order._replace(campaign_points=order.campaign_points + 7)
+    state.orders[order_id] = order._replace(campaign_points={**order.campaign_points, "double": 7})
     assert decode_state(encoder.encode(state)) == state
 
 
@@ -128,3 +128,17 @@ def test_a_campaign_budget_comes_back_equal() -> None:
     budget = CampaignBudget("launch", 250, {"buy-1:launch:campaign_claim": 1_709_294_400_000})
 
     assert decode_state(encode_state(budget)) == budget
+
+
+def test_an_order_kept_in_format_2_has_its_campaign_points_as_of_no_known_campaign() -> None:
+    state = next(state for state in demo_states() if len(state.orders) > 1)
+    data = orjson.loads(encode_state(state))
+    data[0] = 2
+    first, *others = data[8].values()  # the orders
+    first[5] = 30
+    for order in others:
+        order[5] = 0
+
+    orders = decode_state(orjson.dumps(data)).orders
+
+    assert [order.campaign_points for order in orders.values()] == [{"": 30}] + [{}] * len(others)
