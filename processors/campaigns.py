@@ -8,8 +8,9 @@ entry of its own, naming the campaign. Once a member has had the campaign's
 ``member_budget_points`` the campaign stops paying them, and a
 ``campaign_budget_spent`` trigger says so. The order keeps its campaign points,
 by campaign, and a return takes them back in proportion to the refund (see
-``returns``); what it takes back no longer counts against the budgets, so the
-member (or, from a total budget, anyone) can earn it again.
+``returns``), in a campaign entry for each campaign; what it takes back no
+longer counts against the budgets, so the member (or, from a total budget,
+anyone) can earn it again.
 Members' segments come from ``MemberSegments`` events.
 
 A total budget (``budget_points``) is shared by members on every partition,
@@ -49,10 +50,10 @@ from processors.outputs import (
     Output,
     Trigger,
 )
-from processors.points import available_at, credit
+from processors.points import TakenBack, available_at, credit, take_back
 from processors.program import BASIS_POINTS, Campaign
 from processors.refusals import refuse
-from processors.state import CampaignBudget, MemberState
+from processors.state import CampaignBudget, MemberState, OrderRecord
 
 # The engine's own events that go to a campaign's key rather than to a member.
 BUDGET_EVENTS = (CampaignClaim, CampaignRelease)
@@ -163,16 +164,28 @@ def award(state: MemberState, event: CampaignAward, rules: CompiledProgram) -> D
     return Decision(state, tuple(outputs))
 
 
-def give_back(state: MemberState, event: Return, taken: dict[str, int], rules: CompiledProgram) -> list[Output]:
-    """A return took back ``taken`` campaign points, by campaign: they no longer count against the member's
-    budget, and a total budget gets them back."""
+def take_back_campaign_points(state: MemberState, event: Return, order: OrderRecord, owed: dict[str, int],
+                              rules: CompiledProgram) -> TakenBack:
+    """A return takes back ``owed`` campaign points of ``order``, by campaign, in an entry for each campaign.
+
+    They no longer count against the member's budget, and a total budget gets them back.
+    """
     outputs: list[Output] = []
-    for campaign_id, points in taken.items():
-        _uncount(state, campaign_id, points)
+    taken = 0
+    for campaign_id, points in owed.items():
+        if not points:
+            continue
         campaign = rules.campaigns_by_id.get(campaign_id)
-        if points and campaign is not None and campaign.budget_points is not None:
+        name = campaign.name if campaign is not None else campaign_id or "Campaign points"
+        entry = take_back(state, event, rules, LedgerReason.CAMPAIGN, points,
+                          f"{name}: {format_points(points)} of order {event.order_id} taken back with its return",
+                          order.occurred_at, suffix=f"campaign_returned:{campaign_id}", order_id=event.order_id)
+        outputs.append(entry)
+        taken -= entry.points
+        _uncount(state, campaign_id, points)
+        if campaign is not None and campaign.budget_points is not None:
             outputs.append(_release(f"{event.event_id}:{campaign_id}", event, campaign_id, points))
-    return outputs
+    return TakenBack(outputs, taken)
 
 
 def _uncount(state: MemberState, campaign_id: str, points: int) -> None:

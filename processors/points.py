@@ -19,11 +19,12 @@ balance without them, and each ledger entry says from when its points can be spe
 from __future__ import annotations
 
 from datetime import datetime
+from typing import NamedTuple
 
 from processors.compiled import CompiledProgram
 from processors.events import MemberEvent
 from processors.money import format_points
-from processors.outputs import LedgerEntry, LedgerReason
+from processors.outputs import LedgerEntry, LedgerReason, Output
 from processors.state import MemberState
 
 
@@ -56,17 +57,28 @@ def debit(state: MemberState, event: MemberEvent, reason: LedgerReason, points: 
                        reason, -points, balance, order_id, None, detail, cause, available_at)
 
 
-def taken_back(state: MemberState, owed: int, rules: CompiledProgram) -> tuple[int, str]:
-    """How many of ``owed`` points a return takes back, and what its ledger entry adds to say so.
+class TakenBack(NamedTuple):
+    outputs: list[Output]
+    taken: int  # points taken off the member's balance
+
+
+def take_back(state: MemberState, event: MemberEvent, rules: CompiledProgram, reason: LedgerReason, owed: int,
+              detail: str, earned_at: datetime, *, suffix: str | None = None, order_id: str | None = None,
+              ) -> LedgerEntry:
+    """Take back ``owed`` points earned at ``earned_at`` (a return's, or a referral's undone): from the lot they
+    went to, pending as long as they were.
 
     All of them, unless the program's ``return_after_spend`` is ``cap_at_zero``
-    and they were already spent: then only down to a balance of zero.
+    and they were already spent: then only down to a balance of zero, and the
+    entry's ``detail`` says how many were forgiven.
     """
-    if rules.program.return_after_spend != "cap_at_zero" or owed <= max(state.balance, 0):
-        return owed, ""
-    taken = max(state.balance, 0)
-    return taken, (f"; the points were already spent, so {format_points(taken)} taken back, down to 0 "
+    taken = owed
+    if rules.program.return_after_spend == "cap_at_zero" and owed > max(state.balance, 0):
+        taken = max(state.balance, 0)
+        detail += (f"; the points were already spent, so {format_points(taken)} taken back, down to 0 "
                    f"({format_points(owed - taken)} forgiven)")
+    return debit(state, event, reason, taken, detail, suffix=suffix, order_id=order_id,
+                 lot=rules.expires_on(earned_at) if rules.lots else None, available_at=available_at(earned_at, rules))
 
 
 def spendable(state: MemberState, when: datetime, rules: CompiledProgram) -> int:

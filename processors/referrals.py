@@ -20,7 +20,6 @@ qualifying purchase rewards the referral again.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import NamedTuple
 
 from processors.compiled import CompiledProgram
 from processors.events import Purchase, ReferralQualified, ReferralRevoked, Return
@@ -35,14 +34,9 @@ from processors.outputs import (
     Output,
     Trigger,
 )
-from processors.points import available_at, credit, debit, taken_back
+from processors.points import TakenBack, available_at, credit, take_back
 from processors.refusals import refuse
 from processors.state import LineRecord, MemberState, OrderRecord
-
-
-class Revoked(NamedTuple):
-    outputs: list[Output]
-    taken: int  # points taken off the friend's balance
 
 
 def friends_first_purchase(state: MemberState, event: Purchase, spent_minor: int, rules: CompiledProgram,
@@ -71,7 +65,7 @@ def friends_first_purchase(state: MemberState, event: Purchase, spent_minor: int
 
 
 def referral_returned(state: MemberState, event: Return, order: OrderRecord, lines_left: dict[str, LineRecord],
-                      rules: CompiledProgram) -> Revoked | None:
+                      rules: CompiledProgram) -> TakenBack | None:
     """Undo the referral ``order`` qualified, if the return leaves it short of the minimum or returns all of it."""
     referrer = order.referrer
     assert referrer is not None
@@ -85,16 +79,13 @@ def referral_returned(state: MemberState, event: Return, order: OrderRecord, lin
                                                       member_id, order_id))]
     owed = order.referral_points
     if not owed:
-        return Revoked(outputs, 0)
-    taken, forgiven = taken_back(state, owed, rules)
+        return TakenBack(outputs, 0)
     state.lifetime_points -= owed
-    outputs.insert(0, debit(state, event, LedgerReason.REFERRAL, taken,
-                            f"Order {order_id} was returned and no longer counts as the first purchase after "
-                            f"joining through a friend's referral: its {format_points(owed)} taken back{forgiven}",
-                            suffix="referral_friend_revoked", order_id=order_id,
-                            lot=rules.expires_on(order.occurred_at) if rules.lots else None,
-                            available_at=available_at(order.occurred_at, rules)))
-    return Revoked(outputs, taken)
+    entry = take_back(state, event, rules, LedgerReason.REFERRAL, owed,
+                      f"Order {order_id} was returned and no longer counts as the first purchase after joining "
+                      f"through a friend's referral: its {format_points(owed)} taken back", order.occurred_at,
+                      suffix="referral_friend_revoked", order_id=order_id)
+    return TakenBack([entry, *outputs], -entry.points)
 
 
 def reward_referrer(state: MemberState, event: ReferralQualified, rules: CompiledProgram) -> Decision:
@@ -137,18 +128,20 @@ def revoke_referral(state: MemberState, event: ReferralRevoked, rules: CompiledP
                                          event.order_id),))
     if owed is None:  # rewarded before the engine kept what each friend earned: the program's reward now
         owed = rules.referral.referrer_points if rules.referral is not None else 0
-    taken, forgiven = taken_back(state, owed, rules)
     state.lifetime_points -= owed
-    outputs: list[Output] = [Activity(event_id, member_id, when, "referral_revoked", None, None, None, 0, -taken,
-                                      event.order_id)]
+    outputs: list[Output] = []
+    taken = 0
     if owed:
+        entry = take_back(state, event, rules, LedgerReason.REFERRAL, owed,
+                          f"{friend} returned order {event.order_id}, the first purchase that rewarded referring "
+                          f"them: {format_points(owed)} taken back", rewarded, suffix="referrer_revoked")
+        taken = -entry.points
         outputs += [
-            debit(state, event, LedgerReason.REFERRAL, taken,
-                  f"{friend} returned order {event.order_id}, the first purchase that rewarded referring them: "
-                  f"{format_points(owed)} taken back{forgiven}", suffix="referrer_revoked",
-                  lot=rules.expires_on(rewarded) if rules.lots else None, available_at=available_at(rewarded, rules)),
+            entry,
             Trigger(f"{event_id}:referral_revoked", member_id, event_id, when, "referral_revoked",
                     f"Your friend returned their first purchase, so the {format_points(owed)} for referring them "
                     "were taken back.", {"friend_member_id": friend}),
         ]
+    outputs.insert(0, Activity(event_id, member_id, when, "referral_revoked", None, None, None, 0, -taken,
+                               event.order_id))
     return Decision(state, tuple(outputs))

@@ -25,13 +25,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from processors.campaigns import give_back
+from processors.campaigns import take_back_campaign_points
 from processors.compiled import CompiledProgram
 from processors.events import Return
 from processors.money import format_money, format_points
 from processors.outputs import Activity, ActivityLine, Decision, LedgerReason, Output
 from processors.partners import settlement
-from processors.points import available_at, credit, debit, taken_back
+from processors.points import credit, take_back
 from processors.referrals import referral_returned
 from processors.refusals import refuse
 from processors.state import LineRecord, MemberState, OrderRecord
@@ -101,25 +101,23 @@ def apply_return(state: MemberState, event: Return, rules: CompiledProgram) -> D
 
     outputs: list[Output] = []
     given_back = _refund_share(order.points_used, order, event, lines)
-    campaign_taken = {campaign: _refund_share(points, order, event, lines)
-                      for campaign, points in order.campaign_points.items()}
-    campaign_back = sum(campaign_taken.values())
+    campaign_owed = {campaign: _refund_share(points, order, event, lines)
+                     for campaign, points in order.campaign_points.items()}
     if given_back:
         outputs.append(credit(state, event, rules, LedgerReason.POINTS_REFUND, given_back,
                               f"Order {order_id} was paid partly with points: {format_points(given_back)} back "
                               f"with the refund of {format_money(event.refund_minor, rules.currency)}",
                               order_id=order_id, earned=False))
-    if campaign_back:
-        words.append(f"the order's campaign points give back {format_points(campaign_back)}")
-    owed = points_back + campaign_back
-    taken, forgiven = taken_back(state, owed, rules)
-    if owed:
-        outputs.append(debit(state, event, LedgerReason.RETURN, taken,
-                             f"Return from order {order_id}: {'; '.join(words)}{forgiven}", order_id=order_id,
-                             lot=rules.expires_on(order.occurred_at) if rules.lots else None,
-                             available_at=available_at(order.occurred_at, rules)))
-    if campaign_back:
-        outputs += give_back(state, event, campaign_taken, rules)
+    taken = 0
+    if points_back:
+        entry = take_back(state, event, rules, LedgerReason.RETURN, points_back,
+                          f"Return from order {order_id}: {'; '.join(words)}", order.occurred_at, order_id=order_id)
+        outputs.append(entry)
+        taken = -entry.points
+    if any(campaign_owed.values()):
+        campaigns = take_back_campaign_points(state, event, order, campaign_owed, rules)
+        outputs += campaigns.outputs
+        taken += campaigns.taken
     referral = referral_returned(state, event, order, lines, rules) if order.referrer is not None else None
     if referral is not None:
         outputs += referral.outputs
@@ -143,13 +141,13 @@ def apply_return(state: MemberState, event: Return, rules: CompiledProgram) -> D
     if partner is not None and points_back:
         outputs.append(settlement(event, partner.partner, "return", -points_back, rules.currency,
                                   f"return from order {order_id} takes back {format_points(points_back)}"))
-    state.lifetime_points -= owed
+    state.lifetime_points -= points_back + sum(campaign_owed.values())
     remove_from_record(state, order.occurred_at, when, rules, amount_back, points_back)
     kept = order._replace(lines=lines, points_used=order.points_used - given_back,
                           total_minor=max(order.total_minor - event.refund_minor, 0),
-                          campaign_points={campaign: points - campaign_taken[campaign]
+                          campaign_points={campaign: points - campaign_owed[campaign]
                                            for campaign, points in order.campaign_points.items()
-                                           if points > campaign_taken[campaign]})
+                                           if points > campaign_owed[campaign]})
     keep_order(state, order_id, kept if referral is None else kept._replace(referrer=None, referral_points=0),
                when, rules)
     return Decision(state, tuple(outputs))

@@ -259,6 +259,8 @@ def test_a_campaigns_total_budget_is_shared_through_its_own_key(tmp_path: Path, 
         returned = ("Return", {"order_id": f"{first}-H1", "currency": "SEK", "refund_minor": 120_000,
                                "lines": [{"line_id": "1", "quantity": 1}]})
         send(e, running, [(b"pos", event(f"{first}-returns", 2, returned, member_id=first))], len(feed) + 1)
+        assert [(x["reason"], x["points"]) for x in ledger_of(e.store, first, 5)[3:]] == [
+            ("return", -120), ("campaign", -100)]
         carol = [(b"pos", event("CAROL-0", 3, enrol(), member_id="CAROL")),
                  (b"pos", event("CAROL-1", 4, bought("CAROL-H1", "room", 120_000), member_id="CAROL"))]
         send(e, running, carol, len(feed) + 3)

@@ -5,7 +5,8 @@ dana out (CRC-32 mod 10,000: 1,271 and 744); bo, anna and carl are the members (
 3,457). In the period bo spent 30,000, anna 20,000 less a 5,000 return, carl nothing in SEK:
 45,000 from 3 members. The holdout spent 10,000 and 2,000: 12,000 from 2, or 18,000 for 3.
 The members spent 27,000 beyond that; at a 40 % margin that is 10,800. Their campaign points
-(300 and 200; February's 1,000 is before the period) at 0.20 SEK cost 10,000: ROI +8 %.
+(300 and 200, less the 50 anna's return took back; February's 1,000 is before the period) at
+0.20 SEK cost 9,000: ROI +20 %.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ ACTIVITY = [
     activity("e1", "eva", day(6, 2), 10_000), activity("d1", "dana", day(5, 5), 2_000),
 ]
 LEDGER = [campaign_entry("l1", "bo", day(5, 1), 300), campaign_entry("l2", "anna", day(4, 10), 200),
-          campaign_entry("l0", "bo", day(2, 1), 1_000)]
+          campaign_entry("l3", "anna", day(4, 20), -50), campaign_entry("l0", "bo", day(2, 1), 1_000)]
 
 
 def stored(chdb_client: Any, database: str) -> ClickHouseStore:
@@ -73,14 +74,14 @@ def test_the_members_spend_beyond_the_holdouts_rate_against_what_the_campaigns_c
     assert queries.campaign_return(store, AS_OF, PROGRAM) == {
         "members": 3, "holdout_members": 2, "spend_minor": 45_000, "holdout_spend_minor": 12_000,
         "spend_per_member_minor": 15_000, "holdout_spend_per_member_minor": 6_000,
-        "incremental_spend_minor": 27_000, "incremental_margin_minor": 10_800, "campaign_points": 500,
-        "cost_minor": 10_000, "roi_bp": 800}
+        "incremental_spend_minor": 27_000, "incremental_margin_minor": 10_800, "campaign_points": 450,
+        "cost_minor": 9_000, "roi_bp": 2_000}
     assert kpi_lines(store, PROGRAM, AS_OF)["KPI: campaign ROI against the holdout"] == (
-        "+8.00 %: the 3 members spent 150.00 SEK each in the last 90 days, the 2 held out 60.00 SEK; "
-        "270.00 SEK more in all, 108.00 SEK at the 40.00 % margin, for 500 campaign points costing 100.00 SEK")
+        "+20.00 %: the 3 members spent 150.00 SEK each in the last 90 days, the 2 held out 60.00 SEK; "
+        "270.00 SEK more in all, 108.00 SEK at the 40.00 % margin, for 450 campaign points costing 90.00 SEK")
     [panel] = panel_rows(store, dashboard(store.database, PROGRAM), AS_OF)["Campaign ROI against the holdout"]
     assert (panel["ROI %"], panel["held out"], panel["extra margin"], panel["campaign points cost"]) == (
-        8.0, 2, 108.0, 100.0)
+        20.0, 2, 108.0, 90.0)
     assert "Campaign ROI against the holdout" not in panel_rows(
         store, dashboard(store.database, PROGRAM.model_copy(update={"holdout_bp": 0})), AS_OF)
     quiet = kpi_lines(store, PROGRAM, AS_OF.replace(year=2027))["KPI: campaign ROI against the holdout"]
