@@ -13,6 +13,11 @@ the two come from different sources, so on different input partitions, and
 ingest reads partitions in no set order. Such a transaction waits (up to
 ``card_wait_seconds``) for its link before it is a dead letter, and the
 offsets committed stop short of it, so a restart reads it again.
+
+An input event dated more than ``max_future`` after it reached the engine (the
+message's timestamp) is a dead letter: nothing is sent before it happens, and
+applied, a mistyped year would lock the purchase's points as pending for
+decades and keep the member active as long.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import re
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from confluent_kafka import TIMESTAMP_NOT_AVAILABLE
@@ -91,11 +96,12 @@ def dead_letter(stage: str, reason: str, topic: str, partition: int, offset: int
 
 class Ingest:
     def __init__(self, codec: AvroCodec, partitions: int, cards: dict[str, str] | None = None,
-                 card_wait_seconds: float = 0) -> None:
+                 card_wait_seconds: float = 0, max_future: timedelta | None = None) -> None:
         self._codec = codec
         self._partitions = partitions
         self.cards: dict[str, str] = cards if cards is not None else {}
         self._card_wait = card_wait_seconds
+        self._max_future = max_future
         self.waiting: list[Waiting] = []  # card transactions waiting for their CardLinked, in reading order
         self._read_end: dict[tuple[str, int], int] = {}  # per input partition: the offset after the last read
 
@@ -134,10 +140,14 @@ class Ingest:
         try:
             if isinstance(record, Rejected):
                 raise record
-            self._accept(record, value, message.topic() == ENGINE_EVENTS, result)
             kind, millis = message.timestamp()
             if kind == TIMESTAMP_NOT_AVAILABLE:
                 raise Rejected("the input message has no timestamp; produce it with a Kafka client >= 0.10")
+            received_at = datetime.fromtimestamp(millis / 1000, UTC)
+            from_engine = message.topic() == ENGINE_EVENTS
+            if not from_engine and self._max_future is not None:
+                self._not_ahead(record["occurred_at"], received_at, self._max_future)
+            self._accept(record, value, from_engine, result)
         except UnknownCard as exc:
             if card_wait:
                 return False
@@ -147,8 +157,17 @@ class Ingest:
         else:
             member_id = record["member_id"]
             result.batches[member_partition(member_id, self._partitions)].append(
-                {"received_at": datetime.fromtimestamp(millis / 1000, UTC), "member_id": member_id, "event": value})
+                {"received_at": received_at, "member_id": member_id, "event": value})
         return True
+
+    @staticmethod
+    def _not_ahead(occurred_at: datetime, received_at: datetime, max_future: timedelta) -> None:
+        ahead = occurred_at - received_at
+        if ahead > max_future:
+            words = f"{ahead.days} days" if ahead.days >= 2 else f"{ahead // timedelta(hours=1)} hours"
+            raise Rejected(f"occurred_at {occurred_at:%Y-%m-%d %H:%M} UTC is {words} after the event reached the "
+                           f"engine ({received_at:%Y-%m-%d %H:%M} UTC), beyond the {max_future.days}-day margin for "
+                           "clocks: check the source's clock and the event's year")
 
     def _dead_letter(self, message: RawMessage, exc: Rejected, result: IngestResult) -> None:
         value = message.value()

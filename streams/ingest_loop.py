@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import timedelta
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 
@@ -44,7 +45,8 @@ def load_card_directory(bootstrap: str, codec: AvroCodec, timeout: float = 30.0)
 def run_ingest(bootstrap: str, codec: AvroCodec, settings: Settings, stop: threading.Event) -> None:
     """Consume what has arrived (up to ``ingest_batch_events``), pass it on, commit; repeat until ``stop``."""
     open_member_batch_partitions(bootstrap, codec, settings.partitions)
-    ingest = Ingest(codec, settings.partitions, load_card_directory(bootstrap, codec), settings.card_wait_seconds)
+    ingest = Ingest(codec, settings.partitions, load_card_directory(bootstrap, codec), settings.card_wait_seconds,
+                    timedelta(days=settings.max_future_days))
     errors = DeliveryErrors()
     # Each pass sends its batches at once and waits for them: lingering would only delay them.
     producer = Producer(producer_config(bootstrap, **{"linger.ms": 0}))

@@ -35,6 +35,7 @@ class ConsumedMessage:
     at_offset: int
     topic_name: str = EVENTS
     at_partition: int = 0
+    created_ms: int = 1_700_000_000_000  # the message's timestamp, plus its offset
 
     def topic(self) -> str:
         return self.topic_name
@@ -52,7 +53,7 @@ class ConsumedMessage:
         return self.value_bytes
 
     def timestamp(self) -> tuple[int, int]:
-        return TIMESTAMP_CREATE_TIME, 1_700_000_000_000 + self.at_offset
+        return TIMESTAMP_CREATE_TIME, self.created_ms + self.at_offset
 
 
 def encoded(codec: AvroCodec, feed: Iterable[FeedMessage]) -> Iterator[ConsumedMessage]:

@@ -48,6 +48,10 @@ class Settings(BaseSettings):
         10, description="How long ingest holds a card transaction whose card is not linked yet, for its CardLinked "
         "from another source to arrive, before the transaction is a dead letter"
     )
+    max_future_days: NonNegativeInt = Field(
+        1, description="How many days after it reaches the engine an input event may be dated (clocks differ); "
+        "one dated later is a dead letter: a wrong clock, or a mistyped year"
+    )
     sink_batch_rows: PositiveInt = 50_000
     sink_flush_ms: PositiveInt = Field(
         500, description="How long the sink gathers rows before an insert: each insert costs ClickHouse a new part "

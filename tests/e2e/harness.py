@@ -51,7 +51,7 @@ def engine(tmp_path: Path, chdb_client: Any, database: str, program: str = PROGR
     program_file.write_text(program)
     settings = Settings(data_dir=tmp_path / "data", program_file=program_file, worker_web_port=free_ports(workers),
                         workers=workers, partitions=4, clickhouse_database=database, sink_flush_ms=100,
-                        card_wait_seconds=3)
+                        card_wait_seconds=3, max_future_days=30)  # some tests date events days ahead
     with started_broker(broker, tmp_path / broker) as bootstrap:
         ensure_topics(bootstrap, settings.partitions)
         store = ClickHouseStore(chdb_client, database)

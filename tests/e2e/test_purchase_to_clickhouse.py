@@ -49,20 +49,22 @@ def test_events_become_exact_balances_ledgers_and_dead_letters(tmp_path: Path, c
         (b"webshop", order),  # resent by the shop: counted once
         (b"webshop", b"\x00\x00\x00\x00\x01garbage"),  # malformed: dead letter, the rest goes on
         (b"webshop", event("o-ghost", 12, purchase("G1", ("tops", 10_000)), member_id="GHOST")),
+        # Dated 36 years ahead, a mistyped year: a dead letter, or its points would be pending until then.
+        (b"webshop", event("o-2062", 36 * 365 * 24 * 60, purchase("O9", ("tops", 10_000)), member_id="ANNA")),
         (b"webshop", event("r-1", 30, ("Return", {"order_id": "O1", "currency": "SEK", "refund_minor": 99_900,
                                                    "lines": [{"line_id": "2", "quantity": 1}]}), member_id="ANNA")),
     ]
     with (engine(tmp_path, chdb_client, ch_database, broker=broker) as e,
           engine_processes(e.settings, e.bootstrap) as running):
         produce(e.bootstrap, e.codec, feed, lambda n: None)
-        wait_stored(e.store, 6, e.sink, running.alive, 120, lambda n: None)
+        wait_stored(e.store, 7, e.sink, running.alive, 120, lambda n: None)
         # The bank's transaction is read before the link the app sends a moment later: it waits for it.
         produce(e.bootstrap, e.codec, [(b"bank", event("b-1", 15, purchase("O2", ("tops", 50_000)),
                                                       card_token="tok_bo"))], lambda n: None)
         time.sleep(1)
         produce(e.bootstrap, e.codec, [(b"app", event("c-bo", 2, ("CardLinked", {"card_token": "tok_bo"}),
                                                      member_id="BO"))], lambda n: None)
-        wait_stored(e.store, 8, e.sink, running.alive, 120, lambda n: None)
+        wait_stored(e.store, 9, e.sink, running.alive, 120, lambda n: None)
 
         anna = queries.member_summary(e.store, "ANNA", "Silver")
         assert anna is not None and anna["balance"] == 130 and anna["tier"] == "Silver"
@@ -74,8 +76,10 @@ def test_events_become_exact_balances_ledgers_and_dead_letters(tmp_path: Path, c
         assert bo is not None and bo["balance"] == 150  # welcome 100 + 500 kr by linked card
         assert queries.member_summary(e.store, "GHOST", "Silver") is None
 
-        letters = e.store.rows("SELECT stage, reason FROM $db.dead_letters FINAL ORDER BY stage")
-        assert [x["stage"] for x in letters] == ["ingest", "member"]
-        assert "undecodable" in letters[0]["reason"]
-        assert "unknown member GHOST" in letters[1]["reason"]
+        letters = e.store.rows("SELECT stage, reason FROM $db.dead_letters FINAL ORDER BY stage, reason")
+        assert [x["stage"] for x in letters] == ["ingest", "ingest", "member"]
+        assert letters[0]["reason"].startswith("occurred_at 2062-11-")
+        assert "days after the event reached the engine" in letters[0]["reason"]
+        assert "undecodable" in letters[1]["reason"]
+        assert "unknown member GHOST" in letters[2]["reason"]
         assert e.store.scalar("SELECT count() FROM $db.activity FINAL WHERE event_id = 'o-1'") == 1

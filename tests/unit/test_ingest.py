@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -114,3 +114,31 @@ class TestACardTransactionBeforeItsLink:
             (5, "unknown card_token in Purchase Purchase-5: link the card to a member (CardLinked) before sending its "
                 "transactions")]
         assert not ingest.waiting and ingest.offsets_to_commit() == {(EVENTS, 0): 6}
+
+
+def test_an_input_event_dated_past_the_margin_after_it_arrived_is_a_dead_letter_that_says_why() -> None:
+    codec = AvroCodec(EmbeddedRegistry())
+    ingest = Ingest(codec, partitions=1, max_future=timedelta(days=1))
+    arrived = int(datetime(2026, 11, 25, 9, tzinfo=UTC).timestamp() * 1000)
+
+    def enrolment(offset: int, occurred_at: datetime, topic: str = EVENTS) -> ConsumedMessage:
+        record = {"event_id": f"e{offset}", "occurred_at": occurred_at, "source": "app", "member_id": "ANNA",
+                  "card_token": None,
+                  "body": ("loyalty.v1.MemberEnrolled", {"channel": "app", "birthday": None, "referred_by": None})}
+        return ConsumedMessage(b"app", codec.encode(topic, "LoyaltyEvent", record), offset, topic, 0, arrived - offset)
+
+    result = ingest.process([
+        enrolment(0, datetime(2026, 11, 26, 8, tzinfo=UTC)),  # 23 hours ahead: a clock that is off
+        enrolment(1, datetime(2062, 11, 25, 9, tzinfo=UTC)),  # the year mistyped
+        enrolment(2, datetime(2026, 11, 26, 10, tzinfo=UTC)),  # 25 hours ahead
+        sent(codec, "ClockTick", ENGINE_EVENTS),  # the engine's own events are the engine's to date
+    ])
+
+    assert [record["event"] for records in result.batches.values() for record in records] == [
+        enrolment(0, datetime(2026, 11, 26, 8, tzinfo=UTC)).value(),
+        sent(codec, "ClockTick", ENGINE_EVENTS).value()]
+    assert [(letter["event_id"], letter["reason"]) for letter in result.dead_letters] == [
+        ("e1", "occurred_at 2062-11-25 09:00 UTC is 13149 days after the event reached the engine (2026-11-25 09:00 "
+               "UTC), beyond the 1-day margin for clocks: check the source's clock and the event's year"),
+        ("e2", "occurred_at 2026-11-26 10:00 UTC is 25 hours after the event reached the engine (2026-11-25 09:00 "
+               "UTC), beyond the 1-day margin for clocks: check the source's clock and the event's year")]
