@@ -10,11 +10,12 @@ the referrer earns ``referrer_points``, once per friend and at most
 refused it.
 
 Both rewards wait on that purchase: in a program with pending points they
-can be spent when its points can, and a return that leaves the order short of
-the minimum (or returns all of it) takes the friend's reward back, as a return
-takes back points, and sends the referrer a ``ReferralRevoked`` that takes
-back theirs and frees the friend's place under the cap. The friend's next
-qualifying purchase rewards the referral again.
+can be spent when its points can. A return that leaves the order short of the
+minimum (or returns all of it) hands the referral on to the friend's next
+purchase that qualifies too, if there is one; otherwise it takes the friend's
+reward back, as a return takes back points, and sends the referrer a
+``ReferralRevoked`` that takes back theirs and frees the friend's place under
+the cap. The friend's next qualifying purchase rewards the referral again.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ def friends_first_purchase(state: MemberState, event: Purchase, spent_minor: int
     outputs: list[Output] = [FollowUp(ReferralQualified(f"{event_id}{REFERRAL_SUFFIX}", referrer, when, "engine",
                                                         member_id, event.order_id))]
     if referral.friend_points:
-        outputs.append(credit(  # not the order's points: a return of the order leaves them
+        outputs.append(credit(  # kept apart from the order's own points: see referral_returned
             state, event, rules, LedgerReason.REFERRAL, referral.friend_points,
             f"{format_points(referral.friend_points)} for a first purchase of "
             f"{format_money(spent_minor, rules.currency)} (order {event.order_id}) after joining through "
@@ -66,13 +67,19 @@ def friends_first_purchase(state: MemberState, event: Purchase, spent_minor: int
 
 def referral_returned(state: MemberState, event: Return, order: OrderRecord, lines_left: dict[str, LineRecord],
                       rules: CompiledProgram) -> TakenBack | None:
-    """Undo the referral ``order`` qualified, if the return leaves it short of the minimum or returns all of it."""
+    """Undo the referral ``order`` qualified, if the return leaves it short of the minimum or returns all of it
+    and no later purchase qualifies instead (then that purchase carries it)."""
     referrer = order.referrer
     assert referrer is not None
     minimum = rules.referral.minimum_purchase_minor if rules.referral is not None else 0
-    if (sum(line.amount_minor for line in lines_left.values()) >= minimum
-            and any(line.quantity for line in lines_left.values())):
+    if _qualifies(lines_left, minimum):
         return None
+    later = next((order_id for order_id, other in state.orders.items()
+                  if other.occurred_at >= order.occurred_at and order_id != event.order_id
+                  and _qualifies(other.lines, minimum)), None)
+    if later is not None:
+        state.orders[later] = state.orders[later]._replace(referrer=referrer, referral_points=order.referral_points)
+        return TakenBack([], 0)
     state.referred_by = referrer  # the next qualifying purchase rewards the referral again
     event_id, member_id, when, order_id = event.event_id, event.member_id, event.occurred_at, event.order_id
     outputs: list[Output] = [FollowUp(ReferralRevoked(f"{event_id}{REVOKED_SUFFIX}", referrer, when, "engine",
@@ -82,10 +89,17 @@ def referral_returned(state: MemberState, event: Return, order: OrderRecord, lin
         return TakenBack(outputs, 0)
     state.lifetime_points -= owed
     entry = take_back(state, event, rules, LedgerReason.REFERRAL, owed,
-                      f"Order {order_id} was returned and no longer counts as the first purchase after joining "
-                      f"through a friend's referral: its {format_points(owed)} taken back", order.occurred_at,
+                      f"Order {order_id} was returned, and no purchase made since counts instead as the first "
+                      f"purchase after joining through a friend's referral: its {format_points(owed)} taken back",
+                      order.occurred_at,
                       suffix="referral_friend_revoked", order_id=order_id)
     return TakenBack([entry, *outputs], -entry.points)
+
+
+def _qualifies(lines: dict[str, LineRecord], minimum: int) -> bool:
+    """Whether what is left of an order qualifies a referral: its qualifying spend, and not all returned."""
+    left = lines.values()
+    return sum(line.amount_minor for line in left) >= minimum and any(line.quantity for line in left)
 
 
 def reward_referrer(state: MemberState, event: ReferralQualified, rules: CompiledProgram) -> Decision:
@@ -133,14 +147,14 @@ def revoke_referral(state: MemberState, event: ReferralRevoked, rules: CompiledP
     taken = 0
     if owed:
         entry = take_back(state, event, rules, LedgerReason.REFERRAL, owed,
-                          f"{friend} returned order {event.order_id}, the first purchase that rewarded referring "
-                          f"them: {format_points(owed)} taken back", rewarded, suffix="referrer_revoked")
+                          f"{friend} returned order {event.order_id}, the purchase that rewarded referring them: "
+                          f"{format_points(owed)} taken back", rewarded, suffix="referrer_revoked")
         taken = -entry.points
         outputs += [
             entry,
             Trigger(f"{event_id}:referral_revoked", member_id, event_id, when, "referral_revoked",
-                    f"Your friend returned their first purchase, so the {format_points(owed)} for referring them "
-                    "were taken back.", {"friend_member_id": friend}),
+                    f"Your friend returned the purchase that rewarded referring them, so the "
+                    f"{format_points(owed)} were taken back.", {"friend_member_id": friend}),
         ]
     outputs.insert(0, Activity(event_id, member_id, when, "referral_revoked", None, None, None, 0, -taken,
                                event.order_id))

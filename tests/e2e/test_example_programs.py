@@ -133,7 +133,7 @@ def test_a_referral_rewards_the_friend_and_the_referrer_and_a_return_takes_both_
         (b"app", event("rita-joins", 0, enrol(), member_id="RITA")),
         (b"app", event("fred-joins", 1, referred, member_id="FRED")),
         (b"pos", event("fred-buys", 2, bought("F1", "tops", 50_000), member_id="FRED")),
-        (b"pos", event("fred-buys-again", 3, bought("F2", "tops", 50_000), member_id="FRED")),
+        (b"pos", event("fred-buys-again", 3, bought("F2", "tops", 20_000), member_id="FRED")),  # under the minimum
     ]
     program = (EXAMPLES / "fashion.yaml").read_text()
     with fed(tmp_path, chdb_client, ch_database, program, feed) as (e, running):
@@ -143,9 +143,10 @@ def test_a_referral_rewards_the_friend_and_the_referrer_and_a_return_takes_both_
         assert "for referring FRED" in rita[1]["detail"]
         fred = ledger_of(e.store, "FRED", 4)
         assert [(x["reason"], x["points"]) for x in fred] == [
-            ("welcome", 100), ("purchase", 50), ("referral", 100), ("purchase", 50)]
+            ("welcome", 100), ("purchase", 50), ("referral", 100), ("purchase", 20)]
 
-        # Fred returns the first purchase: the referral no longer counts, for him or, through the engine, for Rita.
+        # Fred returns the first purchase, and the second is under the minimum: the referral no longer counts, for
+        # him or, through the engine, for Rita.
         returned = ("Return", {"order_id": "F1", "currency": "SEK", "refund_minor": 50_000,
                                "lines": [{"line_id": "1", "quantity": 1}]})
         send(e, running, [(b"pos", event("fred-returns", 4, returned, member_id="FRED"))], len(feed) + 1)

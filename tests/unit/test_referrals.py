@@ -71,7 +71,7 @@ def test_a_return_that_leaves_the_first_purchase_under_the_minimum_takes_the_fri
     assert kept.refusal is None
     assert [(e.reason, e.points, e.order_id) for e in fred.ledger[-2:]] == [
         (LedgerReason.RETURN, -20, "o-1"), (LedgerReason.REFERRAL, -50, "o-1")]
-    assert "no longer counts as the first purchase" in fred.ledger[-1].detail
+    assert "no purchase made since counts instead as the first purchase" in fred.ledger[-1].detail
     assert fred.balance == 20 and fred.state is not None and fred.state.referred_by == "rita"
     (revoked,) = revokes(fred)
     assert (revoked.member_id, revoked.friend_member_id, revoked.order_id, revoked.source) == (
@@ -160,3 +160,25 @@ def test_with_pending_points_both_rewards_wait_as_the_first_purchase_does() -> N
     fred.later(days=15)
     rita.later(days=15)
     assert fred.redeem("scarf", "r-3").refusal is None and rita.redeem("scarf", "r-4").refusal is None
+
+
+def test_a_return_hands_the_referral_on_to_a_later_purchase_that_qualifies_too() -> None:
+    fred = friend_of("rita")
+    fred.buy(line(kr(400), line_id="1"), order_id="o-1")  # the first qualifying purchase
+    fred.buy(line(kr(100), line_id="1"), order_id="o-2")  # under the minimum
+    fred.buy(line(kr(500), line_id="1"), order_id="o-3")  # qualifies too
+
+    fred.give_back("o-1", **{"1": 1})  # o-3 carries the referral now: nothing is taken back
+
+    assert [(e.reason, e.points) for e in fred.ledger] == [
+        (LedgerReason.PURCHASE, 40), (LedgerReason.REFERRAL, 50), (LedgerReason.PURCHASE, 10),
+        (LedgerReason.PURCHASE, 50), (LedgerReason.RETURN, -40)]
+    assert revokes(fred) == []
+    assert fred.state is not None and fred.state.orders["o-3"].referrer == "rita"
+
+    fred.give_back("o-3", **{"1": 1})  # and no purchase after it qualifies: now the referral is undone
+
+    assert [(e.reason, e.points, e.order_id) for e in fred.ledger[-2:]] == [
+        (LedgerReason.RETURN, -50, "o-3"), (LedgerReason.REFERRAL, -50, "o-3")]
+    assert [revoked.order_id for revoked in revokes(fred)] == ["o-3"]
+    assert fred.state.referred_by == "rita"
