@@ -168,7 +168,7 @@ def take_back_campaign_points(state: MemberState, event: Return, order: OrderRec
                               rules: CompiledProgram) -> TakenBack:
     """A return takes back ``owed`` campaign points of ``order``, by campaign, in an entry for each campaign.
 
-    They no longer count against the member's budget, and a total budget gets them back.
+    What it takes back no longer counts against the member's budget, and a total budget gets it back.
     """
     outputs: list[Output] = []
     taken = 0
@@ -182,9 +182,9 @@ def take_back_campaign_points(state: MemberState, event: Return, order: OrderRec
                           order.occurred_at, suffix=f"campaign_returned:{campaign_id}", order_id=event.order_id)
         outputs.append(entry)
         taken -= entry.points
-        _uncount(state, campaign_id, points)
-        if campaign is not None and campaign.budget_points is not None:
-            outputs.append(_release(f"{event.event_id}:{campaign_id}", event, campaign_id, points))
+        _uncount(state, campaign_id, -entry.points)  # points forgiven (cap_at_zero) stay given
+        if -entry.points and campaign is not None and campaign.budget_points is not None:
+            outputs.append(_release(f"{event.event_id}:{campaign_id}", event, campaign_id, -entry.points))
     return TakenBack(outputs, taken)
 
 

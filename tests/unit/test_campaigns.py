@@ -10,7 +10,7 @@ from processors.dates import epoch_ms
 from processors.decide import decide
 from processors.events import CampaignRelease, MemberEvent, MemberSegments
 from processors.outputs import FollowUp, LedgerEntry, LedgerReason, Output, Trigger
-from processors.program import Campaign, CampaignTarget, Program
+from processors.program import Campaign, CampaignTarget, CatalogueReward, Program
 from processors.state import CampaignBudget, MemberState
 
 START = datetime(2024, 3, 1, tzinfo=UTC)
@@ -159,3 +159,16 @@ def test_an_award_for_an_order_returned_meanwhile_is_not_credited_and_goes_back_
         "buy-b:launch:campaign_claim": epoch_ms(T0)})
     ann = states["ann"]
     assert isinstance(ann, MemberState) and ann.campaign_points == {"launch": 0} and ann.balance == 100
+
+
+def test_under_cap_at_zero_points_a_return_forgives_stay_spent_from_the_budget() -> None:
+    eva = Member(club(campaigns=(DOUBLE,), return_after_spend="cap_at_zero", welcome_bonus_points=0,
+                      rewards=(CatalogueReward(id="gift", name="A gift", kind="discount", points=240),)), "eva")
+    eva.enrol()
+    eva.buy(line(kr(1_200), line_id="a"), order_id="O1")  # 120 points and 120 extra: the member budget
+    eva.redeem("gift", "r1")  # all 240 spent
+    eva.give_back("O1", refund_minor=kr(1_200), a=1)  # nothing left to take back: all of it forgiven
+    eva.buy(line(kr(500)), order_id="O2")
+
+    assert [(e.reason.value, e.points) for e in eva.ledger][-3:] == [("return", 0), ("campaign", 0), ("purchase", 50)]
+    assert eva.state is not None and eva.state.campaign_points == {"double": 120}  # still spent: O2 earns no extra
