@@ -416,7 +416,14 @@ def test_returning_every_unit_left_reverses_exactly_what_the_order_earned(events
 
             assert decision.refusal is None
             history = ledger(outputs) + ledger(list(decision.outputs))
-            assert sum(e.points for e in history if e.order_id == order_id) == 0
+            # A referral reward goes with the order that qualifies it, which a return can hand on to a later one.
+            assert sum(e.points for e in history
+                       if e.order_id == order_id and e.reason is not LedgerReason.REFERRAL) == 0
+            if order.referrer is not None and decision.state is not None:  # it carries the referral: undone or
+                handed_on = any(other.referrer for other in decision.state.orders.values())  # handed on
+                friend_rewards = sum(e.points for e in history
+                                     if e.member_id == member_id and ":referral_friend" in e.entry_id)
+                assert friend_rewards == (order.referral_points if handed_on else 0)
 
 
 @settings(max_examples=100)
