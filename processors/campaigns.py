@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from processors.compiled import CHANNEL_NAMES, CompiledProgram, TierStep
 from processors.events import (
+    BUDGET_EVENTS,
     CAMPAIGN_KEY_PREFIX,
     CampaignAward,
     CampaignClaim,
@@ -54,9 +55,6 @@ from processors.points import TakenBack, available_at, credit, take_back
 from processors.program import BASIS_POINTS, Campaign
 from processors.refusals import refuse
 from processors.state import CampaignBudget, MemberState, OrderRecord
-
-# The engine's own events that go to a campaign's key rather than to a member.
-BUDGET_EVENTS = (CampaignClaim, CampaignRelease)
 
 
 def campaign_points(state: MemberState, event: Purchase, tier: TierStep, points: int, spent_minor: int,
@@ -107,7 +105,7 @@ def apply_to_budget(budget: CampaignBudget | MemberState | None, event: MemberEv
                     ) -> Decision:
     """At a campaign's key: grant a claim what is left of the total budget and send the award, or take back
     into the budget the points a return released."""
-    if isinstance(budget, MemberState) or not isinstance(event, CampaignClaim | CampaignRelease):
+    if isinstance(budget, MemberState) or not isinstance(event, BUDGET_EVENTS):
         return refuse(budget, event, f"{event.member_id} is a campaign's budget key: only the engine's campaign "
                                      "claims and releases go there, and a campaign's claims and releases only there")
     campaign = rules.campaigns_by_id.get(event.campaign)

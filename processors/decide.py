@@ -21,7 +21,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from processors.campaigns import BUDGET_EVENTS, apply_to_budget, award, set_segments
+from processors.campaigns import apply_to_budget, award, set_segments
 from processors.clock import tick
 from processors.compiled import CompiledProgram, compiled
 from processors.dedup import remember
@@ -30,6 +30,7 @@ from processors.engagement import record_engagement
 from processors.enrolment import enrol
 from processors.erasure import after_erasure, erase
 from processors.events import (
+    BUDGET_EVENTS,
     CampaignAward,
     CardLinked,
     ClockTick,

@@ -201,6 +201,9 @@ class CampaignRelease(MemberEvent):
     points: int
 
 
+# The engine's own events that go to a campaign's key (``CAMPAIGN_KEY_PREFIX``) rather than to a member.
+BUDGET_EVENTS = (CampaignClaim, CampaignRelease)
+
 # The events a rule sends to another key, through the engine's own topic.
 FollowUpEvent = ReferralQualified | ReferralRevoked | CampaignClaim | CampaignAward | CampaignRelease
 

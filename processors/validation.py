@@ -17,9 +17,8 @@ from datetime import timedelta
 from typing import Final
 
 from processors.events import (
+    BUDGET_EVENTS,
     CAMPAIGN_KEY_PREFIX,
-    CampaignClaim,
-    CampaignRelease,
     CardLinked,
     Donation,
     MemberEnrolled,
@@ -55,7 +54,7 @@ _SEPARATORS = " -"
 def problems(event: MemberEvent) -> list[str]:
     """Everything impossible about ``event`` on its own; empty when it may be applied."""
     found = [f"{name} is empty" for name in ("event_id", "member_id", "source") if not getattr(event, name)]
-    if event.member_id.startswith(CAMPAIGN_KEY_PREFIX) != isinstance(event, CampaignClaim | CampaignRelease):
+    if event.member_id.startswith(CAMPAIGN_KEY_PREFIX) != isinstance(event, BUDGET_EVENTS):
         found.append(f"member_id {event.member_id}: ids starting with {CAMPAIGN_KEY_PREFIX} are campaigns' "
                      "budget keys, for the engine's own campaign claims and releases only")
     offset = event.occurred_at.utcoffset()
