@@ -15,7 +15,9 @@ def refuse(state: MemberState | CampaignBudget | None, event: MemberEvent, reaso
     return Decision(state, refusal=Refusal(event.event_id, event.member_id, reason))
 
 
+UNKNOWN_MEMBER = "unknown member "  # how the reason for an event that came before its member's enrolment starts
+
+
 def unknown_member(event: MemberEvent) -> Decision:
-    return refuse(
-        None, event, f"unknown member {event.member_id}: enrol the member before sending its events"
-    )
+    return refuse(None, event, f"{UNKNOWN_MEMBER}{event.member_id}: not enrolled (yet); once the member's "
+                               "enrolment is applied, a running engine sends this event again by itself")

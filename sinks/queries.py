@@ -32,6 +32,7 @@ __all__ = [
     "points_liability_by_tier",
     "program_summary",
     "redemption_rate",
+    "refused_before_enrolment",
     "repeat_purchase_rate",
     "reward_cost",
     "top_categories",
@@ -116,6 +117,18 @@ def program_summary(store: ClickHouseStore, base_tier: str) -> dict[str, Any]:
     return summary
 
 
+# A refused event, with whether it was applied since (sent again once fixed, or anew by its source).
+_LETTERS = """
+SELECT {extra}dead_letter_id, toString(stage) AS stage, reason, event_id, member_id, toString(topic) AS topic,
+       partition, offset, key, value, recorded_at,
+       stage != 'sink' AND ifNull(event_id, '') IN (
+           SELECT event_id FROM $db.activity
+           WHERE event_id IN (SELECT assumeNotNull(event_id) FROM $db.dead_letters WHERE event_id IS NOT NULL)
+       ) AS applied
+FROM $db.dead_letters FINAL
+"""
+
+
 def dead_letters(store: ClickHouseStore, stage: str | None = None, reason: str = "",
                  limit: int | None = None, include_applied: bool = False) -> list[dict[str, Any]]:
     """The rejected inputs, latest first, with their original bytes, for an operator to fix and send again.
@@ -126,20 +139,31 @@ def dead_letters(store: ClickHouseStore, stage: str | None = None, reason: str =
     stage is an output, never applied again.
     """
     return store.rows(
-        """
-        SELECT dead_letter_id, toString(stage) AS stage, reason, event_id, member_id, toString(topic) AS topic,
-               partition, offset, key, value, recorded_at,
-               stage != 'sink' AND ifNull(event_id, '') IN (
-                   SELECT event_id FROM $db.activity
-                   WHERE event_id IN (SELECT assumeNotNull(event_id) FROM $db.dead_letters WHERE event_id IS NOT NULL)
-               ) AS applied
-        FROM $db.dead_letters FINAL
+        _LETTERS.format(extra="") + """
         WHERE ({stage:Nullable(String)} IS NULL OR stage = {stage:Nullable(String)})
           AND positionCaseInsensitiveUTF8(reason, {reason:String}) > 0
           AND ({include_applied:Bool} OR NOT applied)
         ORDER BY recorded_at DESC, dead_letter_id
         """ + ("" if limit is None else "LIMIT {limit:UInt64}"),
         {"stage": stage, "reason": reason, "limit": limit, "include_applied": include_applied},
+        column_formats={"key": "bytes", "value": "bytes"},
+    )
+
+
+def refused_before_enrolment(store: ClickHouseStore, reason_start: str) -> list[dict[str, Any]]:
+    """The events refused because their member was unknown (the reason is ``reason_start``, the member id, a
+    colon, ...) and not applied since, oldest first (a return after its purchase), with ``enrolled``: whether
+    the member has enrolled since."""
+    return store.rows(
+        "WITH startsWith(reason, concat({start:String}, ifNull(member_id, ''), ':')) AS for_unknown_member"
+        + _LETTERS.format(extra="""toBool(member_id IN (
+           SELECT member_id FROM $db.activity WHERE event_type = 'enrolled' AND member_id IN (
+               SELECT member_id FROM $db.dead_letters WHERE stage = 'member' AND for_unknown_member))
+       ) AS enrolled, """) + """
+        WHERE stage = 'member' AND for_unknown_member AND NOT applied
+        ORDER BY recorded_at, partition, offset
+        """,
+        {"start": reason_start},
         column_formats={"key": "bytes", "value": "bytes"},
     )
 

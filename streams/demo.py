@@ -20,6 +20,7 @@ from schemas.registry import registry_for
 from sinks.clickhouse import STORE_ERRORS, ClickHouseStore, error_summary, location
 from streams.clock_ticks import TICKS_RECORD, DailyTicks, enrolled_members, tick_events
 from streams.demo_feed import synthetic_day
+from streams.enrolment_catch_up import EnrolmentCatchUp
 from streams.kafka import DeliveryErrors, produce_waiting, producer_config
 from streams.processes import RunningSink, broker, clickhouse, engine_processes, sink_thread
 from streams.program_file import load_program
@@ -157,6 +158,7 @@ def run_engine(settings: Settings, console: Console, stopping: threading.Event) 
                           f"LoyaltyEvent Avro to {EVENTS}, or `loyalty feed FILE`. Ctrl-C stops.")
             ticks = DailyTicks(settings.tick_hour_utc, settings.data_dir / TICKS_RECORD)
             codec = AvroCodec(registry_for(settings.schema_registry_url))
+            catch_up = EnrolmentCatchUp(bootstrap, codec, store)
             try:
                 while engine.alive() and not sink.error and not stopping.is_set():
                     now = datetime.now(UTC)
@@ -172,6 +174,13 @@ def run_engine(settings: Settings, console: Console, stopping: threading.Event) 
                         ticks.sent(at)
                         console.print(f"{now:%Y-%m-%d %H:%M} UTC: clock ticks of {at:%Y-%m-%d} sent to "
                                       f"{len(members):,} members")
+                    try:
+                        sent = catch_up.look(sink.loop.rows_stored[DEADLETTER], time.monotonic())
+                    except STORE_ERRORS:
+                        sent = 0  # the sink says ClickHouse is away; the catch-up looks again in a few seconds
+                    if sent:
+                        console.print(f"{now:%Y-%m-%d %H:%M} UTC: {sent:,} events that came before their member's "
+                                      "enrolment sent again")
                     stopping.wait(1)
             except KeyboardInterrupt:
                 stopping.set()

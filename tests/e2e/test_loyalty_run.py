@@ -47,6 +47,31 @@ def member(env: dict[str, str], member_id: str, entries: int, seconds: float = 9
         time.sleep(0.5)
 
 
+CLEO_SALE = {"type": "Purchase", "event_id": "pos-7-5601", "occurred_at": "2026-11-24T16:10:00+01:00",
+             "source": "pos:store-07", "member_id": "cleo", "order_id": "P5601", "channel": "pos",
+             "store_id": "store-07", "currency": "SEK", "total_minor": 50000, "payment_method": "card",
+             "lines": [{"line_id": "1", "sku": "TOP-0220", "category": "tops", "quantity": 1, "amount_minor": 50000}]}
+CLEO_ENROLS = {"type": "MemberEnrolled", "event_id": "app-enrol-cleo", "occurred_at": "2026-11-24T16:08:00+01:00",
+               "source": "app", "member_id": "cleo", "channel": "app"}
+
+
+def feed_file(path: Path, *events: dict[str, Any]) -> Path:
+    path.write_text("".join(json.dumps(event) + "\n" for event in events))
+    return path
+
+
+def letters_for(env: dict[str, str], reason: str, count: int = 1, seconds: float = 90) -> list[dict[str, Any]]:
+    """``loyalty deadletters --json`` for ``reason``, once it lists ``count`` letters."""
+    deadline = time.monotonic() + seconds
+    while True:
+        asked = loyalty(env, "deadletters", "--reason", reason, "--json")
+        assert asked.returncode == 0, asked.stderr
+        letters = json.loads(asked.stdout)
+        if len(letters) == count or time.monotonic() > deadline:
+            return letters
+        time.sleep(0.5)
+
+
 def started(env: dict[str, str], *options: str) -> subprocess.Popen[str]:
     """``loyalty run``, once it answers ``loyalty feed`` and ``loyalty member``."""
     data = Path(env["LOYALTY_DATA_DIR"])
@@ -122,9 +147,20 @@ def test_a_running_engine_answers_member_and_kpis_and_they_read_clickhouse_once_
         progress = f"http://127.0.0.1:{env['LOYALTY_WORKER_WEB_PORT']}/progress/"
         with urllib.request.urlopen(progress, timeout=10) as response:
             assert json.load(response)["applied"] == 3
+
+        # A till's sale that comes before the app's enrolment is refused, then applied by itself once Cleo enrols
+        assert loyalty(env, "feed", str(feed_file(tmp_path / "sale.jsonl", CLEO_SALE))).returncode == 0
+        [letter] = letters_for(env, "unknown member cleo")
+        assert letter["event_id"] == CLEO_SALE["event_id"] and "sends this event again by itself" in letter["reason"]
+        assert loyalty(env, "feed", str(feed_file(tmp_path / "enrol.jsonl", CLEO_ENROLS))).returncode == 0
+        cleo = member(env, "cleo", 2)
+        assert [(x["reason"], x["points"], x["event_id"]) for x in cleo["ledger"]] == [
+            ("welcome", 100, CLEO_ENROLS["event_id"]), ("purchase", 50, CLEO_SALE["event_id"])]
+        assert letters_for(env, "unknown member cleo", count=0) == []  # applied since: no longer a dead letter to fix
     finally:
         said = stopped(run)
     assert "messages from the last run are back" in said
+    assert "1 events that came before their member's enrolment sent again" in said
 
     # Killed together with its broker, it leaves nothing to go on from: the next start says so, and --fresh starts over
     run = started(env)

@@ -339,3 +339,25 @@ def test_loyalty_deadletters_lists_the_reasons_latest_first(store: ClickHouseSto
     [letter] = json.loads(ingest_only.output)
     assert (letter["dead_letter_id"], base64.b64decode(letter["value"])) == (
         "events/0/17", b"\x00\x00\x00\x00\x01\xff****1111")
+
+
+def test_events_refused_before_their_members_enrolment_come_oldest_first_saying_whether_it_came(
+        store: ClickHouseStore) -> None:
+    def refused(event_id: str, member_id: str, hours: float, reason: str = "unknown member ") -> dict[str, Any]:
+        return {"dead_letter_id": f"member:{event_id}", "stage": "member",
+                "reason": f"{reason}{member_id}: not enrolled", "event_id": event_id, "member_id": member_id,
+                "topic": "loyalty.member-batches.v1", "partition": 1,
+                "offset": int(hours * 10), "key": member_id.encode(), "value": b"avro", "recorded_at": at(hours)}
+
+    store_records(store, "loyalty.deadletter.v1", [
+        refused("r1", "m3", 0.6),  # m3's return, refused after its purchase
+        refused("p1", "m3", 0.5),
+        refused("p2", "m4", 0.55),  # m4 never enrolled
+        refused("a10", "m3", 0.4),  # applied since (sent again)
+        refused("x1", "m3", 0.7, reason="order o9 not found for member "),
+    ])
+
+    letters = queries.refused_before_enrolment(store, "unknown member ")
+
+    assert [(x["event_id"], x["enrolled"], x["key"], x["value"]) for x in letters] == [
+        ("p1", True, b"m3", b"avro"), ("p2", False, b"m4", b"avro"), ("r1", True, b"m3", b"avro")]

@@ -44,7 +44,8 @@ def test_events_for_a_member_who_never_enrolled_are_refused() -> None:
 
     assert decision.state is None and decision.outputs == ()
     assert decision.refusal is not None
-    assert decision.refusal.reason == "unknown member bob: enrol the member before sending its events"
+    assert decision.refusal.reason == ("unknown member bob: not enrolled (yet); once the member's enrolment is "
+                                      "applied, a running engine sends this event again by itself")
 
 
 def test_enrolling_twice_is_refused(anna: Member) -> None:
