@@ -46,7 +46,7 @@ class EnrolmentCatchUp:
         self._next_look = now + self.EVERY_SECONDS
         letters = refused_before_enrolment(self._store, UNKNOWN_MEMBER)
         ready = [letter for letter in letters if letter["enrolled"] and letter["dead_letter_id"] not in self._resent]
-        if len(ready) == len(letters):  # none waits for an enrolment: look again when new dead letters come
+        if all(letter["enrolled"] for letter in letters):  # none waits: look again when new dead letters come
             self._next_look = float("inf")
         if not ready:
             return 0
