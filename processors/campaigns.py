@@ -19,7 +19,7 @@ campaign's own key (``campaign:ID``), where a ``CampaignBudget`` grants what
 is left, one claim at a time, and sends a ``CampaignAward`` back; the member
 is credited what was granted, and told when the budget ran out. A return sends
 the points it takes back to the campaign's key in a ``CampaignRelease``, and
-so does an award that arrives for an order returned meanwhile. All are the
+so does an award that finds its order returned meanwhile, for the share returned. All are the
 engine's own events, with ids derived from the purchase or the return, so
 replays change nothing.
 """
@@ -132,24 +132,30 @@ def apply_to_budget(budget: CampaignBudget | MemberState | None, event: MemberEv
 def award(state: MemberState, event: CampaignAward, rules: CompiledProgram) -> Decision:
     """What a campaign's budget granted for the member's order: credited, and the shortfall said.
 
-    An order returned in full meanwhile keeps nothing it earned: the grant goes back to the budget.
+    An order returned meanwhile keeps only what is left of it: of the grant, the
+    share a return would have left (see ``returns``), and the rest goes back to the
+    budget; an order returned in full keeps nothing.
     """
     campaign = rules.campaigns_by_id.get(event.campaign)
     name = campaign.name if campaign is not None else event.campaign
     order = state.orders.get(event.order_id)
     returned = order is not None and not any(line.quantity for line in order.lines.values())
     outputs: list[Output] = []
-    credited = 0 if returned else event.points
+    credited = 0 if returned else _kept_share(event.points, order)
     if credited:
-        outputs.append(credit(state, event, rules, LedgerReason.CAMPAIGN, event.points,
-                              f"{name}: {format_points(event.points)} on order {event.order_id}",
+        detail = f"{name}: {format_points(event.points)} on order {event.order_id}"
+        if credited < event.points:
+            detail = (f"{name}: {format_points(credited)} of {format_points(event.points)} on order "
+                      f"{event.order_id}, for what is left of it after a return")
+        outputs.append(credit(state, event, rules, LedgerReason.CAMPAIGN, credited, detail,
                               suffix=f"campaign:{event.campaign}", order_id=event.order_id,
                               available_at=available_at(order.occurred_at, rules) if order is not None else None))
         if order is not None:
             state.orders[event.order_id] = order._replace(campaign_points={
                 **order.campaign_points, event.campaign: order.campaign_points.get(event.campaign, 0) + credited})
-    elif event.points:
-        outputs.append(_release(event.event_id.removesuffix(AWARD_SUFFIX), event, event.campaign, event.points))
+    if event.points > credited:
+        outputs.append(_release(event.event_id.removesuffix(AWARD_SUFFIX), event, event.campaign,
+                                event.points - credited))
     _uncount(state, event.campaign, event.claimed - credited)
     if event.points < event.claimed and not returned:
         outputs.append(Trigger(f"{event.event_id}:campaign_budget_spent", event.member_id, event.event_id,
@@ -160,6 +166,13 @@ def award(state: MemberState, event: CampaignAward, rules: CompiledProgram) -> D
     outputs.append(Activity(event.event_id, event.member_id, event.occurred_at, "campaign_award", None, None, None,
                             0, credited, event.order_id))
     return Decision(state, tuple(outputs))
+
+
+def _kept_share(points: int, order: OrderRecord | None) -> int:
+    """The share of ``points`` for what is left of ``order``'s total after its returns."""
+    if order is None or not order.bought_minor or order.total_minor >= order.bought_minor:
+        return points
+    return points * order.total_minor // order.bought_minor
 
 
 def take_back_campaign_points(state: MemberState, event: Return, order: OrderRecord, owed: dict[str, int],

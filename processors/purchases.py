@@ -122,9 +122,9 @@ def apply_purchase(state: MemberState, event: Purchase, rules: CompiledProgram) 
     state.near_tier_notified = notified
     if rules.carry_remainder:
         state.carried, state.carried_divisor = earning.remainder, rules.points_divisor
-    keep_order(state, order_id, OrderRecord(when, records, event.partner_id, event.points_used,
-                                            event.total_minor if event.points_used or rules.campaigns else 0, boosted),
-               when, rules)
+    total = event.total_minor if event.points_used or rules.campaigns else 0
+    keep_order(state, order_id, OrderRecord(when, records, event.partner_id, event.points_used, total, boosted,
+                                            bought_minor=total), when, rules)
     if state.referred_by is not None:  # after the purchase's own points: the friend's reward comes on top
         outputs += friends_first_purchase(state, event, sum(earning.qualifying_minor), rules)
     if rules.challenges:

@@ -35,6 +35,7 @@ class OrderRecord(NamedTuple):
     campaign_points: Mapping[str, int] = {}  # read-only: an award or a return keeps a new record with a new one
     referrer: str | None = None  # the member whose referral this purchase qualified, until a return undoes it
     referral_points: int = 0  # what that referral gave the friend, to take back with it
+    bought_minor: int = 0  # the order's total when bought, for an award that finds part of it returned
 
 
 @dataclass(slots=True)

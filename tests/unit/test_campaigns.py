@@ -161,6 +161,28 @@ def test_an_award_for_an_order_returned_meanwhile_is_not_credited_and_goes_back_
     assert isinstance(ann, MemberState) and ann.campaign_points == {"launch": 0} and ann.balance == 100
 
 
+def test_an_award_for_an_order_partly_returned_meanwhile_credits_the_share_left_and_gives_back_the_rest() -> None:
+    states: dict[str, MemberState | CampaignBudget] = {}
+    run(states, enrolled("ann"), enrolled("bob"))
+    # Half the order (by its total) goes back before the award: half the grant stays with the budget.
+    outputs = run(states, purchase("ann", line(kr(50), line_id="a"), line(kr(50), line_id="b"), order_id="A1",
+                                   event_id="buy-a"),
+                  returned("ann", "A1", {"a": 1}, refund_minor=kr(50), event_id="ret-a"))
+    outputs += run(states, purchase("bob", line(kr(100)), order_id="B1", event_id="buy-b"))
+
+    assert campaign_credits(outputs) == [("ann", 30), ("bob", 60)]  # bob: 60, not 40
+    [ann_award] = [e for e in outputs if isinstance(e, LedgerEntry) and e.member_id == "ann"
+                   and e.reason is LedgerReason.CAMPAIGN]
+    assert ann_award.detail == "Launch bonus: 30 points of 60 points on order A1, for what is left of it after a return"
+    assert isinstance(budget := states["campaign:launch"], CampaignBudget) and budget.granted == 90
+    ann = states["ann"]
+    assert isinstance(ann, MemberState) and ann.campaign_points == {"launch": 30}
+    # The rest of the order returned takes back exactly the 30 credited
+    outputs = run(states, returned("ann", "A1", {"b": 1}, refund_minor=kr(50), event_id="ret-b"))
+    assert campaign_credits(outputs) == [("ann", -30)]
+    assert budget.granted == 60 and ann.campaign_points == {"launch": 0}
+
+
 def test_under_cap_at_zero_points_a_return_forgives_stay_spent_from_the_budget() -> None:
     eva = Member(club(campaigns=(DOUBLE,), return_after_spend="cap_at_zero", welcome_bonus_points=0,
                       rewards=(CatalogueReward(id="gift", name="A gift", kind="discount", points=240),)), "eva")
