@@ -179,8 +179,8 @@ def run_engine(settings: Settings, console: Console, stopping: threading.Event) 
                     except STORE_ERRORS:
                         sent = 0  # the sink says ClickHouse is away; the catch-up looks again in a few seconds
                     if sent:
-                        console.print(f"{now:%Y-%m-%d %H:%M} UTC: {sent:,} events that came before their member's "
-                                      "enrolment sent again")
+                        console.print(f"{now:%Y-%m-%d %H:%M} UTC: {sent:,} event{'s' if sent != 1 else ''} that "
+                                      "came before the member's enrolment sent again, now that it is applied")
                     stopping.wait(1)
             except KeyboardInterrupt:
                 stopping.set()

@@ -160,7 +160,7 @@ def test_a_running_engine_answers_member_and_kpis_and_they_read_clickhouse_once_
     finally:
         said = stopped(run)
     assert "messages from the last run are back" in said
-    assert "1 events that came before their member's enrolment sent again" in said
+    assert "1 event that came before the member's enrolment sent again, now that it is applied" in said
 
     # Killed together with its broker, it leaves nothing to go on from: the next start says so, and --fresh starts over
     run = started(env)
