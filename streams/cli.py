@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from processors.program import Program
+from processors.refusals import UNKNOWN_MEMBER
 from streams.runtime import tune_gc
 from streams.settings import Settings
 
@@ -273,7 +274,12 @@ def member(member_id: str, as_json: bool) -> None:
     settings = _settings()
     found = _report(settings, "member", member_id=member_id)
     if found is None:
-        raise click.ClickException(f"no member {member_id!r} in ClickHouse database {settings.clickhouse_database}")
+        reason = f"{UNKNOWN_MEMBER}{member_id}:"
+        waiting = len(_report(settings, "dead_letters", stage="member", reason=reason, limit=None))
+        raise click.ClickException(
+            f"no member {member_id!r} in ClickHouse database {settings.clickhouse_database}"
+            + (f"; {waiting} event{'s' if waiting != 1 else ''} for it wait{'' if waiting != 1 else 's'} for its "
+               f"enrolment (`loyalty deadletters --reason '{reason}'`), applied once it is" if waiting else ""))
     if as_json:
         click.echo(json.dumps(found, indent=2))
         return

@@ -152,6 +152,8 @@ def test_a_running_engine_answers_member_and_kpis_and_they_read_clickhouse_once_
         assert loyalty(env, "feed", str(feed_file(tmp_path / "sale.jsonl", CLEO_SALE))).returncode == 0
         [letter] = letters_for(env, "unknown member cleo")
         assert letter["event_id"] == CLEO_SALE["event_id"] and "sends this event again by itself" in letter["reason"]
+        not_yet = loyalty(env, "member", "cleo")
+        assert not_yet.returncode == 1 and "1 event for it waits for its enrolment" in not_yet.stderr
         assert loyalty(env, "feed", str(feed_file(tmp_path / "enrol.jsonl", CLEO_ENROLS))).returncode == 0
         cleo = member(env, "cleo", 2)
         assert [(x["reason"], x["points"], x["event_id"]) for x in cleo["ledger"]] == [
