@@ -31,11 +31,18 @@ Feed = list[tuple[bytes, dict[str, Any] | bytes]]
 
 @contextlib.contextmanager
 def fed(tmp_path: Path, chdb_client: Any, ch_database: str, program: str, feed: Feed,
-        outcomes: int | None = None) -> Iterator[tuple[Any, Any]]:
-    """A running engine on ``program`` that has stored the outcomes of ``feed`` (``outcomes`` of them if given)."""
+        outcomes: int | None = None, members: Feed = ()) -> Iterator[tuple[Any, Any]]:
+    """A running engine on ``program`` that has stored the outcomes of ``members`` and then of ``feed``
+    (``outcomes`` of the feed's if given).
+
+    Enrolments go first, as ``members``, when the feed's other events come from other sources: those are
+    other partitions, which the engine may read first.
+    """
     with (engine(tmp_path, chdb_client, ch_database, program=program) as e,
           engine_processes(e.settings, e.bootstrap) as running):
-        send(e, running, feed, len(feed) if outcomes is None else outcomes)
+        if members:
+            send(e, running, members, len(members))
+        send(e, running, feed, len(members) + (len(feed) if outcomes is None else outcomes))
         yield e, running
 
 
@@ -129,14 +136,16 @@ def test_an_example_program_runs_end_to_end(tmp_path: Path, chdb_client: Any, ch
 def test_a_referral_rewards_the_friend_and_the_referrer_and_a_return_takes_both_back(
         tmp_path: Path, chdb_client: Any, ch_database: str) -> None:
     referred = ("MemberEnrolled", {"channel": "app", "birthday": None, "referred_by": "RITA"})
-    feed: Feed = [
+    members: Feed = [
         (b"app", event("rita-joins", 0, enrol(), member_id="RITA")),
         (b"app", event("fred-joins", 1, referred, member_id="FRED")),
+    ]
+    feed: Feed = [
         (b"pos", event("fred-buys", 2, bought("F1", "tops", 50_000), member_id="FRED")),
         (b"pos", event("fred-buys-again", 3, bought("F2", "tops", 20_000), member_id="FRED")),  # under the minimum
     ]
     program = (EXAMPLES / "fashion.yaml").read_text()
-    with fed(tmp_path, chdb_client, ch_database, program, feed) as (e, running):
+    with fed(tmp_path, chdb_client, ch_database, program, feed, members=members) as (e, running):
         rita = ledger_of(e.store, "RITA", 2)
         assert [(x["reason"], x["points"], x["balance_after"]) for x in rita] == [
             ("welcome", 100, 100), ("referral", 200, 300)]
@@ -149,7 +158,8 @@ def test_a_referral_rewards_the_friend_and_the_referrer_and_a_return_takes_both_
         # him or, through the engine, for Rita.
         returned = ("Return", {"order_id": "F1", "currency": "SEK", "refund_minor": 50_000,
                                "lines": [{"line_id": "1", "quantity": 1}]})
-        send(e, running, [(b"pos", event("fred-returns", 4, returned, member_id="FRED"))], len(feed) + 1)
+        send(e, running, [(b"pos", event("fred-returns", 4, returned, member_id="FRED"))],
+             len(members) + len(feed) + 1)
         assert [(x["reason"], x["points"]) for x in ledger_of(e.store, "FRED", 6)[4:]] == [
             ("return", -50), ("referral", -100)]
         rita = ledger_of(e.store, "RITA", 3)
@@ -207,10 +217,12 @@ def test_a_paid_membership_an_assigned_tier_and_a_campaign_reach_clickhouse(tmp_
         return ("MembershipPaid", {"membership": "style_plus", "fee_minor": minor, "currency": "SEK"})
 
     # PAM is not in the example's 5 % holdout (processors.holdout), which gets no campaign points.
-    feed: Feed = [
+    members: Feed = [  # first: the web order is on another partition, which the engine may read first
         (b"app", event("pam-joins", 0, enrol(), member_id="PAM")),
         (b"app", event("pam-pays", 1, fee(49_900), member_id="PAM")),
         (b"app", event("pam-pays-too-little", 2, fee(100), member_id="PAM")),
+    ]
+    feed: Feed = [
         (b"web", event("pam-black-friday", 4 * 24 * 60, bought("W1", "tops", 100_000, channel="web"),
                        member_id="PAM")),  # on 2026-11-27, a Gold member's web order: double points
         (b"crm", event("ola-joins", 0, enrol(), member_id="OLA")),
@@ -220,7 +232,7 @@ def test_a_paid_membership_an_assigned_tier_and_a_campaign_reach_clickhouse(tmp_
                        member_id="OLA")),
     ]
     program = (EXAMPLES / "fashion.yaml").read_text()
-    with fed(tmp_path, chdb_client, ch_database, program, feed, len(feed) - 1) as (e, _):
+    with fed(tmp_path, chdb_client, ch_database, program, feed, len(feed) - 1, members) as (e, _):
         changes = e.store.rows("SELECT member_id, from_tier, to_tier, reason FROM $db.tier_changes FINAL "
                                "ORDER BY member_id")
         assert [(x["member_id"], x["from_tier"], x["to_tier"]) for x in changes] == [
