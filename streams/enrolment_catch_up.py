@@ -45,6 +45,7 @@ class EnrolmentCatchUp:
         self._letters_stored = letters_stored
         self._next_look = now + self.EVERY_SECONDS
         letters = refused_before_enrolment(self._store, UNKNOWN_MEMBER)
+        self._resent &= {letter["dead_letter_id"] for letter in letters}  # the rest were applied: forget them
         ready = [letter for letter in letters if letter["enrolled"] and letter["dead_letter_id"] not in self._resent]
         if all(letter["enrolled"] for letter in letters):  # none waits: look again when new dead letters come
             self._next_look = float("inf")
