@@ -19,9 +19,9 @@ campaign's own key (``campaign:ID``), where a ``CampaignBudget`` grants what
 is left, one claim at a time, and sends a ``CampaignAward`` back; the member
 is credited what was granted, and told when the budget ran out. A return sends
 the points it takes back to the campaign's key in a ``CampaignRelease``, and
-so does an award that finds its order returned meanwhile, for the share returned. All are the
-engine's own events, with ids derived from the purchase or the return, so
-replays change nothing.
+so does an award that finds its order returned meanwhile, for the share
+returned. All are the engine's own events, with ids derived from the purchase
+or the return, so replays change nothing.
 """
 
 from __future__ import annotations
