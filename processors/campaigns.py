@@ -143,10 +143,9 @@ def award(state: MemberState, event: CampaignAward, rules: CompiledProgram) -> D
     outputs: list[Output] = []
     credited = 0 if returned else _kept_share(event.points, order)
     if credited:
-        detail = f"{name}: {format_points(event.points)} on order {event.order_id}"
-        if credited < event.points:
-            detail = (f"{name}: {format_points(credited)} of {format_points(event.points)} on order "
-                      f"{event.order_id}, for what is left of it after a return")
+        detail = (f"{name}: {format_points(event.points)} on order {event.order_id}" if credited == event.points
+                  else f"{name}: {format_points(credited)} of {format_points(event.points)} on order "
+                       f"{event.order_id}, for what is left of it after a return")
         outputs.append(credit(state, event, rules, LedgerReason.CAMPAIGN, credited, detail,
                               suffix=f"campaign:{event.campaign}", order_id=event.order_id,
                               available_at=available_at(order.occurred_at, rules) if order is not None else None))

@@ -15,9 +15,15 @@ def refuse(state: MemberState | CampaignBudget | None, event: MemberEvent, reaso
     return Decision(state, refusal=Refusal(event.event_id, event.member_id, reason))
 
 
-UNKNOWN_MEMBER = "unknown member "  # how the reason for an event that came before its member's enrolment starts
+UNKNOWN_MEMBER = "unknown member "
+
+
+def unknown_member_reason(member_id: str) -> str:
+    """How the reason for an event that came before the member's enrolment starts: ``UNKNOWN_MEMBER``, the id, a
+    colon (``queries.refused_before_enrolment`` finds such events by it)."""
+    return f"{UNKNOWN_MEMBER}{member_id}:"
 
 
 def unknown_member(event: MemberEvent) -> Decision:
-    return refuse(None, event, f"{UNKNOWN_MEMBER}{event.member_id}: not enrolled (yet); once the member's "
+    return refuse(None, event, f"{unknown_member_reason(event.member_id)} not enrolled (yet); once the member's "
                                "enrolment is applied, a running engine sends this event again by itself")

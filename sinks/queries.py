@@ -151,9 +151,11 @@ def dead_letters(store: ClickHouseStore, stage: str | None = None, reason: str =
 
 
 def refused_before_enrolment(store: ClickHouseStore, reason_start: str) -> list[dict[str, Any]]:
-    """The events refused because their member was unknown (the reason is ``reason_start``, the member id, a
-    colon, ...) and not applied since, oldest first (a return after its purchase), with ``enrolled``: whether
-    the member has enrolled since."""
+    """The events refused because their member was unknown and not applied since, oldest first (a return after
+    its purchase), with ``enrolled``: whether the member has enrolled since.
+
+    Their reason is ``reason_start``, the member id and a colon (``refusals.unknown_member_reason``).
+    """
     return store.rows(
         "WITH startsWith(reason, concat({start:String}, ifNull(member_id, ''), ':')) AS for_unknown_member"
         + _LETTERS.format(extra="""toBool(member_id IN (

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from processors.program import Program
-from processors.refusals import UNKNOWN_MEMBER
+from processors.refusals import unknown_member_reason
 from streams.runtime import tune_gc
 from streams.settings import Settings
 
@@ -274,7 +274,7 @@ def member(member_id: str, as_json: bool) -> None:
     settings = _settings()
     found = _report(settings, "member", member_id=member_id)
     if found is None:
-        reason = f"{UNKNOWN_MEMBER}{member_id}:"
+        reason = unknown_member_reason(member_id)
         waiting = len(_report(settings, "dead_letters", stage="member", reason=reason, limit=None))
         raise click.ClickException(
             f"no member {member_id!r} in ClickHouse database {settings.clickhouse_database}"
