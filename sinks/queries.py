@@ -33,6 +33,7 @@ __all__ = [
     "program_summary",
     "redemption_rate",
     "refused_before_enrolment",
+    "refused_unknown_card",
     "repeat_purchase_rate",
     "reward_cost",
     "top_categories",
@@ -156,16 +157,30 @@ def refused_before_enrolment(store: ClickHouseStore, reason_start: str) -> list[
 
     Their reason is ``reason_start``, the member id and a colon (``refusals.unknown_member_reason``).
     """
-    return store.rows(
-        "WITH startsWith(reason, concat({start:String}, ifNull(member_id, ''), ':')) AS for_unknown_member"
-        + _LETTERS.format(extra="""toBool(member_id IN (
+    return _refused_oldest_first(
+        store, "stage = 'member' AND for_unknown_member", {"start": reason_start},
+        with_="WITH startsWith(reason, concat({start:String}, ifNull(member_id, ''), ':')) AS for_unknown_member",
+        extra="""toBool(member_id IN (
            SELECT member_id FROM $db.activity WHERE event_type = 'enrolled' AND member_id IN (
                SELECT member_id FROM $db.dead_letters WHERE stage = 'member' AND for_unknown_member))
-       ) AS enrolled, """) + """
-        WHERE stage = 'member' AND for_unknown_member AND NOT applied
-        ORDER BY recorded_at, partition, offset
-        """,
-        {"start": reason_start},
+       ) AS enrolled, """)
+
+
+def refused_unknown_card(store: ClickHouseStore, reason_start: str) -> list[dict[str, Any]]:
+    """The card transactions ingest refused because their card was not linked, and not applied since, oldest first.
+
+    Their reason starts with ``reason_start``. Whether a card is linked now only the cards topic knows.
+    """
+    return _refused_oldest_first(store, "stage = 'ingest' AND startsWith(reason, {start:String})",
+                                 {"start": reason_start})
+
+
+def _refused_oldest_first(store: ClickHouseStore, where: str, parameters: dict[str, Any], with_: str = "",
+                          extra: str = "") -> list[dict[str, Any]]:
+    """The dead letters ``where`` says, not applied since, in the order they were refused."""
+    return store.rows(
+        with_ + _LETTERS.format(extra=extra) + f"WHERE {where} AND NOT applied ORDER BY recorded_at, partition, offset",
+        parameters,
         column_formats={"key": "bytes", "value": "bytes"},
     )
 

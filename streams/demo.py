@@ -5,11 +5,12 @@ from __future__ import annotations
 import gc
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from confluent_kafka import Producer
+from confluent_kafka import KafkaException, Producer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -20,10 +21,10 @@ from schemas.registry import registry_for
 from sinks.clickhouse import STORE_ERRORS, ClickHouseStore, error_summary, location
 from streams.clock_ticks import TICKS_RECORD, DailyTicks, enrolled_members, tick_events
 from streams.demo_feed import synthetic_day
-from streams.enrolment_catch_up import EnrolmentCatchUp
-from streams.kafka import DeliveryErrors, produce_waiting, producer_config
+from streams.kafka import DeliveryErrors, DeliveryFailed, produce_waiting, producer_config
 from streams.processes import RunningSink, broker, clickhouse, engine_processes, sink_thread
 from streams.program_file import load_program
+from streams.refusal_catch_up import RefusalCatchUp
 from streams.reports import kpi_lines, serving_reports
 from streams.settings import Settings
 from streams.status import status_server
@@ -158,7 +159,7 @@ def run_engine(settings: Settings, console: Console, stopping: threading.Event) 
                           f"LoyaltyEvent Avro to {EVENTS}, or `loyalty feed FILE`. Ctrl-C stops.")
             ticks = DailyTicks(settings.tick_hour_utc, settings.data_dir / TICKS_RECORD)
             codec = AvroCodec(registry_for(settings.schema_registry_url))
-            catch_up = EnrolmentCatchUp(bootstrap, codec, store)
+            catch_up = RefusalCatchUp(bootstrap, codec, store)
             try:
                 while engine.alive() and not sink.error and not stopping.is_set():
                     now = datetime.now(UTC)
@@ -176,11 +177,11 @@ def run_engine(settings: Settings, console: Console, stopping: threading.Event) 
                                       f"{len(members):,} members")
                     try:
                         sent = catch_up.look(sink.loop.rows_stored[DEADLETTER], time.monotonic())
-                    except STORE_ERRORS:
-                        sent = 0  # the sink says ClickHouse is away; the catch-up looks again in a few seconds
-                    if sent:
-                        console.print(f"{now:%Y-%m-%d %H:%M} UTC: {sent:,} event{'s' if sent != 1 else ''} that "
-                                      "came before the member's enrolment sent again, now that it is applied")
+                    except (*STORE_ERRORS, KafkaException, DeliveryFailed, TimeoutError):
+                        sent = Counter()  # the sink or ingest says what is away; the catch-up looks again soon
+                    for waited_for, count in sent.items():
+                        console.print(f"{now:%Y-%m-%d %H:%M} UTC: {count:,} event{'s' if count != 1 else ''} that "
+                                      f"came before {waited_for} sent again, now that it is applied")
                     stopping.wait(1)
             except KeyboardInterrupt:
                 stopping.set()

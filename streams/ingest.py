@@ -40,6 +40,7 @@ from streams.topics import ENGINE_EVENTS, EVENTS
 Record = dict[str, Any]
 _DIGIT_RUN = re.compile(rb"\d[\d -]{11,}\d")
 PAN_FOUND = "a card number (PAN) was found"  # how the reason of an event that carried one begins
+UNKNOWN_CARD = "unknown card_token"  # how the reason of a card transaction whose card is not linked begins
 
 
 class RawMessage(Protocol):
@@ -220,8 +221,8 @@ class Ingest:
             raise Rejected(f"{kind} {record['event_id']} has neither member_id nor card_token")
         member_id = self.cards.get(token)
         if member_id is None:
-            raise UnknownCard(f"unknown card_token in {kind} {record['event_id']}: "
-                           "link the card to a member (CardLinked) before sending its transactions")
+            raise UnknownCard(f"{UNKNOWN_CARD} in {kind} {record['event_id']}: the card is not linked to a member "
+                              "(yet); once its CardLinked comes, a running engine sends this event again by itself")
         record["member_id"] = member_id
 
 

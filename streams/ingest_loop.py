@@ -13,6 +13,7 @@ from datetime import timedelta
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from schemas.codec import AvroCodec
+from streams.card_directory import CardDirectory
 from streams.group_offsets import open_member_batch_partitions
 from streams.ingest import Ingest
 from streams.kafka import (
@@ -20,8 +21,6 @@ from streams.kafka import (
     consume_arrived,
     consumer_config,
     producer_config,
-    read_to_end,
-    topic_partitions,
 )
 from streams.settings import Settings
 from streams.topics import CARDS, DEADLETTER, ENGINE_EVENTS, EVENTS, MEMBER_BATCHES
@@ -30,22 +29,10 @@ log = logging.getLogger(__name__)
 INGEST_GROUP = "loyalty-ingest"
 
 
-def load_card_directory(bootstrap: str, codec: AvroCodec, timeout: float = 30.0) -> dict[str, str]:
-    """Read the compacted cards topic to its end: each card token's member (a tombstone: an erased member's)."""
-    cards: dict[str, str] = {}
-    for message in read_to_end(bootstrap, topic_partitions(bootstrap, [CARDS]), timeout):
-        if message.value() is None:
-            cards.pop(message.key().decode(), None)
-        else:
-            link = codec.decode(message.value())
-            cards[link["card_token"]] = link["member_id"]
-    return cards
-
-
 def run_ingest(bootstrap: str, codec: AvroCodec, settings: Settings, stop: threading.Event) -> None:
     """Consume what has arrived (up to ``ingest_batch_events``), pass it on, commit; repeat until ``stop``."""
     open_member_batch_partitions(bootstrap, codec, settings.partitions)
-    ingest = Ingest(codec, settings.partitions, load_card_directory(bootstrap, codec), settings.card_wait_seconds,
+    ingest = Ingest(codec, settings.partitions, CardDirectory(bootstrap, codec).read_on(), settings.card_wait_seconds,
                     timedelta(days=settings.max_future_days))
     errors = DeliveryErrors()
     # Each pass sends its batches at once and waits for them: lingering would only delay them.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, TopicPartition
@@ -111,17 +111,20 @@ def topic_partitions(bootstrap: str, topics: Iterable[str]) -> list[tuple[str, i
     return [(name, p) for name in topics if name in metadata for p in sorted(metadata[name].partitions)]
 
 
-def read_to_end(bootstrap: str, partitions: Iterable[tuple[str, int]], timeout: float) -> Iterator[Any]:
+def read_to_end(bootstrap: str, partitions: Iterable[tuple[str, int]], timeout: float,
+                since: Mapping[tuple[str, int], int] | None = None) -> Iterator[Any]:
     """Every message of ``partitions``, each partition in offset order, up to its end; outside any group.
 
+    Each partition is read from its offset in ``since``, else from its start.
     The end is the partition-EOF event, which comes from fetch responses: some
     brokers (the embedded one) misreport end offsets to ListOffsets. Raises
     TimeoutError when a partition's end is not reached in ``timeout`` seconds.
     """
     pending = set(partitions)
+    since = since or {}
     consumer = Consumer(consumer_config(bootstrap, "loyalty-reader", **{"enable.partition.eof": True}))
     try:
-        consumer.assign([TopicPartition(t, p, 0) for t, p in pending])
+        consumer.assign([TopicPartition(t, p, since.get((t, p), 0)) for t, p in pending])
         deadline = time.monotonic() + timeout
         while pending:
             if time.monotonic() > deadline:

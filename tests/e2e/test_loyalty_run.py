@@ -53,6 +53,12 @@ CLEO_SALE = {"type": "Purchase", "event_id": "pos-7-5601", "occurred_at": "2026-
              "lines": [{"line_id": "1", "sku": "TOP-0220", "category": "tops", "quantity": 1, "amount_minor": 50000}]}
 CLEO_ENROLS = {"type": "MemberEnrolled", "event_id": "app-enrol-cleo", "occurred_at": "2026-11-24T16:08:00+01:00",
                "source": "app", "member_id": "cleo", "channel": "app"}
+CLEO_CARD_BUY = {"type": "Purchase", "event_id": "bank-tx-91002", "occurred_at": "2026-11-24T17:45:00Z",
+                 "source": "bank:nordea", "card_token": "tok_c1e0", "order_id": "N91002", "channel": "card",
+                 "store_id": "store-03", "currency": "SEK", "total_minor": 30000,
+                 "lines": [{"line_id": "1", "sku": "CARD", "category": "card", "quantity": 1, "amount_minor": 30000}]}
+CLEO_LINKS = {"type": "CardLinked", "event_id": "app-card-cleo", "occurred_at": "2026-11-24T17:30:00Z",
+              "source": "app", "member_id": "cleo", "card_token": "tok_c1e0"}
 
 
 def feed_file(path: Path, *events: dict[str, Any]) -> Path:
@@ -133,7 +139,7 @@ def test_a_running_engine_answers_member_and_kpis_and_they_read_clickhouse_once_
     assert unknown.returncode == 1 and "no member 'nobody'" in unknown.stderr
 
     # Started again, the engine still knows its members: Ben's first purchase in a shop pays his referral
-    run = started(env)
+    run = started({**env, "LOYALTY_CARD_WAIT_SECONDS": "1"})
     try:
         sent = loyalty(env, "feed", str(EXAMPLES / "feeds" / "store-sales.csv"))
         assert sent.returncode == 0, sent.stderr
@@ -159,10 +165,22 @@ def test_a_running_engine_answers_member_and_kpis_and_they_read_clickhouse_once_
         assert [(x["reason"], x["points"], x["event_id"]) for x in cleo["ledger"]] == [
             ("welcome", 100, CLEO_ENROLS["event_id"]), ("purchase", 50, CLEO_SALE["event_id"])]
         assert letters_for(env, "unknown member cleo", count=0) == []  # applied since: no longer a dead letter to fix
+
+        # A bank's card transaction whose CardLinked comes later than ingest waits for it: the same, once it comes
+        assert loyalty(env, "feed", str(feed_file(tmp_path / "bank.jsonl", CLEO_CARD_BUY))).returncode == 0
+        [letter] = letters_for(env, "unknown card_token")
+        assert letter["event_id"] == CLEO_CARD_BUY["event_id"]
+        assert "sends this event again by itself" in letter["reason"]
+        assert loyalty(env, "feed", str(feed_file(tmp_path / "link.jsonl", CLEO_LINKS))).returncode == 0
+        cleo = member(env, "cleo", 3)
+        assert [(x["reason"], x["points"], x["event_id"]) for x in cleo["ledger"][2:]] == [
+            ("purchase", 30, CLEO_CARD_BUY["event_id"])]
+        assert letters_for(env, "unknown card_token", count=0) == []
     finally:
         said = stopped(run)
     assert "messages from the last run are back" in said
     assert "1 event that came before the member's enrolment sent again, now that it is applied" in said
+    assert "1 event that came before the card's link sent again, now that it is applied" in said
 
     # Killed together with its broker, it leaves nothing to go on from: the next start says so, and --fresh starts over
     run = started(env)

@@ -361,3 +361,22 @@ def test_events_refused_before_their_members_enrolment_come_oldest_first_saying_
 
     assert [(x["event_id"], x["enrolled"], x["key"], x["value"]) for x in letters] == [
         ("p1", True, b"m3", b"avro"), ("p2", False, b"m4", b"avro"), ("r1", True, b"m3", b"avro")]
+
+
+def test_card_transactions_refused_for_an_unknown_card_come_oldest_first(store: ClickHouseStore) -> None:
+    def refused(event_id: str, hours: float, reason: str = "unknown card_token in Purchase") -> dict[str, Any]:
+        return {"dead_letter_id": f"ingest:{event_id}", "stage": "ingest", "reason": f"{reason} {event_id}",
+                "event_id": event_id, "member_id": None, "topic": "loyalty.events.v1", "partition": 0,
+                "offset": int(hours * 10), "key": b"bank", "value": b"avro", "recorded_at": at(hours)}
+
+    store_records(store, "loyalty.deadletter.v1", [
+        refused("b2", 0.6),
+        refused("b1", 0.5),
+        refused("a10", 0.4),  # applied since (sent again once the card was linked)
+        refused("b3", 0.7, reason="invalid Purchase: no lines"),
+    ])
+
+    letters = queries.refused_unknown_card(store, "unknown card_token")
+
+    assert [(x["event_id"], x["key"], x["value"]) for x in letters] == [("b1", b"bank", b"avro"),
+                                                                       ("b2", b"bank", b"avro")]

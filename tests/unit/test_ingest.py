@@ -111,8 +111,8 @@ class TestACardTransactionBeforeItsLink:
         assert not ingest.process([], now=109.9).dead_letters
         result = ingest.process([], now=110)
         assert [(letter["offset"], letter["reason"]) for letter in result.dead_letters] == [
-            (5, "unknown card_token in Purchase Purchase-5: link the card to a member (CardLinked) before sending its "
-                "transactions")]
+            (5, "unknown card_token in Purchase Purchase-5: the card is not linked to a member (yet); once its "
+                "CardLinked comes, a running engine sends this event again by itself")]
         assert not ingest.waiting and ingest.offsets_to_commit() == {(EVENTS, 0): 6}
 
 

@@ -1,0 +1,98 @@
+"""Events refused because what they need had not come yet are applied once it has.
+
+Feeds do not wait for one another. A till can send a new member's first sale
+before the sign-up system sends the enrolment: the worker refuses the sale
+(unknown member). A bank feed can send a card transaction more than
+``card_wait_seconds`` before the app's CardLinked: ingest refuses it (unknown
+card). Once ClickHouse shows the member enrolled, or the cards topic the card
+linked, the running engine sends such an event again, as ``loyalty deadletters
+--resend`` would. It keeps its event_id, so nothing is applied twice; the
+letters go in the order they were refused, so a return comes after its purchase.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from processors.refusals import UNKNOWN_MEMBER
+from schemas.codec import AvroCodec
+from sinks.clickhouse import ClickHouseStore
+from sinks.queries import refused_before_enrolment, refused_unknown_card
+from streams.card_directory import CardDirectory
+from streams.ingest import UNKNOWN_CARD
+from streams.resend import resend
+
+ENROLMENT = "the member's enrolment"
+CARD_LINK = "the card's link"
+
+
+class RefusalCatchUp:
+    """Looks for such events whenever the sink has stored new dead letters, and every few seconds while some wait.
+
+    Each letter is sent again once per run: one refused again (the member erased
+    meanwhile, say) stays a dead letter for an operator. The cards topic is read
+    only once a card transaction waits, and then only what was written since.
+    """
+
+    EVERY_SECONDS = 5.0
+
+    def __init__(self, bootstrap: str, codec: AvroCodec, store: ClickHouseStore) -> None:
+        self._bootstrap = bootstrap
+        self._codec = codec
+        self._store = store
+        self._cards: CardDirectory | None = None
+        self._tokens: dict[str, str] = {}  # a card letter's id -> its card token, decoded once
+        self._resent: set[str] = set()
+        self._letters_stored = -1  # the sink's count of dead letters stored when last looked: look at the start
+        self._next_look = 0.0
+
+    def look(self, letters_stored: int, now: float) -> Counter[str]:
+        """If it is time to look, send again the events whose want is met since; how many, by what they waited for.
+
+        ``letters_stored`` is the sink's count of dead letters stored, ``now`` is
+        ``time.monotonic()``. Raises the store's and the broker's errors; it looks again a few seconds later.
+        """
+        sent: Counter[str] = Counter()
+        if letters_stored == self._letters_stored and now < self._next_look:
+            return sent
+        self._letters_stored = letters_stored
+        self._next_look = now + self.EVERY_SECONDS
+        members = refused_before_enrolment(self._store, UNKNOWN_MEMBER)
+        cards = refused_unknown_card(self._store, UNKNOWN_CARD)
+        self._forget_all_but(members + cards)  # the rest were applied
+        ready = [(letter, ENROLMENT) for letter in members if letter["enrolled"]]
+        ready += [(letter, CARD_LINK) for letter in self._linked(cards)]
+        if len(ready) == len(members) + len(cards):  # none waits: look again when new dead letters come
+            self._next_look = float("inf")
+        ready = sorted((pair for pair in ready if pair[0]["dead_letter_id"] not in self._resent),
+                       key=lambda pair: (pair[0]["recorded_at"], pair[0]["partition"], pair[0]["offset"]))
+        if not ready:
+            return sent
+        resent = resend(self._bootstrap, self._codec, [letter for letter, _ in ready])
+        not_sent = {letter_id for letter_id, _ in resent.not_sent}
+        for letter, waited_for in ready:
+            self._resent.add(letter["dead_letter_id"])
+            if letter["dead_letter_id"] not in not_sent:
+                sent[waited_for] += 1
+        return sent
+
+    def _forget_all_but(self, letters: list[dict[str, Any]]) -> None:
+        listed = {letter["dead_letter_id"] for letter in letters}
+        self._resent &= listed
+        self._tokens = {letter_id: token for letter_id, token in self._tokens.items() if letter_id in listed}
+
+    def _linked(self, letters: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Those of ``letters`` (card transactions) whose card is linked now."""
+        if not letters:
+            return []
+        if self._cards is None:
+            self._cards = CardDirectory(self._bootstrap, self._codec)
+        linked = self._cards.read_on()
+        return [letter for letter in letters if self._token(letter) in linked]
+
+    def _token(self, letter: dict[str, Any]) -> str:
+        token = self._tokens.get(letter["dead_letter_id"])
+        if token is None:
+            token = self._tokens[letter["dead_letter_id"]] = self._codec.decode(letter["value"])["card_token"]
+        return token
