@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from confluent_kafka import KafkaException, Producer
+from confluent_kafka import Producer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -21,10 +21,10 @@ from schemas.registry import registry_for
 from sinks.clickhouse import STORE_ERRORS, ClickHouseStore, error_summary, location
 from streams.clock_ticks import TICKS_RECORD, DailyTicks, enrolled_members, tick_events
 from streams.demo_feed import synthetic_day
-from streams.kafka import DeliveryErrors, DeliveryFailed, produce_waiting, producer_config
+from streams.kafka import DeliveryErrors, produce_waiting, producer_config
 from streams.processes import RunningSink, broker, clickhouse, engine_processes, sink_thread
 from streams.program_file import load_program
-from streams.refusal_catch_up import RefusalCatchUp
+from streams.refusal_catch_up import LOOK_ERRORS, RefusalCatchUp
 from streams.reports import kpi_lines, serving_reports
 from streams.settings import Settings
 from streams.status import status_server
@@ -177,8 +177,8 @@ def run_engine(settings: Settings, console: Console, stopping: threading.Event) 
                                       f"{len(members):,} members")
                     try:
                         sent = catch_up.look(sink.loop.rows_stored[DEADLETTER], time.monotonic())
-                    except (*STORE_ERRORS, KafkaException, DeliveryFailed, TimeoutError):
-                        sent = Counter()  # the sink or ingest says what is away; the catch-up looks again soon
+                    except LOOK_ERRORS:
+                        sent = Counter()  # ClickHouse or the broker is away (/health says so): it looks again soon
                     for waited_for, count in sent.items():
                         console.print(f"{now:%Y-%m-%d %H:%M} UTC: {count:,} event{'s' if count != 1 else ''} that "
                                       f"came before {waited_for} sent again, now that it is applied")

@@ -15,13 +15,19 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from confluent_kafka import KafkaException
+
 from processors.refusals import UNKNOWN_MEMBER
 from schemas.codec import AvroCodec
-from sinks.clickhouse import ClickHouseStore
+from sinks.clickhouse import STORE_ERRORS, ClickHouseStore
 from sinks.queries import refused_before_enrolment, refused_unknown_card
 from streams.card_directory import CardDirectory
 from streams.ingest import UNKNOWN_CARD
+from streams.kafka import DeliveryFailed
 from streams.resend import resend
+
+# What ``look`` raises while ClickHouse or the broker is away; it looks again a few seconds later.
+LOOK_ERRORS: tuple[type[Exception], ...] = (*STORE_ERRORS, KafkaException, DeliveryFailed, TimeoutError)
 
 ENROLMENT = "the member's enrolment"
 CARD_LINK = "the card's link"
@@ -51,7 +57,7 @@ class RefusalCatchUp:
         """If it is time to look, send again the events whose want is met since; how many, by what they waited for.
 
         ``letters_stored`` is the sink's count of dead letters stored, ``now`` is
-        ``time.monotonic()``. Raises the store's and the broker's errors; it looks again a few seconds later.
+        ``time.monotonic()``. Raises ``LOOK_ERRORS``; it looks again a few seconds later.
         """
         sent: Counter[str] = Counter()
         if letters_stored == self._letters_stored and now < self._next_look:

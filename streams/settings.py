@@ -46,7 +46,8 @@ class Settings(BaseSettings):
     )
     card_wait_seconds: NonNegativeInt = Field(
         10, description="How long ingest holds a card transaction whose card is not linked yet, for its CardLinked "
-        "from another source to arrive, before the transaction is a dead letter"
+        "from another source to arrive, before the transaction is a dead letter (which `loyalty run` sends again once "
+        "the card is linked)"
     )
     max_future_days: NonNegativeInt = Field(
         1, description="How many days after it reaches the engine an input event may be dated (clocks differ); "
