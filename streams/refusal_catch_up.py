@@ -18,7 +18,7 @@ from typing import Any
 from confluent_kafka import KafkaException
 
 from processors.refusals import UNKNOWN_MEMBER
-from schemas.codec import AvroCodec
+from schemas.codec import AvroCodec, CodecError
 from sinks.clickhouse import STORE_ERRORS, ClickHouseStore
 from sinks.queries import refused_before_enrolment, refused_unknown_card
 from streams.card_directory import CardDirectory
@@ -98,7 +98,12 @@ class RefusalCatchUp:
         return [letter for letter in letters if self._token(letter) in linked]
 
     def _token(self, letter: dict[str, Any]) -> str:
+        """The letter's card token; "" (never linked) if its bytes do not say, for an operator to look into."""
         token = self._tokens.get(letter["dead_letter_id"])
         if token is None:
-            token = self._tokens[letter["dead_letter_id"]] = self._codec.decode(letter["value"])["card_token"]
+            try:
+                token = self._codec.decode(letter["value"])["card_token"] or ""
+            except (CodecError, KeyError, TypeError):
+                token = ""
+            self._tokens[letter["dead_letter_id"]] = token
         return token
