@@ -22,7 +22,11 @@ class CardDirectory:
         self._next: dict[tuple[str, int], int] = {}  # the offset each partition is read on from
 
     def read_on(self, timeout: float = 30.0) -> dict[str, str]:
-        """Read the cards topic from where the last read stopped (at first, from its start) to its end."""
+        """Read the cards topic from where the last read stopped (at first, from its start) to its end.
+
+        Raises TimeoutError if that takes longer than ``timeout`` seconds; what was read
+        by then is kept, and the next read goes on from there.
+        """
         for message in read_to_end(self._bootstrap, topic_partitions(self._bootstrap, [CARDS]), timeout, self._next):
             self._next[(message.topic(), message.partition())] = message.offset() + 1
             if message.value() is None:

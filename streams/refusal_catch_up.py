@@ -94,7 +94,7 @@ class RefusalCatchUp:
             return []
         if self._cards is None:
             self._cards = CardDirectory(self._bootstrap, self._codec)
-        linked = self._cards.read_on()
+        linked = self._cards.read_on(timeout=self.EVERY_SECONDS)  # what it read counts: a long topic takes more looks
         return [letter for letter in letters if self._token(letter) in linked]
 
     def _token(self, letter: dict[str, Any]) -> str:
