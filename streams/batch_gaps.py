@@ -35,8 +35,10 @@ class BatchReader:
                                                   **{"enable.partition.eof": True}))
         self._lock = threading.Lock()  # one read at a time: the consumer is assigned one partition per read
 
-    def read(self, partition: int, start: int, end: int | None, timeout: float = 60.0) -> list[tuple[int, bytes]]:
-        """The batches at offsets ``start`` up to ``end`` (exclusive) of ``partition``, in order.
+    def read(self, partition: int, start: int, end: int | None, timeout: float = 60.0,
+             most: int | None = None) -> list[tuple[int, bytes]]:
+        """The batches at offsets ``start`` up to ``end`` (exclusive) of ``partition``, in order; the first
+        ``most`` of them if that is fewer.
 
         With ``end`` None: whatever is there from ``start`` on, up to the end of the partition when the
         read began. A partition that is being written to may never report its end (on the embedded
@@ -44,9 +46,10 @@ class BatchReader:
         first fetch brought back.
         """
         with self._lock:
-            return self._read(partition, start, end, timeout)
+            return self._read(partition, start, end, timeout, most)
 
-    def _read(self, partition: int, start: int, end: int | None, timeout: float) -> list[tuple[int, bytes]]:
+    def _read(self, partition: int, start: int, end: int | None, timeout: float,
+              most: int | None) -> list[tuple[int, bytes]]:
         self._consumer.assign([TopicPartition(self._topic, partition, start)])
         batches: list[tuple[int, bytes]] = []
         position, deadline = start, time.monotonic() + timeout
@@ -72,6 +75,8 @@ class BatchReader:
                     if offset >= position:
                         batches.append((offset, message.value()))
                         position = offset + 1
+                        if len(batches) == most:
+                            return batches
                 if end is None and batches:
                     high = self._consumer.get_watermark_offsets(TopicPartition(self._topic, partition),
                                                                 cached=True)[1]

@@ -26,6 +26,7 @@ import sys
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Iterable
+from functools import partial
 from typing import NamedTuple
 
 from processors.state import CampaignBudget, MemberState
@@ -51,6 +52,10 @@ WRITE_EVERY_SECONDS = 5.0
 WRITE_SHARE_MIN = 20
 # With no steps to share it (the stream is quiet), the catch-up timer writes a slice at a time.
 WRITE_SLICE = 200
+# The catch-up applies at most this many batches of a partition a look, and the next look goes on: a worker far
+# behind (started again after a long stop, say) neither reads its whole backlog into memory at once nor holds
+# up the stream's steps for long.
+CATCH_UP_MOST = 100
 
 
 class Batch(NamedTuple):
@@ -199,8 +204,9 @@ class MemberAgent:
             if self._stepped_at.get(partition, 0.0) > quiet_since:
                 continue
             moves = self._moves
-            waiting = await loop.run_in_executor(None, self._reader.read, partition,
-                                                 self.last_applied(partition) + 1, None)
+            waiting = await loop.run_in_executor(None, partial(self._reader.read, partition,
+                                                               self.last_applied(partition) + 1, None,
+                                                               most=CATCH_UP_MOST))
             async with self._lock:
                 if moves != self._moves:  # a rebalance: this partition may not be ours any more
                     return
@@ -238,7 +244,7 @@ class MemberAgent:
         for batch in batches:
             by_partition[batch.partition].append(batch)
         messages: list[Message] = []
-        applied_before = self.counts["applied"]
+        applied_before, batches_before = self.counts["applied"], self.counts["batches"]
         loop = asyncio.get_running_loop()
         for partition, arrived in by_partition.items():
             last = self.last_applied(partition)
@@ -255,6 +261,8 @@ class MemberAgent:
                         self.counts["batches_read_directly"] += len(missing)
                     todo = [Batch(partition, offset, value) for offset, value in missing] + todo
                 for each in todo:
+                    if self.counts["batches"] > batches_before:  # many batches: Faust's heartbeats run in between
+                        await asyncio.sleep(0)
                     messages += self._apply_batch(each)
                 last = self._applied[partition] = batch.offset
             self._stepped_at[partition] = time.monotonic()

@@ -26,6 +26,7 @@ from faust.types import TP
 from processors.state import CampaignBudget
 from schemas.codec import AvroCodec
 from schemas.registry import EmbeddedRegistry
+from streams import member_agent
 from streams.batch_gaps import APPLIED_OFFSET_KEY, BatchReader
 from streams.demo_feed import synthetic_day
 from streams.kafka import consumer_config, producer_config
@@ -166,13 +167,41 @@ def test_reading_what_waits_ends_on_a_partition_that_is_being_written_to(kind: s
 
 
 @pytest.mark.parametrize("kind", BROKERS)
+def test_a_catch_up_applies_a_bounded_share_of_what_waits_a_look_letting_the_event_loop_run_between_batches(
+    kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(member_agent, "CATCH_UP_MOST", 2)
+    with agent_on_broker(kind, tmp_path, members=3, write_every=0) as on:
+        agent = on.agent
+        heard: list[int] = []  # how many batches were applied whenever another coroutine ran
+
+        async def look_twice_while_a_heartbeat_runs() -> int:
+            async def heartbeat() -> None:
+                while True:
+                    heard.append(agent.counts["batches"])
+                    await asyncio.sleep(0)
+
+            beating = asyncio.create_task(heartbeat())
+            await agent.catch_up([0], idle_seconds=0)
+            first_look = agent.counts["batches"]
+            await agent.catch_up([0], idle_seconds=0)
+            beating.cancel()
+            return first_look
+
+        assert asyncio.run(look_twice_while_a_heartbeat_runs()) == 2
+        assert agent.counts["batches"] == 3 and on.stored()[APPLIED_OFFSET_KEY] == b"2"
+        assert 1 in heard  # it ran between the first look's two batches
+
+
+@pytest.mark.parametrize("kind", BROKERS)
 def test_batches_read_for_a_partition_that_moved_meanwhile_are_not_applied(kind: str, tmp_path: Path) -> None:
     with agent_on_broker(kind, tmp_path, members=2, write_every=0) as on:
         agent, read = on.agent, on.agent._reader.read
 
-        def read_during_a_rebalance(partition: int, start: int, end: int | None) -> list[tuple[int, bytes]]:
+        def read_during_a_rebalance(partition: int, start: int, end: int | None,
+                                    most: int | None = None) -> list[tuple[int, bytes]]:
             agent.forget()  # what a rebalance does while the read is under way
-            return read(partition, start, end)
+            return read(partition, start, end, most=most)
 
         agent._reader.read = read_during_a_rebalance  # type: ignore[method-assign]
         asyncio.run(agent.catch_up([0], idle_seconds=0))
