@@ -152,19 +152,21 @@ class MemberErased(MemberEvent):
 
 
 @dataclass(slots=True)
-class ReferralQualified(MemberEvent):
-    """The engine's own event, to the referrer: a friend they referred made a first qualifying purchase."""
+class ReferralNews(MemberEvent):
+    """The engine's own event, to the referrer: news of a friend they referred and the friend's qualifying order."""
 
     friend_member_id: str
     order_id: str
 
 
 @dataclass(slots=True)
-class ReferralRevoked(MemberEvent):
-    """The engine's own event, to the referrer: the friend's qualifying order was returned, so it no longer counts."""
+class ReferralQualified(ReferralNews):
+    """The friend made a first qualifying purchase."""
 
-    friend_member_id: str
-    order_id: str
+
+@dataclass(slots=True)
+class ReferralRevoked(ReferralNews):
+    """The friend's qualifying order was returned, so it no longer counts."""
 
 
 # A campaign with a total budget keeps it under this key, as if it were a member: claims queue there.
@@ -172,13 +174,18 @@ CAMPAIGN_KEY_PREFIX = "campaign:"
 
 
 @dataclass(slots=True)
-class CampaignClaim(MemberEvent):
-    """The engine's own event, to a campaign's key: a member's purchase asks for ``points`` of its total budget."""
+class BudgetChange(MemberEvent):
+    """The engine's own event, to a campaign's key: ``points`` of its total budget, for a member's order."""
 
     campaign: str
-    claimant: str  # the member whose purchase earned them
+    claimant: str  # the member whose order it is
     order_id: str
     points: int
+
+
+@dataclass(slots=True)
+class CampaignClaim(BudgetChange):
+    """A member's purchase asks for ``points`` of the budget."""
 
 
 @dataclass(slots=True)
@@ -192,13 +199,8 @@ class CampaignAward(MemberEvent):
 
 
 @dataclass(slots=True)
-class CampaignRelease(MemberEvent):
-    """The engine's own event, to a campaign's key: a return took back ``points`` the budget had granted an order."""
-
-    campaign: str
-    claimant: str  # the member whose order was returned
-    order_id: str
-    points: int
+class CampaignRelease(BudgetChange):
+    """A return took back ``points`` the budget had granted the order."""
 
 
 # The engine's own events that go to a campaign's key (``CAMPAIGN_KEY_PREFIX``) rather than to a member.

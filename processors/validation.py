@@ -30,8 +30,7 @@ from processors.events import (
     Redemption,
     RedemptionCancelled,
     Referral,
-    ReferralQualified,
-    ReferralRevoked,
+    ReferralNews,
     Return,
     ReturnedLine,
     SocialShare,
@@ -89,7 +88,7 @@ def problems(event: MemberEvent) -> list[str]:
         found += [f"{name} is empty" for name in ("redemption_id", "reward") if not getattr(event, name)]
     elif isinstance(event, RedemptionCancelled) and not event.redemption_id:
         found.append("redemption_id is empty")
-    elif isinstance(event, ReferralQualified | ReferralRevoked):
+    elif isinstance(event, ReferralNews):
         found += [f"{name} is empty" for name in ("friend_member_id", "order_id") if not getattr(event, name)]
     elif isinstance(event, Donation):
         if not event.cause:

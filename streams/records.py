@@ -108,7 +108,6 @@ _BODIES: dict[str, Callable[[Record, Record], MemberEvent]] = {
     "Redemption": lambda head, body: Redemption(**head, redemption_id=body["redemption_id"], reward=body["reward"]),
     "RedemptionCancelled": lambda head, body: RedemptionCancelled(**head, redemption_id=body["redemption_id"]),
     "Donation": lambda head, body: Donation(**head, cause=body["cause"], points=body["points"]),
-    "ClockTick": lambda head, body: ClockTick(**head),
     "MembershipPaid": lambda head, body: MembershipPaid(**head, membership=body["membership"],
                                                         fee_minor=body["fee_minor"], currency=body["currency"]),
     "MemberSegments": lambda head, body: MemberSegments(**head, segments=tuple(body["segments"])),
@@ -116,24 +115,19 @@ _BODIES: dict[str, Callable[[Record, Record], MemberEvent]] = {
     "MemberErased": lambda head, body: MemberErased(**head, reason=body["reason"]),
     "TierAssigned": lambda head, body: TierAssigned(**head, tier=body["tier"], until=body.get("until"),
                                                     note=body["note"]),
-    "CampaignClaim": lambda head, body: CampaignClaim(**head, campaign=body["campaign"], claimant=body["claimant"],
-                                                      order_id=body["order_id"], points=body["points"]),
-    "CampaignAward": lambda head, body: CampaignAward(**head, campaign=body["campaign"], order_id=body["order_id"],
-                                                      points=body["points"], claimed=body["claimed"]),
-    "ReferralQualified": lambda head, body: ReferralQualified(**head, friend_member_id=body["friend_member_id"],
-                                                              order_id=body["order_id"]),
-    "ReferralRevoked": lambda head, body: ReferralRevoked(**head, friend_member_id=body["friend_member_id"],
-                                                          order_id=body["order_id"]),
-    "CampaignRelease": lambda head, body: CampaignRelease(**head, campaign=body["campaign"],
-                                                          claimant=body["claimant"], order_id=body["order_id"],
-                                                          points=body["points"]),
 }
+
+
+def _engine_made(cls: Callable[..., MemberEvent]) -> Callable[[Record, Record], MemberEvent]:
+    """The engine writes its own events' bodies field by field (``follow_up_record``): they read back as they are."""
+    return lambda head, body: cls(**head, **body)
 
 
 # Made by the engine itself (its scheduler, or a rule's follow-up) and accepted only from its own topic: a feed
 # sending them could grant points outside the rules, or expire every balance with a tick dated years ahead.
-ENGINE_MADE = frozenset({ClockTick.__name__, ReferralQualified.__name__, ReferralRevoked.__name__,
-                         CampaignClaim.__name__, CampaignAward.__name__, CampaignRelease.__name__})
+_ENGINE_MADE_TYPES = (ClockTick, ReferralQualified, ReferralRevoked, CampaignClaim, CampaignAward, CampaignRelease)
+ENGINE_MADE = frozenset(kind.__name__ for kind in _ENGINE_MADE_TYPES)
+_BODIES.update({kind.__name__: _engine_made(kind) for kind in _ENGINE_MADE_TYPES})
 
 
 def follow_up_record(event: FollowUpEvent) -> Record:

@@ -11,7 +11,7 @@ from schemas.codec import AvroCodec
 from schemas.registry import EmbeddedRegistry
 from streams.ingest import Ingest
 from streams.offline import ConsumedMessage
-from streams.records import ENGINE_MADE
+from streams.records import ENGINE_MADE, event_from_record
 from streams.topics import ENGINE_EVENTS, EVENTS
 
 BODIES: dict[str, dict[str, Any]] = {
@@ -58,6 +58,15 @@ def test_the_same_event_from_the_engines_own_topic_goes_on(kind: str) -> None:
     result = Ingest(codec, partitions=4).process([sent(codec, kind, ENGINE_EVENTS)])
     assert not result.dead_letters
     assert [record["member_id"] for records in result.batches.values() for record in records] == [member(kind)]
+
+
+@pytest.mark.parametrize("kind", sorted(BODIES))
+def test_an_engine_made_event_reads_back_field_by_field(kind: str) -> None:
+    codec = AvroCodec(EmbeddedRegistry())
+    event = event_from_record(codec.decode(sent(codec, kind, ENGINE_EVENTS).value()))
+    assert type(event).__name__ == kind
+    assert (event.event_id, event.member_id) == (f"{kind}-1", member(kind))
+    assert {name: getattr(event, name) for name in BODIES[kind]} == BODIES[kind]
 
 
 class TestACardTransactionBeforeItsLink:
