@@ -34,14 +34,19 @@ CARD_LINK = "the card's link"
 
 
 class RefusalCatchUp:
-    """Looks for such events whenever the sink has stored new dead letters, and every few seconds while some wait.
+    """Looks for such events whenever the sink has stored new dead letters, and from time to time while some wait.
 
-    Each letter is sent again once per run: one refused again (the member erased
-    meanwhile, say) stays a dead letter for an operator. The cards topic is read
-    only once a card transaction waits, and then only what was written since.
+    While some wait it looks again after a few seconds, and after each look that
+    sends nothing twice as long, up to a minute: letters that may never be sent
+    (a mistyped member id, a card nobody links) cost a query a minute, not one
+    every few seconds. Each letter is sent again once per run: one refused again
+    (the member erased meanwhile, say) stays a dead letter for an operator. The
+    cards topic is read only once a card transaction waits, and then only what
+    was written since.
     """
 
     EVERY_SECONDS = 5.0
+    AT_MOST_SECONDS = 60.0
 
     def __init__(self, bootstrap: str, codec: AvroCodec, store: ClickHouseStore) -> None:
         self._bootstrap = bootstrap
@@ -51,6 +56,7 @@ class RefusalCatchUp:
         self._tokens: dict[str, str] = {}  # a card letter's id -> its card token, decoded once
         self._resent: set[str] = set()
         self._letters_stored = -1  # the sink's count of dead letters stored when last looked: look at the start
+        self._wait = self.EVERY_SECONDS  # until the next look, while some wait
         self._next_look = 0.0
 
     def look(self, letters_stored: int, now: float) -> Counter[str]:
@@ -59,9 +65,9 @@ class RefusalCatchUp:
         ``letters_stored`` is the sink's count of dead letters stored, ``now`` is
         ``time.monotonic()``. Raises ``LOOK_ERRORS``; it looks again a few seconds later.
         """
-        sent: Counter[str] = Counter()
-        if letters_stored == self._letters_stored and now < self._next_look:
-            return sent
+        new_letters = letters_stored != self._letters_stored
+        if not new_letters and now < self._next_look:
+            return Counter()
         self._letters_stored = letters_stored
         self._next_look = now + self.EVERY_SECONDS
         members = refused_before_enrolment(self._store, UNKNOWN_MEMBER)
@@ -69,10 +75,17 @@ class RefusalCatchUp:
         self._forget_all_but(members + cards)  # the rest were applied
         ready = [(letter, ENROLMENT) for letter in members if letter["enrolled"]]
         ready += [(letter, CARD_LINK) for letter in self._linked(cards)]
-        if len(ready) == len(members) + len(cards):  # none waits: look again when new dead letters come
-            self._next_look = float("inf")
+        waiting = len(ready) < len(members) + len(cards)
         ready = sorted((pair for pair in ready if pair[0]["dead_letter_id"] not in self._resent),
                        key=lambda pair: (pair[0]["recorded_at"], pair[0]["partition"], pair[0]["offset"]))
+        sent = self._send(ready)
+        self._wait = self.EVERY_SECONDS if sent or new_letters else min(2 * self._wait, self.AT_MOST_SECONDS)
+        self._next_look = now + self._wait if waiting else float("inf")  # none waits: look when new letters come
+        return sent
+
+    def _send(self, ready: list[tuple[dict[str, Any], str]]) -> Counter[str]:
+        """Send the ``(letter, what it waited for)`` pairs again, in order; how many went, by what they waited for."""
+        sent: Counter[str] = Counter()
         if not ready:
             return sent
         resent = resend(self._bootstrap, self._codec, [letter for letter, _ in ready])

@@ -122,3 +122,20 @@ def link(bootstrap: str, codec: AvroCodec, token: str, member_id: str) -> None:
     producer.produce(CARDS, codec.encode(CARDS, "CardLink", {"card_token": token, "member_id": member_id,
                                                              "linked_at": T0}), token.encode())
     producer.flush()
+
+
+def test_while_nothing_it_waits_for_comes_it_looks_less_and_less_often(
+        tmp_path: Path, chdb_client: Any, ch_database: str) -> None:
+    store = ClickHouseStore(chdb_client, ch_database)
+    store.ensure_schema()
+    store_records(store, DEADLETTER, [refused("sale-1", "dan", 1)])
+    with EmbeddedBroker(log_dir=tmp_path / "broker") as broker:
+        ensure_topics(broker.bootstrap, 1)
+        catch_up = RefusalCatchUp(broker.bootstrap, AvroCodec(EmbeddedRegistry()), store)
+        every = RefusalCatchUp.EVERY_SECONDS
+
+        assert catch_up.look(1, 100.0) == {}  # Dan has not enrolled
+        assert catch_up.look(1, 100.0 + every) == {}  # still not: the next look comes twice as late
+        store_records(store, ACTIVITY, [enrolled("dan")])
+        assert catch_up.look(1, 100.0 + 2 * every) == {}
+        assert catch_up.look(1, 100.0 + 3 * every) == {ENROLMENT: 1}
