@@ -20,6 +20,7 @@ class CardDirectory:
         self._codec = codec
         self.members: dict[str, str] = {}  # card token -> member id
         self._next: dict[tuple[str, int], int] = {}  # the offset each partition is read on from
+        self._partitions: list[tuple[str, int]] = []  # asked of the broker at the first read only
 
     def read_on(self, timeout: float = 30.0) -> dict[str, str]:
         """Read the cards topic from where the last read stopped (at first, from its start) to its end.
@@ -27,7 +28,9 @@ class CardDirectory:
         Raises TimeoutError if that takes longer than ``timeout`` seconds; what was read
         by then is kept, and the next read goes on from there.
         """
-        for message in read_to_end(self._bootstrap, topic_partitions(self._bootstrap, [CARDS]), timeout, self._next):
+        if not self._partitions:
+            self._partitions = topic_partitions(self._bootstrap, [CARDS])
+        for message in read_to_end(self._bootstrap, self._partitions, timeout, self._next):
             self._next[(message.topic(), message.partition())] = message.offset() + 1
             if message.value() is None:
                 self.members.pop(message.key().decode(), None)
