@@ -44,6 +44,7 @@ from processors.events import (
     Redemption,
     RedemptionCancelled,
     Referral,
+    ReferralMoved,
     ReferralQualified,
     ReferralRevoked,
     Return,
@@ -56,7 +57,7 @@ from processors.outputs import Decision, LedgerEntry, TierChanged
 from processors.program import Program
 from processors.purchases import apply_purchase
 from processors.redemption import cancel_redemption, redeem
-from processors.referrals import revoke_referral, reward_referrer
+from processors.referrals import move_referral, revoke_referral, reward_referrer
 from processors.refusals import refuse, unknown_member
 from processors.returns import apply_return
 from processors.social import social_points
@@ -74,6 +75,7 @@ _RULES: dict[type, Callable[[MemberState, Any, CompiledProgram], Decision]] = {
     Donation: donate,
     ReferralQualified: reward_referrer,
     ReferralRevoked: revoke_referral,
+    ReferralMoved: move_referral,
     ClockTick: tick,
     MembershipPaid: pay_membership,
     CampaignAward: award,

@@ -169,6 +169,13 @@ class ReferralRevoked(ReferralNews):
     """The friend's qualifying order was returned, so it no longer counts."""
 
 
+@dataclass(slots=True)
+class ReferralMoved(ReferralNews):
+    """The friend's qualifying order was returned, and ``order_id``, bought at ``purchased_at``, qualifies instead."""
+
+    purchased_at: datetime
+
+
 # A campaign with a total budget keeps it under this key, as if it were a member: claims queue there.
 CAMPAIGN_KEY_PREFIX = "campaign:"
 
@@ -207,7 +214,7 @@ class CampaignRelease(BudgetChange):
 BUDGET_EVENTS = (CampaignClaim, CampaignRelease)
 
 # The events a rule sends to another key, through the engine's own topic.
-FollowUpEvent = ReferralQualified | ReferralRevoked | CampaignClaim | CampaignAward | CampaignRelease
+FollowUpEvent = ReferralQualified | ReferralRevoked | ReferralMoved | CampaignClaim | CampaignAward | CampaignRelease
 
 
 @dataclass(slots=True)

@@ -30,6 +30,9 @@ class LedgerReason(StrEnum):
     POINTS_REFUND = "points_refund"  # those points given back when the order is returned
     CAMPAIGN = "campaign"
     ERASED = "erased"  # the account closed at the member's request: what was left is forfeited
+    # Pending points that now wait on another purchase (a referral's, when a later one qualifies it): a pair of
+    # entries, giving them with the new date and taking them off with the old, that leaves the balance as it was
+    PENDING_MOVED = "pending_moved"
 
 
 @dataclass(slots=True)
@@ -155,8 +158,8 @@ class FollowUp:
 
 
 # The engine's own events have ids ending with one of these: they are not input, and counts of input leave them out.
-FOLLOW_UP_SUFFIXES = REFERRAL_SUFFIX, REVOKED_SUFFIX, CLAIM_SUFFIX, AWARD_SUFFIX, RELEASE_SUFFIX = (
-    ":referral", ":referral_revoked", ":campaign_claim", ":campaign_award", ":campaign_release")
+FOLLOW_UP_SUFFIXES = REFERRAL_SUFFIX, REVOKED_SUFFIX, MOVED_SUFFIX, CLAIM_SUFFIX, AWARD_SUFFIX, RELEASE_SUFFIX = (
+    ":referral", ":referral_revoked", ":referral_moved", ":campaign_claim", ":campaign_award", ":campaign_release")
 
 
 Output = LedgerEntry | RewardIssued | Trigger | TierChanged | Activity | SettlementEntry | Erasure | FollowUp

@@ -42,8 +42,7 @@ def credit(state: MemberState, event: MemberEvent, rules: CompiledProgram, reaso
         key = rules.expires_on(event.occurred_at)
         lots = state.lots
         lots[key] = lots.get(key, 0) + min(points, balance)
-    return LedgerEntry(f"{event.event_id}:{suffix or reason}", event.member_id, event.event_id, event.occurred_at,
-                       reason, points, balance, order_id, None, detail, None, available_at)
+    return _entry(event, reason, points, balance, detail, suffix, order_id, None, available_at)
 
 
 def debit(state: MemberState, event: MemberEvent, reason: LedgerReason, points: int, detail: str, *,
@@ -53,8 +52,38 @@ def debit(state: MemberState, event: MemberEvent, reason: LedgerReason, points: 
     balance = state.balance = state.balance - points
     if state.lots:
         _take(state.lots, points, lot)
+    return _entry(event, reason, -points, balance, detail, suffix, order_id, cause, available_at)
+
+
+def _entry(event: MemberEvent, reason: LedgerReason, points: int, balance: int, detail: str, suffix: str | None,
+           order_id: str | None, cause: str | None, available_at: datetime | None) -> LedgerEntry:
     return LedgerEntry(f"{event.event_id}:{suffix or reason}", event.member_id, event.event_id, event.occurred_at,
-                       reason, -points, balance, order_id, None, detail, cause, available_at)
+                       reason, points, balance, order_id, None, detail, cause, available_at)
+
+
+def move_earned(state: MemberState, event: MemberEvent, rules: CompiledProgram, points: int, earned_at: datetime,
+                now_earned_at: datetime, detail: str, *, suffix: str, order_id: str | None = None,
+                ) -> list[LedgerEntry]:
+    """``points`` earned at ``earned_at`` count from ``now_earned_at`` instead: a referral's reward, when a later
+    purchase qualifies the referral in place of a returned one. They wait on that purchase's return window and
+    expire with its points.
+
+    The balance does not change. Where points can be pending, two entries say so: one gives them with the new
+    date, then one takes them off with the old, so the ledger adds up and shows when they can be spent, and the
+    balance after each is never below the balance before.
+    """
+    if rules.lots:
+        old, new = rules.expires_on(earned_at), rules.expires_on(now_earned_at)
+        moving = min(points, state.lots.get(old, 0))
+        if moving and old != new:
+            _take(state.lots, moving, old)
+            state.lots[new] = state.lots.get(new, 0) + moving
+    was, now = available_at(earned_at, rules), available_at(now_earned_at, rules)
+    if not points or was == now:
+        return []
+    balance, reason = state.balance, LedgerReason.PENDING_MOVED
+    return [_entry(event, reason, points, balance + points, detail, f"{suffix}_to", order_id, None, now),
+            _entry(event, reason, -points, balance, detail, f"{suffix}_from", order_id, None, was)]
 
 
 class TakenBack(NamedTuple):
@@ -89,8 +118,8 @@ def spendable(state: MemberState, when: datetime, rules: CompiledProgram) -> int
     pending = sum(sum(order.campaign_points.values()) + order.referral_points
                   + sum(line.points for line in order.lines.values())
                   for order in state.orders.values() if order.occurred_at > since)
-    pending += sum(points for friend, points in state.referral_points.items()  # rewards for referring a friend
-                   if state.referred_friends[friend] > since)
+    pending += sum(friend.points or 0 for friend in state.referred_friends.values()  # rewards for referring
+                   if friend.qualified_at > since)
     return max(state.balance - pending, 0)
 
 

@@ -12,8 +12,9 @@ refused it.
 Both rewards wait on that purchase: in a program with pending points they
 can be spent when its points can. A return that leaves the order short of the
 minimum (or returns all of it) hands the referral on to the friend's next
-purchase that qualifies too, if there is one; otherwise it takes the friend's
-reward back, as a return takes back points, and sends the referrer a
+purchase that qualifies too, if there is one: both rewards then wait on that
+purchase's return window, and the referrer learns of it by a ``ReferralMoved``.
+Otherwise it takes the friend's reward back, as a return takes back points, and sends the referrer a
 ``ReferralRevoked`` that takes back theirs and frees the friend's place under
 the cap. The friend's next qualifying purchase rewards the referral again.
 """
@@ -23,9 +24,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 from processors.compiled import CompiledProgram
-from processors.events import Purchase, ReferralQualified, ReferralRevoked, Return
+from processors.events import Purchase, ReferralMoved, ReferralQualified, ReferralRevoked, Return
 from processors.money import format_money, format_points
 from processors.outputs import (
+    MOVED_SUFFIX,
     REFERRAL_SUFFIX,
     REVOKED_SUFFIX,
     Activity,
@@ -35,9 +37,9 @@ from processors.outputs import (
     Output,
     Trigger,
 )
-from processors.points import TakenBack, available_at, credit, take_back
+from processors.points import TakenBack, available_at, credit, move_earned, take_back
 from processors.refusals import refuse
-from processors.state import LineRecord, MemberState, OrderRecord
+from processors.state import LineRecord, MemberState, OrderRecord, ReferredFriend
 
 
 def friends_first_purchase(state: MemberState, event: Purchase, spent_minor: int, rules: CompiledProgram,
@@ -77,13 +79,20 @@ def referral_returned(state: MemberState, event: Return, order: OrderRecord, lin
     later = next((order_id for order_id, other in state.orders.items()
                   if other.occurred_at >= order.occurred_at and order_id != event.order_id
                   and _qualifies(other.lines, minimum)), None)
-    if later is not None:
-        state.orders[later] = state.orders[later]._replace(referrer=referrer, referral_points=order.referral_points)
-        return TakenBack([], 0)
-    state.referred_by = referrer  # the next qualifying purchase rewards the referral again
     event_id, member_id, when, order_id = event.event_id, event.member_id, event.occurred_at, event.order_id
-    outputs: list[Output] = [FollowUp(ReferralRevoked(f"{event_id}{REVOKED_SUFFIX}", referrer, when, "engine",
-                                                      member_id, order_id))]
+    if later is not None:
+        instead = state.orders[later]
+        state.orders[later] = instead._replace(referrer=referrer, referral_points=order.referral_points)
+        outputs: list[Output] = list(move_earned(
+            state, event, rules, order.referral_points, order.occurred_at, instead.occurred_at,
+            f"Order {order_id} was returned, and order {later}, bought since, counts instead as the first purchase "
+            f"after joining through a friend's referral: its {format_points(order.referral_points)} now wait on "
+            f"order {later}'s return window", suffix="referral_friend_moved", order_id=later))
+        outputs.append(FollowUp(ReferralMoved(f"{event_id}{MOVED_SUFFIX}", referrer, when, "engine", member_id, later,
+                                              instead.occurred_at)))
+        return TakenBack(outputs, 0)
+    state.referred_by = referrer  # the next qualifying purchase rewards the referral again
+    outputs = [FollowUp(ReferralRevoked(f"{event_id}{REVOKED_SUFFIX}", referrer, when, "engine", member_id, order_id))]
     owed = order.referral_points
     if not owed:
         return TakenBack(outputs, 0)
@@ -110,13 +119,12 @@ def reward_referrer(state: MemberState, event: ReferralQualified, rules: Compile
         return refuse(state, event, f"member {event.member_id} was already rewarded for referring {friend}")
     if referral.cap_per_referrer is not None:
         since = event.occurred_at - timedelta(days=referral.cap_period_days)
-        recent = sum(1 for when in state.referred_friends.values() if when > since)
+        recent = sum(1 for referred in state.referred_friends.values() if referred.qualified_at > since)
         if recent >= referral.cap_per_referrer:
             return refuse(state, event, f"member {event.member_id} has reached the cap of "
                                         f"{referral.cap_per_referrer} rewarded referrals in {referral.cap_period_days} "
                                         f"days; {friend} is not rewarded")
-    state.referred_friends[friend] = event.occurred_at
-    state.referral_points[friend] = referral.referrer_points
+    state.referred_friends[friend] = ReferredFriend(event.occurred_at, referral.referrer_points)
     event_id, member_id, when = event.event_id, event.member_id, event.occurred_at
     outputs: list[Output] = [Activity(event_id, member_id, when, "referral_rewarded", None, None, None, 0,
                                       referral.referrer_points, None)]
@@ -135,20 +143,18 @@ def reward_referrer(state: MemberState, event: ReferralQualified, rules: Compile
 def revoke_referral(state: MemberState, event: ReferralRevoked, rules: CompiledProgram) -> Decision:
     """The friend returned the order that rewarded this member: take the reward back, free the friend's place."""
     friend, event_id, member_id, when = event.friend_member_id, event.event_id, event.member_id, event.occurred_at
-    rewarded = state.referred_friends.pop(friend, None)
-    owed = state.referral_points.pop(friend, None)
-    if rewarded is None:  # the cap refused that reward: there is nothing to take back
+    referred = state.referred_friends.pop(friend, None)
+    if referred is None:  # the cap refused that reward: there is nothing to take back
         return Decision(state, (Activity(event_id, member_id, when, "referral_revoked", None, None, None, 0, 0,
                                          event.order_id),))
-    if owed is None:  # rewarded before the engine kept what each friend earned: the program's reward now
-        owed = rules.referral.referrer_points if rules.referral is not None else 0
+    owed = _rewarded(referred, rules)
     state.lifetime_points -= owed
     outputs: list[Output] = []
     taken = 0
     if owed:
         entry = take_back(state, event, rules, LedgerReason.REFERRAL, owed,
                           f"{friend} returned order {event.order_id}, the purchase that rewarded referring them: "
-                          f"{format_points(owed)} taken back", rewarded, suffix="referrer_revoked")
+                          f"{format_points(owed)} taken back", referred.qualified_at, suffix="referrer_revoked")
         taken = -entry.points
         outputs += [
             entry,
@@ -159,3 +165,25 @@ def revoke_referral(state: MemberState, event: ReferralRevoked, rules: CompiledP
     outputs.insert(0, Activity(event_id, member_id, when, "referral_revoked", None, None, None, 0, -taken,
                                event.order_id))
     return Decision(state, tuple(outputs))
+
+
+def move_referral(state: MemberState, event: ReferralMoved, rules: CompiledProgram) -> Decision:
+    """The friend returned the order that rewarded this member, and a purchase made since qualifies instead: the
+    reward now waits on that purchase's return window, and the cap counts it by that purchase."""
+    friend = event.friend_member_id
+    referred = state.referred_friends.get(friend)
+    if referred is None:  # the cap refused that reward: nothing waits
+        return Decision(state)
+    state.referred_friends[friend] = referred._replace(qualified_at=event.purchased_at)
+    points = _rewarded(referred, rules)
+    return Decision(state, tuple(move_earned(
+        state, event, rules, points, referred.qualified_at, event.purchased_at,
+        f"{friend} returned the purchase that rewarded referring them, and order {event.order_id}, bought since, "
+        f"counts instead: the {format_points(points)} now wait on its return window", suffix="referrer_moved")))
+
+
+def _rewarded(referred: ReferredFriend, rules: CompiledProgram) -> int:
+    """The points referring this friend gave; for a reward from before the engine kept them, the program's."""
+    if referred.points is not None:
+        return referred.points
+    return rules.referral.referrer_points if rules.referral is not None else 0

@@ -38,6 +38,14 @@ class OrderRecord(NamedTuple):
     bought_minor: int = 0  # the order's total when bought, for an award that finds part of it returned
 
 
+class ReferredFriend(NamedTuple):
+    """A friend whose referral rewarded this member: when the friend's qualifying purchase was made, and the
+    points the reward gave (``None`` if rewarded before the engine kept them: the program's reward then)."""
+
+    qualified_at: datetime
+    points: int | None
+
+
 @dataclass(slots=True)
 class RedemptionRecord:
     reward: str
@@ -87,8 +95,8 @@ class MemberState:
     whether it was cancelled, so a cancellation gives back exactly what was spent.
     ``referred_by`` is the member who referred this one, until the first
     qualifying purchase rewards the referral (then ``None``); ``referred_friends``
-    maps each friend this member was rewarded for to when, and ``referral_points`` to the points it
-    gave (taken back if the friend returns the purchase). ``visits`` holds
+    holds each friend this member was rewarded for: when the purchase that qualified was made (the cap
+    counts by it; the reward waits on its return window) and the points (taken back if it is returned). ``visits`` holds
     the times of recent purchases (as long as the longest challenge looks back)
     and ``badges`` each challenge completed, with when. ``birthday`` is "MM-DD"
     (no year is kept), ``birthday_paid_year`` the last year a bonus was paid,
@@ -136,7 +144,7 @@ class MemberState:
     social_days: dict[str, int] = field(default_factory=dict)
     redemptions: dict[str, RedemptionRecord] = field(default_factory=dict)
     referred_by: str | None = None
-    referred_friends: dict[str, datetime] = field(default_factory=dict)
+    referred_friends: dict[str, ReferredFriend] = field(default_factory=dict)
     visits: list[datetime] = field(default_factory=list)
     badges: dict[str, datetime] = field(default_factory=dict)
     birthday: str | None = None
@@ -161,4 +169,3 @@ class MemberState:
     categories_bought: list[str] = field(default_factory=list)
     cross_sold: list[str] = field(default_factory=list)
     erased_at: datetime | None = None
-    referral_points: dict[str, int] = field(default_factory=dict)

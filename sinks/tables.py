@@ -34,8 +34,9 @@ TIME = "DateTime64(3, 'UTC')"
 LABEL = "LowCardinality(String)"
 OPT_LABEL = "LowCardinality(Nullable(String))"
 OPT = "Nullable(String)"
-# Ledger entries that are points earned: spent points given back (a cancelled redemption, a refund) are not.
-EARNED = "points > 0 AND reason NOT IN ('redemption_cancelled', 'points_refund')"
+# Ledger entries that are points earned: spent points given back (a cancelled redemption, a refund) are not, nor
+# pending points given again with a new date (their pair took them off with the old one).
+EARNED = "points > 0 AND reason NOT IN ('redemption_cancelled', 'points_refund', 'pending_moved')"
 MIN_USUAL_GAP_DAYS = 7  # the shortest pace between purchases a churn risk assumes
 ACTIVITY_LINE = ("Tuple(line_id String, sku String, category String, quantity Int64, amount_minor Int64, "
                  "points Int64)")

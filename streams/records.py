@@ -32,6 +32,7 @@ from processors.events import (
     Redemption,
     RedemptionCancelled,
     Referral,
+    ReferralMoved,
     ReferralQualified,
     ReferralRevoked,
     Return,
@@ -125,7 +126,8 @@ def _engine_made(cls: Callable[..., MemberEvent]) -> Callable[[Record, Record], 
 
 # Made by the engine itself (its scheduler, or a rule's follow-up) and accepted only from its own topic: a feed
 # sending them could grant points outside the rules, or expire every balance with a tick dated years ahead.
-_ENGINE_MADE_TYPES = (ClockTick, ReferralQualified, ReferralRevoked, CampaignClaim, CampaignAward, CampaignRelease)
+_ENGINE_MADE_TYPES = (ClockTick, ReferralQualified, ReferralRevoked, ReferralMoved, CampaignClaim, CampaignAward,
+                      CampaignRelease)
 ENGINE_MADE = frozenset(kind.__name__ for kind in _ENGINE_MADE_TYPES)
 _BODIES.update({kind.__name__: _engine_made(kind) for kind in _ENGINE_MADE_TYPES})
 

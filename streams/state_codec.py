@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 
 from processors.dates import epoch_ms, from_epoch_ms
-from processors.state import CampaignBudget, LineRecord, MemberState, OrderRecord, RedemptionRecord
+from processors.state import CampaignBudget, LineRecord, MemberState, OrderRecord, RedemptionRecord, ReferredFriend
 
 FORMAT_VERSION = 3
 _BUDGET = "campaign"  # a campaign's budget, under its own key, starts with this instead of a version
@@ -87,7 +87,7 @@ def encode_state(state: MemberState | CampaignBudget,
         state.social_days,
         {key: [r.reward, r.points, r.cancelled, r.partner_id] for key, r in state.redemptions.items()},
         state.referred_by,
-        {friend: epoch_ms(when) for friend, when in state.referred_friends.items()},
+        {friend: epoch_ms(referred.qualified_at) for friend, referred in state.referred_friends.items()},
         [epoch_ms(when) for when in state.visits],
         {badge: epoch_ms(when) for badge, when in state.badges.items()},
         state.birthday,
@@ -112,7 +112,7 @@ def encode_state(state: MemberState | CampaignBudget,
         state.categories_bought,
         state.cross_sold,
         None if state.erased_at is None else epoch_ms(state.erased_at),
-        state.referral_points,
+        {friend: referred.points for friend, referred in state.referred_friends.items() if referred.points is not None},
     ])
 
 
@@ -164,7 +164,8 @@ def decode_state(data: bytes) -> MemberState | CampaignBudget:
         social_days=social_days,
         redemptions={key: RedemptionRecord(*record) for key, record in redemptions.items()},
         referred_by=referred_by,
-        referred_friends={friend: from_epoch_ms(ms) for friend, ms in referred_friends.items()},
+        referred_friends={friend: ReferredFriend(from_epoch_ms(ms), referral_points.get(friend))
+                          for friend, ms in referred_friends.items()},
         visits=[from_epoch_ms(ms) for ms in visits],
         badges={badge: from_epoch_ms(ms) for badge, ms in badges.items()},
         birthday=birthday,
@@ -189,5 +190,4 @@ def decode_state(data: bytes) -> MemberState | CampaignBudget:
         categories_bought=categories_bought,
         cross_sold=cross_sold,
         erased_at=None if erased_at is None else from_epoch_ms(erased_at),
-        referral_points=referral_points,
     )

@@ -133,16 +133,18 @@ def test_an_example_program_runs_end_to_end(tmp_path: Path, chdb_client: Any, ch
         assert {x["partner_id"]: x["owed_minor"] for x in balances} == owed
 
 
-def test_a_referral_rewards_the_friend_and_the_referrer_and_a_return_takes_both_back(
+def test_a_referral_rewards_both_a_return_hands_it_on_to_a_later_purchase_and_another_takes_both_back(
         tmp_path: Path, chdb_client: Any, ch_database: str) -> None:
     referred = ("MemberEnrolled", {"channel": "app", "birthday": None, "referred_by": "RITA"})
     members: Feed = [
         (b"app", event("rita-joins", 0, enrol(), member_id="RITA")),
         (b"app", event("fred-joins", 1, referred, member_id="FRED")),
     ]
+    day = 24 * 60
     feed: Feed = [
         (b"pos", event("fred-buys", 2, bought("F1", "tops", 50_000), member_id="FRED")),
         (b"pos", event("fred-buys-again", 3, bought("F2", "tops", 20_000), member_id="FRED")),  # under the minimum
+        (b"pos", event("fred-buys-later", 3 * day, bought("F3", "tops", 40_000), member_id="FRED")),  # qualifies
     ]
     program = (EXAMPLES / "fashion.yaml").read_text()
     with fed(tmp_path, chdb_client, ch_database, program, feed, members=members) as (e, running):
@@ -150,21 +152,51 @@ def test_a_referral_rewards_the_friend_and_the_referrer_and_a_return_takes_both_
         assert [(x["reason"], x["points"], x["balance_after"]) for x in rita] == [
             ("welcome", 100, 100), ("referral", 200, 300)]
         assert "for referring FRED" in rita[1]["detail"]
-        fred = ledger_of(e.store, "FRED", 4)
+        fred = ledger_of(e.store, "FRED", 5)
         assert [(x["reason"], x["points"]) for x in fred] == [
-            ("welcome", 100), ("purchase", 50), ("referral", 100), ("purchase", 20)]
+            ("welcome", 100), ("purchase", 50), ("referral", 100), ("purchase", 20), ("purchase", 40)]
 
-        # Fred returns the first purchase, and the second is under the minimum: the referral no longer counts, for
-        # him or, through the engine, for Rita.
-        returned = ("Return", {"order_id": "F1", "currency": "SEK", "refund_minor": 50_000,
+        def pending(member_id: str) -> dict[str, int]:
+            """The member's points by the day they can be spent (fashion keeps them 14 days), all pending."""
+            rows = e.store.rows("SELECT toString(toDate(available_at)) AS day, sum(points) AS points "
+                                "FROM $db.ledger FINAL WHERE member_id = {m:String} AND available_at IS NOT NULL "
+                                "GROUP BY day HAVING points != 0 ORDER BY day", {"m": member_id})
+            return {x["day"]: x["points"] for x in rows}
+
+        assert pending("FRED") == {"2026-12-07": 50 + 100 + 20, "2026-12-10": 40}
+        assert pending("RITA") == {"2026-12-07": 200}
+
+        # Fred returns the first purchase; the third qualifies too and carries the referral now: both rewards
+        # wait on its return window, for him and, through the engine, for Rita.
+        def returned(order_id: str) -> tuple[str, dict[str, Any]]:
+            amount = {"F1": 50_000, "F3": 40_000}[order_id]
+            return ("Return", {"order_id": order_id, "currency": "SEK", "refund_minor": amount,
                                "lines": [{"line_id": "1", "quantity": 1}]})
-        send(e, running, [(b"pos", event("fred-returns", 4, returned, member_id="FRED"))],
+
+        send(e, running, [(b"pos", event("fred-returns", 4 * day, returned("F1"), member_id="FRED"))],
              len(members) + len(feed) + 1)
-        assert [(x["reason"], x["points"]) for x in ledger_of(e.store, "FRED", 6)[4:]] == [
-            ("return", -50), ("referral", -100)]
-        rita = ledger_of(e.store, "RITA", 3)
-        assert [(x["reason"], x["points"], x["balance_after"]) for x in rita[2:]] == [("referral", -200, 100)]
-        assert "FRED returned order F1" in rita[2]["detail"]
+        moved = ledger_of(e.store, "FRED", 8)[5:]
+        assert [(x["reason"], x["points"], x["balance_after"]) for x in moved] == [
+            ("return", -50, 260), ("pending_moved", 100, 360), ("pending_moved", -100, 260)]
+        assert "order F3, bought since, counts instead" in moved[1]["detail"]
+        rita = ledger_of(e.store, "RITA", 4)
+        assert [(x["reason"], x["points"], x["balance_after"]) for x in rita[2:]] == [
+            ("pending_moved", 200, 500), ("pending_moved", -200, 300)]
+        assert pending("FRED") == {"2026-12-07": 20, "2026-12-10": 40 + 100}
+        assert pending("RITA") == {"2026-12-10": 200}
+        summary = queries.member_summary(e.store, "FRED", "Member")
+        assert summary is not None and summary["lifetime_points"] == 100 + 50 + 100 + 20 + 40
+
+        # Fred returns the third purchase too, and no other qualifies: the referral no longer counts, for him or
+        # for Rita.
+        send(e, running, [(b"pos", event("fred-returns-again", 5 * day, returned("F3"), member_id="FRED"))],
+             len(members) + len(feed) + 2)
+        assert [(x["reason"], x["points"]) for x in ledger_of(e.store, "FRED", 10)[8:]] == [
+            ("return", -40), ("referral", -100)]
+        rita = ledger_of(e.store, "RITA", 5)
+        assert [(x["reason"], x["points"], x["balance_after"]) for x in rita[4:]] == [("referral", -200, 100)]
+        assert "FRED returned order F3" in rita[4]["detail"]
+        assert pending("FRED") == {"2026-12-07": 20} and pending("RITA") == {}
 
 
 def test_clock_ticks_pay_birthdays_through_the_engine(tmp_path: Path, chdb_client: Any, ch_database: str) -> None:

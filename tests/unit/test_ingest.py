@@ -18,6 +18,8 @@ BODIES: dict[str, dict[str, Any]] = {
     "ClockTick": {},
     "ReferralQualified": {"friend_member_id": "FRED", "order_id": "O1"},
     "ReferralRevoked": {"friend_member_id": "FRED", "order_id": "O1"},
+    "ReferralMoved": {"friend_member_id": "FRED", "order_id": "O2",
+                      "purchased_at": datetime(2026, 11, 24, tzinfo=UTC)},
     "CampaignClaim": {"campaign": "double", "claimant": "ANNA", "order_id": "O1", "points": 100},
     "CampaignAward": {"campaign": "double", "order_id": "O1", "points": 100, "claimed": 100},
     "CampaignRelease": {"campaign": "double", "claimant": "ANNA", "order_id": "O1", "points": 100},

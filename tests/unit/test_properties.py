@@ -41,6 +41,7 @@ from processors.events import (
     TierAssigned,
 )
 from processors.outputs import Decision, FollowUp, LedgerEntry, LedgerReason, Output
+from processors.points import spendable
 from processors.program import (
     Campaign,
     CampaignTarget,
@@ -375,6 +376,46 @@ def test_redeliveries_anywhere_later_change_nothing(events: list[MemberEvent], d
     assert Counter(map(repr, outputs)) == Counter(map(repr, once_outputs))
 
 
+@st.composite
+def a_friends_buys_and_returns(draw: st.DrawFn) -> list[MemberEvent]:
+    """Bob, whom Anna referred, buys and returns over a few days: returns hand the referral from order to order."""
+    friend = enrolled("bob", T0, event_id="enrol-bob")
+    friend.referred_by = "anna"
+    events: list[MemberEvent] = [enrolled("anna", T0, event_id="enrol-anna"), friend]
+    purchases: list[Purchase] = []
+    when = T0
+    for n in range(draw(st.integers(1, 10))):
+        when += draw(st.sampled_from((timedelta(hours=7), timedelta(days=1), timedelta(days=2))))
+        if purchases and draw(st.booleans()):
+            order = draw(st.sampled_from(purchases))
+            lines = draw(st.lists(st.sampled_from(order.lines), min_size=1, max_size=len(order.lines),
+                                  unique_by=lambda item: item.line_id))
+            events.append(returned("bob", order.order_id, {item.line_id: item.quantity for item in lines}, when,
+                                   sum(item.amount_minor for item in lines), event_id=f"e{n}"))
+            continue
+        lines = tuple(line(draw(st.integers(5_000, 30_000)), line_id=f"l{i}") for i in range(draw(st.integers(1, 2))))
+        purchases.append(purchase("bob", *lines, at=when, order_id=f"o{n}", event_id=f"e{n}"))
+        events.append(purchases[-1])
+    return events
+
+
+@settings(max_examples=300)
+@given(stories() | a_friends_buys_and_returns(), st.booleans())
+def test_the_points_a_member_can_spend_are_the_balance_less_those_the_ledger_says_are_pending(
+    events: list[MemberEvent], follow_ups_at_once: bool,
+) -> None:
+    """ClickHouse counts pending points from the ledger entries' ``available_at``: it agrees with the engine."""
+    states, outputs, _ = run(events, follow_ups_at_once=follow_ups_at_once)
+    rules = compiled(PROGRAM)
+
+    for member_id, state in members(states).items():
+        entries = [entry for entry in ledger(outputs) if entry.member_id == member_id]
+        for hours in range(0, 8 * 24, 12):
+            at = state.last_activity_at + timedelta(hours=hours)
+            pending = sum(entry.points for entry in entries if entry.available_at and entry.available_at > at)
+            assert spendable(state, at, rules) == (max(state.balance - pending, 0) if state.balance > 0 else 0)
+
+
 @settings(max_examples=300)
 @given(stories())
 def test_returns_never_give_back_more_than_the_order_earned(events: list[MemberEvent]) -> None:
@@ -390,7 +431,8 @@ def test_returns_never_give_back_more_than_the_order_earned(events: list[MemberE
         assert entry.order_id is not None or entry.reason in (LedgerReason.WELCOME, LedgerReason.SOCIAL,
                                                               LedgerReason.REFERRAL, LedgerReason.CHALLENGE,
                                                               LedgerReason.BIRTHDAY, LedgerReason.EXPIRY,
-                                                              LedgerReason.ERASED, *SPENDING)
+                                                              LedgerReason.ERASED, LedgerReason.PENDING_MOVED,
+                                                              *SPENDING)
         if entry.reason is LedgerReason.RETURN or (entry.reason is LedgerReason.CAMPAIGN and entry.points < 0):
             assert entry.points < 0 or "forgiven" in entry.detail
             reversed_points[f"{entry.order_id}"] -= entry.points

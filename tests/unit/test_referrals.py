@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from builders import Member, club, enrolled, kr, line
 
-from processors.events import MemberEnrolled, ReferralQualified, ReferralRevoked
+from processors.events import MemberEnrolled, ReferralMoved, ReferralQualified, ReferralRevoked
 from processors.outputs import FollowUp, LedgerReason
-from processors.program import CatalogueReward, ReferralRewards
+from processors.program import CatalogueReward, Expiry, Program, ReferralRewards
 
 PROGRAM = club(welcome_bonus_points=0, referral=ReferralRewards(
     referrer_points=200, friend_points=50, minimum_purchase_minor=kr(300), cap_per_referrer=2, cap_period_days=30))
 
 
-def friend_of(referrer: str, name: str = "fred") -> Member:
-    friend = Member(PROGRAM, name)
+def friend_of(referrer: str, name: str = "fred", program: Program = PROGRAM) -> Member:
+    friend = Member(program, name)
     welcome = enrolled(name, friend.later())
     friend.apply(MemberEnrolled(welcome.event_id, name, welcome.occurred_at, "app", welcome.channel, None, referrer))
     return friend
@@ -182,3 +184,52 @@ def test_a_return_hands_the_referral_on_to_a_later_purchase_that_qualifies_too()
         (LedgerReason.RETURN, -50, "o-3"), (LedgerReason.REFERRAL, -50, "o-3")]
     assert [revoked.order_id for revoked in revokes(fred)] == ["o-3"]
     assert fred.state.referred_by == "rita"
+
+
+def test_with_pending_points_a_referral_handed_on_waits_on_the_later_purchase_for_both() -> None:
+    program = PROGRAM.model_copy(update={"pending_days": 14, "rewards": (
+        CatalogueReward(id="scarf", name="A scarf", kind="free_product", points=200),)})
+    fred, rita = friend_of("rita", program=program), Member(program, "rita")
+    rita.enrol()
+    fred.buy(line(kr(400), line_id="1"), order_id="o-1")  # qualifies: 40 points and the friend's 50
+    first = fred.now
+    fred.later(days=5)
+    fred.buy(line(kr(500), line_id="1"), order_id="o-3")  # qualifies too: 50 points
+    rita.later(days=1)
+    rita.apply(follow_ups(fred)[0])  # 200 points, pending as long as o-1's
+
+    fred.give_back("o-1", **{"1": 1})
+    (moved,) = [event for event in follow_ups(fred) if isinstance(event, ReferralMoved)]
+    rita.apply(moved)
+
+    window, later = timedelta(days=14), first + timedelta(days=5, hours=1)
+    assert (moved.order_id, moved.purchased_at) == ("o-3", later)
+    assert [(e.reason, e.points, e.balance_after, e.available_at) for e in fred.ledger[-3:]] == [
+        (LedgerReason.RETURN, -40, 100, first + window),
+        (LedgerReason.PENDING_MOVED, 50, 150, later + window), (LedgerReason.PENDING_MOVED, -50, 100, first + window)]
+    assert [e.entry_id.rsplit(":", 1)[1] for e in fred.ledger[-2:]] == [
+        "referral_friend_moved_to", "referral_friend_moved_from"]
+    assert [(e.reason, e.points, e.balance_after, e.available_at) for e in rita.ledger[-2:]] == [
+        (LedgerReason.PENDING_MOVED, 200, 400, later + window), (LedgerReason.PENDING_MOVED, -200, 200, first + window)]
+    assert rita.state is not None and rita.state.referred_friends["fred"].qualified_at == later
+    assert fred.state is not None and fred.state.lifetime_points == 50 + 50 and rita.state.lifetime_points == 200
+
+    rita.now = fred.now = first + window + timedelta(days=1)  # o-1's window is over, o-3's is not
+    assert rita.redeem("scarf", "r-1").refusal is not None
+    rita.now = later + window + timedelta(hours=1)
+    assert rita.redeem("scarf", "r-2").refusal is None
+
+
+def test_a_referral_handed_on_expires_with_the_later_purchases_points() -> None:
+    program = PROGRAM.model_copy(update={"expiry": Expiry(at="month_end")})
+    fred = friend_of("rita", program=program)
+    fred.now = datetime(2026, 3, 31, 9, tzinfo=UTC)
+    fred.buy(line(kr(400), line_id="1"), order_id="o-1")  # March: 40 points and the friend's 50
+    fred.now = datetime(2026, 4, 1, 8, tzinfo=UTC)
+    fred.buy(line(kr(500), line_id="1"), order_id="o-3")  # April: 50 points
+    assert fred.state is not None and fred.state.lots == {"2026-04-01": 90, "2026-05-01": 50}
+
+    fred.give_back("o-1", **{"1": 1})
+
+    assert fred.state.lots == {"2026-05-01": 100}
+    assert [e.reason for e in fred.ledger[-1:]] == [LedgerReason.RETURN]  # nothing is pending: no entries

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from processors.decide import decide
 from processors.events import Channel, MemberEnrolled, MembershipPaid, ReferralQualified
 from processors.program import Expiry, Membership, ReferralRewards, TierPolicy
-from processors.state import CampaignBudget, LineRecord, MemberState, OrderRecord
+from processors.state import CampaignBudget, LineRecord, MemberState, OrderRecord, ReferredFriend
 from schemas.codec import AvroCodec
 from schemas.registry import EmbeddedRegistry
 from streams.demo_feed import synthetic_day
@@ -108,10 +108,22 @@ def test_a_referral_kept_by_the_friends_order_and_by_the_referrer_comes_back_equ
     fred.buy(line(kr(400)), order_id="o-1")
     rita.apply(ReferralQualified("q-1", "rita", rita.later(), "engine", "fred", "o-1"))
     assert fred.state is not None and fred.state.orders["o-1"].referrer == "rita"
-    assert rita.state is not None and rita.state.referral_points == {"fred": 200}
+    assert rita.state is not None and rita.state.referred_friends["fred"].points == 200
 
     assert decode_state(encode_state(fred.state)) == fred.state
     assert decode_state(encode_state(rita.state)) == rita.state
+
+
+def test_a_referrer_whose_state_kept_no_points_for_a_friend_reads_them_as_not_known() -> None:
+    program = club(referral=ReferralRewards(referrer_points=200, friend_points=50))
+    rita = Member(program, "rita")
+    rita.enrol()
+    rita.apply(ReferralQualified("q-1", "rita", rita.later(), "engine", "fred", "o-1"))
+    assert rita.state is not None
+    older = orjson.loads(encode_state(rita.state))[:-1]  # written before the points per friend were kept
+
+    assert decode_state(orjson.dumps(older)).referred_friends == {
+        "fred": ReferredFriend(rita.state.referred_friends["fred"].qualified_at, None)}
 
 
 def test_a_state_written_before_the_newest_fields_reads_with_their_defaults() -> None:
