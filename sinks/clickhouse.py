@@ -88,10 +88,6 @@ class ClickHouseStore:
         for statement in create_statements(self.database):
             client.command(statement)
 
-    def drop(self) -> None:
-        """Drop the whole database (tests, and rebuilding an analytics copy from the topics)."""
-        self.client.command(f"DROP DATABASE IF EXISTS {quote_ident(self.database)}")
-
     # -- writes -------------------------------------------------------------------
     @staticmethod
     def table_for(topic: str) -> Table:

@@ -194,11 +194,6 @@ class EmbeddedBroker:
         return f"{self.host}:{self.port}"
 
     @property
-    def faust_url(self) -> str:
-        """The broker URL in Faust's ``kafka://host:port`` form."""
-        return f"kafka://{self.bootstrap}"
-
-    @property
     def pid(self) -> int | None:
         """PID of the broker process, or None when not running."""
         return self._proc.pid if self._proc is not None else None
