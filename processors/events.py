@@ -77,8 +77,20 @@ class MemberEnrolled(MemberEvent):
 
 
 @dataclass(slots=True)
-class CardLinked(MemberEvent):
+class CardChange(MemberEvent):
+    """The member linked or unlinked a payment card, named by its token (never its number)."""
+
     card_token: str
+
+
+@dataclass(slots=True)
+class CardLinked(CardChange):
+    """The card's transactions earn for the member from now on."""
+
+
+@dataclass(slots=True)
+class CardUnlinked(CardChange):
+    """The card's transactions from now on earn nothing; earlier ones that arrive later still earn."""
 
 
 @dataclass(slots=True)

@@ -19,7 +19,7 @@ from typing import Final
 from processors.events import (
     BUDGET_EVENTS,
     CAMPAIGN_KEY_PREFIX,
-    CardLinked,
+    CardChange,
     Donation,
     MemberEnrolled,
     MemberErased,
@@ -70,7 +70,7 @@ def problems(event: MemberEvent) -> list[str]:
             found.append(f"birthday {event.birthday!r} is not a day of the year as MM-DD")
         if event.referred_by is not None and event.referred_by == event.member_id:
             found.append("referred_by is the member itself")
-    elif isinstance(event, CardLinked):
+    elif isinstance(event, CardChange):
         if not event.card_token:
             found.append("card_token is empty")
         elif looks_like_pan(event.card_token):

@@ -124,7 +124,7 @@ def event_record(value: dict[str, Any], from_text: bool = False) -> Record:
             raise Wrong(f"{name}: not a field of a {shape.kind} event; its fields are "
                         f"{', '.join(sorted(shape.known - {'type'}))}")
     record = {f["name"]: _field(f, value.get(f["name"]), f["name"], from_text) for f in shape.envelope}
-    record.setdefault("card_token", None)  # a CardLinked's token is its body's
+    record.setdefault("card_token", None)  # a CardLinked's or CardUnlinked's token is its body's
     body = {name: value[name] for name in shape.body_fields if name in value}
     record["body"] = (f"{NAMESPACE}.{shape.kind}", _value(shape.body, body, "", from_text))
     _check_meaning(record)

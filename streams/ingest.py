@@ -12,7 +12,9 @@ A card transaction can arrive before the ``CardLinked`` that names its card:
 the two come from different sources, so on different input partitions, and
 ingest reads partitions in no set order. Such a transaction waits (up to
 ``card_wait_seconds``) for its link before it is a dead letter, and the
-offsets committed stop short of it, so a restart reads it again.
+offsets committed stop short of it, so a restart reads it again. A card
+transaction made after its card was unlinked is a dead letter; one made before,
+however late it arrives, still goes to the member.
 
 An input event dated more than ``max_future`` after it reached the engine (the
 message's timestamp) is a dead letter: nothing is sent before it happens, and
@@ -33,6 +35,7 @@ from confluent_kafka import TIMESTAMP_NOT_AVAILABLE
 
 from processors.validation import contains_pan, looks_like_pan, mask_pans_in_bytes, problems
 from schemas.codec import AvroCodec, CodecError
+from streams.card_directory import CardLink
 from streams.partitioning import member_partition
 from streams.records import ENGINE_MADE, body_type, event_from_record
 from streams.topics import ENGINE_EVENTS, EVENTS
@@ -41,6 +44,7 @@ Record = dict[str, Any]
 _DIGIT_RUN = re.compile(rb"\d[\d -]{11,}\d")
 PAN_FOUND = "a card number (PAN) was found"  # how the reason of an event that carried one begins
 UNKNOWN_CARD = "unknown card_token"  # how the reason of a card transaction whose card is not linked begins
+CARD_UNLINKED = "card unlinked"  # how the reason of a card transaction made after its card's unlinking begins
 
 
 class RawMessage(Protocol):
@@ -58,8 +62,8 @@ class RawMessage(Protocol):
 class IngestResult:
     batches: dict[int, list[Record]] = field(default_factory=lambda: defaultdict(list))
     dead_letters: list[Record] = field(default_factory=list)
-    card_links: list[Record] = field(default_factory=list)
-    card_unlinks: list[str] = field(default_factory=list)  # tokens of erased members: deleted from the cards topic
+    card_links: list[Record] = field(default_factory=list)  # links made or ended: for the cards topic
+    cards_forgotten: list[str] = field(default_factory=list)  # tokens of erased members: deleted from the cards topic
 
 
 class Rejected(Exception):
@@ -96,11 +100,11 @@ def dead_letter(stage: str, reason: str, topic: str, partition: int, offset: int
 
 
 class Ingest:
-    def __init__(self, codec: AvroCodec, partitions: int, cards: dict[str, str] | None = None,
+    def __init__(self, codec: AvroCodec, partitions: int, cards: dict[str, CardLink] | None = None,
                  card_wait_seconds: float = 0, max_future: timedelta | None = None) -> None:
         self._codec = codec
         self._partitions = partitions
-        self.cards: dict[str, str] = cards if cards is not None else {}
+        self.cards: dict[str, CardLink] = cards if cards is not None else {}  # by card token
         self._card_wait = card_wait_seconds
         self._max_future = max_future
         self.waiting: list[Waiting] = []  # card transactions waiting for their CardLinked, in reading order
@@ -202,16 +206,26 @@ class Ingest:
         found = problems(event)
         if found:
             raise Rejected("invalid " + kind + ": " + "; ".join(found))
-        if kind == "CardLinked":
-            token = record["body"][1]["card_token"]
-            self.cards[token] = record["member_id"]
-            result.card_links.append({"card_token": token, "member_id": record["member_id"],
-                                      "linked_at": record["occurred_at"]})
+        if kind in ("CardLinked", "CardUnlinked"):
+            self._link(record, kind, result)
         elif kind == "MemberErased":  # the member's cards no longer lead to them
-            tokens = [token for token, member in self.cards.items() if member == record["member_id"]]
+            tokens = [token for token, link in self.cards.items() if link.member_id == record["member_id"]]
             for token in tokens:
                 del self.cards[token]
-            result.card_unlinks += tokens
+            result.cards_forgotten += tokens
+
+    def _link(self, record: Record, kind: str, result: IngestResult) -> None:
+        token, member_id, when = record["body"][1]["card_token"], record["member_id"], record["occurred_at"]
+        link = self.cards.get(token)
+        if kind == "CardLinked":
+            link = CardLink(member_id, when)
+        elif link is None or link.member_id != member_id or link.unlinked_at is not None:
+            raise Rejected(f"CardUnlinked {record['event_id']}: the card is not linked to member {member_id}, so "
+                           "there is nothing to unlink")
+        else:
+            link = link._replace(unlinked_at=when)
+        self.cards[token] = link
+        result.card_links.append(link.record(token))
 
     def _resolve_member(self, record: Record, kind: str) -> None:
         if record["member_id"]:
@@ -219,11 +233,16 @@ class Ingest:
         token = record["card_token"]
         if not token:
             raise Rejected(f"{kind} {record['event_id']} has neither member_id nor card_token")
-        member_id = self.cards.get(token)
-        if member_id is None:
+        link = self.cards.get(token)
+        if link is None:
             raise UnknownCard(f"{UNKNOWN_CARD} in {kind} {record['event_id']}: the card is not linked to a member "
                               "(yet); once its CardLinked comes, a running engine sends this event again by itself")
-        record["member_id"] = member_id
+        if link.unlinked_at is not None and record["occurred_at"] >= link.unlinked_at:
+            raise Rejected(f"{CARD_UNLINKED} before {kind} {record['event_id']}: the member unlinked the card at "
+                           f"{link.unlinked_at:%Y-%m-%d %H:%M} UTC and the transaction was made at "
+                           f"{record['occurred_at']:%Y-%m-%d %H:%M} UTC, so it earns nothing; if it should, link "
+                           "the card again and send the event again")
+        record["member_id"] = link.member_id
 
 
 def field_with_pan(value: Any, path: str = "") -> str | None:

@@ -56,7 +56,7 @@ def run_ingest(bootstrap: str, codec: AvroCodec, settings: Settings, stop: threa
             for link in result.card_links:
                 producer.produce(CARDS, codec.encode(CARDS, "CardLink", link), link["card_token"].encode(),
                                  on_delivery=errors)
-            for token in result.card_unlinks:  # a tombstone: compaction removes the link
+            for token in result.cards_forgotten:  # a tombstone: compaction removes the link
                 producer.produce(CARDS, None, token.encode(), on_delivery=errors)
             producer.flush()
             errors.raise_if_any()

@@ -107,7 +107,8 @@ class RefusalCatchUp:
             return []
         if self._cards is None:
             self._cards = CardDirectory(self._bootstrap, self._codec)
-        linked = self._cards.read_on(timeout=self.EVERY_SECONDS)  # what it read counts: a long topic takes more looks
+        links = self._cards.read_on(timeout=self.EVERY_SECONDS)  # what it read counts: a long topic takes more looks
+        linked = {token for token, link in links.items() if link.unlinked_at is None}
         return [letter for letter in letters if self._token(letter) in linked]
 
     def _token(self, letter: dict[str, Any]) -> str:

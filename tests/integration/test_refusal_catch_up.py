@@ -13,6 +13,7 @@ from stored_records import store_records
 from schemas.codec import AvroCodec
 from schemas.registry import EmbeddedRegistry
 from sinks.clickhouse import ClickHouseStore
+from streams.card_directory import CardLink
 from streams.embedded import EmbeddedBroker
 from streams.ingest import UNKNOWN_CARD
 from streams.kafka import consumer_config, producer_config
@@ -87,8 +88,9 @@ def test_a_card_transaction_goes_again_once_its_card_is_linked_and_not_before(
         ensure_topics(broker.bootstrap, 1)
         catch_up = RefusalCatchUp(broker.bootstrap, codec, store)
         link(broker.bootstrap, codec, "tok_other", "dan")
+        link(broker.bootstrap, codec, "tok_cleo", "cleo", unlinked_at=T0)
 
-        assert catch_up.look(1, 100.0) == {}  # another card was linked, not this one
+        assert catch_up.look(1, 100.0) == {}  # another card was linked, and this one only with its link ended
         link(broker.bootstrap, codec, "tok_cleo", "cleo")
         assert catch_up.look(1, 101.0) == {}  # not looked at yet
         assert sent_again(broker.bootstrap) == []
@@ -116,11 +118,12 @@ def card_letter(event_id: str, value: bytes, offset: int) -> dict[str, Any]:
             "recorded_at": T0 + dt.timedelta(minutes=offset)}
 
 
-def link(bootstrap: str, codec: AvroCodec, token: str, member_id: str) -> None:
-    """What ingest writes to the cards topic when it reads a CardLinked."""
+def link(bootstrap: str, codec: AvroCodec, token: str, member_id: str, unlinked_at: dt.datetime | None = None,
+         ) -> None:
+    """What ingest writes to the cards topic when it reads a CardLinked (or, ``unlinked_at``, a CardUnlinked)."""
     producer = Producer(producer_config(bootstrap))
-    producer.produce(CARDS, codec.encode(CARDS, "CardLink", {"card_token": token, "member_id": member_id,
-                                                             "linked_at": T0}), token.encode())
+    producer.produce(CARDS, codec.encode(CARDS, "CardLink", CardLink(member_id, T0, unlinked_at).record(token)),
+                     token.encode())
     producer.flush()
 
 

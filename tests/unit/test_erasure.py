@@ -11,6 +11,7 @@ from processors.outputs import Activity, Erasure, LedgerEntry, LedgerReason
 from processors.program import CatalogueReward
 from schemas.codec import AvroCodec
 from schemas.registry import EmbeddedRegistry
+from streams.card_directory import CardLink
 from streams.ingest import Ingest
 from streams.offline import ConsumedMessage
 from streams.state_codec import decode_state, encode_state
@@ -102,11 +103,12 @@ def test_ingest_forgets_an_erased_members_card_and_deletes_its_link() -> None:
         return ConsumedMessage(b"bank", codec.encode("loyalty.events.v1", "LoyaltyEvent", record), offset)
 
     link = card_linked("anna", at, token="tok_anna")
-    ingest = Ingest(codec, partitions=1, cards={"tok_bo": "bo"})
+    bo, old = CardLink("bo", at), CardLink("anna", at, unlinked_at=at)  # Anna's old card, unlinked
+    ingest = Ingest(codec, partitions=1, cards={"tok_bo": bo, "tok_anna_old": old})
     ingest.process([message(0, "anna", ("CardLinked", {"card_token": link.card_token}))])
 
     result = ingest.process([message(1, "anna", ("MemberErased", {"reason": "request"}))])
-    assert result.card_unlinks == ["tok_anna"] and ingest.cards == {"tok_bo": "bo"}
+    assert result.cards_forgotten == ["tok_anna_old", "tok_anna"] and ingest.cards == {"tok_bo": bo}
 
     purchase = {"order_id": "N1", "channel": "card", "store_id": None, "currency": "SEK", "total_minor": 100,
                 "payment_method": "card", "partner_id": None, "points_used": 0,

@@ -79,7 +79,7 @@ def with_lines(**changes: Any) -> dict[str, Any]:
 @pytest.mark.parametrize(("line", "problem"), [
     ("not json", "not JSON (Expecting value at column 1): write one JSON object a line"),
     ("[1, 2]", "not a JSON object: [1, 2]"),
-    ({**ORDER, "type": None}, "type: missing: one of CardLinked, Donation, MemberEnrolled, MemberErased, "
+    ({**ORDER, "type": None}, "type: missing: one of CardLinked, CardUnlinked, Donation, MemberEnrolled, MemberErased, "
                               "MemberSegments, MembershipPaid, Purchase, Redemption, RedemptionCancelled, Referral, "
                               "Return, SocialShare, SurveyAnswered, TierAssigned"),
     ({**ORDER, "type": "Order"}, "type: 'Order' is not an event type: one of CardLinked, "),

@@ -71,27 +71,33 @@ def test_an_engine_made_event_reads_back_field_by_field(kind: str) -> None:
     assert {name: getattr(event, name) for name in BODIES[kind]} == BODIES[kind]
 
 
-class TestACardTransactionBeforeItsLink:
-    """The bank feed and the app that links cards write to different partitions, read in no set order."""
+T0 = datetime(2026, 11, 25, tzinfo=UTC)
+
+
+class TestCardTransactions:
+    """A card transaction goes to the member its card was linked to when it was made.
+
+    The bank feed and the app that links cards write to different partitions, read in no set order.
+    """
 
     codec = AvroCodec(EmbeddedRegistry())
 
     def message(self, offset: int, body: tuple[str, dict[str, Any]], member_id: str | None = None,
-                token: str | None = None, partition: int = 0) -> ConsumedMessage:
-        record = {"event_id": f"{body[0]}-{offset}", "occurred_at": datetime(2026, 11, 25, tzinfo=UTC),
+                token: str | None = None, partition: int = 0, hours: int = 0) -> ConsumedMessage:
+        record = {"event_id": f"{body[0]}-{offset}", "occurred_at": T0 + timedelta(hours=hours),
                   "source": "bank", "member_id": member_id, "card_token": token,
                   "body": (f"loyalty.v1.{body[0]}", body[1])}
         value = self.codec.encode(EVENTS, "LoyaltyEvent", record)
         return ConsumedMessage(b"source", value, offset, EVENTS, partition)
 
-    def purchase(self, offset: int, partition: int = 0) -> ConsumedMessage:
+    def purchase(self, offset: int, partition: int = 0, hours: int = 0) -> ConsumedMessage:
         body = {"order_id": f"N{offset}", "channel": "card", "store_id": None, "currency": "SEK", "total_minor": 100,
                 "payment_method": "card", "partner_id": None, "points_used": 0,
                 "lines": [{"line_id": "1", "sku": "S", "category": "c", "quantity": 1, "amount_minor": 100}]}
-        return self.message(offset, ("Purchase", body), token="tok_anna", partition=partition)
+        return self.message(offset, ("Purchase", body), token="tok_anna", partition=partition, hours=hours)
 
-    def link(self, offset: int) -> ConsumedMessage:
-        return self.message(offset, ("CardLinked", {"card_token": "tok_anna"}), member_id="ANNA", partition=1)
+    def link(self, offset: int, hours: int = 0, kind: str = "CardLinked", member_id: str = "ANNA") -> ConsumedMessage:
+        return self.message(offset, (kind, {"card_token": "tok_anna"}), member_id=member_id, partition=1, hours=hours)
 
     @staticmethod
     def passed_on(result: Any) -> list[str]:
@@ -125,6 +131,34 @@ class TestACardTransactionBeforeItsLink:
             (5, "unknown card_token in Purchase Purchase-5: the card is not linked to a member (yet); once its "
                 "CardLinked comes, a running engine sends this event again by itself")]
         assert not ingest.waiting and ingest.offsets_to_commit() == {(EVENTS, 0): 6}
+
+    def test_once_unlinked_only_what_was_bought_before_goes_to_the_member_however_late(self) -> None:
+        ingest = Ingest(self.codec, partitions=1)
+        ingest.process([self.link(0)])
+
+        result = ingest.process([self.link(1, hours=2, kind="CardUnlinked"), self.purchase(5, hours=1),
+                                 self.purchase(6, hours=3)])
+
+        assert self.passed_on(result) == ["ANNA", "ANNA"]  # the unlinking itself, then the earlier purchase
+        assert [(letter["offset"], letter["reason"]) for letter in result.dead_letters] == [
+            (6, "card unlinked before Purchase Purchase-6: the member unlinked the card at 2026-11-25 02:00 UTC and "
+                "the transaction was made at 2026-11-25 03:00 UTC, so it earns nothing; if it should, link the card "
+                "again and send the event again")]
+        assert result.card_links == [{"card_token": "tok_anna", "member_id": "ANNA", "linked_at": T0,
+                                      "unlinked_at": T0 + timedelta(hours=2)}]
+
+        again = ingest.process([self.link(2, hours=4), self.purchase(7, hours=5)])  # linked again: it earns again
+        assert not again.dead_letters and self.passed_on(again) == ["ANNA", "ANNA"]
+
+    def test_a_member_the_card_is_not_linked_to_cannot_unlink_it(self) -> None:
+        ingest = Ingest(self.codec, partitions=1)
+        ingest.process([self.link(0)])
+
+        result = ingest.process([self.link(1, hours=1, kind="CardUnlinked", member_id="BO"), self.purchase(5, hours=2)])
+
+        assert [letter["reason"] for letter in result.dead_letters] == [
+            "CardUnlinked CardUnlinked-1: the card is not linked to member BO, so there is nothing to unlink"]
+        assert self.passed_on(result) == ["ANNA"] and not result.card_links
 
 
 def test_an_input_event_dated_past_the_margin_after_it_arrived_is_a_dead_letter_that_says_why() -> None:
