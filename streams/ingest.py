@@ -14,7 +14,8 @@ ingest reads partitions in no set order. Such a transaction waits (up to
 ``card_wait_seconds``) for its link before it is a dead letter, and the
 offsets committed stop short of it, so a restart reads it again. A card
 transaction made after its card was unlinked is a dead letter; one made before,
-however late it arrives, still goes to the member.
+however late it arrives, still goes to the member. A card is linked to one member
+at a time: another member's link of it is a dead letter until it is unlinked.
 
 An input event dated more than ``max_future`` after it reached the engine (the
 message's timestamp) is a dead letter: nothing is sent before it happens, and
@@ -216,14 +217,18 @@ class Ingest:
 
     def _link(self, record: Record, kind: str, result: IngestResult) -> None:
         token, member_id, when = record["body"][1]["card_token"], record["member_id"], record["occurred_at"]
-        link = self.cards.get(token)
+        current = self.cards.get(token)
+        holder = current.member_id if current is not None and current.unlinked_at is None else None
         if kind == "CardLinked":
+            if holder not in (None, member_id):  # a card earns for one member at a time
+                raise Rejected(f"CardLinked {record['event_id']}: the card is linked to another member, who must "
+                               "unlink it first (CardUnlinked)")
             link = CardLink(member_id, when)
-        elif link is None or link.member_id != member_id or link.unlinked_at is not None:
+        elif current is None or holder != member_id:
             raise Rejected(f"CardUnlinked {record['event_id']}: the card is not linked to member {member_id}, so "
                            "there is nothing to unlink")
         else:
-            link = link._replace(unlinked_at=when)
+            link = current._replace(unlinked_at=when)
         self.cards[token] = link
         result.card_links.append(link.record(token))
 

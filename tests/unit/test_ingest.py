@@ -160,6 +160,19 @@ class TestCardTransactions:
             "CardUnlinked CardUnlinked-1: the card is not linked to member BO, so there is nothing to unlink"]
         assert self.passed_on(result) == ["ANNA"] and not result.card_links
 
+    def test_a_card_is_linked_to_one_member_at_a_time(self) -> None:
+        ingest = Ingest(self.codec, partitions=1)
+        ingest.process([self.link(0)])
+
+        taken = ingest.process([self.link(1, hours=1, member_id="BO"), self.purchase(5, hours=2)])
+        assert [letter["reason"] for letter in taken.dead_letters] == [
+            "CardLinked CardLinked-1: the card is linked to another member, who must unlink it first (CardUnlinked)"]
+        assert self.passed_on(taken) == ["ANNA"]
+
+        freed = ingest.process([self.link(2, hours=3, kind="CardUnlinked"), self.link(3, hours=4, member_id="BO"),
+                                self.purchase(6, hours=5)])
+        assert not freed.dead_letters and self.passed_on(freed) == ["ANNA", "BO", "BO"]
+
 
 def test_an_input_event_dated_past_the_margin_after_it_arrived_is_a_dead_letter_that_says_why() -> None:
     codec = AvroCodec(EmbeddedRegistry())
