@@ -14,9 +14,9 @@ can be spent when its points can. A return that leaves the order short of the
 minimum (or returns all of it) hands the referral on to the friend's next
 purchase that qualifies too, if there is one: both rewards then wait on that
 purchase's return window, and the referrer learns of it by a ``ReferralMoved``.
-Otherwise it takes the friend's reward back, as a return takes back points, and sends the referrer a
-``ReferralRevoked`` that takes back theirs and frees the friend's place under
-the cap. The friend's next qualifying purchase rewards the referral again.
+Otherwise it takes the friend's reward back, as a return takes back points,
+and sends the referrer a ``ReferralRevoked`` that takes back theirs and frees
+the friend's place under the cap. The friend's next qualifying purchase rewards the referral again.
 """
 
 from __future__ import annotations

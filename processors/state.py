@@ -96,8 +96,8 @@ class MemberState:
     ``referred_by`` is the member who referred this one, until the first
     qualifying purchase rewards the referral (then ``None``); ``referred_friends``
     holds each friend this member was rewarded for: when the purchase that qualified was made (the cap
-    counts by it; the reward waits on its return window) and the points (taken back if it is returned). ``visits`` holds
-    the times of recent purchases (as long as the longest challenge looks back)
+    counts by it; the reward waits on its return window) and the points (taken back if it is
+    returned). ``visits`` holds the times of recent purchases (as long as the longest challenge looks back)
     and ``badges`` each challenge completed, with when. ``birthday`` is "MM-DD"
     (no year is kept), ``birthday_paid_year`` the last year a bonus was paid,
     ``expiry_warned`` whether the member was warned of expiry since their last activity.
