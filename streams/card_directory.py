@@ -1,10 +1,15 @@
 """Which member each card token is linked to, as the compacted cards topic says.
 
 Ingest writes a card's link there when it reads a CardLinked, the link with the
-time it ended when it reads a CardUnlinked (transactions made before then still
-earn for the member, however late they arrive), and a tombstone when the member
-is erased. It reads the whole topic when it starts. The topic is the only place
+time it ended when it reads a CardUnlinked, and a tombstone when the member is
+erased. It reads the whole topic when it starts. The topic is the only place
 that maps tokens to members: no output carries a token.
+
+A bank sends card transactions late, often by days, so a transaction goes to
+the member whose link was in force when it was made. A link keeps the one
+before it (ended by its member before another could link the card): a
+household's card that moves from one member to the other still earns the first
+member what they bought before unlinking it.
 """
 
 from __future__ import annotations
@@ -16,17 +21,45 @@ from schemas.codec import AvroCodec
 from streams.kafka import read_to_end, topic_partitions
 from streams.topics import CARDS
 
+ERASED = ""  # the member id an ended link keeps once its member is erased
+
 
 class CardLink(NamedTuple):
-    """A card's member, since when, and until when if the member unlinked it."""
+    """A card's member, since when, until when if the member unlinked it, and the link it followed."""
 
     member_id: str
     linked_at: datetime
     unlinked_at: datetime | None = None
+    previous: CardLink | None = None  # ended: its unlinked_at is set
+
+    def member_at(self, when: datetime) -> str | None:
+        """The member a transaction made at ``when`` earns for; None if the card was not linked then, and
+        ``ERASED`` if its member then has since been erased.
+
+        One made before the card's first link known here goes to its member: a sale paid by card just
+        before its link (or on a bank's date without a time) still counts.
+        """
+        if self.unlinked_at is not None and when >= self.unlinked_at:
+            return None
+        if when >= self.linked_at or self.previous is None:
+            return self.member_id
+        previous = self.previous
+        return previous.member_id if previous.unlinked_at is not None and when < previous.unlinked_at else None
 
     def record(self, card_token: str) -> dict[str, Any]:
         """The cards topic's record of this link."""
-        return {"card_token": card_token, **self._asdict()}
+        previous = self.previous
+        return {"card_token": card_token, **self._ends(), "previous": None if previous is None else previous._ends()}
+
+    def _ends(self) -> dict[str, Any]:
+        return {"member_id": self.member_id, "linked_at": self.linked_at, "unlinked_at": self.unlinked_at}
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> CardLink:
+        """A link as the cards topic keeps it (one written before links could end has no end and no previous)."""
+        ended = record.get("previous")  # a union's record reads as (its name, the record)
+        previous = None if ended is None else cls(ended[1]["member_id"], ended[1]["linked_at"], ended[1]["unlinked_at"])
+        return cls(record["member_id"], record["linked_at"], record.get("unlinked_at"), previous)
 
 
 class CardDirectory:
@@ -52,6 +85,6 @@ class CardDirectory:
             if message.value() is None:
                 self.links.pop(message.key().decode(), None)
             else:
-                link = self._codec.decode(message.value())  # written before unlinking was kept: no unlinked_at
-                self.links[link["card_token"]] = CardLink(link["member_id"], link["linked_at"], link.get("unlinked_at"))
+                record = self._codec.decode(message.value())
+                self.links[record["card_token"]] = CardLink.from_record(record)
         return self.links

@@ -36,7 +36,7 @@ from confluent_kafka import TIMESTAMP_NOT_AVAILABLE
 
 from processors.validation import contains_pan, looks_like_pan, mask_pans_in_bytes, problems
 from schemas.codec import AvroCodec, CodecError
-from streams.card_directory import CardLink
+from streams.card_directory import ERASED, CardLink
 from streams.partitioning import member_partition
 from streams.records import ENGINE_MADE, body_type, event_from_record
 from streams.topics import ENGINE_EVENTS, EVENTS
@@ -209,21 +209,30 @@ class Ingest:
             raise Rejected("invalid " + kind + ": " + "; ".join(found))
         if kind in ("CardLinked", "CardUnlinked"):
             self._link(record, kind, result)
-        elif kind == "MemberErased":  # the member's cards no longer lead to them
-            tokens = [token for token, link in self.cards.items() if link.member_id == record["member_id"]]
-            for token in tokens:
+        elif kind == "MemberErased":
+            self._forget(record["member_id"], result)
+
+    def _forget(self, member_id: str, result: IngestResult) -> None:
+        """The erased member's cards no longer lead to them, and a card they passed on keeps no trace of them."""
+        for token, link in list(self.cards.items()):
+            if link.member_id == member_id:
                 del self.cards[token]
-            result.cards_forgotten += tokens
+                result.cards_forgotten.append(token)
+            elif link.previous is not None and link.previous.member_id == member_id:
+                self.cards[token] = link = link._replace(previous=link.previous._replace(member_id=ERASED))
+                result.card_links.append(link.record(token))
 
     def _link(self, record: Record, kind: str, result: IngestResult) -> None:
         token, member_id, when = record["body"][1]["card_token"], record["member_id"], record["occurred_at"]
         current = self.cards.get(token)
         holder = current.member_id if current is not None and current.unlinked_at is None else None
         if kind == "CardLinked":
-            if holder not in (None, member_id):  # a card earns for one member at a time
+            if holder == member_id:  # linked already: the link stands as it is
+                return
+            if holder is not None:  # a card earns for one member at a time
                 raise Rejected(f"CardLinked {record['event_id']}: the card is linked to another member, who must "
                                "unlink it first (CardUnlinked)")
-            link = CardLink(member_id, when)
+            link = CardLink(member_id, when, previous=None if current is None else current._replace(previous=None))
         elif current is None or holder != member_id:
             raise Rejected(f"CardUnlinked {record['event_id']}: the card is not linked to member {member_id}, so "
                            "there is nothing to unlink")
@@ -242,12 +251,25 @@ class Ingest:
         if link is None:
             raise UnknownCard(f"{UNKNOWN_CARD} in {kind} {record['event_id']}: the card is not linked to a member "
                               "(yet); once its CardLinked comes, a running engine sends this event again by itself")
-        if link.unlinked_at is not None and record["occurred_at"] >= link.unlinked_at:
-            raise Rejected(f"{CARD_UNLINKED} before {kind} {record['event_id']}: the member unlinked the card at "
-                           f"{link.unlinked_at:%Y-%m-%d %H:%M} UTC and the transaction was made at "
-                           f"{record['occurred_at']:%Y-%m-%d %H:%M} UTC, so it earns nothing; if it should, link "
-                           "the card again and send the event again")
-        record["member_id"] = link.member_id
+        made = record["occurred_at"]
+        member_id = link.member_at(made)
+        if not member_id:  # no member, or an erased one
+            raise Rejected(f"{CARD_UNLINKED} before {kind} {record['event_id']}: {_unlinked(link, made)}; the "
+                           f"transaction was made at {made:%Y-%m-%d %H:%M} UTC, so it earns nothing (if it should, "
+                           "link the card again and send the event again)")
+        record["member_id"] = member_id
+
+
+def _unlinked(link: CardLink, made: datetime) -> str:
+    """Why a card transaction made at ``made`` earns for nobody (``link.member_at(made)`` names nobody)."""
+    if link.unlinked_at is not None and made >= link.unlinked_at:
+        return f"its member unlinked the card at {link.unlinked_at:%Y-%m-%d %H:%M} UTC"
+    previous = link.previous
+    assert previous is not None and previous.unlinked_at is not None
+    if made < previous.unlinked_at:
+        return "the member it was linked to then has since been erased"
+    return (f"its member unlinked the card at {previous.unlinked_at:%Y-%m-%d %H:%M} UTC and the next linked it at "
+            f"{link.linked_at:%Y-%m-%d %H:%M} UTC")
 
 
 def field_with_pan(value: Any, path: str = "") -> str | None:

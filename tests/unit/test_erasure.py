@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from builders import Member, card_linked, club, enrolled, kr, line, new_id
 
@@ -104,11 +104,16 @@ def test_ingest_forgets_an_erased_members_card_and_deletes_its_link() -> None:
 
     link = card_linked("anna", at, token="tok_anna")
     bo, old = CardLink("bo", at), CardLink("anna", at, unlinked_at=at)  # Anna's old card, unlinked
-    ingest = Ingest(codec, partitions=1, cards={"tok_bo": bo, "tok_anna_old": old})
+    hours = [at + timedelta(hours=n) for n in (-5, 1, 2)]  # a card Anna had until 01:00 and Bo has since 02:00
+    shared = CardLink("bo", hours[2], previous=CardLink("anna", hours[0], hours[1]))
+    ingest = Ingest(codec, partitions=1, cards={"tok_bo": bo, "tok_anna_old": old, "tok_shared": shared})
     ingest.process([message(0, "anna", ("CardLinked", {"card_token": link.card_token}))])
 
     result = ingest.process([message(1, "anna", ("MemberErased", {"reason": "request"}))])
-    assert result.cards_forgotten == ["tok_anna_old", "tok_anna"] and ingest.cards == {"tok_bo": bo}
+    assert result.cards_forgotten == ["tok_anna_old", "tok_anna"]
+    passed_on = CardLink("bo", hours[2], previous=CardLink("", hours[0], hours[1]))  # no trace of Anna
+    assert ingest.cards == {"tok_bo": bo, "tok_shared": passed_on}
+    assert result.card_links == [passed_on.record("tok_shared")] and "anna" not in repr(result.card_links)
 
     purchase = {"order_id": "N1", "channel": "card", "store_id": None, "currency": "SEK", "total_minor": 100,
                 "payment_method": "card", "partner_id": None, "points_used": 0,
@@ -117,3 +122,9 @@ def test_ingest_forgets_an_erased_members_card_and_deletes_its_link() -> None:
     assert [letter["reason"] for letter in after.dead_letters] == [
         "unknown card_token in Purchase e2: the card is not linked to a member (yet); once its CardLinked comes, a "
         "running engine sends this event again by itself"]
+    bought_while_hers = ingest.process([message(3, None, ("Purchase", {**purchase, "order_id": "N2"}),
+                                                token="tok_shared")])
+    assert [letter["reason"] for letter in bought_while_hers.dead_letters] == [
+        "card unlinked before Purchase e3: the member it was linked to then has since been erased; the transaction "
+        "was made at 2026-11-25 00:00 UTC, so it earns nothing (if it should, link the card again and send the event "
+        "again)"]

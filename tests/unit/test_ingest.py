@@ -141,11 +141,11 @@ class TestCardTransactions:
 
         assert self.passed_on(result) == ["ANNA", "ANNA"]  # the unlinking itself, then the earlier purchase
         assert [(letter["offset"], letter["reason"]) for letter in result.dead_letters] == [
-            (6, "card unlinked before Purchase Purchase-6: the member unlinked the card at 2026-11-25 02:00 UTC and "
-                "the transaction was made at 2026-11-25 03:00 UTC, so it earns nothing; if it should, link the card "
-                "again and send the event again")]
+            (6, "card unlinked before Purchase Purchase-6: its member unlinked the card at 2026-11-25 02:00 UTC; the "
+                "transaction was made at 2026-11-25 03:00 UTC, so it earns nothing (if it should, link the card again "
+                "and send the event again)")]
         assert result.card_links == [{"card_token": "tok_anna", "member_id": "ANNA", "linked_at": T0,
-                                      "unlinked_at": T0 + timedelta(hours=2)}]
+                                      "unlinked_at": T0 + timedelta(hours=2), "previous": None}]
 
         again = ingest.process([self.link(2, hours=4), self.purchase(7, hours=5)])  # linked again: it earns again
         assert not again.dead_letters and self.passed_on(again) == ["ANNA", "ANNA"]
@@ -169,9 +169,22 @@ class TestCardTransactions:
             "CardLinked CardLinked-1: the card is linked to another member, who must unlink it first (CardUnlinked)"]
         assert self.passed_on(taken) == ["ANNA"]
 
-        freed = ingest.process([self.link(2, hours=3, kind="CardUnlinked"), self.link(3, hours=4, member_id="BO"),
-                                self.purchase(6, hours=5)])
+        freed = ingest.process([self.link(2, hours=3, kind="CardUnlinked"), self.link(3, hours=5, member_id="BO"),
+                                self.purchase(6, hours=6)])
         assert not freed.dead_letters and self.passed_on(freed) == ["ANNA", "BO", "BO"]
+
+    def test_a_card_passed_on_to_another_member_still_earns_the_first_what_they_bought_before(self) -> None:
+        ingest = Ingest(self.codec, partitions=1)
+        ingest.process([self.link(0), self.link(1, hours=3, kind="CardUnlinked"),
+                        self.link(2, hours=5, member_id="BO")])
+
+        late = ingest.process([self.purchase(5, hours=2), self.purchase(6, hours=4), self.purchase(7, hours=6)])
+
+        assert self.passed_on(late) == ["ANNA", "BO"]  # bought while the card was Anna's, then Bo's
+        assert [(letter["offset"], letter["reason"]) for letter in late.dead_letters] == [
+            (6, "card unlinked before Purchase Purchase-6: its member unlinked the card at 2026-11-25 03:00 UTC and "
+                "the next linked it at 2026-11-25 05:00 UTC; the transaction was made at 2026-11-25 04:00 UTC, so it "
+                "earns nothing (if it should, link the card again and send the event again)")]
 
 
 def test_an_input_event_dated_past_the_margin_after_it_arrived_is_a_dead_letter_that_says_why() -> None:
