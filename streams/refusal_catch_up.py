@@ -13,6 +13,7 @@ letters go in the order they were refused, so a return comes after its purchase.
 from __future__ import annotations
 
 from collections import Counter
+from datetime import datetime
 from typing import Any
 
 from confluent_kafka import KafkaException
@@ -21,7 +22,7 @@ from processors.refusals import UNKNOWN_MEMBER
 from schemas.codec import AvroCodec, CodecError
 from sinks.clickhouse import STORE_ERRORS, ClickHouseStore
 from sinks.queries import refused_before_enrolment, refused_unknown_card
-from streams.card_directory import CardDirectory
+from streams.card_directory import CardDirectory, CardLink
 from streams.ingest import UNKNOWN_CARD
 from streams.kafka import DeliveryFailed
 from streams.resend import resend
@@ -53,7 +54,7 @@ class RefusalCatchUp:
         self._codec = codec
         self._store = store
         self._cards: CardDirectory | None = None
-        self._tokens: dict[str, str] = {}  # a card letter's id -> its card token, decoded once
+        self._cards_of: dict[str, tuple[str, datetime] | None] = {}  # by card letter id: its card, decoded once
         self._resent: set[str] = set()
         self._letters_stored = -1  # the sink's count of dead letters stored when last looked: look at the start
         self._wait = self.EVERY_SECONDS  # until the next look, while some wait
@@ -99,25 +100,35 @@ class RefusalCatchUp:
     def _forget_all_but(self, letters: list[dict[str, Any]]) -> None:
         listed = {letter["dead_letter_id"] for letter in letters}
         self._resent &= listed
-        self._tokens = {letter_id: token for letter_id, token in self._tokens.items() if letter_id in listed}
+        self._cards_of = {letter_id: card for letter_id, card in self._cards_of.items() if letter_id in listed}
 
     def _linked(self, letters: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Those of ``letters`` (card transactions) whose card is linked now."""
+        """Those of ``letters`` (card transactions) whose card, as the cards topic says now, was linked to a
+        member when they were made."""
         if not letters:
             return []
         if self._cards is None:
             self._cards = CardDirectory(self._bootstrap, self._codec)
         links = self._cards.read_on(timeout=self.EVERY_SECONDS)  # what it read counts: a long topic takes more looks
-        linked = {token for token, link in links.items() if link.unlinked_at is None}
-        return [letter for letter in letters if self._token(letter) in linked]
+        return [letter for letter in letters if self._linked_then(letter, links)]
 
-    def _token(self, letter: dict[str, Any]) -> str:
-        """The letter's card token; "" (never linked) if its bytes do not say, for an operator to look into."""
-        token = self._tokens.get(letter["dead_letter_id"])
-        if token is None:
+    def _linked_then(self, letter: dict[str, Any], links: dict[str, CardLink]) -> bool:
+        """Whether the letter's card was linked to a member when its transaction was made."""
+        card = self._card(letter)
+        if card is None:
+            return False
+        link = links.get(card[0])
+        return link is not None and bool(link.member_at(card[1]))
+
+    def _card(self, letter: dict[str, Any]) -> tuple[str, datetime] | None:
+        """The letter's card token and when its transaction was made, decoded once; None if its bytes do not
+        say, for an operator to look into."""
+        letter_id = letter["dead_letter_id"]
+        if letter_id not in self._cards_of:
             try:
-                token = self._codec.decode(letter["value"])["card_token"] or ""
+                record = self._codec.decode(letter["value"])
+                token, made = record["card_token"], record["occurred_at"]
             except (CodecError, KeyError, TypeError):
-                token = ""
-            self._tokens[letter["dead_letter_id"]] = token
-        return token
+                token = made = None
+            self._cards_of[letter_id] = (token, made) if token else None
+        return self._cards_of[letter_id]

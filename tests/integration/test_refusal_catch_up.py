@@ -100,6 +100,10 @@ def test_a_card_transaction_goes_again_once_its_card_is_linked_and_not_before(
         store_records(store, DEADLETTER, [card_letter("bank-2", card_transaction(codec, "bank-2", "tok_cleo"), 1)])
         assert catch_up.look(2, 106.0) == {CARD_LINK: 1}  # the new one only
 
+        store_records(store, DEADLETTER, [card_letter("bank-3", card_transaction(codec, "bank-3", "tok_dora"), 2)])
+        link(broker.bootstrap, codec, "tok_dora", "dora", unlinked_at=T0 + dt.timedelta(hours=1))
+        assert catch_up.look(3, 112.0) == {CARD_LINK: 1}  # unlinked since, but hers when the transaction was made
+
 
 def card_transaction(codec: AvroCodec, event_id: str, token: str) -> bytes:
     body = {"order_id": event_id, "channel": "card", "store_id": None, "currency": "SEK", "total_minor": 100,
