@@ -5,8 +5,8 @@ before the sign-up system sends the enrolment: the worker refuses the sale
 (unknown member). A bank feed can send a card transaction more than
 ``card_wait_seconds`` before the app's CardLinked: ingest refuses it (unknown
 card). Once ClickHouse shows the member enrolled, or the cards topic the card
-linked, the running engine sends such an event again, as ``loyalty deadletters
---resend`` would. It keeps its event_id, so nothing is applied twice; the
+linked when the transaction was made, the running engine sends such an event
+again, as ``loyalty deadletters --resend`` would. It keeps its event_id, so nothing is applied twice; the
 letters go in the order they were refused, so a return comes after its purchase.
 """
 
