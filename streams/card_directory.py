@@ -43,8 +43,9 @@ class CardLink(NamedTuple):
             return None
         if when >= self.linked_at or self.previous is None:
             return self.member_id
-        previous = self.previous
-        return previous.member_id if previous.unlinked_at is not None and when < previous.unlinked_at else None
+        previous = self.previous  # only one link back is kept: before it, whose the card was is not known
+        within = previous.unlinked_at is not None and previous.linked_at <= when < previous.unlinked_at
+        return previous.member_id if within else None
 
     def record(self, card_token: str) -> dict[str, Any]:
         """The cards topic's record of this link."""

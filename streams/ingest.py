@@ -266,6 +266,9 @@ def _unlinked(link: CardLink, made: datetime) -> str:
         return f"its member unlinked the card at {link.unlinked_at:%Y-%m-%d %H:%M} UTC"
     previous = link.previous
     assert previous is not None and previous.unlinked_at is not None
+    if made < previous.linked_at:
+        return (f"it was made before the card's earlier member linked it, at {previous.linked_at:%Y-%m-%d %H:%M} UTC, "
+                "and whose it was before that is not kept")
     if made < previous.unlinked_at:
         return "the member it was linked to then has since been erased"
     return (f"its member unlinked the card at {previous.unlinked_at:%Y-%m-%d %H:%M} UTC and the next linked it at "

@@ -178,10 +178,15 @@ class TestCardTransactions:
         ingest.process([self.link(0), self.link(1, hours=3, kind="CardUnlinked"),
                         self.link(2, hours=5, member_id="BO")])
 
-        late = ingest.process([self.purchase(5, hours=2), self.purchase(6, hours=4), self.purchase(7, hours=6)])
+        late = ingest.process([self.purchase(4, hours=-1), self.purchase(5, hours=2), self.purchase(6, hours=4),
+                               self.purchase(7, hours=6)])
 
         assert self.passed_on(late) == ["ANNA", "BO"]  # bought while the card was Anna's, then Bo's
         assert [(letter["offset"], letter["reason"]) for letter in late.dead_letters] == [
+            (4, "card unlinked before Purchase Purchase-4: it was made before the card's earlier member linked it, at "
+                "2026-11-25 00:00 UTC, and whose it was before that is not kept; the transaction was made at "
+                "2026-11-24 23:00 UTC, so it earns nothing (if it should, link the card again and send the event "
+                "again)"),
             (6, "card unlinked before Purchase Purchase-6: its member unlinked the card at 2026-11-25 03:00 UTC and "
                 "the next linked it at 2026-11-25 05:00 UTC; the transaction was made at 2026-11-25 04:00 UTC, so it "
                 "earns nothing (if it should, link the card again and send the event again)")]
