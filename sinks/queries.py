@@ -65,6 +65,21 @@ def member_ledger(store: ClickHouseStore, member_id: str) -> list[dict[str, Any]
     )
 
 
+def member_pending(store: ClickHouseStore, member_id: str) -> list[dict[str, Any]]:
+    """The member's points still pending, by the day they can be spent, soonest first (they add up to the
+    summary's ``pending_points``)."""
+    return store.rows(
+        """
+        SELECT toDate(available_at) AS day, sum(points) AS points
+        FROM $db.ledger FINAL
+        WHERE member_id = {member_id:String} AND available_at > now64(3)
+        GROUP BY day HAVING points != 0
+        ORDER BY day
+        """,
+        {"member_id": member_id},
+    )
+
+
 def member_summary(store: ClickHouseStore, member_id: str, base_tier: str) -> dict[str, Any] | None:
     """Balance, tier, lifetime points, purchases and net spend per currency; None if unknown.
 

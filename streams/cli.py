@@ -285,7 +285,8 @@ def member(member_id: str, as_json: bool) -> None:
         return
     summary = found["member"]
     out = Console()
-    pending = f" ({summary['pending_points']} pending)" if summary["pending_points"] else ""
+    days = ", ".join(f"{day['points']} from {day['day']}" for day in found["pending"])
+    pending = f" ({summary['pending_points']} pending: {days})" if summary["pending_points"] else ""
     out.print(f"[bold]{member_id}[/]  tier [bold]{summary['tier']}[/]  balance [bold]{summary['balance']}[/] points"
               f"{pending}")
     table = Table("when", "reason", "points", "balance", "detail")

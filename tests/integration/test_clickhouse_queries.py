@@ -149,6 +149,11 @@ def test_member_ledger(store: ClickHouseStore) -> None:
     assert queries.member_ledger(store, "nobody") == []
 
 
+def test_member_pending(store: ClickHouseStore) -> None:
+    assert queries.member_pending(store, "m2") == [{"day": PENDING_FOR_DECADES.date(), "points": 20}]
+    assert queries.member_pending(store, "m1") == []  # bought long ago: spendable
+
+
 def test_member_summary(store: ClickHouseStore) -> None:
     assert queries.member_summary(store, "m1", BASE) == {
         "member_id": "m1", "tier": "silver", "balance": 210, "lifetime_points": 250, "pending_points": 0,
@@ -305,7 +310,7 @@ def test_loyalty_member_and_simulate_read_the_member_from_clickhouse(store: Clic
     unknown = runner.invoke(main, ["simulate", "--member", "nobody", "--line", "books:10.00"], env=env)
 
     assert shown.exit_code == 0, shown.output
-    assert "m2 tier gold balance 120 points (20 pending)" in " ".join(shown.output.split())
+    assert "m2 tier gold balance 120 points (20 pending: 20 from 2100-01-01)" in " ".join(shown.output.split())
     assert simulated.exit_code == 0, simulated.output
     answer = json.loads(simulated.output)
     assert (answer["tier"], answer["balance_before"], answer["points"]) == ("gold", 120, 10)  # gold: no longer a tier
