@@ -164,6 +164,9 @@ class TestCardTransactions:
         ingest = Ingest(self.codec, partitions=1)
         ingest.process([self.link(0)])
 
+        again = ingest.process([self.link(4, hours=1)])  # Anna links it again: nothing changes
+        assert self.passed_on(again) == ["ANNA"] and not again.card_links and ingest.cards["tok_anna"].linked_at == T0
+
         taken = ingest.process([self.link(1, hours=1, member_id="BO"), self.purchase(5, hours=2)])
         assert [letter["reason"] for letter in taken.dead_letters] == [
             "CardLinked CardLinked-1: the card is linked to another member, who must unlink it first (CardUnlinked)"]
