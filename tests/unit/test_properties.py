@@ -223,14 +223,15 @@ def ledger(outputs: list[Output]) -> list[LedgerEntry]:
     return [o for o in outputs if isinstance(o, LedgerEntry)]
 
 
-@st.composite
-def big_buys_and_returns(draw: st.DrawFn) -> list[MemberEvent]:
-    """Purchases big enough for every campaign, by members no holdout keeps out, and returns of them."""
-    events: list[MemberEvent] = [enrolled(member, T0, event_id=f"enrol-{member}") for member in ("anna", "bob")]
+def buys_and_returns(draw: st.DrawFn, buyers: tuple[str, ...], steps: st.SearchStrategy[int],
+                     gaps: tuple[timedelta, ...], amounts: st.SearchStrategy[int], most_lines: int,
+                     ) -> list[MemberEvent]:
+    """Purchases by ``buyers``, ``gaps`` apart, and returns of some of their lines."""
+    events: list[MemberEvent] = []
     purchases: list[Purchase] = []
     when = T0
-    for n in range(draw(st.integers(1, 14))):
-        when += draw(st.sampled_from((timedelta(minutes=1), timedelta(days=2))))
+    for n in range(draw(steps)):
+        when += draw(st.sampled_from(gaps))
         if purchases and draw(st.booleans()):
             order = draw(st.sampled_from(purchases))
             lines = draw(st.lists(st.sampled_from(order.lines), min_size=1, max_size=len(order.lines),
@@ -238,11 +239,18 @@ def big_buys_and_returns(draw: st.DrawFn) -> list[MemberEvent]:
             events.append(returned(order.member_id, order.order_id, {item.line_id: item.quantity for item in lines},
                                    when, sum(item.amount_minor for item in lines), event_id=f"e{n}"))
             continue
-        lines = tuple(line(draw(st.integers(50_000, 300_000)), line_id=f"l{i}") for i in range(draw(st.integers(1, 3))))
-        purchases.append(purchase(draw(st.sampled_from(("anna", "bob"))), *lines, at=when, order_id=f"o{n}",
-                                  event_id=f"e{n}"))
+        lines = tuple(line(draw(amounts), line_id=f"l{i}") for i in range(draw(st.integers(1, most_lines))))
+        purchases.append(purchase(draw(st.sampled_from(buyers)), *lines, at=when, order_id=f"o{n}", event_id=f"e{n}"))
         events.append(purchases[-1])
     return events
+
+
+@st.composite
+def big_buys_and_returns(draw: st.DrawFn) -> list[MemberEvent]:
+    """Purchases big enough for every campaign, by members no holdout keeps out, and returns of them."""
+    bought = buys_and_returns(draw, ("anna", "bob"), st.integers(1, 14), (timedelta(minutes=1), timedelta(days=2)),
+                              st.integers(50_000, 300_000), 3)
+    return [*(enrolled(member, T0, event_id=f"enrol-{member}") for member in ("anna", "bob")), *bought]
 
 
 @settings(max_examples=200)
@@ -381,22 +389,9 @@ def a_friends_buys_and_returns(draw: st.DrawFn) -> list[MemberEvent]:
     """Bob, whom Anna referred, buys and returns over a few days: returns hand the referral from order to order."""
     friend = enrolled("bob", T0, event_id="enrol-bob")
     friend.referred_by = "anna"
-    events: list[MemberEvent] = [enrolled("anna", T0, event_id="enrol-anna"), friend]
-    purchases: list[Purchase] = []
-    when = T0
-    for n in range(draw(st.integers(1, 10))):
-        when += draw(st.sampled_from((timedelta(hours=7), timedelta(days=1), timedelta(days=2))))
-        if purchases and draw(st.booleans()):
-            order = draw(st.sampled_from(purchases))
-            lines = draw(st.lists(st.sampled_from(order.lines), min_size=1, max_size=len(order.lines),
-                                  unique_by=lambda item: item.line_id))
-            events.append(returned("bob", order.order_id, {item.line_id: item.quantity for item in lines}, when,
-                                   sum(item.amount_minor for item in lines), event_id=f"e{n}"))
-            continue
-        lines = tuple(line(draw(st.integers(5_000, 30_000)), line_id=f"l{i}") for i in range(draw(st.integers(1, 2))))
-        purchases.append(purchase("bob", *lines, at=when, order_id=f"o{n}", event_id=f"e{n}"))
-        events.append(purchases[-1])
-    return events
+    bought = buys_and_returns(draw, ("bob",), st.integers(1, 10),
+                              (timedelta(hours=7), timedelta(days=1), timedelta(days=2)), st.integers(5_000, 30_000), 2)
+    return [enrolled("anna", T0, event_id="enrol-anna"), friend, *bought]
 
 
 @settings(max_examples=300)
