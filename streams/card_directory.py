@@ -24,6 +24,12 @@ from streams.topics import CARDS
 ERASED = ""  # the member id an ended link keeps once its member is erased
 
 
+class Unlinked(NamedTuple):
+    """Why a card transaction earns for nobody, in words for its dead letter."""
+
+    why: str
+
+
 class CardLink(NamedTuple):
     """A card's member, since when, until when if the member unlinked it, and the link it followed."""
 
@@ -32,20 +38,26 @@ class CardLink(NamedTuple):
     unlinked_at: datetime | None = None
     previous: CardLink | None = None  # ended: its unlinked_at is set
 
-    def member_at(self, when: datetime) -> str | None:
-        """The member a transaction made at ``when`` earns for; None if the card was not linked then, and
-        ``ERASED`` if its member then has since been erased.
+    def member_at(self, when: datetime) -> str | Unlinked:
+        """The member a transaction made at ``when`` earns for, or why it earns for nobody.
 
         One made before the card's first link known here goes to its member: a sale paid by card just
         before its link (or on a bank's date without a time) still counts.
         """
         if self.unlinked_at is not None and when >= self.unlinked_at:
-            return None
-        if when >= self.linked_at or self.previous is None:
+            return Unlinked(f"its member unlinked the card at {self.unlinked_at:%Y-%m-%d %H:%M} UTC")
+        previous = self.previous  # ended: its unlinked_at is set
+        if when >= self.linked_at or previous is None or previous.unlinked_at is None:
             return self.member_id
-        previous = self.previous  # only one link back is kept: before it, whose the card was is not known
-        within = previous.unlinked_at is not None and previous.linked_at <= when < previous.unlinked_at
-        return previous.member_id if within else None
+        if when < previous.linked_at:  # only one link back is kept
+            return Unlinked(f"it was made before the card's earlier member linked it, at "
+                            f"{previous.linked_at:%Y-%m-%d %H:%M} UTC, and whose it was before that is not kept")
+        if when >= previous.unlinked_at:
+            return Unlinked(f"its member unlinked the card at {previous.unlinked_at:%Y-%m-%d %H:%M} UTC and the next "
+                            f"linked it at {self.linked_at:%Y-%m-%d %H:%M} UTC")
+        if previous.member_id == ERASED:
+            return Unlinked("the member it was linked to then has since been erased")
+        return previous.member_id
 
     def record(self, card_token: str) -> dict[str, Any]:
         """The cards topic's record of this link."""

@@ -36,7 +36,7 @@ from confluent_kafka import TIMESTAMP_NOT_AVAILABLE
 
 from processors.validation import contains_pan, looks_like_pan, mask_pans_in_bytes, problems
 from schemas.codec import AvroCodec, CodecError
-from streams.card_directory import ERASED, CardLink
+from streams.card_directory import ERASED, CardLink, Unlinked
 from streams.partitioning import member_partition
 from streams.records import ENGINE_MADE, body_type, event_from_record
 from streams.topics import ENGINE_EVENTS, EVENTS
@@ -253,26 +253,11 @@ class Ingest:
                               "(yet); once its CardLinked comes, a running engine sends this event again by itself")
         made = record["occurred_at"]
         member_id = link.member_at(made)
-        if not member_id:  # no member, or an erased one
-            raise Rejected(f"{CARD_UNLINKED} before {kind} {record['event_id']}: {_unlinked(link, made)}; the "
-                           f"transaction was made at {made:%Y-%m-%d %H:%M} UTC, so it earns nothing (if it should, "
-                           "link the card again and send the event again)")
+        if isinstance(member_id, Unlinked):
+            raise Rejected(f"{CARD_UNLINKED} before {kind} {record['event_id']}: {member_id.why}; the transaction was "
+                           f"made at {made:%Y-%m-%d %H:%M} UTC, so it earns nothing (if it should, link the card "
+                           "again and send the event again)")
         record["member_id"] = member_id
-
-
-def _unlinked(link: CardLink, made: datetime) -> str:
-    """Why a card transaction made at ``made`` earns for nobody (``link.member_at(made)`` names nobody)."""
-    if link.unlinked_at is not None and made >= link.unlinked_at:
-        return f"its member unlinked the card at {link.unlinked_at:%Y-%m-%d %H:%M} UTC"
-    previous = link.previous
-    assert previous is not None and previous.unlinked_at is not None
-    if made < previous.linked_at:
-        return (f"it was made before the card's earlier member linked it, at {previous.linked_at:%Y-%m-%d %H:%M} UTC, "
-                "and whose it was before that is not kept")
-    if made < previous.unlinked_at:
-        return "the member it was linked to then has since been erased"
-    return (f"its member unlinked the card at {previous.unlinked_at:%Y-%m-%d %H:%M} UTC and the next linked it at "
-            f"{link.linked_at:%Y-%m-%d %H:%M} UTC")
 
 
 def field_with_pan(value: Any, path: str = "") -> str | None:

@@ -118,7 +118,7 @@ class RefusalCatchUp:
         if card is None:
             return False
         link = links.get(card[0])
-        return link is not None and bool(link.member_at(card[1]))
+        return link is not None and isinstance(link.member_at(card[1]), str)
 
     def _card(self, letter: dict[str, Any]) -> tuple[str, datetime] | None:
         """The letter's card token and when its transaction was made, decoded once; None if its bytes do not
