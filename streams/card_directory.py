@@ -6,10 +6,10 @@ erased. It reads the whole topic when it starts. The topic is the only place
 that maps tokens to members: no output carries a token.
 
 A bank sends card transactions late, often by days, so a transaction goes to
-the member whose link was in force when it was made. A link keeps the one
-before it (ended by its member before another could link the card): a
-household's card that moves from one member to the other still earns the first
-member what they bought before unlinking it.
+the member whose link was in force when it was made. A link keeps every link
+before it (each ended by its member before another could link the card): a
+household's card that moves from one member to the other, and back, still earns
+each member what they bought while it was theirs.
 """
 
 from __future__ import annotations
@@ -31,48 +31,64 @@ class Unlinked(NamedTuple):
 
 
 class CardLink(NamedTuple):
-    """A card's member, since when, until when if the member unlinked it, and the link it followed."""
+    """A card's member, since when, until when if the member unlinked it, and the links before it.
+
+    A card changes hands rarely (a household's card, a card given up), so every
+    earlier link is kept, however many.
+    """
 
     member_id: str
     linked_at: datetime
     unlinked_at: datetime | None = None
-    previous: CardLink | None = None  # ended: its unlinked_at is set
+    earlier: tuple[CardLink, ...] = ()  # newest first; each ended (its unlinked_at is set), with no earlier of its own
 
     def member_at(self, when: datetime) -> str | Unlinked:
         """The member a transaction made at ``when`` earns for, or why it earns for nobody.
 
-        One made before the card's first link known here goes to its member: a sale paid by card just
+        One made before the card's first link goes to its first member: a sale paid by card just
         before its link (or on a bank's date without a time) still counts.
         """
         if self.unlinked_at is not None and when >= self.unlinked_at:
             return Unlinked(f"its member unlinked the card at {self.unlinked_at:%Y-%m-%d %H:%M} UTC")
-        previous = self.previous  # ended: its unlinked_at is set
-        if when >= self.linked_at or previous is None or previous.unlinked_at is None:
-            return self.member_id
-        if when < previous.linked_at:  # only one link back is kept
-            return Unlinked(f"it was made before the card's earlier member linked it, at "
-                            f"{previous.linked_at:%Y-%m-%d %H:%M} UTC, and whose it was before that is not kept")
-        if when >= previous.unlinked_at:
-            return Unlinked(f"its member unlinked the card at {previous.unlinked_at:%Y-%m-%d %H:%M} UTC and the next "
-                            f"linked it at {self.linked_at:%Y-%m-%d %H:%M} UTC")
-        if previous.member_id == ERASED:
+        held = self  # the link after the one looked at next
+        for link in self.earlier:
+            if when >= held.linked_at:
+                break
+            assert link.unlinked_at is not None  # an earlier link has ended
+            if when >= link.unlinked_at:
+                return Unlinked(f"its member unlinked the card at {link.unlinked_at:%Y-%m-%d %H:%M} UTC and the "
+                                f"next linked it at {held.linked_at:%Y-%m-%d %H:%M} UTC")
+            held = link
+        if held.member_id == ERASED:
             return Unlinked("the member it was linked to then has since been erased")
-        return previous.member_id
+        return held.member_id
 
     def record(self, card_token: str) -> dict[str, Any]:
         """The cards topic's record of this link."""
-        previous = self.previous
-        return {"card_token": card_token, **self._ends(), "previous": None if previous is None else previous._ends()}
+        return {"card_token": card_token, **self._ends(), "earlier": [link._ends() for link in self.earlier]}
 
     def _ends(self) -> dict[str, Any]:
         return {"member_id": self.member_id, "linked_at": self.linked_at, "unlinked_at": self.unlinked_at}
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> CardLink:
-        """A link as the cards topic keeps it (one written before links could end has no end and no previous)."""
-        ended = record.get("previous")  # a union's record reads as (its name, the record)
-        previous = None if ended is None else cls(ended[1]["member_id"], ended[1]["linked_at"], ended[1]["unlinked_at"])
-        return cls(record["member_id"], record["linked_at"], record.get("unlinked_at"), previous)
+        """A link as the cards topic keeps it; one written by an earlier version has at most one link before it
+        (``previous``), or none and no end."""
+        earlier = record.get("earlier")
+        if earlier is None:
+            previous = record.get("previous")  # a union's record reads as (its name, the record)
+            earlier = [] if previous is None else [previous[1]]
+        return cls(record["member_id"], record["linked_at"], record.get("unlinked_at"),
+                   tuple(cls(link["member_id"], link["linked_at"], link["unlinked_at"]) for link in earlier))
+
+    def linked_by(self, member_id: str, when: datetime) -> CardLink:
+        """This ended link, and those before it, followed by ``member_id``'s link from ``when``."""
+        return CardLink(member_id, when, earlier=(self._replace(earlier=()), *self.earlier))
+
+    def without(self, member_id: str) -> CardLink:
+        """The link with ``member_id`` wiped from the earlier links: only their times are kept."""
+        return self._replace(earlier=tuple(link._replace(member_id=ERASED) if link.member_id == member_id else link
+                                           for link in self.earlier))
 
 
 class CardDirectory:

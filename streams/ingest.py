@@ -36,7 +36,7 @@ from confluent_kafka import TIMESTAMP_NOT_AVAILABLE
 
 from processors.validation import contains_pan, looks_like_pan, mask_pans_in_bytes, problems
 from schemas.codec import AvroCodec, CodecError
-from streams.card_directory import ERASED, CardLink, Unlinked
+from streams.card_directory import CardLink, Unlinked
 from streams.partitioning import member_partition
 from streams.records import ENGINE_MADE, body_type, event_from_record
 from streams.topics import ENGINE_EVENTS, EVENTS
@@ -218,8 +218,8 @@ class Ingest:
             if link.member_id == member_id:
                 del self.cards[token]
                 result.cards_forgotten.append(token)
-            elif link.previous is not None and link.previous.member_id == member_id:
-                self.cards[token] = link = link._replace(previous=link.previous._replace(member_id=ERASED))
+            elif any(earlier.member_id == member_id for earlier in link.earlier):
+                self.cards[token] = link = link.without(member_id)
                 result.card_links.append(link.record(token))
 
     def _link(self, record: Record, kind: str, result: IngestResult) -> None:
@@ -232,7 +232,7 @@ class Ingest:
             if holder is not None:  # a card earns for one member at a time
                 raise Rejected(f"CardLinked {record['event_id']}: the card is linked to another member, who must "
                                "unlink it first (CardUnlinked)")
-            link = CardLink(member_id, when, previous=None if current is None else current._replace(previous=None))
+            link = CardLink(member_id, when) if current is None else current.linked_by(member_id, when)
         elif current is None or holder != member_id:
             raise Rejected(f"CardUnlinked {record['event_id']}: the card is not linked to member {member_id}, so "
                            "there is nothing to unlink")

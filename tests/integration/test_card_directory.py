@@ -1,4 +1,4 @@
-"""The cards topic on a real broker, read back: each card's link, when it ended, and the link before it."""
+"""The cards topic on a real broker, read back: each card's link, when it ended, and the links before it."""
 
 from __future__ import annotations
 
@@ -17,13 +17,16 @@ from streams.topics import CARDS, ensure_topics
 T0 = dt.datetime(2026, 11, 24, 9, 0, tzinfo=dt.UTC)
 
 
-def test_the_directory_reads_each_cards_last_link_with_its_end_and_the_link_before_it(tmp_path: Path) -> None:
+def test_the_directory_reads_each_cards_last_link_with_its_end_and_the_links_before_it(tmp_path: Path) -> None:
     codec = AvroCodec(EmbeddedRegistry())
     hours = [T0 + dt.timedelta(hours=n) for n in range(4)]
     written = [
         ("tok_a", CardLink("anna", hours[0])),
         ("tok_a", CardLink("anna", hours[0], hours[1])),  # Anna unlinked it, then Bo linked it
-        ("tok_a", CardLink("bo", hours[2], previous=CardLink("anna", hours[0], hours[1]))),
+        ("tok_a", CardLink("bo", hours[2], earlier=(CardLink("anna", hours[0], hours[1]),))),
+        ("tok_a", CardLink("bo", hours[2], hours[3], earlier=(CardLink("anna", hours[0], hours[1]),))),
+        ("tok_a", CardLink("anna", hours[3], earlier=(CardLink("bo", hours[2], hours[3]),
+                                                      CardLink("anna", hours[0], hours[1])))),  # and back to Anna
         ("tok_b", CardLink("cleo", hours[0])),
         ("tok_c", CardLink("dan", hours[0], hours[3])),
         ("tok_gone", CardLink("erik", hours[0])),
@@ -39,7 +42,8 @@ def test_the_directory_reads_each_cards_last_link_with_its_end_and_the_link_befo
 
         directory = CardDirectory(broker.bootstrap, codec)
         assert directory.read_on() == {
-            "tok_a": CardLink("bo", hours[2], previous=CardLink("anna", hours[0], hours[1])),
+            "tok_a": CardLink("anna", hours[3], earlier=(CardLink("bo", hours[2], hours[3]),
+                                                         CardLink("anna", hours[0], hours[1]))),
             "tok_b": CardLink("cleo", hours[0]),
             "tok_c": CardLink("dan", hours[0], hours[3]),
         }

@@ -105,13 +105,13 @@ def test_ingest_forgets_an_erased_members_card_and_deletes_its_link() -> None:
     link = card_linked("anna", at, token="tok_anna")
     bo, old = CardLink("bo", at), CardLink("anna", at, unlinked_at=at)  # Anna's old card, unlinked
     hours = [at + timedelta(hours=n) for n in (-5, 1, 2)]  # a card Anna had until 01:00 and Bo has since 02:00
-    shared = CardLink("bo", hours[2], previous=CardLink("anna", hours[0], hours[1]))
+    shared = CardLink("bo", hours[2], earlier=(CardLink("anna", hours[0], hours[1]),))
     ingest = Ingest(codec, partitions=1, cards={"tok_bo": bo, "tok_anna_old": old, "tok_shared": shared})
     ingest.process([message(0, "anna", ("CardLinked", {"card_token": link.card_token}))])
 
     result = ingest.process([message(1, "anna", ("MemberErased", {"reason": "request"}))])
     assert result.cards_forgotten == ["tok_anna_old", "tok_anna"]
-    passed_on = CardLink("bo", hours[2], previous=CardLink("", hours[0], hours[1]))  # no trace of Anna
+    passed_on = CardLink("bo", hours[2], earlier=(CardLink("", hours[0], hours[1]),))  # no trace of Anna
     assert ingest.cards == {"tok_bo": bo, "tok_shared": passed_on}
     assert result.card_links == [passed_on.record("tok_shared")] and "anna" not in repr(result.card_links)
 

@@ -9,6 +9,7 @@ import pytest
 
 from schemas.codec import AvroCodec
 from schemas.registry import EmbeddedRegistry
+from streams.card_directory import CardLink
 from streams.ingest import Ingest
 from streams.offline import ConsumedMessage
 from streams.records import ENGINE_MADE, event_from_record
@@ -145,7 +146,7 @@ class TestCardTransactions:
                 "transaction was made at 2026-11-25 03:00 UTC, so it earns nothing (if it should, link the card again "
                 "and send the event again)")]
         assert result.card_links == [{"card_token": "tok_anna", "member_id": "ANNA", "linked_at": T0,
-                                      "unlinked_at": T0 + timedelta(hours=2), "previous": None}]
+                                      "unlinked_at": T0 + timedelta(hours=2), "earlier": []}]
 
         again = ingest.process([self.link(2, hours=4), self.purchase(7, hours=5)])  # linked again: it earns again
         assert not again.dead_letters and self.passed_on(again) == ["ANNA", "ANNA"]
@@ -176,23 +177,36 @@ class TestCardTransactions:
                                 self.purchase(6, hours=6)])
         assert not freed.dead_letters and self.passed_on(freed) == ["ANNA", "BO", "BO"]
 
-    def test_a_card_passed_on_to_another_member_still_earns_the_first_what_they_bought_before(self) -> None:
+    def test_a_card_passed_on_earns_for_whoever_held_it_when_each_transaction_was_made(self) -> None:
         ingest = Ingest(self.codec, partitions=1)
-        ingest.process([self.link(0), self.link(1, hours=3, kind="CardUnlinked"),
-                        self.link(2, hours=5, member_id="BO")])
+        held = [("ANNA", 0, 3), ("BO", 5, 7), ("CLEO", 9, 11)]  # then Anna has it back, from 12:00
+        ingest.process([link for n, (member, linked, unlinked) in enumerate(held)
+                        for link in (self.link(2 * n, hours=linked, member_id=member),
+                                     self.link(2 * n + 1, hours=unlinked, kind="CardUnlinked", member_id=member))]
+                       + [self.link(6, hours=12)])
 
-        late = ingest.process([self.purchase(4, hours=-1), self.purchase(5, hours=2), self.purchase(6, hours=4),
-                               self.purchase(7, hours=6)])
+        late = ingest.process([self.purchase(n, hours=hours) for n, hours in enumerate((-1, 2, 4, 6, 8, 10, 11, 13),
+                                                                                        start=10)])
 
-        assert self.passed_on(late) == ["ANNA", "BO"]  # bought while the card was Anna's, then Bo's
+        # Before its first link and while it was Anna's, Bo's, Cleo's and Anna's again
+        assert self.passed_on(late) == ["ANNA", "ANNA", "BO", "CLEO", "ANNA"]
+        why = ("card unlinked before Purchase Purchase-{}: its member unlinked the card at 2026-11-25 {:02d}:00 UTC "
+               "and the next linked it at 2026-11-25 {:02d}:00 UTC; the transaction was made at 2026-11-25 {:02d}:00 "
+               "UTC, so it earns nothing (if it should, link the card again and send the event again)")
         assert [(letter["offset"], letter["reason"]) for letter in late.dead_letters] == [
-            (4, "card unlinked before Purchase Purchase-4: it was made before the card's earlier member linked it, at "
-                "2026-11-25 00:00 UTC, and whose it was before that is not kept; the transaction was made at "
-                "2026-11-24 23:00 UTC, so it earns nothing (if it should, link the card again and send the event "
-                "again)"),
-            (6, "card unlinked before Purchase Purchase-6: its member unlinked the card at 2026-11-25 03:00 UTC and "
-                "the next linked it at 2026-11-25 05:00 UTC; the transaction was made at 2026-11-25 04:00 UTC, so it "
-                "earns nothing (if it should, link the card again and send the event again)")]
+            (12, why.format(12, 3, 5, 4)), (14, why.format(14, 7, 9, 8)), (16, why.format(16, 11, 12, 11))]
+        assert ingest.cards["tok_anna"].earlier == (CardLink("CLEO", T0 + timedelta(hours=9), T0 + timedelta(hours=11)),
+                                                    CardLink("BO", T0 + timedelta(hours=5), T0 + timedelta(hours=7)),
+                                                    CardLink("ANNA", T0, T0 + timedelta(hours=3)))
+
+
+def test_a_card_link_written_by_an_earlier_version_keeps_its_one_link_before() -> None:
+    record = {"card_token": "tok", "member_id": "BO", "linked_at": T0 + timedelta(hours=2), "unlinked_at": None,
+              "previous": ("loyalty.v1.EndedCardLink", {"member_id": "ANNA", "linked_at": T0,
+                                                        "unlinked_at": T0 + timedelta(hours=1)})}
+    assert CardLink.from_record(record) == CardLink("BO", T0 + timedelta(hours=2),
+                                                    earlier=(CardLink("ANNA", T0, T0 + timedelta(hours=1)),))
+    assert CardLink.from_record({"card_token": "tok", "member_id": "ANNA", "linked_at": T0}) == CardLink("ANNA", T0)
 
 
 def test_an_input_event_dated_past_the_margin_after_it_arrived_is_a_dead_letter_that_says_why() -> None:
