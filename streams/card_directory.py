@@ -48,20 +48,23 @@ class CardLink(NamedTuple):
         One made before the card's first link goes to its first member: a sale paid by card just
         before its link (or on a bank's date without a time) still counts.
         """
-        if self.unlinked_at is not None and when >= self.unlinked_at:
-            return Unlinked(f"its member unlinked the card at {self.unlinked_at:%Y-%m-%d %H:%M} UTC")
-        held = self  # the link after the one looked at next
-        for link in self.earlier:
-            if when >= held.linked_at:
+        later: CardLink | None = None  # the link after the one looked at
+        for link in (self, *self.earlier):
+            if link.unlinked_at is not None and when >= link.unlinked_at:
+                return Unlinked(link._ended() if later is None else
+                                f"{link._ended()} and the next linked it at {later.linked_at:%Y-%m-%d %H:%M} UTC")
+            if when >= link.linked_at:
                 break
-            assert link.unlinked_at is not None  # an earlier link has ended
-            if when >= link.unlinked_at:
-                return Unlinked(f"its member unlinked the card at {link.unlinked_at:%Y-%m-%d %H:%M} UTC and the "
-                                f"next linked it at {held.linked_at:%Y-%m-%d %H:%M} UTC")
-            held = link
-        if held.member_id == ERASED:
+            later = link
+        if link.member_id == ERASED:
             return Unlinked("the member it was linked to then has since been erased")
-        return held.member_id
+        return link.member_id
+
+    def _ended(self) -> str:
+        assert self.unlinked_at is not None
+        at = f"{self.unlinked_at:%Y-%m-%d %H:%M} UTC"
+        return f"the link of its member, since erased, ended at {at}" if self.member_id == ERASED else \
+            f"its member unlinked the card at {at}"
 
     def record(self, card_token: str) -> dict[str, Any]:
         """The cards topic's record of this link."""
@@ -85,10 +88,14 @@ class CardLink(NamedTuple):
         """This ended link, and those before it, followed by ``member_id``'s link from ``when``."""
         return CardLink(member_id, when, earlier=(self._replace(earlier=()), *self.earlier))
 
-    def without(self, member_id: str) -> CardLink:
-        """The link with ``member_id`` wiped from the earlier links: only their times are kept."""
-        return self._replace(earlier=tuple(link._replace(member_id=ERASED) if link.member_id == member_id else link
-                                           for link in self.earlier))
+    def without(self, member_id: str, erased_at: datetime) -> CardLink:
+        """The link with ``member_id``, erased at ``erased_at``, wiped from it: only the times are kept. Their link
+        ends then, if it is the card's current one, so that the card is free for another member."""
+        link = self
+        if link.member_id == member_id:
+            link = link._replace(member_id=ERASED, unlinked_at=link.unlinked_at or erased_at)
+        return link._replace(earlier=tuple(earlier._replace(member_id=ERASED) if earlier.member_id == member_id
+                                           else earlier for earlier in link.earlier))
 
 
 class CardDirectory:

@@ -210,16 +210,20 @@ class Ingest:
         if kind in ("CardLinked", "CardUnlinked"):
             self._link(record, kind, result)
         elif kind == "MemberErased":
-            self._forget(record["member_id"], result)
+            self._forget(record["member_id"], record["occurred_at"], result)
 
-    def _forget(self, member_id: str, result: IngestResult) -> None:
-        """The erased member's cards no longer lead to them, and a card they passed on keeps no trace of them."""
+    def _forget(self, member_id: str, erased_at: datetime, result: IngestResult) -> None:
+        """The erased member's cards no longer lead to them, and a card they held keeps no trace of them.
+
+        A card nobody else held is deleted from the cards topic. One that was another member's before keeps its
+        links, the erased member's with its times only: the other member's late transactions still earn.
+        """
         for token, link in list(self.cards.items()):
-            if link.member_id == member_id:
+            if link.member_id == member_id and not link.earlier:
                 del self.cards[token]
                 result.cards_forgotten.append(token)
-            elif any(earlier.member_id == member_id for earlier in link.earlier):
-                self.cards[token] = link = link.without(member_id)
+            elif link.member_id == member_id or any(earlier.member_id == member_id for earlier in link.earlier):
+                self.cards[token] = link = link.without(member_id, erased_at)
                 result.card_links.append(link.record(token))
 
     def _link(self, record: Record, kind: str, result: IngestResult) -> None:

@@ -97,8 +97,8 @@ def test_ingest_forgets_an_erased_members_card_and_deletes_its_link() -> None:
     at = datetime(2026, 11, 25, tzinfo=UTC)
 
     def message(offset: int, member_id: str | None, body: tuple[str, dict[str, object]],
-                token: str | None = None) -> ConsumedMessage:
-        record = {"event_id": f"e{offset}", "occurred_at": at, "source": "bank", "member_id": member_id,
+                token: str | None = None, when: datetime = at) -> ConsumedMessage:
+        record = {"event_id": f"e{offset}", "occurred_at": when, "source": "bank", "member_id": member_id,
                   "card_token": token, "body": (f"loyalty.v1.{body[0]}", body[1])}
         return ConsumedMessage(b"bank", codec.encode("loyalty.events.v1", "LoyaltyEvent", record), offset)
 
@@ -106,14 +106,19 @@ def test_ingest_forgets_an_erased_members_card_and_deletes_its_link() -> None:
     bo, old = CardLink("bo", at), CardLink("anna", at, unlinked_at=at)  # Anna's old card, unlinked
     hours = [at + timedelta(hours=n) for n in (-5, 1, 2)]  # a card Anna had until 01:00 and Bo has since 02:00
     shared = CardLink("bo", hours[2], earlier=(CardLink("anna", hours[0], hours[1]),))
-    ingest = Ingest(codec, partitions=1, cards={"tok_bo": bo, "tok_anna_old": old, "tok_shared": shared})
+    bos_before = CardLink("bo", at - timedelta(hours=6), at - timedelta(hours=4))  # then Anna's, from 02:00 before
+    from_bo = CardLink("anna", at - timedelta(hours=2), earlier=(bos_before,))
+    ingest = Ingest(codec, partitions=1, cards={"tok_bo": bo, "tok_anna_old": old, "tok_shared": shared,
+                                                "tok_from_bo": from_bo})
     ingest.process([message(0, "anna", ("CardLinked", {"card_token": link.card_token}))])
 
     result = ingest.process([message(1, "anna", ("MemberErased", {"reason": "request"}))])
     assert result.cards_forgotten == ["tok_anna_old", "tok_anna"]
     passed_on = CardLink("bo", hours[2], earlier=(CardLink("", hours[0], hours[1]),))  # no trace of Anna
-    assert ingest.cards == {"tok_bo": bo, "tok_shared": passed_on}
-    assert result.card_links == [passed_on.record("tok_shared")] and "anna" not in repr(result.card_links)
+    ended = CardLink("", at - timedelta(hours=2), at, earlier=(bos_before,))  # Bo's before: his late ones still earn
+    assert ingest.cards == {"tok_bo": bo, "tok_shared": passed_on, "tok_from_bo": ended}
+    assert result.card_links == [passed_on.record("tok_shared"), ended.record("tok_from_bo")]
+    assert "anna" not in repr(result.card_links)
 
     purchase = {"order_id": "N1", "channel": "card", "store_id": None, "currency": "SEK", "total_minor": 100,
                 "payment_method": "card", "partner_id": None, "points_used": 0,
@@ -128,3 +133,19 @@ def test_ingest_forgets_an_erased_members_card_and_deletes_its_link() -> None:
         "card unlinked before Purchase e3: the member it was linked to then has since been erased; the transaction "
         "was made at 2026-11-25 00:00 UTC, so it earns nothing (if it should, link the card again and send the event "
         "again)"]
+    on_the_card_bo_had = [message(4 + n, None, ("Purchase", {**purchase, "order_id": f"B{n}"}), token="tok_from_bo",
+                                  when=at - timedelta(hours=hours)) for n, hours in enumerate((5, 1))]
+    after_anna = message(6, None, ("Purchase", {**purchase, "order_id": "A1"}), token="tok_from_bo",
+                         when=at + timedelta(minutes=30))
+    cleo_links_it = message(7, "cleo", ("CardLinked", {"card_token": "tok_from_bo"}), when=at + timedelta(hours=1))
+    late = ingest.process([*on_the_card_bo_had, after_anna, cleo_links_it])
+    assert [record["member_id"] for records in late.batches.values() for record in records] == ["bo", "cleo"]
+    assert [letter["reason"] for letter in late.dead_letters] == [
+        "card unlinked before Purchase e5: the member it was linked to then has since been erased; the transaction "
+        "was made at 2026-11-24 23:00 UTC, so it earns nothing (if it should, link the card again and send the event "
+        "again)",
+        "card unlinked before Purchase e6: the link of its member, since erased, ended at 2026-11-25 00:00 UTC; the "
+        "transaction was made at 2026-11-25 00:30 UTC, so it earns nothing (if it should, link the card again and send "
+        "the event again)"]
+    assert ingest.cards["tok_from_bo"] == CardLink("cleo", at + timedelta(hours=1),
+                                                   earlier=(CardLink("", at - timedelta(hours=2), at), bos_before))
