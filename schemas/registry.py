@@ -2,8 +2,9 @@
 
 The embedded registry derives each id from the schema's canonical form, so
 every process computes the same id for the same schema without sharing any
-storage; a real registry (any Confluent-compatible URL) is used through
-confluent-kafka's own client.
+storage, and it knows every version of the contracts the engine has shipped
+(see ``contracts``), so messages an earlier version wrote still decode; a real
+registry (any Confluent-compatible URL) is used through confluent-kafka's own client.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Protocol
 
 from fastavro.schema import to_parsing_canonical_form
 
-from schemas.contracts import contract_names, contract_text
+from schemas.contracts import contract_names, contract_text, recorded_versions
 
 EMBEDDED_URL = "embedded://"
 
@@ -29,17 +30,28 @@ class UnknownSchemaError(LookupError):
     pass
 
 
+def embedded_id(schema_text: str) -> int:
+    """The embedded registry's id of a schema: the first 31 bits of the SHA-256 of its canonical form."""
+    return _id_of(to_parsing_canonical_form(json.loads(schema_text)))
+
+
+def _id_of(canonical: str) -> int:
+    return int.from_bytes(hashlib.sha256(canonical.encode()).digest()[:4], "big") & 0x7FFF_FFFF
+
+
 class EmbeddedRegistry:
-    """Content-addressed ids: the first 31 bits of the SHA-256 of the canonical form."""
+    """Content-addressed ids (see :func:`embedded_id`), for the contracts and every earlier version of them."""
 
     def __init__(self) -> None:
         self._by_id: dict[int, str] = {}
         for name in contract_names():
             self.register(name, contract_text(name))
+        for name, text in recorded_versions().items():
+            self.register(name, text)
 
     def register(self, subject: str, schema_text: str) -> int:
         canonical = to_parsing_canonical_form(json.loads(schema_text))
-        schema_id = int.from_bytes(hashlib.sha256(canonical.encode()).digest()[:4], "big") & 0x7FFF_FFFF
+        schema_id = _id_of(canonical)
         known = self._by_id.setdefault(schema_id, schema_text)
         if to_parsing_canonical_form(json.loads(known)) != canonical:
             raise UnknownSchemaError(f"schema id {schema_id} collides for subject {subject}: rename a field or type")
