@@ -14,7 +14,7 @@ each member what they bought while it was theirs.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from schemas.codec import AvroCodec
@@ -22,6 +22,9 @@ from streams.kafka import read_to_end, topic_partitions
 from streams.topics import CARDS
 
 ERASED = ""  # the member id an ended link keeps once its member is erased
+# How long before a card's first link a transaction still earns for its member: a sale paid by card just before
+# the member linked it, or one a bank dates without a time. Earlier ones may have been anybody's.
+FIRST_LINK_GRACE = timedelta(days=1)
 
 
 class Unlinked(NamedTuple):
@@ -45,8 +48,9 @@ class CardLink(NamedTuple):
     def member_at(self, when: datetime) -> str | Unlinked:
         """The member a transaction made at ``when`` earns for, or why it earns for nobody.
 
-        One made before the card's first link goes to its first member: a sale paid by card just
-        before its link (or on a bank's date without a time) still counts.
+        One made less than ``FIRST_LINK_GRACE`` before the card's first link goes to its first
+        member: a sale paid by card just before its link (or on a bank's date without a time)
+        still counts. One made earlier earns for nobody: whose card it was then is not known.
         """
         later: CardLink | None = None  # the link after the one looked at
         for link in (self, *self.earlier):
@@ -56,6 +60,8 @@ class CardLink(NamedTuple):
             if when >= link.linked_at:
                 break
             later = link
+        if when < link.linked_at - FIRST_LINK_GRACE:
+            return Unlinked(f"it was made before the card was first linked, at {link.linked_at:%Y-%m-%d %H:%M} UTC")
         if link.member_id == ERASED:
             return Unlinked("the member it was linked to then has since been erased")
         return link.member_id

@@ -259,8 +259,8 @@ class Ingest:
         member_id = link.member_at(made)
         if isinstance(member_id, Unlinked):
             raise Rejected(f"{CARD_UNLINKED} before {kind} {record['event_id']}: {member_id.why}; the transaction was "
-                           f"made at {made:%Y-%m-%d %H:%M} UTC, so it earns nothing (if it should, link the card "
-                           "again and send the event again)")
+                           f"made at {made:%Y-%m-%d %H:%M} UTC, so it earns nothing (if it should, send it again "
+                           "with its member's id in member_id)")
         record["member_id"] = member_id
 
 

@@ -131,8 +131,8 @@ def test_ingest_forgets_an_erased_members_card_and_deletes_its_link() -> None:
                                                 token="tok_shared")])
     assert [letter["reason"] for letter in bought_while_hers.dead_letters] == [
         "card unlinked before Purchase e3: the member it was linked to then has since been erased; the transaction "
-        "was made at 2026-11-25 00:00 UTC, so it earns nothing (if it should, link the card again and send the event "
-        "again)"]
+        "was made at 2026-11-25 00:00 UTC, so it earns nothing (if it should, send it again with its member's id in "
+        "member_id)"]
     on_the_card_bo_had = [message(4 + n, None, ("Purchase", {**purchase, "order_id": f"B{n}"}), token="tok_from_bo",
                                   when=at - timedelta(hours=hours)) for n, hours in enumerate((5, 1))]
     after_anna = message(6, None, ("Purchase", {**purchase, "order_id": "A1"}), token="tok_from_bo",
@@ -142,10 +142,10 @@ def test_ingest_forgets_an_erased_members_card_and_deletes_its_link() -> None:
     assert [record["member_id"] for records in late.batches.values() for record in records] == ["bo", "cleo"]
     assert [letter["reason"] for letter in late.dead_letters] == [
         "card unlinked before Purchase e5: the member it was linked to then has since been erased; the transaction "
-        "was made at 2026-11-24 23:00 UTC, so it earns nothing (if it should, link the card again and send the event "
-        "again)",
+        "was made at 2026-11-24 23:00 UTC, so it earns nothing (if it should, send it again with its member's id in "
+        "member_id)",
         "card unlinked before Purchase e6: the link of its member, since erased, ended at 2026-11-25 00:00 UTC; the "
-        "transaction was made at 2026-11-25 00:30 UTC, so it earns nothing (if it should, link the card again and send "
-        "the event again)"]
+        "transaction was made at 2026-11-25 00:30 UTC, so it earns nothing (if it should, send it again with its "
+        "member's id in member_id)"]
     assert ingest.cards["tok_from_bo"] == CardLink("cleo", at + timedelta(hours=1),
                                                    earlier=(CardLink("", at - timedelta(hours=2), at), bos_before))

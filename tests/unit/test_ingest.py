@@ -143,8 +143,8 @@ class TestCardTransactions:
         assert self.passed_on(result) == ["ANNA", "ANNA"]  # the unlinking itself, then the earlier purchase
         assert [(letter["offset"], letter["reason"]) for letter in result.dead_letters] == [
             (6, "card unlinked before Purchase Purchase-6: its member unlinked the card at 2026-11-25 02:00 UTC; the "
-                "transaction was made at 2026-11-25 03:00 UTC, so it earns nothing (if it should, link the card again "
-                "and send the event again)")]
+                "transaction was made at 2026-11-25 03:00 UTC, so it earns nothing (if it should, send it again "
+                "with its member's id in member_id)")]
         assert result.card_links == [{"card_token": "tok_anna", "member_id": "ANNA", "linked_at": T0,
                                       "unlinked_at": T0 + timedelta(hours=2), "earlier": []}]
 
@@ -177,6 +177,18 @@ class TestCardTransactions:
                                 self.purchase(6, hours=6)])
         assert not freed.dead_letters and self.passed_on(freed) == ["ANNA", "BO", "BO"]
 
+    def test_a_transaction_made_a_day_or_more_before_the_cards_first_link_earns_for_nobody(self) -> None:
+        ingest = Ingest(self.codec, partitions=1)
+        ingest.process([self.link(0)])
+
+        late = ingest.process([self.purchase(5, hours=-23), self.purchase(6, hours=-25)])
+
+        assert self.passed_on(late) == ["ANNA"]  # paid just before the link: it counts
+        assert [(letter["offset"], letter["reason"]) for letter in late.dead_letters] == [
+            (6, "card unlinked before Purchase Purchase-6: it was made before the card was first linked, at "
+                "2026-11-25 00:00 UTC; the transaction was made at 2026-11-23 23:00 UTC, so it earns nothing (if it "
+                "should, send it again with its member's id in member_id)")]
+
     def test_a_card_passed_on_earns_for_whoever_held_it_when_each_transaction_was_made(self) -> None:
         ingest = Ingest(self.codec, partitions=1)
         held = [("ANNA", 0, 3), ("BO", 5, 7), ("CLEO", 9, 11)]  # then Anna has it back, from 12:00
@@ -192,7 +204,7 @@ class TestCardTransactions:
         assert self.passed_on(late) == ["ANNA", "ANNA", "BO", "CLEO", "ANNA"]
         why = ("card unlinked before Purchase Purchase-{}: its member unlinked the card at 2026-11-25 {:02d}:00 UTC "
                "and the next linked it at 2026-11-25 {:02d}:00 UTC; the transaction was made at 2026-11-25 {:02d}:00 "
-               "UTC, so it earns nothing (if it should, link the card again and send the event again)")
+               "UTC, so it earns nothing (if it should, send it again with its member's id in member_id)")
         assert [(letter["offset"], letter["reason"]) for letter in late.dead_letters] == [
             (12, why.format(12, 3, 5, 4)), (14, why.format(14, 7, 9, 8)), (16, why.format(16, 11, 12, 11))]
         assert ingest.cards["tok_anna"].earlier == (CardLink("CLEO", T0 + timedelta(hours=9), T0 + timedelta(hours=11)),
