@@ -2,7 +2,8 @@
 
 Ingest writes a card's link there when it reads a CardLinked, the link with the
 time it ended when it reads a CardUnlinked, and a tombstone when the member is
-erased. It reads the whole topic when it starts. The topic is the only place
+erased (or, for a card another member held before, the links with the erased
+member's id wiped). It reads the whole topic when it starts. The topic is the only place
 that maps tokens to members: no output carries a token.
 
 A bank sends card transactions late, often by days, so a transaction goes to
@@ -69,8 +70,9 @@ class CardLink(NamedTuple):
     def _ended(self) -> str:
         assert self.unlinked_at is not None
         at = f"{self.unlinked_at:%Y-%m-%d %H:%M} UTC"
-        return f"the link of its member, since erased, ended at {at}" if self.member_id == ERASED else \
-            f"its member unlinked the card at {at}"
+        if self.member_id == ERASED:
+            return f"the link of its member, since erased, ended at {at}"
+        return f"its member unlinked the card at {at}"
 
     def record(self, card_token: str) -> dict[str, Any]:
         """The cards topic's record of this link."""
