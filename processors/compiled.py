@@ -79,6 +79,7 @@ class CompiledProgram:
     stamp_cards: tuple[StampCard, ...]
     social: SocialPoints | None
     rewards: dict[str, CatalogueReward]  # the catalogue by reward id
+    reward_costs: tuple[int, ...]  # the catalogue's point costs, each once, cheapest first
     partners: dict[str, PartnerTerms]
     causes: dict[str, Cause]
     referral: ReferralRewards | None
@@ -234,6 +235,7 @@ def _compile(program: Program) -> CompiledProgram:
         stamp_cards=program.stamp_cards,
         social=program.social,
         rewards={reward.id: reward for reward in program.rewards},
+        reward_costs=tuple(sorted({reward.points for reward in program.rewards})),
         partners={partner.id: _partner_terms(partner, program.currency) for partner in program.partners},
         causes={cause.id: cause for cause in program.causes},
         referral=program.referral,

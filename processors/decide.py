@@ -12,7 +12,8 @@ does that); ``decide`` checks what only the member's state can tell. Each rule
 lives in its own module: ``dedup``, ``enrolment``, ``purchases`` (with
 ``earning``, ``tiers``, ``stamps``, ``partners`` and ``nudges``), ``returns``, ``social``,
 ``campaigns``, ``redemption``, ``donations``, ``referrals``, ``challenges``, ``memberships`` (paid and
-assigned tier floors), ``clock`` (birthdays, expiry, reviews), ``engagement`` and ``erasure``.
+assigned tier floors), ``clock`` (birthdays, expiry, reviews), ``engagement`` and ``erasure``; after any of
+them, ``unlocks`` tells when the member's points now reach a reward.
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ from processors.refusals import refuse, unknown_member
 from processors.returns import apply_return
 from processors.social import social_points
 from processors.state import CampaignBudget, MemberState
+from processors.unlocks import reward_unlocks
 
 _RULES: dict[type, Callable[[MemberState, Any, CompiledProgram], Decision]] = {
     Purchase: apply_purchase,
@@ -109,6 +111,9 @@ def decide(state: MemberState | CampaignBudget | None, event: MemberEvent, progr
         return decision
     # What every applied event changes, kept here rather than in each rule.
     remember(applied, event.event_id, received_at, rules)
+    unlocked = reward_unlocks(applied, event, decision.outputs, rules)
+    if unlocked:
+        decision = Decision(applied, (*decision.outputs, *unlocked))
     seq = 0
     for output in decision.outputs:
         if type(output) is LedgerEntry:  # the order a statement lists one event's entries in

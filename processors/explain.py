@@ -55,8 +55,8 @@ def explain(program: Program) -> list[str]:
     if program.rewards:
         paragraphs.append("Spend your points on: " + "; ".join(
             f"{reward.name} for {format_points(reward.points)}" for reward in program.rewards)
-            + ". A cancelled redemption gives the points back, and so does returning an order you paid for with "
-              "points.")
+            + ". We tell you when your points are enough for one of them. A cancelled redemption gives the points "
+              "back, and so does returning an order you paid for with points.")
     for campaign in program.campaigns:
         paragraphs.append(_campaign(campaign, money))
     for challenge in program.challenges:

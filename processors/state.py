@@ -123,6 +123,9 @@ class MemberState:
     program's repeat favourites watch; ``categories_bought`` holds which of the categories its
     cross-sell rules name the member has bought, and ``cross_sold`` the suggestions made (``bought>suggest``).
 
+    ``unlocked_points`` is the cost of the dearest catalogue reward the member's spendable points reached when
+    last looked at (0: none), so each reward is announced once per climb past its cost (see ``unlocks``).
+
     ``erased_at`` is when the member was erased: the state then keeps only its id, when it
     joined and the ids of the events it applied, and takes no further event.
     """
@@ -169,3 +172,4 @@ class MemberState:
     categories_bought: list[str] = field(default_factory=list)
     cross_sold: list[str] = field(default_factory=list)
     erased_at: datetime | None = None
+    unlocked_points: int = 0

@@ -40,7 +40,7 @@ from processors.events import (
     SurveyAnswered,
     TierAssigned,
 )
-from processors.outputs import Activity, Decision, FollowUp, LedgerEntry, LedgerReason, Output
+from processors.outputs import Activity, Decision, FollowUp, LedgerEntry, LedgerReason, Output, Trigger
 from processors.points import spendable
 from processors.program import (
     Campaign,
@@ -411,6 +411,21 @@ def test_the_points_a_member_can_spend_are_the_balance_less_those_the_ledger_say
             at = state.last_activity_at + timedelta(hours=hours)
             pending = sum(entry.points for entry in entries if entry.available_at and entry.available_at > at)
             assert spendable(state, at, rules) == (max(state.balance - pending, 0) if state.balance > 0 else 0)
+
+
+@settings(max_examples=200)
+@given(stories(), st.booleans())
+def test_a_reward_is_announced_only_when_the_member_can_spend_its_cost(events: list[MemberEvent],
+                                                                       follow_ups_at_once: bool) -> None:
+    states, outputs, _ = run(events, follow_ups_at_once=follow_ups_at_once)
+    rules = compiled(PROGRAM)
+
+    for trigger in (o for o in outputs if isinstance(o, Trigger) and o.kind == "reward_unlocked"):
+        assert int(trigger.attributes["spendable"]) >= int(trigger.attributes["points"])
+    latest = max([T0, *(e.occurred_at for e in events), *(o.occurred_at for o in outputs if isinstance(o, Activity))])
+    for state in members(states).values():  # pending points only ever become spendable: the latest time has most
+        if state.erased_at is None:
+            assert state.unlocked_points <= spendable(state, latest, rules)
 
 
 @settings(max_examples=300)
