@@ -62,6 +62,19 @@ def ledger_of(store: ClickHouseStore, member_id: str, entries: int, timeout: flo
     return found
 
 
+def triggers_of(store: ClickHouseStore, member_id: str, kind: str, count: int, timeout: float = 30,
+                ) -> list[dict[str, Any]]:
+    """The member's triggers of ``kind``, once there are ``count``: they come on their own topic, in their own time."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = store.rows("SELECT attributes FROM $db.triggers FINAL WHERE member_id = {member:String} "
+                           "AND kind = {kind:String} ORDER BY occurred_at, trigger_id",
+                           {"member": member_id, "kind": kind})
+        if len(found) >= count or time.monotonic() > deadline:
+            return found
+        time.sleep(0.1)
+
+
 def bought(order_id: str, category: str, amount_minor: int, quantity: int = 1, sku: str = "SKU-1",
            paid_with: str = "card", partner: str | None = None, points_used: int = 0, channel: str = "pos",
            ) -> tuple[str, dict[str, Any]]:
@@ -97,21 +110,24 @@ FASHION = [enrol(), bought("F1", "tops", 4_000), bought("F2", "dresses", 500_000
            shared("look-1", "tag"), ("Donation", {"cause": "baltic_cleanup", "points": 95})]
 
 
-@pytest.mark.parametrize(("example", "bodies", "ledger", "tier", "rewards", "refused", "owed"), [
+# The rewards each member is told their points reach: the café's drink at 51 points; fashion's free shipping on
+# the welcome points alone (its purchase points are still pending); the coalition's museum ticket after the stay.
+@pytest.mark.parametrize(("example", "bodies", "ledger", "tier", "rewards", "refused", "owed", "unlocked"), [
     ("cafe", CAFE, [("welcome", 10), ("purchase", 3), ("purchase", 4), ("purchase", 3), ("challenge", 20)]
      + [("purchase", 4), ("purchase", 3)] * 4 + [("purchase", 4), ("redemption", -50)],  # the badge on visit 3
      "Member", ["free_coffee", "free_drink", "regular", "welcome_bonus"],
-     ["A free drink of your choice needs 50 points"], {}),
+     ["A free drink of your choice needs 50 points"], {}, ["free_drink"]),
     ("fashion", FASHION, [("welcome", 100), ("purchase", 500), ("purchase", 375), ("social", 20),
-                          ("donation", -95)], "Gold", ["welcome_bonus"], [], {}),
+                          ("donation", -95)], "Gold", ["welcome_bonus"], [], {}, ["free_shipping"]),
     ("coalition", COALITION, [("welcome", 200), ("purchase", 240), ("campaign", 100), ("purchase", 15),
                               ("redemption", -300)], "Guest",
-     ["museum_ticket", "welcome_bonus"], ["A free night at the hotel needs 5,000 points"], {"moderna": 75 - 1500}),
+     ["museum_ticket", "welcome_bonus"], ["A free night at the hotel needs 5,000 points"], {"moderna": 75 - 1500},
+     ["museum_ticket"]),
 ])
 def test_an_example_program_runs_end_to_end(tmp_path: Path, chdb_client: Any, ch_database: str, example: str,
                                            bodies: list[tuple[str, dict[str, Any]]], ledger: list[tuple[str, int]],
                                            tier: str, rewards: list[str], refused: list[str],
-                                           owed: dict[str, int]) -> None:
+                                           owed: dict[str, int], unlocked: list[str]) -> None:
     feed: Feed = [
         (b"pos", event(f"{example}-{n}", n, body, member_id="M1")) for n, body in enumerate(bodies)]
     program = (EXAMPLES / f"{example}.yaml").read_text()
@@ -131,6 +147,8 @@ def test_an_example_program_runs_end_to_end(tmp_path: Path, chdb_client: Any, ch
         assert donated == ([{"cause": "baltic_cleanup", "points": 95}] if example == "fashion" else [])
         balances = e.store.rows("SELECT partner_id, owed_minor FROM $db.partner_balances ORDER BY partner_id")
         assert {x["partner_id"]: x["owed_minor"] for x in balances} == owed
+        told = triggers_of(e.store, "M1", "reward_unlocked", len(unlocked))
+        assert [x["attributes"]["reward"] for x in told] == unlocked
 
 
 def test_a_referral_rewards_both_a_return_hands_it_on_to_a_later_purchase_and_another_takes_both_back(
