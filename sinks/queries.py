@@ -254,6 +254,19 @@ def top_categories(store: ClickHouseStore, limit: int = 10) -> list[dict[str, An
     return store.rows(TOP_CATEGORIES_SQL, {"limit": limit})
 
 
+TRIGGERS_BY_KIND_SQL = """
+SELECT kind, count() AS triggers
+FROM $db.triggers FINAL
+GROUP BY kind
+ORDER BY triggers DESC, kind
+"""
+
+
+def triggers_by_kind(store: ClickHouseStore) -> dict[str, int]:
+    """How many triggers of each kind the engine sent downstream systems, most first (a re-emitted one counts once)."""
+    return {row["kind"]: row["triggers"] for row in store.rows(TRIGGERS_BY_KIND_SQL)}
+
+
 LIABILITY_BY_TIER_SQL = """
 SELECT tier, count() AS members, sum(balance) AS points_outstanding
 FROM $db.members(base_tier = {base_tier:String})

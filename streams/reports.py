@@ -87,6 +87,7 @@ def kpi_lines(store: ClickHouseStore, program: Program, as_of: datetime | None =
     redeemed = queries.redemption_rate(store, as_of)
     visits = queries.visit_frequency(store, as_of, period_days)
     nps = queries.net_promoter_score(store, as_of, period_days)
+    told = queries.triggers_by_kind(store)
     grew = queries.upsell(store, as_of, currency, period_days)
     lines = {
         "members": f"{summary['members']:,}",
@@ -94,6 +95,8 @@ def kpi_lines(store: ClickHouseStore, program: Program, as_of: datetime | None =
         "points outstanding (liability)": liability,
         "members per tier": tiers,
         "dead letters": f"{summary['dead_letters']:,}",
+        "triggers sent": (f"{sum(told.values()):,} (" + "; ".join(f"{kind} {count:,}" for kind, count in told.items())
+                          + ")" if told else "none yet"),
         "KPI: average order value": aov,
         "KPI: repeat-purchase rate": f"{format_percent(repeat['rate_bp'])} of {repeat['buyers']:,} buyers",
         "KPI: top categories by net spend": top,

@@ -109,8 +109,15 @@ REWARDS = [
     {"reward_id": "a1:welcome_bonus", "member_id": "m1", "event_id": "a1", "occurred_at": at(0),
      "reward": "welcome_bonus", "points": 100, "detail": "Welcome"},
 ]
+TRIGGERS = [
+    {"trigger_id": f"{event_id}:{kind}", "member_id": member, "event_id": event_id, "occurred_at": at(hours),
+     "kind": kind, "message": "...", "attributes": {}}
+    for event_id, member, hours, kind in [("a1", "m1", 0, "welcome"), ("a6", "m2", 0, "welcome"),
+                                          ("a9", "m3", 0, "welcome"), ("a7", "m2", 2, "near_tier"),
+                                          ("a3", "m1", 1, "reward_unlocked")]]
 BATCHES = {
     "loyalty.activity.v1": ACTIVITY,
+    "loyalty.triggers.v1": TRIGGERS,
     "loyalty.rewards.v1": REWARDS,
     "loyalty.ledger.v1": LEDGER,
     "loyalty.tiers.v1": TIERS,
@@ -217,6 +224,10 @@ def test_program_summary_empty(chdb_client: Any, ch_database: str) -> None:
     assert queries.repeat_purchase_rate(s) == {"buyers": 0, "repeat_buyers": 0, "rate_bp": 0}
     assert queries.average_order_value(s) == []
     assert queries.top_categories(s) == []
+
+
+def test_triggers_by_kind_count_each_once_most_first(store: ClickHouseStore) -> None:
+    assert queries.triggers_by_kind(store) == {"welcome": 3, "near_tier": 1, "reward_unlocked": 1}
 
 
 def test_average_order_value(store: ClickHouseStore) -> None:
