@@ -93,6 +93,8 @@ PANELS = (
           "category, currency, spend_minor {money} AS `net spend`, orders", 8, 8),
     Panel("Liability by tier", "table", queries.LIABILITY_BY_TIER_SQL, "tier, members, points_outstanding AS points",
           8, 8),
+    Panel("Triggers sent by kind", "piechart", queries.TRIGGERS_BY_KIND_SQL, "kind, triggers", 8, 8,
+          "The moments downstream systems were told to tell members about"),
     Panel("Leaderboard", "table", queries.LEADERBOARD_SQL, "member_id, points, badges", 24, 8,
           "Points earned in the time range, with badges"),
 )

@@ -92,6 +92,10 @@ LEDGER = [
     entry("l4", "p6", day(7, 5), "purchase", 10),  # after the day
 ]
 
+TRIGGERS = [{"trigger_id": f"t{n}:{kind}", "member_id": f"p{n}", "event_id": f"t{n}", "occurred_at": AS_OF,
+             "kind": kind, "message": "...", "attributes": {}}
+            for n, kind in enumerate(["welcome", "welcome", "reward_unlocked"])]
+
 
 @pytest.fixture
 def store(chdb_client: Any, ch_database: str) -> Iterator[ClickHouseStore]:
@@ -101,6 +105,7 @@ def store(chdb_client: Any, ch_database: str) -> Iterator[ClickHouseStore]:
         store_records(s, "loyalty.activity.v1", ACTIVITY)
         store_records(s, "loyalty.ledger.v1", LEDGER)
         store_records(s, "loyalty.tiers.v1", TIER_CHANGES)
+        store_records(s, "loyalty.triggers.v1", TRIGGERS)
     yield s
 
 
@@ -261,6 +266,8 @@ def test_the_grafana_dashboard_shows_the_same_figures_as_loyalty_kpis(store: Cli
     assert [row["member_id"] for row in shown["Leaderboard"]] == ["p6"]  # earned in the range: p6's July points
     assert shown["Points outstanding, valued"] == [{"liability": 16.0}]  # 80 points at 0.20 SEK
     assert shown["Reward cost rate"] == [{"cost %": 0.0, "cost": 0.0, "net spend": 150.0}]
+    assert shown["Triggers sent by kind"] == [{"kind": "welcome", "triggers": 2}, {"kind": "reward_unlocked",
+                                                                                 "triggers": 1}]
     unvalued = dashboard(store.database, parse_program(PROGRAM.replace("point_value_minor: 20", ""), "unvalued"))
     assert {p["title"] for p in board["panels"]} - {p["title"] for p in unvalued["panels"]} == {
         "Reward cost rate", "Points outstanding, valued"}
