@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from functools import cache
 from typing import Protocol
 
 from fastavro.schema import to_parsing_canonical_form
@@ -39,6 +40,13 @@ def _id_of(canonical: str) -> int:
     return int.from_bytes(hashlib.sha256(canonical.encode()).digest()[:4], "big") & 0x7FFF_FFFF
 
 
+@cache
+def _earlier_versions() -> dict[int, str]:
+    """The recorded versions by id, which their file names carry (``loyalty.v1.Name.ID.json``): read only once a
+    message names an id that no current contract has."""
+    return {int(name.rsplit(".", 2)[1]): text for name, text in recorded_versions().items()}
+
+
 class EmbeddedRegistry:
     """Content-addressed ids (see :func:`embedded_id`), for the contracts and every earlier version of them."""
 
@@ -46,8 +54,6 @@ class EmbeddedRegistry:
         self._by_id: dict[int, str] = {}
         for name in contract_names():
             self.register(name, contract_text(name))
-        for name, text in recorded_versions().items():
-            self.register(name, text)
 
     def register(self, subject: str, schema_text: str) -> int:
         canonical = to_parsing_canonical_form(json.loads(schema_text))
@@ -58,13 +64,13 @@ class EmbeddedRegistry:
         return schema_id
 
     def schema_text(self, schema_id: int) -> str:
-        try:
-            return self._by_id[schema_id]
-        except KeyError:
+        text = self._by_id.get(schema_id) or _earlier_versions().get(schema_id)
+        if text is None:
             raise UnknownSchemaError(
                 f"schema id {schema_id} is not one of this engine's schemas; "
                 "point LOYALTY_SCHEMA_REGISTRY_URL at the registry the producer used"
-            ) from None
+            )
+        return text
 
 
 class ConfluentRegistry:

@@ -31,8 +31,9 @@ def main() -> None:
     folder = Path(str(resources.files("schemas") / "avro" / VERSIONS))
     names = unrecorded()
     for name in names:
-        (folder / version_file_name(name)).write_text(contract_text(name) + "\n")
-        print(f"recorded {folder / version_file_name(name)}")
+        path = folder / version_file_name(name)
+        path.write_text(contract_text(name) + "\n")
+        print(f"recorded {path}")
     if not names:
         print("every contract's current version is recorded")
 
