@@ -222,9 +222,9 @@ class Ingest:
             if link.member_id == member_id and not link.earlier:
                 del self.cards[token]
                 result.cards_forgotten.append(token)
-            elif link.member_id == member_id or any(earlier.member_id == member_id for earlier in link.earlier):
-                self.cards[token] = link = link.without(member_id, erased_at)
-                result.card_links.append(link.record(token))
+            elif (wiped := link.without(member_id, erased_at)) != link:
+                self.cards[token] = wiped
+                result.card_links.append(wiped.record(token))
 
     def _link(self, record: Record, kind: str, result: IngestResult) -> None:
         token, member_id, when = record["body"][1]["card_token"], record["member_id"], record["occurred_at"]
