@@ -7,6 +7,9 @@ and a test drives time by sending ticks. A tick is not activity.
 
 - Birthday: on the member's birthday (29 February counts as the 28th in other
   years) the ``birthday_bonus_points``, once a year, with a ``birthday`` trigger.
+  A birthday that fell between two ticks days apart (the engine was down longer
+  than the scheduler catches up) is paid on the later one: the member's state
+  keeps the day of its last tick.
 - Expiry, by age or inactivity (see ``expiry``).
 - Tier floors: a paid membership's reminder and lapse, an assigned tier's end (see ``memberships``).
 - Tier review: at the program's period end, moving down (see ``tiers``).
@@ -16,7 +19,7 @@ and a test drives time by sending ticks. A tick is not activity.
 from __future__ import annotations
 
 import calendar
-from datetime import datetime
+from datetime import date, timedelta
 
 from processors.compiled import CompiledProgram
 from processors.events import ClockTick
@@ -32,10 +35,14 @@ from processors.tiers import review_tier
 
 def tick(state: MemberState, event: ClockTick, rules: CompiledProgram) -> Decision:
     """What falls due at the tick, and an activity row like every accepted event has (with the net points)."""
-    balance = state.balance
+    balance, today = state.balance, event.occurred_at.date()
     outputs: list[Output] = []
-    if rules.birthday_bonus_points and _is_birthday(state.birthday, event.occurred_at):
-        outputs += _birthday(state, event, rules.birthday_bonus_points, rules)
+    if rules.birthday_bonus_points and state.birthday is not None:
+        year = _birthday_since(state.birthday, state.last_tick_on, today)
+        if year is not None and year != state.birthday_paid_year:
+            outputs += _birthday(state, event, year, rules.birthday_bonus_points, rules)
+    if today.isoformat() > state.last_tick_on:
+        state.last_tick_on = today.isoformat()
     if rules.expiry is not None and state.balance > 0:
         outputs += expire(state, event, rules)
     if state.tier_floor_until is not None:
@@ -47,18 +54,20 @@ def tick(state: MemberState, event: ClockTick, rules: CompiledProgram) -> Decisi
     return Decision(state, tuple(outputs))
 
 
-def _is_birthday(birthday: str | None, when: datetime) -> bool:
-    if birthday is None:
-        return False
-    if birthday == "02-29" and not calendar.isleap(when.year):
-        birthday = "02-28"
-    return when.strftime("%m-%d") == birthday
+def _birthday_since(birthday: str, last_tick_on: str, today: date) -> int | None:
+    """The year of the member's birthday after the day of their last tick, up to ``today``; with no tick before,
+    only a birthday today counts (a member's birthdays before the engine ticked for them are not owed).
+    """
+    month, day = int(birthday[:2]), int(birthday[3:])
+    for year in (today.year, today.year - 1):
+        celebrated = date(year, month, 28 if (month, day) == (2, 29) and not calendar.isleap(year) else day)
+        if celebrated <= today:
+            since = date.fromisoformat(last_tick_on) if last_tick_on else today - timedelta(days=1)
+            return year if celebrated > since else None
+    return None
 
 
-def _birthday(state: MemberState, event: ClockTick, points: int, rules: CompiledProgram) -> list[Output]:
-    year = event.occurred_at.year
-    if state.birthday_paid_year == year:
-        return []
+def _birthday(state: MemberState, event: ClockTick, year: int, points: int, rules: CompiledProgram) -> list[Output]:
     state.birthday_paid_year = year
     event_id, member_id, when = event.event_id, event.member_id, event.occurred_at
     return [

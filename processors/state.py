@@ -126,6 +126,9 @@ class MemberState:
     ``unlocked_points`` is the cost of the dearest catalogue reward the member's spendable points reached when
     last looked at (0: none), so each reward is announced once per climb past its cost (see ``unlocks``).
 
+    ``last_tick_on`` is the day ("YYYY-MM-DD") of the latest clock tick applied ("": none yet), so a birthday
+    between two ticks days apart is still paid.
+
     ``erased_at`` is when the member was erased: the state then keeps only its id, when it
     joined and the ids of the events it applied, and takes no further event.
     """
@@ -173,3 +176,4 @@ class MemberState:
     cross_sold: list[str] = field(default_factory=list)
     erased_at: datetime | None = None
     unlocked_points: int = 0
+    last_tick_on: str = ""

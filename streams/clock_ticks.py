@@ -37,7 +37,9 @@ class DailyTicks:
 
     The last day ticked is kept in ``record`` (a file), and a day's tick is at
     ``hour`` on that day, whenever it is sent: a day sent again is the same
-    events, which change nothing. Catching up goes back ``CATCH_UP_DAYS`` at most.
+    events, which change nothing. Catching up goes back ``CATCH_UP_DAYS`` at most: the rules
+    make up for older days themselves (a birthday since a member's last tick is paid on
+    the next, points overdue expire on it).
     """
 
     RETRY_AFTER = timedelta(minutes=1)

@@ -28,7 +28,7 @@ _BUDGET = "campaign"  # a campaign's budget, under its own key, starts with this
 # Fields are only ever appended: a state written before a field existed reads with its default.
 _FORMAT_1_FIELDS = 10
 _ADDED_DEFAULTS: list[object] = [0, 0, {}, {}, {}, {}, None, {}, [], {}, None, 0, False, "", 0, {}, "",
-                                 {}, {}, None, None, None, False, [], {}, 0, None, False, {}, [], [], None, {}, 0]
+                                 {}, {}, None, None, None, False, [], {}, 0, None, False, {}, [], [], None, {}, 0, ""]
 
 
 def _order_value(order: OrderRecord) -> list[Any]:
@@ -114,6 +114,7 @@ def encode_state(state: MemberState | CampaignBudget,
         None if state.erased_at is None else epoch_ms(state.erased_at),
         {friend: referred.points for friend, referred in state.referred_friends.items() if referred.points is not None},
         state.unlocked_points,
+        state.last_tick_on,
     ])
 
 
@@ -141,7 +142,7 @@ def decode_state(data: bytes) -> MemberState | CampaignBudget:
      tier_period, tier_grace, lots, expiry_warned_until, visits_by_month, points_by_month, tier_floor,
      tier_floor_until, membership, membership_warned, segments, campaign_points, tier_changes,
      last_purchase_at, win_back_sent, favourite_orders, categories_bought, cross_sold, erased_at,
-     referral_points, unlocked_points) = fields
+     referral_points, unlocked_points, last_tick_on) = fields
     return MemberState(
         member_id=member_id,
         enrolled_at=from_epoch_ms(enrolled),
@@ -192,4 +193,5 @@ def decode_state(data: bytes) -> MemberState | CampaignBudget:
         cross_sold=cross_sold,
         erased_at=None if erased_at is None else from_epoch_ms(erased_at),
         unlocked_points=unlocked_points,
+        last_tick_on=last_tick_on,
     )

@@ -117,3 +117,36 @@ def test_a_scheduler_started_again_ticks_the_days_it_missed_each_at_its_own_hour
     assert again.due(datetime(2026, 11, 24, 9, tzinfo=UTC))[-1] == datetime(2026, 11, 24, 3, tzinfo=UTC)
     assert len(again.due(datetime(2027, 6, 1, 9, tzinfo=UTC))) == DailyTicks.CATCH_UP_DAYS  # not back to November
     assert DailyTicks(hour=3).due(datetime(2026, 11, 24, 1, tzinfo=UTC)) == []  # a new engine: from its first hour
+
+
+def test_a_birthday_the_engine_was_down_for_is_paid_on_the_next_tick_once() -> None:
+    bea = member()
+    tick(bea, datetime(2024, 4, 1, 6, tzinfo=UTC))
+
+    tick(bea, datetime(2024, 6, 20, 6, tzinfo=UTC))  # down from 2 April to 19 June: 17 May passed unticked
+    tick(bea, datetime(2024, 6, 21, 6, tzinfo=UTC))
+    tick(bea, datetime(2024, 5, 30, 6, tzinfo=UTC))  # an older day's tick, sent late, pays nothing more
+
+    birthdays = [e for e in bea.ledger if e.reason is LedgerReason.BIRTHDAY]
+    assert [(e.points, e.occurred_at.date().isoformat()) for e in birthdays] == [(50, "2024-06-20")]
+    assert birthdays[0].detail == "Happy birthday! 50 points for your birthday in 2024"
+
+
+def test_a_birthday_before_the_first_tick_is_not_owed() -> None:
+    bea = member("03-01")  # joined on her birthday, before the engine ticked for her
+
+    tick(bea, datetime(2024, 3, 2, 6, tzinfo=UTC))
+
+    assert LedgerReason.BIRTHDAY not in [e.reason for e in bea.ledger]
+
+
+def test_a_birthday_missed_over_new_year_is_paid_for_its_own_year() -> None:
+    bea = member("12-30")
+    tick(bea, datetime(2024, 12, 20, 6, tzinfo=UTC))
+
+    tick(bea, datetime(2025, 1, 10, 6, tzinfo=UTC))  # 30 December 2024 passed unticked
+    tick(bea, datetime(2025, 12, 30, 6, tzinfo=UTC))
+
+    birthdays = [e for e in bea.ledger if e.reason is LedgerReason.BIRTHDAY]
+    assert [(e.occurred_at.date().isoformat(), e.detail[-4:]) for e in birthdays] == [
+        ("2025-01-10", "2024"), ("2025-12-30", "2025")]
