@@ -6,7 +6,8 @@ comes ``warn_days`` before.
 
 - By age (``after_days``, or at a month's or year's end): the points of each
   lot (see ``points``) expire on the lot's day; each expiring day is warned
-  about once.
+  about once. Points given back into a lot whose day has passed (a redemption
+  cancelled late) expire at once.
 - Inactivity (``inactive_months``): that long after the member's last
   activity every point left expires; any activity puts it off again.
 """
@@ -17,7 +18,7 @@ from datetime import date, timedelta
 
 from processors.compiled import CompiledProgram
 from processors.dates import add_months
-from processors.events import ClockTick
+from processors.events import ClockTick, MemberEvent
 from processors.money import format_points
 from processors.outputs import LedgerReason, Output, Trigger
 from processors.points import debit
@@ -34,21 +35,27 @@ def expire(state: MemberState, event: ClockTick, rules: CompiledProgram) -> list
     return outputs
 
 
+def expire_due_lots(state: MemberState, event: MemberEvent) -> list[Output]:
+    """The lots whose day has come by the event expire: on a tick, and on points given back into past lots."""
+    event_id, member_id, when = event.event_id, event.member_id, event.occurred_at
+    today = when.date().isoformat()
+    due = sorted(key for key in state.lots if key <= today)
+    if not due:
+        return []
+    points = sum(state.lots[key] for key in due)
+    detail = f"{format_points(points)} expired at the end of {_day_before(due[-1])}, their last day"
+    return [
+        debit(state, event, LedgerReason.EXPIRY, points, detail, suffix="expiry_by_age"),
+        Trigger(f"{event_id}:points_expired_by_age", member_id, event_id, when, "points_expired", detail,
+                {"points": str(points)}),
+    ]
+
+
 def _by_age(state: MemberState, event: ClockTick, rules: CompiledProgram) -> list[Output]:
     assert rules.expiry is not None
     event_id, member_id, when = event.event_id, event.member_id, event.occurred_at
     today = when.date()
-    outputs: list[Output] = []
-    due = sorted(key for key in state.lots if key <= today.isoformat())
-    if due:
-        points = sum(state.lots[key] for key in due)
-        last_day = _day_before(due[-1])
-        detail = f"{format_points(points)} expired at the end of {last_day}, their last day"
-        outputs += [
-            debit(state, event, LedgerReason.EXPIRY, points, detail, suffix="expiry_by_age"),
-            Trigger(f"{event_id}:points_expired_by_age", member_id, event_id, when, "points_expired", detail,
-                    {"points": str(points)}),
-        ]
+    outputs = expire_due_lots(state, event)
     horizon = (today + timedelta(days=rules.expiry.warn_days)).isoformat()
     soon = sorted(key for key in state.lots if state.expiry_warned_until < key <= horizon)
     if soon:

@@ -56,7 +56,8 @@ def explain(program: Program) -> list[str]:
         paragraphs.append("Spend your points on: " + "; ".join(
             f"{reward.name} for {format_points(reward.points)}" for reward in program.rewards)
             + ". We tell you when your points are enough for one of them. A cancelled redemption gives the points "
-              "back, and so does returning an order you paid for with points.")
+              "back, and so does returning an order you paid for with points"
+            + (": they keep the day they expire on." if program.expiry is not None and program.expiry.by_age else "."))
     for campaign in program.campaigns:
         paragraphs.append(_campaign(campaign, money))
     for challenge in program.challenges:

@@ -18,6 +18,7 @@ balance without them, and each ledger entry says from when its points can be spe
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import NamedTuple
 
@@ -30,28 +31,40 @@ from processors.state import MemberState
 
 def credit(state: MemberState, event: MemberEvent, rules: CompiledProgram, reason: LedgerReason, points: int,
            detail: str, *, suffix: str | None = None, order_id: str | None = None, earned: bool = True,
-           available_at: datetime | None = None) -> LedgerEntry:
+           available_at: datetime | None = None, spent_from: Mapping[str, int] | None = None) -> LedgerEntry:
     """Add ``points`` (``earned``: also to the lifetime total; a refund of spent points is not earned).
 
-    The entry's id is the event's id and ``suffix`` (the reason by default).
+    Points given back (``spent_from``: the lots a debit took them from) return
+    to those lots, oldest first, so they expire when they would have: giving
+    points back does not make them new. The entry's id is the event's id and
+    ``suffix`` (the reason by default).
     """
     balance = state.balance = state.balance + points
     if earned:
         state.lifetime_points += points
     if rules.lots and balance > 0:
-        key = rules.expires_on(event.occurred_at)
-        lots = state.lots
-        lots[key] = lots.get(key, 0) + min(points, balance)
+        lots, lot_points = state.lots, min(points, balance)
+        for key, spent in sorted((spent_from or {}).items()):
+            back = min(spent, lot_points)
+            lots[key] = lots.get(key, 0) + back
+            lot_points -= back
+        if lot_points:
+            key = rules.expires_on(event.occurred_at)
+            lots[key] = lots.get(key, 0) + lot_points
     return _entry(event, reason, points, balance, detail, suffix, order_id, None, available_at)
 
 
 def debit(state: MemberState, event: MemberEvent, reason: LedgerReason, points: int, detail: str, *,
           suffix: str | None = None, order_id: str | None = None, cause: str | None = None,
-          lot: str | None = None, available_at: datetime | None = None) -> LedgerEntry:
-    """Take ``points`` (a positive number) off the balance: from ``lot`` first if given, then the oldest."""
+          lot: str | None = None, available_at: datetime | None = None,
+          spent_from: dict[str, int] | None = None) -> LedgerEntry:
+    """Take ``points`` (a positive number) off the balance: from ``lot`` first if given, then the oldest.
+
+    ``spent_from``, if given, is filled with the lots taken from, for giving the points back later.
+    """
     balance = state.balance = state.balance - points
     if state.lots:
-        _take(state.lots, points, lot)
+        _take(state.lots, points, lot, spent_from)
     return _entry(event, reason, -points, balance, detail, suffix, order_id, cause, available_at)
 
 
@@ -128,7 +141,7 @@ def available_at(when: datetime, rules: CompiledProgram) -> datetime | None:
     return when + rules.pending if rules.pending else None
 
 
-def _take(lots: dict[str, int], points: int, first: str | None) -> None:
+def _take(lots: dict[str, int], points: int, first: str | None, taken_from: dict[str, int] | None = None) -> None:
     keys = sorted(lots)
     if first is not None and first in lots:
         keys.insert(0, first)
@@ -138,6 +151,8 @@ def _take(lots: dict[str, int], points: int, first: str | None) -> None:
         left = lots.get(key, 0)
         taken = min(left, points)
         points -= taken
+        if taken and taken_from is not None:
+            taken_from[key] = taken_from.get(key, 0) + taken
         if taken == left:
             lots.pop(key, None)
         else:

@@ -52,6 +52,9 @@ class RedemptionRecord:
     points: int
     cancelled: bool = False
     partner_id: str | None = None  # spent on this coalition partner's voucher
+    # Where points expire by age: the lots the points were spent from (day they expire -> points), which a
+    # cancellation gives them back to. Empty for redemptions from before the engine kept them.
+    spent_from: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(slots=True)

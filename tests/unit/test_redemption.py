@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from builders import Member, club
+from datetime import UTC, datetime
 
-from processors.outputs import LedgerReason
-from processors.program import CatalogueReward
+from builders import Member, club, kr, line
+
+from processors.events import ClockTick
+from processors.outputs import LedgerReason, Trigger
+from processors.program import CatalogueReward, Expiry
 
 DRINK = CatalogueReward(id="free_drink", name="A free drink", kind="free_product", points=50)
 
@@ -56,3 +59,39 @@ def test_a_cancelled_redemption_gives_the_points_back_once() -> None:
         (LedgerReason.REDEMPTION, -50), (LedgerReason.REDEMPTION_CANCELLED, 50)]
     assert again.refusal is not None and "already cancelled" in again.refusal.reason
     assert unknown.refusal is not None and "no redemption R9" in unknown.refusal.reason
+
+
+def expiring_at_month_end() -> Member:
+    """Points expire at the end of the month they were earned in: 120 welcome points on 5 January 2025."""
+    kim = Member(club(welcome_bonus_points=120, rewards=(DRINK,), expiry=Expiry(at="month_end")), "kim",
+                 datetime(2025, 1, 5, 12, tzinfo=UTC))
+    kim.enrol()
+    return kim
+
+
+def test_cancelled_points_go_back_to_the_lot_they_came_from_and_expire_with_it() -> None:
+    kim = expiring_at_month_end()
+    kim.now = datetime(2025, 1, 20, 12, tzinfo=UTC)
+    kim.buy(line(kr(500)))  # 50 points, also expiring on 1 February
+    kim.now = datetime(2025, 1, 30, 12, tzinfo=UTC)
+    kim.redeem("free_drink", "R1")
+    kim.cancel("R1")
+
+    assert kim.state is not None and kim.state.lots == {"2025-02-01": 170}  # not a lot of its own, due in March
+
+
+def test_points_given_back_after_their_last_day_expire_at_once() -> None:
+    kim = expiring_at_month_end()
+    kim.now = datetime(2025, 1, 31, 20, tzinfo=UTC)
+    kim.redeem("free_drink", "R1")
+    kim.now = datetime(2025, 2, 1, 0, 5, tzinfo=UTC)
+    kim.apply(ClockTick("tick:kim:2025-02-01", "kim", kim.now, "scheduler"))  # the 70 left expire
+    kim.now = datetime(2025, 2, 1, 12, tzinfo=UTC)
+
+    cancelled = kim.cancel("R1")
+
+    assert [(e.reason, e.points, e.balance_after) for e in kim.ledger[-2:]] == [
+        (LedgerReason.REDEMPTION_CANCELLED, 50, 50), (LedgerReason.EXPIRY, -50, 0)]
+    assert kim.ledger[-1].detail == "50 points expired at the end of 2025-01-31, their last day"
+    assert kim.activity[-1].points == 0
+    assert [o.kind for o in cancelled.outputs if isinstance(o, Trigger)] == ["points_expired"]  # nothing unlocked

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from processors.decide import decide
 from processors.events import Channel, MemberEnrolled, MembershipPaid, ReferralQualified
-from processors.program import Expiry, Membership, ReferralRewards, TierPolicy
+from processors.program import CatalogueReward, Expiry, Membership, ReferralRewards, TierPolicy
 from processors.state import CampaignBudget, LineRecord, MemberState, OrderRecord, ReferredFriend
 from schemas.codec import AvroCodec
 from schemas.registry import EmbeddedRegistry
@@ -87,14 +87,17 @@ def test_a_state_in_an_unknown_format_is_refused_with_what_to_do() -> None:
         decode_state(orjson.dumps(data))
 
 
-def test_point_lots_visits_points_and_a_paid_membership_come_back_equal() -> None:
+def test_point_lots_visits_points_a_paid_membership_and_a_redemption_come_back_equal() -> None:
     tiers = (TierPolicy(name="Member"), TierPolicy(name="Gold", qualifying_visits=10, qualifying_points=900))
     plus = Membership(id="plus", name="Plus", fee_minor=kr(99), tier="Gold")
-    ada = Member(club(expiry=Expiry(after_days=30), tiers=tiers, memberships=(plus,)), "ada")
+    drink = CatalogueReward(id="drink", name="A drink", kind="free_product", points=30)
+    ada = Member(club(expiry=Expiry(after_days=30), tiers=tiers, memberships=(plus,), rewards=(drink,)), "ada")
     ada.enrol()
     ada.buy(line(kr(500)), points_used=20)
     ada.apply(MembershipPaid("fee-1", "ada", ada.later(), "app", "plus", kr(99), "SEK"))
+    ada.redeem("drink", "R1")
     assert ada.state is not None and ada.state.lots and next(iter(ada.state.orders.values())).points_used == 20
+    assert ada.state.redemptions["R1"].spent_from
     assert ada.state.visits_by_month and ada.state.points_by_month and ada.state.tier_floor_until is not None
 
     assert decode_state(encode_state(ada.state)) == ada.state
