@@ -99,6 +99,10 @@ def apply_purchase(state: MemberState, event: Purchase, rules: CompiledProgram) 
     if rules.stamp_cards:
         outputs += add_stamps(state, event, rules)
     outputs += purchase_nudges(state, event, rules)
+    if partner is not None and event.points_used:
+        outputs.append(settlement(event, partner.partner, "burn", -event.points_used, rules.currency,
+                                  f"{format_points(event.points_used)} paid with on order {order_id}",
+                                  suffix="settlement_burn"))
     if partner is not None and points:
         outputs.append(settlement(event, partner.partner, "earn", points, rules.currency,
                                   f"{partner.partner.name} gave {format_points(points)} on order {order_id}"))

@@ -11,8 +11,9 @@ When the points were already spent, the program's ``return_after_spend``
 decides: ``negative_balance`` takes them all back (the balance goes below
 zero), ``cap_at_zero`` takes back only down to zero and forgives the rest; the
 ledger entry says which, either way. A return of an order bought at a
-coalition partner also takes the points off the partner's settlement (unless
-the partner has since left the program, which leaves nothing to settle with).
+coalition partner also takes the points off the partner's settlement, and the
+points paid with that it gives back off what the program owes the partner
+(unless the partner has since left the program, which leaves nothing to settle with).
 
 An order paid partly with points gets them back with a refund, in proportion
 to the refund's share of the order's total (all that is left with the last
@@ -141,6 +142,10 @@ def apply_return(state: MemberState, event: Return, rules: CompiledProgram) -> D
     if partner is not None and points_back:
         outputs.append(settlement(event, partner.partner, "return", -points_back, rules.currency,
                                   f"return from order {order_id} takes back {format_points(points_back)}"))
+    if partner is not None and given_back:
+        outputs.append(settlement(event, partner.partner, "burn_cancelled", given_back, rules.currency,
+                                  f"return from order {order_id} gives back {format_points(given_back)} paid with",
+                                  suffix="settlement_burn_cancelled"))
     state.lifetime_points -= points_back + sum(campaign_owed.values())
     remove_from_record(state, order.occurred_at, when, rules, amount_back, points_back)
     kept = order._replace(lines=lines, points_used=order.points_used - given_back,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from builders import Member, club, kr, line, points_earned
 
+from processors.outputs import SettlementEntry
 from processors.program import CatalogueReward, EarnRate, Partner
 
 MUSEUM = Partner(id="museum", name="The Museum", earn=EarnRate(points=1, per_amount_minor=kr(20)),
@@ -59,3 +60,24 @@ def test_an_unknown_partner_is_refused_with_the_known_ones() -> None:
 
     assert decision.refusal is not None
     assert decision.refusal.reason == "partner zoo is not a partner of Club (partners: museum)"
+
+
+def test_points_paid_with_at_a_partner_are_a_burn_the_program_owes_the_partner_for() -> None:
+    gus = guest()  # 100 welcome points
+
+    decision = gus.buy(line(kr(300), line_id="a"), line(kr(100), line_id="b"), order_id="M1", at_partner="museum",
+                       points_used=60)
+
+    # 400 kr at 1 point per 20 kr earns 20 (the museum owes 20 x 5 öre = 1.00 kr); the 60 points paid with are
+    # spent at the museum, so the program owes it 60 x 5 öre = 3.00 kr, as for its voucher.
+    assert [(s.kind, s.points, s.amount_minor) for s in gus.settlements] == [("burn", -60, -300), ("earn", 20, 100)]
+    assert len({s.settlement_id for s in decision.outputs if isinstance(s, SettlementEntry)}) == 2
+    assert gus.settlements[0].detail == "60 points paid with on order M1: The Museum is owed 3.00 SEK"
+
+    gus.give_back("M1", refund_minor=kr(100), b=1)  # a quarter of the order: 15 of the 60 points back, 5 earned
+    gus.give_back("M1", refund_minor=kr(300), a=1)  # the rest: the other 45 back, and the other 15 earned
+
+    assert [(s.kind, s.points, s.amount_minor) for s in gus.settlements[2:]] == [
+        ("return", -5, -25), ("burn_cancelled", 15, 75), ("return", -15, -75), ("burn_cancelled", 45, 225)]
+    assert sum(s.amount_minor for s in gus.settlements) == 0
+    assert gus.balance == 100
