@@ -5,12 +5,13 @@ sends each member one a day, with a deterministic id), so they use the tick's
 event time, never the wall clock: the same ticks always give the same ledger,
 and a test drives time by sending ticks. A tick is not activity.
 
+- Expiry, by age or inactivity (see ``expiry``), first: a birthday gift the
+  same tick gives is not expired with the points that were due.
 - Birthday: on the member's birthday (29 February counts as the 28th in other
   years) the ``birthday_bonus_points``, once a year, with a ``birthday`` trigger.
   A birthday that fell between two ticks days apart (the engine was down longer
   than the scheduler catches up) is paid on the later one: the member's state
   keeps the day of its last tick.
-- Expiry, by age or inactivity (see ``expiry``).
 - Tier floors: a paid membership's reminder and lapse, an assigned tier's end (see ``memberships``).
 - Tier review: at the program's period end, moving down (see ``tiers``).
 - Win-back: a member who stopped buying (see ``nudges``).
@@ -37,14 +38,14 @@ def tick(state: MemberState, event: ClockTick, rules: CompiledProgram) -> Decisi
     """What falls due at the tick, and an activity row like every accepted event has (with the net points)."""
     balance, today = state.balance, event.occurred_at.date()
     outputs: list[Output] = []
+    if rules.expiry is not None and state.balance > 0:  # first: a birthday gift is not taken as it is given
+        outputs += expire(state, event, rules)
     if rules.birthday_bonus_points and state.birthday is not None:
         year = _birthday_since(state.birthday, state.last_tick_on, today)
         if year is not None and year != state.birthday_paid_year:
             outputs += _birthday(state, event, year, rules.birthday_bonus_points, rules)
     if today.isoformat() > state.last_tick_on:
         state.last_tick_on = today.isoformat()
-    if rules.expiry is not None and state.balance > 0:
-        outputs += expire(state, event, rules)
     if state.tier_floor_until is not None:
         outputs += end_floor(state, event, rules)
     outputs += review_tier(state, event, rules)

@@ -62,6 +62,17 @@ def test_points_expire_after_twelve_months_without_activity_with_a_warning_first
     assert entry.detail == "150 points expired after 12 months without activity (last on 2024-03-01)"
 
 
+def test_a_birthday_gift_to_an_inactive_member_is_not_expired_by_the_tick_that_gives_it() -> None:
+    bea = member()  # 100 welcome points on 1 March 2024, birthday 17 May, nothing else: inactive from then on
+    tick(bea, datetime(2025, 3, 2, 6, tzinfo=UTC))  # 12 months without activity: the 100 expire
+
+    tick(bea, datetime(2025, 5, 17, 6, tzinfo=UTC))  # expiry runs first (nothing left), then the gift of 50
+
+    assert [(e.reason, e.points) for e in bea.ledger[1:]] == [(LedgerReason.EXPIRY, -100),
+                                                              (LedgerReason.BIRTHDAY, 50)]
+    assert bea.balance == 50
+
+
 def test_activity_keeps_points_alive_and_a_tick_is_not_activity() -> None:
     bea = member(None)
     tick(bea, datetime(2024, 12, 1, tzinfo=UTC))
