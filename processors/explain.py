@@ -40,7 +40,7 @@ def explain(program: Program) -> list[str]:
     if len(program.tiers) > 1:
         paragraphs.append(_tiers(program))
     for card in program.stamp_cards:
-        what = "every purchase" if card.per == "purchase" else "every item"
+        what = "every purchase" if card.per == "purchase" else "every item you pay for"
         if card.categories:
             what += f" from {', '.join(sorted(card.categories))}"
         paragraphs.append(f"Stamp card {card.name}: one stamp for {what}. "

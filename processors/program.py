@@ -136,8 +136,8 @@ class StampCard(_Rules):
     """N stamps give a reward and the card starts again; several cards can run at once.
 
     ``per: purchase`` gives one stamp per order with a qualifying line, ``per:
-    item`` one stamp per qualifying unit. With no ``categories`` every line
-    qualifies.
+    item`` one stamp per qualifying unit. A paid line (above 0.00) of the
+    ``categories`` qualifies; with no ``categories`` every paid line does.
     """
 
     name: str = Name

@@ -1,9 +1,11 @@
 """Stamp cards: stamps for purchases or items, a reward for a full card, then the card starts again.
 
 A card counts an order once (``per: purchase``) if any line qualifies, or each
-qualifying unit (``per: item``). Enough stamps for several cards at once give
-several rewards; what is left over starts the next card. A reward is issued as
-a ``RewardIssued`` with its card and a ``stamp_card_complete`` trigger.
+qualifying unit (``per: item``). Only a paid line (above 0.00) qualifies: the
+free coffee a full card gives, rung up at nothing, is no stamp towards the next.
+Enough stamps for several cards at once give several rewards; what is left
+over starts the next card. A reward is issued as a ``RewardIssued`` with its
+card and a ``stamp_card_complete`` trigger.
 
 Stamps are not points: a card's progress is not in the ledger, and a return
 does not take stamps back (the product's cards work like paper ones).
@@ -22,7 +24,8 @@ def add_stamps(state: MemberState, event: Purchase, rules: CompiledProgram) -> l
     outputs: list[Output] = []
     for card in rules.stamp_cards:
         categories = card.categories
-        items = [line.quantity for line in event.lines if not categories or line.category in categories]
+        items = [line.quantity for line in event.lines
+                 if line.amount_minor > 0 and (not categories or line.category in categories)]
         if not items:
             continue
         earned = 1 if card.per == "purchase" else sum(items)

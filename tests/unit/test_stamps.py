@@ -30,6 +30,18 @@ def test_the_tenth_coffee_fills_the_card_gives_the_reward_and_starts_a_new_card(
     assert kim.state.stamps == {"coffee": 0}
 
 
+def test_the_free_coffee_itself_earns_no_stamp_on_either_kind_of_card() -> None:
+    kim = cafe_member(StampCard(name="coffee", stamps=10, per="item", categories=frozenset({"coffee"}),
+                                reward="free_coffee"),
+                      StampCard(name="visits", stamps=3, reward="free_pastry"))
+    kim.buy(line(kr(350), "coffee", quantity=10))  # ten paid coffees fill the coffee card; one visit stamp
+
+    kim.buy(line(0, "coffee"))  # the free coffee, rung up at 0.00 kr: not paid for, so no stamp
+    kim.buy(line(0, "coffee"), line(kr(30), "pastry"))  # a paid pastry is a visit; the free coffee still no item
+
+    assert kim.state is not None and kim.state.stamps == {"coffee": 0, "visits": 2}
+
+
 def test_items_stamp_per_unit_and_a_big_order_can_fill_two_cards() -> None:
     kim = cafe_member(StampCard(name="coffee", stamps=10, per="item", reward="free_coffee"))
 
