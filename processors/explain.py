@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from processors.money import format_money, format_multiplier, format_percent, format_points
 from processors.program import BASIS_POINTS, Campaign, Expiry, Program
+from processors.social import DAYS_REMEMBERED
 
 
 def explain(program: Program) -> list[str]:
@@ -195,7 +196,8 @@ def _social(program: Program) -> str:
     words = f"Social: {'; '.join(offers)}. Each post earns once."
     if social.daily_cap_points:
         words += f" At most {format_points(social.daily_cap_points)} a day from social."
-    return words
+    return words + (f" A share reported late earns if it is within {DAYS_REMEMBERED} days of your latest paid "
+                    "share, and nothing after that.")
 
 
 def _referral(program: Program) -> str:

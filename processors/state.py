@@ -93,7 +93,7 @@ class MemberState:
     over ``carried_divisor`` (programs that carry remainders only). ``stamps``
     counts the stamps on each stamp card. ``social_posts`` maps each post that
     earned social points to the day it did; ``social_days`` holds the social
-    points of the latest few days (late events included), for the daily cap.
+    points of the days a late share is still paid for, for the daily cap (see ``social``).
     ``redemptions`` maps each redemption id to the reward, its points and
     whether it was cancelled, so a cancellation gives back exactly what was spent.
     ``referred_by`` is the member who referred this one, until the first

@@ -71,3 +71,27 @@ def test_a_late_share_counts_against_its_own_days_cap_not_todays() -> None:
     sam.share("d")  # today is still full
 
     assert [e.points for e in sam.ledger] == [20, 20, 10, 20]
+
+
+def test_a_share_dated_before_the_days_the_member_state_remembers_is_refused_as_too_late() -> None:
+    sam = social_member(cap=50)
+    first_day = sam.now  # 1 March 2024
+    for post in ("a", "b", "c"):
+        sam.share(post)  # 20 + 20 + 10: 1 March is at the cap
+    for day in range(7):
+        sam.later(days=1)
+        sam.share(f"d{day}")  # 20 a day, 2 to 8 March: the latest paid share is on 8 March
+    assert sam.balance == 50 + 7 * 20
+
+    late = sam.apply(social_share("sam", first_day, post_id="late"))  # 1 March: 7 days before 8 March
+
+    assert late.refusal is not None
+    assert late.refusal.reason == ("too late: shares are paid within 7 days of the member's latest paid one "
+                                   "(2024-03-08); this share of post late on instagram is dated 2024-03-01")
+    assert sam.balance == 190 and sam.state is not None and "2024-03-01" not in sam.state.social_days
+
+    second_day = first_day.replace(day=2)  # 6 days before 8 March: still remembered, 20 of the 50 paid
+    sam.apply(social_share("sam", second_day, post_id="late-2"))
+    sam.apply(social_share("sam", second_day, post_id="late-3"))  # 10 left under the cap
+    sam.apply(social_share("sam", second_day, post_id="d0"))  # the post of 2 March already earned
+    assert [e.points for e in sam.ledger[-2:]] == [20, 10] and sam.balance == 220
