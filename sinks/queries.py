@@ -80,6 +80,20 @@ def member_pending(store: ClickHouseStore, member_id: str) -> list[dict[str, Any
     )
 
 
+def member_segments(store: ClickHouseStore, member_id: str) -> list[str]:
+    """The marketing segments the member was last put in (by the latest ``MemberSegments``), for campaigns that
+    target segments."""
+    rows = store.rows(
+        """
+        SELECT segments FROM $db.activity FINAL
+        WHERE member_id = {member_id:String} AND event_type = 'segments'
+        ORDER BY occurred_at DESC, event_id DESC LIMIT 1
+        """,
+        {"member_id": member_id},
+    )
+    return list(rows[0]["segments"]) if rows else []
+
+
 def member_summary(store: ClickHouseStore, member_id: str, base_tier: str) -> dict[str, Any] | None:
     """Balance, tier, lifetime points, purchases and net spend per currency; None if unknown.
 

@@ -22,6 +22,7 @@ from streams.settings import Settings
 
 if TYPE_CHECKING:
     from processors.events import PurchaseLine
+    from processors.state import MemberState
 
 console = Console(stderr=True)
 
@@ -378,7 +379,8 @@ def program_explain(file: str) -> None:
 @main.command()
 @click.option("--line", "lines", multiple=True, required=True, metavar="CATEGORY:AMOUNT[:SKU[:QUANTITY]]",
               help="A line of the purchase, e.g. shoes:999.00 or tops:299:TOP-0001:2 (repeat for more lines).")
-@click.option("--member", "member_id", help="Take the member's tier and balance from ClickHouse.")
+@click.option("--member", "member_id",
+              help="Take the member's tier, balance, segments and campaign points so far from ClickHouse.")
 @click.option("--tier", help="The member's tier (default: the program's base tier).")
 @click.option("--balance", default=0, show_default=True, help="The member's balance before the purchase.")
 @click.option("--paid-with", help="Payment method, for payment-method bonuses.")
@@ -388,9 +390,7 @@ def program_explain(file: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
 def simulate(lines: tuple[str, ...], member_id: str | None, tier: str | None, balance: int, paid_with: str | None,
              partner: str | None, program_path: str | None, as_json: bool) -> None:
-    """Answer "what would this purchase earn this member?" without changing anything."""
-    from datetime import UTC, datetime
-
+    """Answer "what would this purchase earn this member?", campaigns included, without changing anything."""
     from processors.events import Channel, Purchase
     from processors.outputs import LedgerEntry
     from processors.simulate import member_in_tier
@@ -400,21 +400,24 @@ def simulate(lines: tuple[str, ...], member_id: str | None, tier: str | None, ba
     settings = _settings()
     rules = _program_or_fail(program_path or settings.program_file)
     tier = tier or rules.tiers[0].name
+    now = datetime.now(UTC)
     if member_id is not None:
-        tier, balance = _tier_and_balance(settings, member_id)
+        member = _member_from_store(settings, rules, member_id, now)
+        tier, balance = member.tier, member.balance
     elif tier not in {t.name for t in rules.tiers}:
         raise click.BadParameter(f"{tier!r} is not a tier of {rules.name}: one of "
                                  f"{', '.join(t.name for t in rules.tiers)}", param_hint="--tier")
-    now = datetime.now(UTC)
+    else:
+        member = member_in_tier("someone", tier, balance, now)
     order = [_purchase_line(n, text, rules.currency) for n, text in enumerate(lines, 1)]
-    event = Purchase("simulated", member_id or "someone", now, "simulate", "simulated", Channel.WEB, None,
+    event = Purchase("simulated", member.member_id, now, "simulate", "simulated", Channel.WEB, None,
                      rules.currency, sum(x.amount_minor for x in order), tuple(order), paid_with, partner)
-    decision = simulate_purchase(member_in_tier(event.member_id, tier, balance, now), event, rules)
+    decision, assumed = simulate_purchase(member, event, rules)
     if decision.refusal is not None:
         raise click.ClickException(decision.refusal.reason)
     points = sum(o.points for o in decision.outputs if isinstance(o, LedgerEntry))
     if as_json:
-        click.echo(json.dumps({"tier": tier, "balance_before": balance, "points": points,
+        click.echo(json.dumps({"tier": tier, "balance_before": balance, "points": points, "assumed": list(assumed),
                                "outputs": [{"type": type(o).__name__, **as_record(o)} for o in decision.outputs]},
                               default=str, indent=2))
         return
@@ -423,6 +426,8 @@ def simulate(lines: tuple[str, ...], member_id: str | None, tier: str | None, ba
         said = getattr(output, "detail", None) or getattr(output, "message", None)
         if said:
             click.echo(f"  {type(output).__name__}: {said}")
+    for words in assumed:
+        click.echo(f"  Assumed: {words}")
 
 
 def _purchase_line(n: int, text: str, currency: str) -> PurchaseLine:
@@ -447,11 +452,16 @@ def _purchase_line(n: int, text: str, currency: str) -> PurchaseLine:
     return PurchaseLine(str(n), sku, parts[0], quantity, int(amount))
 
 
-def _tier_and_balance(settings: Settings, member_id: str) -> tuple[str, int]:
+def _member_from_store(settings: Settings, rules: Program, member_id: str, now: datetime) -> MemberState:
+    """The member as ClickHouse knows them: tier, balance, segments and what each campaign has given them."""
+    from processors.simulate import given_by_campaign, member_in_tier
+
     found = _report(settings, "member", member_id=member_id)
     if found is None:
         raise click.ClickException(f"no member {member_id!r} in ClickHouse database {settings.clickhouse_database}")
-    return found["member"]["tier"], found["member"]["balance"]
+    given = given_by_campaign(((e["entry_id"], e["reason"], e["points"]) for e in found["ledger"]), rules)
+    return member_in_tier(member_id, found["member"]["tier"], found["member"]["balance"], now,
+                          segments=found.get("segments", ()), campaign_points=given)
 
 
 def _report(settings: Settings, name: str, **arguments: object) -> Any:

@@ -41,12 +41,13 @@ class EngineGone(OSError):
 
 
 def member_report(store: ClickHouseStore, program: Program, member_id: str) -> dict[str, Any] | None:
-    """The member's balance, tier, pending points by day and ledger (a statement), or None for an unknown member."""
+    """The member's balance, tier, pending points by day, segments and ledger (a statement), or None for an unknown
+    member."""
     summary = queries.member_summary(store, member_id, program.tiers[0].name)
     if summary is None:
         return None
     return {"member": summary, "pending": queries.member_pending(store, member_id),
-            "ledger": queries.member_ledger(store, member_id)}
+            "segments": queries.member_segments(store, member_id), "ledger": queries.member_ledger(store, member_id)}
 
 
 def kpi_report(store: ClickHouseStore, program: Program, as_of: str | None, period_days: int,

@@ -328,6 +328,25 @@ def test_loyalty_member_and_simulate_read_the_member_from_clickhouse(store: Clic
     assert unknown.exit_code == 1 and "no member 'nobody'" in unknown.output
 
 
+def test_loyalty_simulate_reads_the_members_segments_and_campaign_points_from_clickhouse(
+        store: ClickHouseStore, chdb_path: Path, tmp_path: Path) -> None:
+    program = tmp_path / "program.yaml"
+    program.write_text("name: P\ncurrency: EUR\nearn: {points: 1, per_amount_minor: 100}\ntiers: [{name: bronze}]\n"
+                       "campaigns:\n  - {id: vip, name: VIP, starts: 2000-01-01T00:00:00Z, ends: 2100-01-01T00:00:00Z,"
+                       " bonus_points: 50, member_budget_points: 80, target: {segments: [vip]}}\n")
+    store_records(store, "loyalty.activity.v1", [{**act("s1", "m2", 1, "segments"), "segments": ["vip"]},
+                                                 {**act("s0", "m2", 0.5, "segments"), "segments": []}])
+    store_records(store, "loyalty.ledger.v1", [led("a7:campaign:vip", "m2", "a7", 2, "campaign", 50, 170, "o3")])
+    env = {"LOYALTY_CLICKHOUSE_DSN": f"chdb://{chdb_path}", "LOYALTY_CLICKHOUSE_DATABASE": store.database,
+           "LOYALTY_PROGRAM_FILE": str(program)}
+
+    simulated = CliRunner().invoke(main, ["simulate", "--member", "m2", "--line", "books:10.00", "--json"], env=env)
+
+    assert simulated.exit_code == 0, simulated.output
+    answer = json.loads(simulated.output)
+    assert (answer["balance_before"], answer["points"]) == (170, 10 + 30)  # in vip, 50 of its 80 had already
+
+
 def test_a_clickhouse_server_that_does_not_answer_gets_an_error_that_says_what_to_do(tmp_path: Path) -> None:
     port = free_ports(1)  # nothing listens there
     env = {"LOYALTY_CLICKHOUSE_DSN": f"http://reader:secret@127.0.0.1:{port}", "LOYALTY_DATA_DIR": str(tmp_path)}

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import copy
+from datetime import UTC, datetime
 
 from builders import Member, club, kr, line, points_earned, purchase
 
+from processors.program import Campaign, CampaignTarget
 from processors.simulate import member_in_tier, simulate
+
+WINTER = Campaign(id="winter", name="Winter", starts=datetime(2024, 1, 1, tzinfo=UTC),
+                  ends=datetime(2025, 1, 1, tzinfo=UTC), bonus_points=100, minimum_spend_minor=kr(1_000),
+                  budget_points=50_000)
+VIP = Campaign(id="vip", name="VIP", starts=datetime(2024, 1, 1, tzinfo=UTC), ends=datetime(2025, 1, 1, tzinfo=UTC),
+               bonus_points=50, member_budget_points=80, target=CampaignTarget(segments=frozenset({"vip"})))
 
 
 def test_a_simulated_purchase_earns_what_the_real_one_will_and_changes_nothing(anna: Member) -> None:
@@ -15,7 +23,7 @@ def test_a_simulated_purchase_earns_what_the_real_one_will_and_changes_nothing(a
     assert anna.state is not None
     order = purchase("anna", line(kr(1_000), "shoes"), at=anna.later())
 
-    simulated = simulate(anna.state, order, anna.program)
+    simulated = simulate(anna.state, order, anna.program).decision
 
     assert anna.state == state_before
     assert points_earned(simulated) == points_earned(anna.apply(order)) == 125
@@ -25,7 +33,7 @@ def test_a_member_known_by_tier_and_balance_earns_at_the_tiers_rate() -> None:
     program = club()
     gold = member_in_tier("m1", "Gold", 300, purchase("m1", line(1)).occurred_at)
 
-    decision = simulate(gold, purchase("m1", line(kr(100))), program)
+    decision = simulate(gold, purchase("m1", line(kr(100))), program).decision
 
     assert points_earned(decision) == 15
     assert gold.balance == 300
@@ -45,3 +53,29 @@ def test_loyalty_simulate_prints_the_points_and_how_they_were_worked_out() -> No
     assert answer.output.startswith("+449 points for a Gold member (balance 0 -> 449)")
     assert "Gold x1.25, paid with nordic_style_card x2, shoes x1.5 = 449 points" in answer.output
     assert wrong.exit_code == 2 and "'shoes:10.001': write CATEGORY:AMOUNT" in wrong.output
+
+
+def test_a_campaign_with_a_total_budget_is_in_the_answer_assumed_to_have_points_left() -> None:
+    program = club(campaigns=(WINTER,))
+    member = member_in_tier("m1", "Member", 0, datetime(2024, 1, 1, tzinfo=UTC))
+    stay = purchase("m1", line(kr(2_000), "rooms"), at=datetime(2024, 12, 1, tzinfo=UTC))
+
+    answer = simulate(member, stay, program)
+
+    assert points_earned(answer.decision) == 200 + 100  # 1 per 10 kr, and the bonus the budget would grant
+    assert answer.assumed == ("Winter has a total budget of 50,000 points: assumed to have 100 points left",)
+    assert member.balance == 0 and member.campaign_points == {}
+
+
+def test_a_member_known_with_segments_and_campaign_history_gets_what_is_left_of_a_per_member_cap() -> None:
+    program = club(campaigns=(VIP,))
+    at = datetime(2024, 6, 1, tzinfo=UTC)
+    order = purchase("m1", line(kr(100)), at=at)
+
+    outsider = simulate(member_in_tier("m1", "Member", 0, at), order, program)
+    vip = simulate(member_in_tier("m1", "Member", 0, at, segments=["vip"], campaign_points={"vip": 50}), order,
+                   program)
+
+    assert points_earned(outsider.decision) == 10  # not in the campaign's segment
+    assert points_earned(vip.decision) == 10 + 30  # 50 of the 80 a member can have were given already
+    assert vip.assumed == ()
