@@ -143,7 +143,8 @@ def _tiers(program: Program) -> str:
         words.append(f"At the end of each {end}, if your record no longer supports your tier, you move {how}{grace}.")
     for membership in program.memberships:
         words.append(f"{membership.name}: {format_money(membership.fee_minor, money)} gives you {membership.tier} "
-                     f"for {membership.months} months, whatever you spend; renew it to keep it.")
+                     f"for {membership.months} months, whatever you spend; renew it to keep it. When it ends, you "
+                     "hold the tier you earned yourself, as you would without it.")
     return " ".join(words)
 
 

@@ -7,8 +7,11 @@
   before it lapses, the months are added to what is left. The fee must be
   the program's, in its currency.
 - The latest floor replaces an earlier one. On a clock tick past its end, the
-  floor ends and the member moves to the tier their record supports, if that
-  is lower; a membership's member is reminded ``warn_days`` before.
+  floor ends and the member holds the tier they earned (see ``tiers``: reviews
+  judge it all along, with its grace), so a floor never leaves a member worse
+  off than without it; a membership's member is reminded ``warn_days`` before.
+- A tier held only by a floor that staff remove (or replace with a lower one)
+  stays, as if earned, until a review finds the record no longer supports it.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from processors.money import format_money
 from processors.outputs import Activity, Decision, Output, Trigger
 from processors.refusals import refuse
 from processors.state import MemberState
-from processors.tiers import record_at, record_text, tier_down, tier_reached, tier_up
+from processors.tiers import held_tier, record_at, record_text, tier_down, tier_up
 
 
 def pay_membership(state: MemberState, event: MembershipPaid, rules: CompiledProgram) -> Decision:
@@ -55,12 +58,8 @@ def assign_tier(state: MemberState, event: TierAssigned, rules: CompiledProgram)
     if step is None:
         return refuse(state, event, f"tier {event.tier!r} is not one of {rules.name}'s tiers "
                                     f"({', '.join(rules.tier_by_name)})")
-    outputs: list[Output] = []
-    if step.index == 0:
-        state.tier_floor = state.tier_floor_until = state.membership = None
-    else:
-        outputs += _raise_floor(state, event, rules, step.name, event.until, f"assigned: {event.note}")
-        state.membership = None
+    outputs = _raise_floor(state, event, rules, step.name, event.until, f"assigned: {event.note}")
+    state.membership = None
     outputs.append(Activity(event.event_id, event.member_id, event.occurred_at, "tier_assigned", None, None, None,
                             0, 0, None))
     return Decision(state, tuple(outputs))
@@ -82,27 +81,29 @@ def end_floor(state: MemberState, event: ClockTick, rules: CompiledProgram) -> l
                         {"membership": plan.id, "until": until.isoformat()})]
     what = f"{plan.name} membership" if plan is not None else f"the assigned tier {state.tier_floor}"
     kind = "membership_lapsed" if state.membership is not None else "tier_floor_ended"
+    current = held_tier(state, rules)
     state.tier_floor = state.tier_floor_until = state.membership = None
     state.membership_warned = False
-    current = rules.tier(state.tier)
-    record = record_at(state, when, rules)
-    supported = tier_reached(rules.tiers[0], record, rules)
-    if supported.index >= current.index:
+    earned = rules.tier(state.tier)
+    if earned.index >= current.index:
         return [Trigger(f"{event_id}:{kind}", member_id, event_id, when, kind,
-                        f"Your {what} ended on {until.date()}; your record keeps you {current.name}.",
+                        f"Your {what} ended on {until.date()}; you keep {current.name}, the tier you earned.",
                         {"tier": current.name})]
-    state.tier, state.tier_grace, state.near_tier_notified = supported.name, 0, None
+    state.near_tier_notified = None
+    record = record_at(state, when, rules)
     reason = (f"{what} ended on {until.date()}, and {record_text(current, record, rules)} is under "
               f"{current.name}'s {current.threshold_text}")
-    return list(tier_down(event, current, supported, record, reason, kind))
+    return list(tier_down(event, current, earned, record, reason, kind))
 
 
 def _raise_floor(state: MemberState, event: MemberEvent, rules: CompiledProgram, tier: str, until: datetime | None,
                  why: str) -> list[Output]:
-    """Make ``tier`` the floor; move the member up to it if they are below."""
-    state.tier_floor, state.tier_floor_until = tier, until
-    current, floor = rules.tier(state.tier), rules.tier(tier)
+    """Make ``tier`` the floor (the base tier: none); move the member up to it if they are below."""
+    current, floor = held_tier(state, rules), rules.tier(tier)
+    if floor.index < current.index:  # what an earlier floor held stays until a review
+        state.tier = current.name
+    state.tier_floor, state.tier_floor_until = (tier, until) if floor.index else (None, None)
     if floor.index <= current.index:
         return []
-    state.tier, state.tier_grace, state.near_tier_notified = floor.name, 0, None
+    state.near_tier_notified = None
     return list(tier_up(event, current, floor, record_at(state, event.occurred_at, rules), rules, why))

@@ -23,7 +23,7 @@ from processors.refusals import refuse
 from processors.returns import keep_order
 from processors.stamps import add_stamps
 from processors.state import LineRecord, MemberState, OrderRecord
-from processors.tiers import add_to_record, near_tier, tier_reached, tier_up
+from processors.tiers import add_to_record, held_tier, near_tier, raise_earned_tier, tier_up
 
 
 def apply_purchase(state: MemberState, event: Purchase, rules: CompiledProgram) -> Decision:
@@ -55,7 +55,7 @@ def apply_purchase(state: MemberState, event: Purchase, rules: CompiledProgram) 
         if has < event.points_used:
             return refuse(state, event, f"order {order_id} pays with {format_points(event.points_used)}; "
                                         f"member {member_id} has {format_points(has)} to spend")
-    tier = rules.tier(state.tier)
+    tier = held_tier(state, rules)
     carried = state.carried
     if carried and state.carried_divisor != rules.points_divisor:  # the program's rates changed: rescale, down
         carried = carried * rules.points_divisor // state.carried_divisor
@@ -75,7 +75,7 @@ def apply_purchase(state: MemberState, event: Purchase, rules: CompiledProgram) 
     )
 
     record = add_to_record(state, when, rules, sum(earning.qualifying_minor), points)
-    reached = tier_reached(tier, record, rules)
+    reached = raise_earned_tier(state, record, rules)
     notified = state.near_tier_notified
 
     outputs: list[Output] = []
@@ -122,7 +122,6 @@ def apply_purchase(state: MemberState, event: Purchase, rules: CompiledProgram) 
         )
     )
 
-    state.tier = reached.name
     state.near_tier_notified = notified
     if rules.carry_remainder:
         state.carried, state.carried_divisor = earning.remainder, rules.points_divisor

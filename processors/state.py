@@ -104,6 +104,9 @@ class MemberState:
     and ``badges`` each challenge completed, with when. ``birthday`` is "MM-DD"
     (no year is kept), ``birthday_paid_year`` the last year a bonus was paid,
     ``expiry_warned`` whether the member was warned of expiry since their last activity.
+    ``tier`` is the tier the member earned: raised by their record, kept or
+    lowered by reviews. The tier they hold (earn at, are told about) is that or
+    ``tier_floor``, whichever is higher (``tiers.held_tier``).
     ``tier_period`` is the review period ("2025", or "2025-03") the tier was last
     reviewed in, ``tier_grace`` the reviews in a row the member kept a tier the
     spend no longer supports.
@@ -114,7 +117,7 @@ class MemberState:
     ``expiry_warned_until`` is the latest such day the member was warned about.
     ``visits_by_month`` and ``points_by_month`` count purchases and the points
     they earned per month, like ``spend_by_month``, for programs whose tiers
-    qualify by them. ``tier_floor`` is a tier the member cannot fall below
+    qualify by them. ``tier_floor`` is a tier the member holds at least
     until ``tier_floor_until`` (for good if None): assigned by staff, or bought
     as the paid ``membership`` (its id), whose lapse the member is warned of
     once (``membership_warned``). ``segments`` are the marketing segments the

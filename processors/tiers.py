@@ -11,8 +11,15 @@ thresholds (several tiers at once if one purchase covers them). Moving down
 happens only at the program's ``tier_review``: at each period end (seen on the
 first clock tick of a new period) a member whose record of the period just
 ended no longer supports the tier keeps it for ``grace_periods`` reviews, then
-moves one step down or to the tier the record supports. A tier floor (assigned
-by staff or bought as a paid membership, see ``memberships``) is never reviewed away.
+moves one step down or to the tier the record supports.
+
+That is the tier the member earned (``MemberState.tier``). A tier floor
+(assigned by staff or bought as a paid membership, see ``memberships``) only
+ever lifts it: the member holds the higher of the two (``held_tier``), and
+reviews go on judging the earned tier underneath, so that when the floor ends
+the member holds what they would have held without it. A review that moves
+only the earned tier, under a floor at or above it, is not announced: the
+member's tier does not change.
 
 When the record comes within ``near_tier_threshold_bp`` of the next tier, the
 member hears about it once per tier (``near_tier_notified``), so that "you are
@@ -96,6 +103,18 @@ def floor_of(state: MemberState, rules: CompiledProgram) -> TierStep:
     return rules.tier(state.tier_floor) if state.tier_floor is not None else rules.tiers[0]
 
 
+def held_tier(state: MemberState, rules: CompiledProgram) -> TierStep:
+    """The tier the member holds, earns at and is told about: the tier earned, lifted to the floor while it lasts."""
+    earned, floor = rules.tier(state.tier), floor_of(state, rules)
+    return floor if floor.index > earned.index else earned
+
+
+def raise_earned_tier(state: MemberState, record: Record, rules: CompiledProgram) -> TierStep:
+    """Move the earned tier up as far as ``record`` reaches; the tier the member now holds."""
+    state.tier = tier_reached(rules.tier(state.tier), record, rules).name
+    return held_tier(state, rules)
+
+
 def tier_up(event: MemberEvent, before: TierStep, after: TierStep, record: Record, rules: CompiledProgram,
             reason: str | None = None) -> tuple[TierChanged, Trigger]:
     """The change and its trigger; ``reason`` says why when it is not the record (a floor, a membership)."""
@@ -170,14 +189,16 @@ def review_tier(state: MemberState, event: MemberEvent, rules: CompiledProgram) 
         return []
     ended = datetime(when.year - 1, 12, 1) if review.at == "year_end" else _month_before(when)
     record = record_at(state, ended, rules)
-    floor = floor_of(state, rules)
-    supported = tier_reached(floor if floor.index <= current.index else current, record, rules)
+    supported = tier_reached(rules.tiers[0], record, rules)
     if supported.index >= current.index:
         state.tier_grace = 0
         return []
+    floor = floor_of(state, rules)
     shortfall = f"{record_text(current, record, rules)} is under {current.name}'s {current.threshold_text}"
     if state.tier_grace < review.grace_periods:
         state.tier_grace += 1
+        if floor.index >= current.index:
+            return []
         left = review.grace_periods - state.tier_grace
         return [Trigger(f"{event.event_id}:tier_at_risk", event.member_id, event.event_id, when, "tier_at_risk",
                         f"You keep {current.name} for now: {shortfall}"
@@ -185,11 +206,12 @@ def review_tier(state: MemberState, event: MemberEvent, rules: CompiledProgram) 
                            " (the last review of grace)."),
                         {"tier": current.name, "grace_left": str(left)})]
     after = rules.tiers[current.index - 1] if review.policy == "one_step" else supported
-    if after.index < floor.index:
-        after = floor
-    state.tier, state.tier_grace, state.near_tier_notified = after.name, 0, None
-    return tier_down(event, current, after, record, f"review at {review.at.replace('_', ' ')}: {shortfall}",
-                     "tier_down")
+    state.tier, state.tier_grace = after.name, 0
+    if floor.index >= current.index:
+        return []
+    state.near_tier_notified = None
+    return tier_down(event, current, held_tier(state, rules), record,
+                     f"review at {review.at.replace('_', ' ')}: {shortfall}", "tier_down")
 
 
 def record_text(tier: TierStep, record: Record, rules: CompiledProgram) -> str:

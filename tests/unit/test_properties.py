@@ -62,6 +62,7 @@ from processors.program import (
     WinBack,
 )
 from processors.state import CampaignBudget, MemberState
+from processors.tiers import held_tier
 
 PROGRAM = club(
     earn=EarnRate(points=1, per_amount_minor=1_000, minimum_spend_minor=2_000, carry_remainder=True),
@@ -282,7 +283,49 @@ def test_a_member_is_never_below_a_tier_floor_while_it_lasts(events: list[Member
     rules = compiled(PROGRAM)
     for state in members(states).values():
         if state.tier_floor is not None:
-            assert rules.tier(state.tier).index >= rules.tier(state.tier_floor).index
+            assert held_tier(state, rules).index >= rules.tier(state.tier_floor).index
+
+
+@st.composite
+def buys_ticks_and_fees(draw: st.DrawFn) -> list[MemberEvent]:
+    """One member's purchases, returns of them, clock ticks and membership fees, over months and years."""
+    events: list[MemberEvent] = [enrolled("anna", T0, event_id="enrol-anna")]
+    purchases: list[Purchase] = []
+    when = T0
+    for n in range(draw(st.integers(1, 40))):
+        when += draw(st.sampled_from((timedelta(hours=5), timedelta(days=9), timedelta(days=40),
+                                      timedelta(days=200))))
+        kind = draw(st.sampled_from(("buy", "buy", "return", "tick", "tick", "pay")))
+        if kind == "return" and purchases:
+            order = draw(st.sampled_from(purchases))
+            quantities = {item.line_id: item.quantity for item in draw(st.lists(st.sampled_from(order.lines),
+                                                                               min_size=1, max_size=3))}
+            events.append(returned("anna", order.order_id, quantities, when, 0, event_id=f"e{n}"))
+        elif kind == "tick":
+            events.append(ClockTick(f"tick:anna:{when.date()}", "anna", when, "scheduler"))
+        elif kind == "pay":
+            events.append(MembershipPaid(f"e{n}", "anna", when, "app", "plus", 9_900, "SEK"))
+        else:
+            purchases.append(purchase("anna", *draw(purchase_lines()), at=when, order_id=f"o{n}", event_id=f"e{n}"))
+            events.append(purchases[-1])
+    return events
+
+
+@settings(max_examples=200)
+@given(buys_ticks_and_fees(), st.sampled_from(("Silver", "Gold")))
+def test_a_paid_membership_never_leaves_a_member_below_the_tier_they_would_hold_without_it(
+        events: list[MemberEvent], tier: str) -> None:
+    plan = Membership(id="plus", name="Plus", fee_minor=9_900, tier=tier, months=1)
+    program = PROGRAM.model_copy(update={"memberships": (plan,)})
+    rules = compiled(program)
+    paid: MemberState | CampaignBudget | None = None
+    unpaid: MemberState | CampaignBudget | None = None
+    for event in events:
+        paid = decide(paid, event, program, event.occurred_at).state
+        if not isinstance(event, MembershipPaid):
+            unpaid = decide(unpaid, event, program, event.occurred_at).state
+        assert isinstance(paid, MemberState) and isinstance(unpaid, MemberState)
+        assert held_tier(paid, rules).index >= held_tier(unpaid, rules).index
 
 
 @settings(max_examples=300)
