@@ -108,8 +108,8 @@ class MemberState:
     lowered by reviews. The tier they hold (earn at, are told about) is that or
     ``tier_floor``, whichever is higher (``tiers.held_tier``).
     ``tier_period`` is the review period ("2025", or "2025-03") the tier was last
-    reviewed in, ``tier_grace`` the reviews in a row the member kept a tier the
-    spend no longer supports.
+    reviewed in, ``tier_grace`` the reviews in a row the member kept their earned tier
+    though the record no longer supported it (none yet for a tier just reached).
 
     ``lots`` (programs whose points expire by age) maps the day points expire
     ("YYYY-MM-DD") to how many of them are left; they add up to the balance

@@ -11,7 +11,8 @@ thresholds (several tiers at once if one purchase covers them). Moving down
 happens only at the program's ``tier_review``: at each period end (seen on the
 first clock tick of a new period) a member whose record of the period just
 ended no longer supports the tier keeps it for ``grace_periods`` reviews, then
-moves one step down or to the tier the record supports.
+moves one step down or to the tier the record supports. Moving up starts a
+tier's grace afresh.
 
 That is the tier the member earned (``MemberState.tier``). A tier floor
 (assigned by staff or bought as a paid membership, see ``memberships``) only
@@ -110,8 +111,14 @@ def held_tier(state: MemberState, rules: CompiledProgram) -> TierStep:
 
 
 def raise_earned_tier(state: MemberState, record: Record, rules: CompiledProgram) -> TierStep:
-    """Move the earned tier up as far as ``record`` reaches; the tier the member now holds."""
-    state.tier = tier_reached(rules.tier(state.tier), record, rules).name
+    """Move the earned tier up as far as ``record`` reaches; the tier the member now holds.
+
+    A tier reached afresh starts with all its grace: reviews failed in a lower tier do not count against it.
+    """
+    earned = rules.tier(state.tier)
+    reached = tier_reached(earned, record, rules)
+    if reached is not earned:
+        state.tier, state.tier_grace = reached.name, 0
     return held_tier(state, rules)
 
 

@@ -139,3 +139,28 @@ def test_grace_keeps_the_tier_for_a_review_and_to_qualified_goes_straight_down()
 
     tick_at(gus, datetime(2027, 1, 1, tzinfo=UTC))
     assert gus.state.tier == "Member"
+
+
+def test_a_tier_reached_afresh_gets_its_own_grace_whatever_the_tier_below_used() -> None:
+    gus = Member(club(tier_review=TierReview(at="year_end", policy="one_step", grace_periods=1)), "gus")
+    gus.enrol()
+    gus.buy(line(kr(5_000)))  # March 2024: Silver
+    tick_at(gus, datetime(2024, 6, 1, tzinfo=UTC))
+    gus.now = datetime(2025, 12, 10, tzinfo=UTC)
+    gus.buy(line(kr(4_000)))
+    tick_at(gus, datetime(2026, 1, 1, tzinfo=UTC))  # 2025: 4,000 kr, under Silver's 5,000: Silver's review of grace
+    gus.now = datetime(2026, 1, 10, tzinfo=UTC)
+    gus.buy(line(kr(6_000)))  # February 2025 to January 2026: 10,000 kr, Gold
+
+    tick_at(gus, datetime(2027, 1, 1, tzinfo=UTC))  # 2026: 6,000 kr, under Gold's 10,000: Gold's review of grace
+
+    assert gus.state is not None and gus.state.tier == "Gold"
+    assert [t.message for t in gus.triggers if t.kind == "tier_at_risk"] == [
+        "You keep Silver for now: qualifying spend 4,000.00 SEK in the last 12 months is under Silver's "
+        "5,000.00 SEK (the last review of grace).",
+        "You keep Gold for now: qualifying spend 6,000.00 SEK in the last 12 months is under Gold's "
+        "10,000.00 SEK (the last review of grace).",
+    ]
+    tick_at(gus, datetime(2028, 1, 1, tzinfo=UTC))  # 2027: nothing, and no grace left: one step down
+    assert [(c.from_tier, c.to_tier) for c in gus.tier_changes] == [
+        ("Member", "Silver"), ("Silver", "Gold"), ("Gold", "Silver")]
