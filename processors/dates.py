@@ -17,9 +17,13 @@ def from_epoch_ms(ms: int) -> datetime:
     return _EPOCH + timedelta(milliseconds=ms)
 
 
-def add_months(when: datetime, months: int) -> datetime:
-    """The same day ``months`` later (the month's last day where it is shorter)."""
+def add_months(when: datetime, months: int, day: int = 0) -> datetime:
+    """The same day (or ``day``) ``months`` later, the month's last day where it is shorter.
+
+    ``day`` keeps a run of months on the day it started: 31 January + 1 month is 28 February, and 28 February
+    + 1 month on day 31 is 31 March, where 28 February + 1 month is 28 March.
+    """
     index = when.year * 12 + when.month - 1 + months
     year, month = divmod(index, 12)
-    day = min(when.day, calendar.monthrange(year, month + 1)[1])
+    day = min(day or when.day, calendar.monthrange(year, month + 1)[1])
     return when.replace(year=year, month=month + 1, day=day)

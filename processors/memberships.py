@@ -4,8 +4,10 @@
   and moves the member up to it at once; assigning the base tier removes the
   floor (the tier itself then waits for the next review).
 - ``MembershipPaid`` buys a membership's tier for its months; paid again
-  before it lapses, the months are added to what is left. The fee must be
-  the program's, in its currency.
+  before it lapses, the months are added to what is left, counted from the
+  day of the month it was bought on (bought 31 January, renewed twice a
+  month: to 30 April, never a day lost to February). The fee must be the
+  program's, in its currency.
 - The latest floor replaces an earlier one. On a clock tick past its end, the
   floor ends and the member holds the tier they earned (see ``tiers``: reviews
   judge it all along, with its grace), so a floor never leaves a member worse
@@ -38,8 +40,10 @@ def pay_membership(state: MemberState, event: MembershipPaid, rules: CompiledPro
                                     f"but {format_money(event.fee_minor, event.currency)} was paid: "
                                     "send the membership's fee in the program's currency")
     when, until = event.occurred_at, state.tier_floor_until
-    renewing = state.membership == plan.id and until is not None and until > when
-    until = add_months(until if renewing and until is not None else when, plan.months)
+    if state.membership == plan.id and until is not None and until > when:
+        renewing, until = True, add_months(until, plan.months, state.membership_day)
+    else:
+        renewing, until, state.membership_day = False, add_months(when, plan.months), when.day
     outputs = _raise_floor(state, event, rules, plan.tier, until, f"{plan.name} membership until {until.date()}")
     state.membership, state.membership_warned = plan.id, False
     kind = "membership_renewed" if renewing else "membership_started"

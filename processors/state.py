@@ -120,8 +120,9 @@ class MemberState:
     qualify by them. ``tier_floor`` is a tier the member holds at least
     until ``tier_floor_until`` (for good if None): assigned by staff, or bought
     as the paid ``membership`` (its id), whose lapse the member is warned of
-    once (``membership_warned``). ``segments`` are the marketing segments the
-    member was last put in; ``campaign_points`` what each campaign has given them.
+    once (``membership_warned``); ``membership_day`` is the day of the month it was bought on, which renewals
+    count months from (0: the day of ``tier_floor_until``, for states kept before it was). ``segments`` are
+    the marketing segments the member was last put in; ``campaign_points`` what each campaign has given them.
     ``tier_changes`` counts the member's tier changes, which are numbered with it.
 
     ``last_purchase_at`` is the latest purchase's time, and ``win_back_sent`` whether the member was
@@ -183,3 +184,4 @@ class MemberState:
     erased_at: datetime | None = None
     unlocked_points: int = 0
     last_tick_on: str = ""
+    membership_day: int = 0

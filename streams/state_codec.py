@@ -28,7 +28,8 @@ _BUDGET = "campaign"  # a campaign's budget, under its own key, starts with this
 # Fields are only ever appended: a state written before a field existed reads with its default.
 _FORMAT_1_FIELDS = 10
 _ADDED_DEFAULTS: list[object] = [0, 0, {}, {}, {}, {}, None, {}, [], {}, None, 0, False, "", 0, {}, "",
-                                 {}, {}, None, None, None, False, [], {}, 0, None, False, {}, [], [], None, {}, 0, ""]
+                                 {}, {}, None, None, None, False, [], {}, 0, None, False, {}, [], [], None, {}, 0, "",
+                                 0]
 
 
 def _order_value(order: OrderRecord) -> list[Any]:
@@ -115,6 +116,7 @@ def encode_state(state: MemberState | CampaignBudget,
         {friend: referred.points for friend, referred in state.referred_friends.items() if referred.points is not None},
         state.unlocked_points,
         state.last_tick_on,
+        state.membership_day,
     ])
 
 
@@ -142,7 +144,7 @@ def decode_state(data: bytes) -> MemberState | CampaignBudget:
      tier_period, tier_grace, lots, expiry_warned_until, visits_by_month, points_by_month, tier_floor,
      tier_floor_until, membership, membership_warned, segments, campaign_points, tier_changes,
      last_purchase_at, win_back_sent, favourite_orders, categories_bought, cross_sold, erased_at,
-     referral_points, unlocked_points, last_tick_on) = fields
+     referral_points, unlocked_points, last_tick_on, membership_day) = fields
     return MemberState(
         member_id=member_id,
         enrolled_at=from_epoch_ms(enrolled),
@@ -194,4 +196,5 @@ def decode_state(data: bytes) -> MemberState | CampaignBudget:
         erased_at=None if erased_at is None else from_epoch_ms(erased_at),
         unlocked_points=unlocked_points,
         last_tick_on=last_tick_on,
+        membership_day=membership_day,
     )

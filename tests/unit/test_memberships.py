@@ -180,3 +180,19 @@ def test_reviews_judge_the_earned_tier_under_a_floor_and_a_drop_shows_only_when_
 
     assert [(c.from_tier, c.to_tier) for c in ivy.tier_changes] == [
         ("Member", "Silver"), ("Silver", "Gold"), ("Gold", "Member")]
+
+
+def test_early_renewals_run_to_the_day_the_membership_was_bought_on_each_month() -> None:
+    # A month bought on 31 January 2025 runs to 28 February; renewed on 20 February, it runs one more month from
+    # the 31st, to 31 March (not 28 March); renewed on 20 March, to 30 April: three months from 31 January.
+    monthly = Membership(id="plus", name="Club Plus", fee_minor=kr(49), tier="Gold", months=1)
+    pia = Member(club(memberships=(monthly,)), "pia", T)
+    pia.enrol()
+    ends = []
+    for day in (datetime(2025, 1, 31, 12, tzinfo=UTC), datetime(2025, 2, 20, 12, tzinfo=UTC),
+                datetime(2025, 3, 20, 12, tzinfo=UTC)):
+        pia.apply(MembershipPaid(new_id("fee"), "pia", day, "app", "plus", kr(49), "SEK"))
+        assert pia.state is not None and pia.state.tier_floor_until is not None
+        ends.append(pia.state.tier_floor_until.date().isoformat())
+
+    assert ends == ["2025-02-28", "2025-03-31", "2025-04-30"]
