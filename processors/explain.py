@@ -130,6 +130,9 @@ def _tiers(program: Program) -> str:
             ways.append(f"{format_points(tier.qualifying_points)} earned")
         words.append(f"{tier.name} comes with {' or '.join(ways) or 'joining'} {period} "
                      f"and earns {format_multiplier(tier.earn_multiplier_bp)}.")
+    if any(tier.qualifying_visits is not None for tier in higher):
+        words.append("A visit is an order with something in it that counts towards tiers; returning all of that "
+                     "takes the visit back.")
     for tier in program.tiers:
         if tier.perks:
             words.append(f"{tier.name} perks: {', '.join(tier.perks)}.")

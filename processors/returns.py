@@ -147,7 +147,8 @@ def apply_return(state: MemberState, event: Return, rules: CompiledProgram) -> D
                                   f"return from order {order_id} gives back {format_points(given_back)} paid with",
                                   suffix="settlement_burn_cancelled"))
     state.lifetime_points -= points_back + sum(campaign_owed.values())
-    remove_from_record(state, order.occurred_at, when, rules, amount_back, points_back)
+    remove_from_record(state, order.occurred_at, when, rules, amount_back, points_back,
+                       sum(line.amount_minor for line in lines.values()))
     kept = order._replace(lines=lines, points_used=order.points_used - given_back,
                           total_minor=max(order.total_minor - event.refund_minor, 0),
                           campaign_points={campaign: points - campaign_owed[campaign]

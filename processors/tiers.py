@@ -1,8 +1,9 @@
 """Tiers by a member's record in a qualifying period: spend, visits or points earned.
 
 The record is kept per calendar month (``"YYYY-MM"``): qualifying spend (what
-was paid for lines outside the excluded categories), visits (purchases) and
-the points purchases earned, the last two only when a tier uses them. The
+was paid for lines outside the excluded categories), visits (purchases with
+some qualifying spend; a return that leaves an order none takes its visit
+back) and the points purchases earned, the last two only when a tier uses them. The
 record of a period is the sum of its months: the ``qualifying_months`` ending
 with this one (rolling), or the calendar block of them holding it (calendar).
 
@@ -61,7 +62,7 @@ def add_to_record(state: MemberState, when: datetime, rules: CompiledProgram, sp
     spend, state.spend_by_month = _tally(state.spend_by_month, month, spend_minor, first, keep)
     visits = earned = 0
     if rules.counts_visits:
-        visits, state.visits_by_month = _tally(state.visits_by_month, month, 1, first, keep)
+        visits, state.visits_by_month = _tally(state.visits_by_month, month, 1 if spend_minor else 0, first, keep)
     if rules.counts_points:
         earned, state.points_by_month = _tally(state.points_by_month, month, points, first, keep)
     return Record((spend, visits, earned), first)
@@ -76,13 +77,16 @@ def record_at(state: MemberState, when: datetime, rules: CompiledProgram) -> Rec
 
 
 def remove_from_record(state: MemberState, bought_at: datetime, when: datetime, rules: CompiledProgram,
-                       spend_minor: int, points: int) -> None:
-    """Take a return's spend and points off the month of the purchase, if it still counts (the visit stays)."""
+                       spend_minor: int, points: int, spend_left_minor: int) -> None:
+    """Take a return's spend and points off the month of the purchase, if it still counts, and the purchase's
+    visit if the return leaves the order no qualifying spend (``spend_left_minor``)."""
     bought_month, _, _ = rules.month_window(bought_at)
     _, _, keep = rules.month_window(when)
     if bought_month < keep:
         return
-    for buckets, amount in ((state.spend_by_month, spend_minor), (state.points_by_month, points)):
+    visit = 1 if spend_minor and not spend_left_minor else 0
+    for buckets, amount in ((state.spend_by_month, spend_minor), (state.points_by_month, points),
+                            (state.visits_by_month, visit)):
         if amount and bought_month in buckets:
             buckets[bought_month] = max(0, buckets[bought_month] - amount)
 

@@ -90,6 +90,8 @@ def test_explain_tells_a_member_every_mechanic_the_program_switches_on() -> None
     for phrase in ("100 points as a welcome gift", "1 point for every 10.00 SEK", "Orders under 50.00 SEK",
                    "shoes x1.5", "SHO-0001 x3", "Paying with nordic_style_card earns x2",
                    "Gold comes with 5,000.00 SEK spent or 12 visits in the last 12 months and earns x1.25",
+                   "A visit is an order with something in it that counts towards tiers; returning all of that takes",
+                   "When it ends, you hold the tier you earned yourself",
                    "Gold perks: free_shipping, early_sale_access", "a share on instagram earns 20 points",
                    "At most 60 points a day from social", "A return within 30 days",
                    "can be spent 14 days after it", "after 24 months without any activity",

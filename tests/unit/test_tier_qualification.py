@@ -69,3 +69,35 @@ def test_a_calendar_year_starts_afresh_and_the_review_judges_the_year_that_ended
     assert ida.state.tier == "Member"
     assert ida.tier_changes[-1].reason == (
         "review at year end: qualifying spend 100.00 SEK in 2025 is under Gold's 10,000.00 SEK")
+
+
+def test_a_purchase_with_no_qualifying_spend_is_no_visit() -> None:
+    ida = Member(club(tiers=BY_ANY), "ida")
+    ida.enrol()
+    for _ in range(4):
+        ida.buy(line(kr(500), "gift_card"))  # excluded: no qualifying spend
+
+    assert ida.state is not None and ida.state.tier == "Member" and ida.state.visits_by_month == {}
+    ida.buy(line(kr(50)), line(kr(100), "gift_card"))
+    assert ida.state.visits_by_month == {"2024-03": 1}
+
+
+def test_returning_a_whole_order_takes_its_visit_back_in_the_month_it_counted_in() -> None:
+    # March: three orders, three visits. 2 April: the first is returned in full (March back to two visits), and
+    # one of the second's two shirts (it still qualifies: its visit stays). April's first order is the third
+    # visit, its second the fourth: Silver.
+    ida = Member(club(tiers=BY_ANY), "ida", datetime(2024, 3, 20, 9, tzinfo=UTC))
+    ida.enrol()
+    ida.buy(line(kr(50), quantity=2, line_id="a"), order_id="O1")
+    ida.buy(line(kr(50), quantity=2, line_id="a"), order_id="O2")
+    ida.buy(line(kr(50), line_id="a"), order_id="O3")
+    ida.now = datetime(2024, 4, 2, 9, tzinfo=UTC)
+    ida.give_back("O1", refund_minor=kr(50), a=2)
+    ida.give_back("O2", refund_minor=kr(25), a=1)
+    assert ida.state is not None and ida.state.visits_by_month == {"2024-03": 2}
+
+    ida.buy(line(kr(50)))
+    assert ida.state.tier == "Member"
+    ida.buy(line(kr(50)))
+    assert ida.state.tier == "Silver" and ida.state.visits_by_month == {"2024-03": 2, "2024-04": 2}
+    assert ida.tier_changes[-1].reason == "4 visits in the last 12 months reached Silver's 4 visits"
