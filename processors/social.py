@@ -1,7 +1,9 @@
 """Social engagement: points for a share, tag or follow, by platform, within a daily cap.
 
 The program sets the points per platform and action. A post earns once,
-whatever is done with it and however often it is reported; a member earns at
+whatever is done with it and however often it is reported; a share on a
+platform the program pays nothing for is refused, naming the platforms it does
+pay for, since that is most likely a misspelt name. A member earns at
 most ``daily_cap_points`` a day (the event's UTC day) from social actions, and
 an action that would pass the cap earns what is left of it. Every action
 leaves an activity row; one that earns leaves a ledger entry saying how.
@@ -43,13 +45,16 @@ def social_points(state: MemberState, event: SocialShare, rules: CompiledProgram
 
 def _earned(state: MemberState, event: SocialShare, rules: CompiledProgram) -> tuple[int | None, str]:
     """Points for the action (recording the post and the day's total when it earns), and why; None, and why, for
-    a share too late to tell."""
+    a share on a platform the program does not know (a misspelt name, most likely) or too late to tell."""
     social = rules.social
-    offered = 0 if social is None else social.points.get(event.platform, {}).get(event.action.value, 0)
+    if social is None or event.platform not in social.points:
+        paid = ", ".join(sorted(social.points)) if social is not None else "none: it has no social points"
+        return None, (f"platform {event.platform!r} is not one of {rules.name}'s social platforms ({paid}): "
+                      "check its spelling")
+    offered = social.points[event.platform].get(event.action.value, 0)
     what = f"{event.action.value} of post {event.post_id} on {event.platform}"
     if not offered:
         return 0, f"a {what} earns no points in {rules.name}"
-    assert social is not None
     post = f"{event.platform}:{event.post_id}"
     if post in state.social_posts:
         return 0, f"post {event.post_id} on {event.platform} has already earned points"

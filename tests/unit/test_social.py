@@ -51,13 +51,23 @@ def test_the_daily_cap_pays_what_is_left_then_nothing_until_the_next_day() -> No
     assert sam.balance == 70
 
 
-def test_a_platform_or_action_the_program_does_not_pay_earns_nothing() -> None:
+def test_an_action_the_program_does_not_pay_on_its_platform_earns_nothing() -> None:
     sam = social_member()
 
     sam.share("p1", platform="tiktok", action="follow")
-    sam.share("p2", platform="myspace")
 
-    assert sam.ledger == [] and [a.points for a in sam.activity[-2:]] == [0, 0]
+    assert sam.ledger == [] and sam.activity[-1].points == 0
+
+
+def test_a_platform_the_program_does_not_know_is_refused_naming_those_it_pays_for() -> None:
+    sam = social_member()
+
+    for platform in ("myspace", "Instagram"):
+        refused = sam.share("p2", platform=platform)
+
+        assert refused.refusal is not None and refused.refusal.reason == (
+            f"platform {platform!r} is not one of Club's social platforms (instagram, tiktok): check its spelling")
+    assert sam.ledger == [] and sam.state is not None and not sam.state.social_posts
 
 
 def test_a_late_share_counts_against_its_own_days_cap_not_todays() -> None:
