@@ -175,27 +175,31 @@ def _kept_share(points: int, order: OrderRecord | None) -> int:
 
 
 def take_back_campaign_points(state: MemberState, event: Return, order: OrderRecord, owed: dict[str, int],
-                              rules: CompiledProgram) -> TakenBack:
-    """A return takes back ``owed`` campaign points of ``order``, by campaign, in an entry for each campaign.
+                              rules: CompiledProgram, expired: int) -> TakenBack:
+    """A return takes back ``owed`` campaign points of ``order``, by campaign, in an entry for each campaign,
+    but for the ``expired`` ones of the order (see ``returns``).
 
     What it takes back no longer counts against the member's budget, and a total budget gets it back.
     """
     outputs: list[Output] = []
-    taken = 0
+    taken = left = 0
     for campaign_id, points in owed.items():
         if not points:
             continue
         campaign = rules.campaigns_by_id.get(campaign_id)
         name = campaign.name if campaign is not None else campaign_id or "Campaign points"
+        gone = min(points, expired - left)
         entry = take_back(state, event, rules, LedgerReason.CAMPAIGN, points,
                           f"{name}: {format_points(points)} of order {event.order_id} taken back with its return",
-                          order.occurred_at, suffix=f"campaign_returned:{campaign_id}", order_id=event.order_id)
+                          order.occurred_at, suffix=f"campaign_returned:{campaign_id}", order_id=event.order_id,
+                          expired=gone)
         outputs.append(entry)
         taken -= entry.points
+        left += gone
         _uncount(state, campaign_id, -entry.points)  # points forgiven (cap_at_zero) stay given
         if -entry.points and campaign is not None and campaign.budget_points is not None:
             outputs.append(_release(f"{event.event_id}:{campaign_id}", event, campaign_id, -entry.points))
-    return TakenBack(outputs, taken)
+    return TakenBack(outputs, taken, left)
 
 
 def _uncount(state: MemberState, campaign_id: str, points: int) -> None:

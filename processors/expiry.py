@@ -10,6 +10,9 @@ comes ``warn_days`` before.
   cancelled late) expire at once.
 - Inactivity (``inactive_months``): that long after the member's last
   activity every point left expires; any activity puts it off again.
+
+Either way the orders still open to returns note how many of their points
+expired, so a return does not take those a second time (see ``returns``).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from processors.events import ClockTick, MemberEvent
 from processors.money import format_points
 from processors.outputs import LedgerReason, Output, Trigger
 from processors.points import debit
+from processors.returns import orders_expired
 from processors.state import MemberState
 
 
@@ -31,17 +35,19 @@ def expire(state: MemberState, event: ClockTick, rules: CompiledProgram) -> list
     if state.lots:
         outputs += _by_age(state, event, rules)
     if rules.expiry is not None and rules.expiry.inactive_months is not None and state.balance > 0:
-        outputs += _inactivity(state, event, rules.expiry.inactive_months, rules.expiry.warn_days)
+        outputs += _inactivity(state, event, rules)
     return outputs
 
 
-def expire_due_lots(state: MemberState, event: MemberEvent) -> list[Output]:
+def expire_due_lots(state: MemberState, event: MemberEvent, rules: CompiledProgram) -> list[Output]:
     """The lots whose day has come by the event expire: on a tick, and on points given back into past lots."""
     event_id, member_id, when = event.event_id, event.member_id, event.occurred_at
     today = when.date().isoformat()
     due = sorted(key for key in state.lots if key <= today)
     if not due:
         return []
+    for key in due:
+        orders_expired(state, state.lots[key], key, rules)
     points = sum(state.lots[key] for key in due)
     detail = f"{format_points(points)} expired at the end of {_day_before(due[-1])}, their last day"
     return [
@@ -55,7 +61,7 @@ def _by_age(state: MemberState, event: ClockTick, rules: CompiledProgram) -> lis
     assert rules.expiry is not None
     event_id, member_id, when = event.event_id, event.member_id, event.occurred_at
     today = when.date()
-    outputs = expire_due_lots(state, event)
+    outputs = expire_due_lots(state, event, rules)
     horizon = (today + timedelta(days=rules.expiry.warn_days)).isoformat()
     soon = sorted(key for key in state.lots if state.expiry_warned_until < key <= horizon)
     if soon:
@@ -69,11 +75,14 @@ def _by_age(state: MemberState, event: ClockTick, rules: CompiledProgram) -> lis
     return outputs
 
 
-def _inactivity(state: MemberState, event: ClockTick, months: int, warn_days: int) -> list[Output]:
+def _inactivity(state: MemberState, event: ClockTick, rules: CompiledProgram) -> list[Output]:
+    assert rules.expiry is not None and rules.expiry.inactive_months is not None
+    months, warn_days = rules.expiry.inactive_months, rules.expiry.warn_days
     expires_at = add_months(state.last_activity_at, months)
     event_id, member_id, when = event.event_id, event.member_id, event.occurred_at
     if when >= expires_at:
         points = state.balance
+        orders_expired(state, points, None, rules)
         state.expiry_warned = False
         detail = (f"{format_points(points)} expired after {months} months without activity "
                   f"(last on {state.last_activity_at.date()})")

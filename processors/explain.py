@@ -83,8 +83,9 @@ def explain(program: Program) -> list[str]:
     after_spend = ("if you have spent them already, your balance can go below zero"
                    if program.return_after_spend == "negative_balance"
                    else "if you have spent them already, we take back only what is left")
+    expired = " Points of the order that have expired already are not taken back." if program.expiry else ""
     paragraphs.append(f"A return within {program.return_window_days} days takes back exactly the points "
-                      f"the returned items earned; {after_spend}.")
+                      f"the returned items earned; {after_spend}.{expired}")
     paragraphs.append("You can leave at any time and ask us to forget you: your account then closes, the points "
                       "left on it lapse, and we erase what we hold about you.")
     return paragraphs

@@ -102,23 +102,29 @@ def move_earned(state: MemberState, event: MemberEvent, rules: CompiledProgram, 
 class TakenBack(NamedTuple):
     outputs: list[Output]
     taken: int  # points taken off the member's balance
+    expired: int = 0  # points owed but left, since they had expired
 
 
 def take_back(state: MemberState, event: MemberEvent, rules: CompiledProgram, reason: LedgerReason, owed: int,
               detail: str, earned_at: datetime, *, suffix: str | None = None, order_id: str | None = None,
-              ) -> LedgerEntry:
+              expired: int = 0) -> LedgerEntry:
     """Take back ``owed`` points earned at ``earned_at`` (a return's, or a referral's undone): from the lot they
     went to, pending as long as they were.
 
-    All of them, unless the program's ``return_after_spend`` is ``cap_at_zero``
-    and they were already spent: then only down to a balance of zero, and the
-    entry's ``detail`` says how many were forgiven.
+    All of them but the ``expired`` ones (at most ``owed``), which expiry took
+    already: taking them again would take them twice. Of the rest, all, unless
+    the program's ``return_after_spend`` is ``cap_at_zero`` and they were
+    already spent: then only down to a balance of zero. The entry's ``detail``
+    says how many were left, and why.
     """
-    taken = owed
-    if rules.program.return_after_spend == "cap_at_zero" and owed > max(state.balance, 0):
-        taken = max(state.balance, 0)
-        detail += (f"; the points were already spent, so {format_points(taken)} taken back, down to 0 "
-                   f"({format_points(owed - taken)} forgiven)")
+    taken = owed - expired
+    if expired:
+        detail += f"; {format_points(expired)} of them had expired already, so not taken back"
+    if rules.program.return_after_spend == "cap_at_zero" and taken > max(state.balance, 0):
+        held = max(state.balance, 0)
+        detail += (f"; the points were already spent, so {format_points(held)} taken back, down to 0 "
+                   f"({format_points(taken - held)} forgiven)")
+        taken = held
     return debit(state, event, reason, taken, detail, suffix=suffix, order_id=order_id,
                  lot=rules.expires_on(earned_at) if rules.lots else None, available_at=available_at(earned_at, rules))
 
@@ -128,9 +134,7 @@ def spendable(state: MemberState, when: datetime, rules: CompiledProgram) -> int
     if not rules.pending or state.balance <= 0:
         return max(state.balance, 0)
     since = when - rules.pending
-    pending = sum(sum(order.campaign_points.values()) + order.referral_points
-                  + sum(line.points for line in order.lines.values())
-                  for order in state.orders.values() if order.occurred_at > since)
+    pending = sum(order.points_left() for order in state.orders.values() if order.occurred_at > since)
     pending += sum(friend.points or 0 for friend in state.referred_friends.values()  # rewards for referring
                    if friend.qualified_at > since)
     return max(state.balance - pending, 0)

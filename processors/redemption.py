@@ -63,7 +63,7 @@ def cancel_redemption(state: MemberState, event: RedemptionCancelled, rules: Com
     outputs: list[Output] = [
         credit(state, event, rules, LedgerReason.REDEMPTION_CANCELLED, record.points, detail, earned=False,
                spent_from=record.spent_from),
-        *expire_due_lots(state, event),
+        *expire_due_lots(state, event, rules),
     ]
     outputs.append(Activity(event_id, member_id, when, "redemption_cancelled", None, None, None, 0,
                             state.balance - balance, None))  # net of any points that expired on their way back

@@ -68,9 +68,10 @@ def friends_first_purchase(state: MemberState, event: Purchase, spent_minor: int
 
 
 def referral_returned(state: MemberState, event: Return, order: OrderRecord, lines_left: dict[str, LineRecord],
-                      rules: CompiledProgram) -> TakenBack | None:
+                      rules: CompiledProgram, expired: int) -> TakenBack | None:
     """Undo the referral ``order`` qualified, if the return leaves it short of the minimum or returns all of it
-    and no later purchase qualifies instead (then that purchase carries it)."""
+    and no later purchase qualifies instead (then that purchase carries it); of the friend's reward, the
+    ``expired`` points of the order are not taken back (see ``returns``)."""
     referrer = order.referrer
     assert referrer is not None
     minimum = rules.referral.minimum_purchase_minor if rules.referral is not None else 0
@@ -97,12 +98,13 @@ def referral_returned(state: MemberState, event: Return, order: OrderRecord, lin
     if not owed:
         return TakenBack(outputs, 0)
     state.lifetime_points -= owed
+    gone = min(owed, expired)
     entry = take_back(state, event, rules, LedgerReason.REFERRAL, owed,
                       f"Order {order_id} was returned, and no purchase made since counts instead as the first "
                       f"purchase after joining through a friend's referral: its {format_points(owed)} taken back",
                       order.occurred_at,
-                      suffix="referral_friend_revoked", order_id=order_id)
-    return TakenBack([entry, *outputs], -entry.points)
+                      suffix="referral_friend_revoked", order_id=order_id, expired=gone)
+    return TakenBack([entry, *outputs], -entry.points, gone)
 
 
 def _qualifies(lines: dict[str, LineRecord], minimum: int) -> bool:

@@ -20,6 +20,11 @@ to the refund's share of the order's total (all that is left with the last
 return), before the returned lines' own points are taken back; the points
 campaigns gave the order are taken back in the same proportion, with them, and
 given back to the campaigns' budgets.
+
+Points expiry took (by age, or after inactivity) are gone already: a return
+never takes them back a second time. Expiry notes on each order kept for
+returns how many of its points it took (see ``orders_expired``), and a return
+takes back only the rest, saying so in the ledger entry's detail.
 """
 
 from __future__ import annotations
@@ -51,6 +56,25 @@ def keep_order(state: MemberState, order_id: str, record: OrderRecord, when: dat
     cutoff = when - rules.return_window
     if next(iter(orders.values())).occurred_at < cutoff:
         state.orders = {key: order for key, order in orders.items() if order.occurred_at >= cutoff}
+
+
+def orders_expired(state: MemberState, points: int, lot: str | None, rules: CompiledProgram) -> None:
+    """``points`` expired (those of ``lot``, for expiry by age, else any): note on the orders kept for returns
+    how many of theirs.
+
+    An order's own points count as expired before any others the member had
+    (oldest order first), so that a return never takes back points that may
+    have expired: of an order, it takes back only what the member can still hold.
+    """
+    for order_id, order in list(state.orders.items()):
+        if points <= 0:
+            return
+        if lot is not None and rules.expires_on(order.occurred_at) != lot:
+            continue
+        gone = min(order.points_left() - order.expired, points)
+        if gone > 0:
+            state.orders[order_id] = order._replace(expired=order.expired + gone)
+            points -= gone
 
 
 def apply_return(state: MemberState, event: Return, rules: CompiledProgram) -> Decision:
@@ -110,19 +134,25 @@ def apply_return(state: MemberState, event: Return, rules: CompiledProgram) -> D
                               f"with the refund of {format_money(event.refund_minor, rules.currency)}",
                               order_id=order_id, earned=False))
     taken = 0
+    expired = order.expired  # what expiry took of the order's points: taken back first, as gone already
     if points_back:
+        gone = min(points_back, expired)
         entry = take_back(state, event, rules, LedgerReason.RETURN, points_back,
-                          f"Return from order {order_id}: {'; '.join(words)}", order.occurred_at, order_id=order_id)
+                          f"Return from order {order_id}: {'; '.join(words)}", order.occurred_at, order_id=order_id,
+                          expired=gone)
         outputs.append(entry)
         taken = -entry.points
+        expired -= gone
     if any(campaign_owed.values()):
-        campaigns = take_back_campaign_points(state, event, order, campaign_owed, rules)
+        campaigns = take_back_campaign_points(state, event, order, campaign_owed, rules, expired)
         outputs += campaigns.outputs
         taken += campaigns.taken
-    referral = referral_returned(state, event, order, lines, rules) if order.referrer is not None else None
+        expired -= campaigns.expired
+    referral = referral_returned(state, event, order, lines, rules, expired) if order.referrer is not None else None
     if referral is not None:
         outputs += referral.outputs
         taken += referral.taken
+        expired -= referral.expired
     outputs.append(
         Activity(
             event_id,
@@ -154,8 +184,9 @@ def apply_return(state: MemberState, event: Return, rules: CompiledProgram) -> D
                           campaign_points={campaign: points - campaign_owed[campaign]
                                            for campaign, points in order.campaign_points.items()
                                            if points > campaign_owed[campaign]})
-    keep_order(state, order_id, kept if referral is None else kept._replace(referrer=None, referral_points=0),
-               when, rules)
+    if referral is not None:
+        kept = kept._replace(referrer=None, referral_points=0)
+    keep_order(state, order_id, kept._replace(expired=min(expired, kept.points_left())), when, rules)
     return Decision(state, tuple(outputs))
 
 

@@ -36,6 +36,12 @@ class OrderRecord(NamedTuple):
     referrer: str | None = None  # the member whose referral this purchase qualified, until a return undoes it
     referral_points: int = 0  # what that referral gave the friend, to take back with it
     bought_minor: int = 0  # the order's total when bought, for an award that finds part of it returned
+    expired: int = 0  # of the points still to take back, those that expired meanwhile: a return leaves them
+
+    def points_left(self) -> int:
+        """The points a return of all that is left of the order would take back, expired ones included."""
+        return (sum(line.points for line in self.lines.values()) + sum(self.campaign_points.values())
+                + self.referral_points)
 
 
 class ReferredFriend(NamedTuple):

@@ -35,7 +35,7 @@ _ADDED_DEFAULTS: list[object] = [0, 0, {}, {}, {}, {}, None, {}, [], {}, None, 0
 def _order_value(order: OrderRecord) -> list[Any]:
     return [epoch_ms(order.occurred_at), {line_id: list(line) for line_id, line in order.lines.items()},
             order.partner_id, order.points_used, order.total_minor, order.campaign_points, order.referrer,
-            order.referral_points, order.bought_minor]
+            order.referral_points, order.bought_minor, order.expired]
 
 
 class StateEncoder:

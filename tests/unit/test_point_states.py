@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from builders import Member, club, kr, line
 
 from processors.events import ClockTick
-from processors.outputs import LedgerReason
+from processors.outputs import LedgerEntry, LedgerReason
 from processors.program import CatalogueReward, Expiry
 
 CATALOGUE = (CatalogueReward(id="bag", name="A tote bag", kind="free_product", points=120),)
@@ -116,3 +116,51 @@ def test_an_order_cannot_be_paid_with_points_the_member_does_not_have() -> None:
     assert refused.refusal is not None
     assert refused.refusal.reason.endswith("pays with 101 points; member ada has 100 points to spend")
     assert ada.balance == 100
+
+
+def test_a_return_after_the_orders_points_expired_takes_nothing_back_and_says_why() -> None:
+    ada = Member(club(expiry=Expiry(at="month_end")), "ada", datetime(2025, 1, 10, 9, tzinfo=UTC))
+    ada.enrol()  # 100 welcome points of January
+    ada.now = datetime(2025, 1, 31, 9, tzinfo=UTC)
+    ada.buy(line(kr(1_000), line_id="a"), order_id="O1")  # 100 points of January
+    tick(ada, datetime(2025, 2, 1, 0, 5, tzinfo=UTC))  # all 200 expire at the end of January
+    ada.now = datetime(2025, 2, 2, 9, tzinfo=UTC)
+    ada.buy(line(kr(500), line_id="b"), order_id="O2")  # 50 points of February
+
+    ada.give_back("O1", a=1)  # inside the 30-day window, but its 100 points are gone already
+
+    entry = ada.ledger[-1]
+    assert (entry.reason, entry.points, entry.balance_after) == (LedgerReason.RETURN, 0, 50)
+    assert entry.detail == ("Return from order O1: 1 of 1 left on line a gives back 100 points; "
+                            "100 points of them had expired already, so not taken back")
+    assert ada.balance == 50 and ada.state is not None and ada.state.lots == {"2025-03-01": 50}
+
+
+def test_of_an_order_whose_lot_was_partly_spent_a_return_takes_back_only_the_spent_points() -> None:
+    ada = Member(club(expiry=Expiry(at="month_end"), rewards=CATALOGUE), "ada", datetime(2025, 1, 10, 9, tzinfo=UTC))
+    ada.enrol()  # 100 welcome points of January
+    ada.now = datetime(2025, 1, 31, 9, tzinfo=UTC)
+    ada.buy(line(kr(1_000), line_id="a"), order_id="O1")  # 100 points of January: 200 in the lot
+    ada.redeem("bag", "R1")  # 120 spent, 80 left: the order's 100 held at most 80 of them
+    tick(ada, datetime(2025, 2, 1, 0, 5, tzinfo=UTC))  # 80 expire, counted as the order's
+
+    ada.give_back("O1", a=1)  # of its 100 points, 80 expired and 20 were spent: those 20 are taken back
+
+    assert [(e.reason, e.points, e.balance_after) for e in ada.ledger[-2:]] == [
+        (LedgerReason.EXPIRY, -80, 0), (LedgerReason.RETURN, -20, -20)]
+    assert ada.ledger[-1].detail.endswith("80 points of them had expired already, so not taken back")
+
+
+def test_a_return_after_the_points_expired_for_inactivity_takes_nothing_back() -> None:
+    bo = Member(club(expiry=Expiry(inactive_months=1), return_window_days=60), "bo",
+                datetime(2025, 1, 1, 9, tzinfo=UTC))
+    bo.enrol()  # 100 welcome points
+    bo.now = datetime(2025, 1, 2, 9, tzinfo=UTC)
+    bo.buy(line(kr(600), line_id="a", quantity=2), order_id="O1")  # 60 points
+    tick(bo, datetime(2025, 2, 2, 12, tzinfo=UTC))  # a month without activity: all 160 expire
+
+    first = bo.give_back("O1", a=1)
+    second = bo.give_back("O1", a=1)
+
+    assert [e.points for d in (first, second) for e in d.outputs if isinstance(e, LedgerEntry)] == [0, 0]
+    assert bo.balance == 0 and sum(e.points for e in bo.ledger) == 0

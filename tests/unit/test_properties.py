@@ -379,6 +379,32 @@ def test_expiry_takes_only_what_is_left_and_never_makes_points(events: list[Memb
         assert all(points > 0 for points in state.lots.values())
 
 
+@st.composite
+def buys_returns_and_expiry(draw: st.DrawFn) -> list[MemberEvent]:
+    """Anna buys, returns and waits, past month ends and long quiet spells: points expire in between."""
+    events: list[MemberEvent] = [enrolled("anna", T0, event_id="enrol-anna")]
+    bought = buys_and_returns(draw, ("anna",), st.integers(1, 12), (timedelta(hours=7), timedelta(days=9)),
+                              st.integers(0, 30_000), 3)
+    for event in bought:
+        if draw(st.booleans()):
+            at = event.occurred_at - timedelta(hours=1)
+            events.append(ClockTick(f"tick:{at}", "anna", at, "scheduler"))
+        events.append(event)
+    return events
+
+
+@settings(max_examples=200)
+@given(buys_returns_and_expiry(), st.sampled_from((Expiry(at="month_end"), Expiry(after_days=9),
+                                                    Expiry(inactive_months=1))))
+def test_expiry_and_returns_never_take_a_point_twice(events: list[MemberEvent], expiry: Expiry) -> None:
+    """Without spending, every point taken is one the member held: the balance never goes below zero."""
+    program = club(expiry=expiry, return_window_days=60)
+    states, outputs, _ = run(events, program)
+
+    assert all(entry.balance_after >= 0 for entry in ledger(outputs))
+    assert sum(entry.points for entry in ledger(outputs)) == members(states)["anna"].balance
+
+
 @settings(max_examples=200)
 @given(stories())
 def test_social_points_stay_under_the_daily_cap_and_each_post_earns_once(events: list[MemberEvent]) -> None:
@@ -489,7 +515,7 @@ def test_returns_never_give_back_more_than_the_order_earned(events: list[MemberE
                                                               LedgerReason.ERASED, LedgerReason.PENDING_MOVED,
                                                               *SPENDING)
         if entry.reason is LedgerReason.RETURN or (entry.reason is LedgerReason.CAMPAIGN and entry.points < 0):
-            assert entry.points < 0 or "forgiven" in entry.detail
+            assert entry.points < 0 or "forgiven" in entry.detail or "expired already" in entry.detail
             reversed_points[f"{entry.order_id}"] -= entry.points
         elif entry.reason in (LedgerReason.PURCHASE, LedgerReason.CAMPAIGN):
             earned[f"{entry.order_id}"] += entry.points
@@ -514,8 +540,10 @@ def test_returning_every_unit_left_reverses_exactly_what_the_order_earned(events
             assert decision.refusal is None
             history = ledger(outputs) + ledger(list(decision.outputs))
             # A referral reward goes with the order that qualifies it, which a return can hand on to a later one.
+            # What expiry took of the order's points is gone already: the return leaves exactly that.
             assert sum(e.points for e in history
-                       if e.order_id == order_id and e.reason is not LedgerReason.REFERRAL) == 0
+                       if e.order_id == order_id and e.reason is not LedgerReason.REFERRAL) == (
+                min(order.expired, order.points_left() - order.referral_points))
             if order.referrer is not None and decision.state is not None:  # it carries the referral: undone or
                 handed_on = any(other.referrer for other in decision.state.orders.values())  # handed on
                 friend_rewards = sum(e.points for e in history
