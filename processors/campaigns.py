@@ -7,10 +7,15 @@ multiplier less the points themselves, plus the fixed bonus. It is a ledger
 entry of its own, naming the campaign. Once a member has had the campaign's
 ``member_budget_points`` the campaign stops paying them, and a
 ``campaign_budget_spent`` trigger says so. The order keeps its campaign points,
-by campaign, and a return takes them back in proportion to the refund (see
-``returns``), in a campaign entry for each campaign; what it takes back no
-longer counts against the budgets, so the member (or, from a total budget,
-anyone) can earn it again.
+by campaign, and a return takes them back (see ``returns``), in a campaign entry
+for each campaign: the multiplied part follows the points of the returned lines
+(returning lines that earned a third of what is left of the order's points
+takes back a third of what is left of it, rounded down, and the last of them
+all that is left), and a fixed bonus is taken back whole once what is kept of
+the order no longer qualifies for it (under the campaign's minimum spend, or
+nothing left), else kept. Where the member budget cut the extra, the bonus
+counts first. What a return takes back no longer counts against the budgets,
+so the member (or, from a total budget, anyone) can earn it again.
 Members' segments come from ``MemberSegments`` events.
 
 A total budget (``budget_points``) is shared by members on every partition,
@@ -19,12 +24,14 @@ campaign's own key (``campaign:ID``), where a ``CampaignBudget`` grants what
 is left, one claim at a time, and sends a ``CampaignAward`` back; the member
 is credited what was granted, and told when the budget ran out. A return sends
 the points it takes back to the campaign's key in a ``CampaignRelease``, and
-so does an award that finds its order returned meanwhile, for the share
-returned. All are the engine's own events, with ids derived from the purchase
-or the return, so replays change nothing.
+so does an award that finds its order returned meanwhile, for what the
+returns would have taken back of it. All are the engine's own events, with
+ids derived from the purchase or the return, so replays change nothing.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from processors.compiled import CHANNEL_NAMES, CompiledProgram, TierStep
 from processors.events import (
@@ -54,19 +61,21 @@ from processors.outputs import (
 from processors.points import TakenBack, available_at, credit, take_back
 from processors.program import BASIS_POINTS, Campaign
 from processors.refusals import refuse
-from processors.state import CampaignBudget, MemberState, OrderRecord
+from processors.state import CampaignBudget, LineRecord, MemberState, OrderRecord
 
 
 def campaign_points(state: MemberState, event: Purchase, tier: TierStep, points: int, spent_minor: int,
-                    rules: CompiledProgram) -> tuple[list[Output], dict[str, int]]:
-    """The entries and triggers of the campaigns ``event`` earns from, and the points credited, by campaign.
+                    rules: CompiledProgram) -> tuple[list[Output], dict[str, int], dict[str, int]]:
+    """The entries and triggers of the campaigns ``event`` earns from, and the points credited and the fixed
+    bonuses among them, by campaign.
 
     Points from a total budget are not among them: they come with the award.
     """
     outputs: list[Output] = []
     credited: dict[str, int] = {}
+    bonuses: dict[str, int] = {}
     if held_out(event.member_id, rules.holdout_bp):
-        return outputs, credited
+        return outputs, credited, bonuses
     for campaign in rules.campaigns:
         if not _targets(campaign, state, event, tier, spent_minor):
             continue
@@ -89,6 +98,7 @@ def campaign_points(state: MemberState, event: Purchase, tier: TierStep, points:
                                   suffix=f"campaign:{campaign.id}", order_id=event.order_id,
                                   available_at=available_at(event.occurred_at, rules)))
             credited[campaign.id] = extra
+            bonuses[campaign.id] = min(campaign.bonus_points, extra)
         else:  # the points come with the award, if the total budget grants them
             claim_id = f"{event.event_id}:{campaign.id}{CLAIM_SUFFIX}"
             outputs.append(FollowUp(CampaignClaim(claim_id, f"{CAMPAIGN_KEY_PREFIX}{campaign.id}", event.occurred_at,
@@ -98,7 +108,7 @@ def campaign_points(state: MemberState, event: Purchase, tier: TierStep, points:
                                    event.event_id, event.occurred_at, "campaign_budget_spent",
                                    f"You have had all {format_points(budget or 0)} {campaign.name} gives: thank you!",
                                    {"campaign": campaign.id}))
-    return outputs, credited
+    return outputs, credited, bonuses
 
 
 def apply_to_budget(budget: CampaignBudget | MemberState | None, event: MemberEvent, rules: CompiledProgram,
@@ -132,16 +142,28 @@ def apply_to_budget(budget: CampaignBudget | MemberState | None, event: MemberEv
 def award(state: MemberState, event: CampaignAward, rules: CompiledProgram) -> Decision:
     """What a campaign's budget granted for the member's order: credited, and the shortfall said.
 
-    An order returned meanwhile keeps only what is left of it: of the grant, the
-    share a return would have left (see ``returns``), and the rest goes back to the
-    budget; an order returned in full keeps nothing.
+    An order returned meanwhile keeps only what is left of it: of the grant, what
+    the returns would have left had it come with the purchase (see
+    ``campaign_points_kept``), and the rest goes back to the budget; an order
+    returned in full keeps nothing.
     """
     campaign = rules.campaigns_by_id.get(event.campaign)
     name = campaign.name if campaign is not None else event.campaign
     order = state.orders.get(event.order_id)
     returned = order is not None and not any(line.quantity for line in order.lines.values())
     outputs: list[Output] = []
-    credited = 0 if returned else _kept_share(event.points, order)
+    bonus = min(campaign.bonus_points if campaign is not None else 0, event.points)
+    credited = bonus_kept = 0
+    if order is None:
+        credited, bonus_kept = event.points, bonus
+    elif not returned:
+        # The order as bought, with the grant: what its returns since would have left of it (the points of
+        # an order kept from before the engine knew the points as bought: those left).
+        points = max(order.bought_points, sum(line.points for line in order.lines.values()))
+        bought = OrderRecord(order.occurred_at, {"": LineRecord(1, 0, points)},
+                             campaign_points={event.campaign: event.points}, campaign_bonus={event.campaign: bonus})
+        kept, kept_bonus = campaign_points_kept(bought, order.lines, rules)
+        credited, bonus_kept = kept.get(event.campaign, 0), kept_bonus.get(event.campaign, 0)
     if credited:
         detail = (f"{name}: {format_points(event.points)} on order {event.order_id}" if credited == event.points
                   else f"{name}: {format_points(credited)} of {format_points(event.points)} on order "
@@ -150,8 +172,11 @@ def award(state: MemberState, event: CampaignAward, rules: CompiledProgram) -> D
                               suffix=f"campaign:{event.campaign}", order_id=event.order_id,
                               available_at=available_at(order.occurred_at, rules) if order is not None else None))
         if order is not None:
-            state.orders[event.order_id] = order._replace(campaign_points={
-                **order.campaign_points, event.campaign: order.campaign_points.get(event.campaign, 0) + credited})
+            state.orders[event.order_id] = order._replace(
+                campaign_points={**order.campaign_points,
+                                 event.campaign: order.campaign_points.get(event.campaign, 0) + credited},
+                campaign_bonus={**order.campaign_bonus,
+                                event.campaign: order.campaign_bonus.get(event.campaign, 0) + bonus_kept})
     if event.points > credited:
         outputs.append(_release(event.event_id.removesuffix(AWARD_SUFFIX), event, event.campaign,
                                 event.points - credited))
@@ -167,32 +192,62 @@ def award(state: MemberState, event: CampaignAward, rules: CompiledProgram) -> D
     return Decision(state, tuple(outputs))
 
 
-def _kept_share(points: int, order: OrderRecord | None) -> int:
-    """The share of ``points`` for what is left of ``order``'s total after its returns."""
-    if order is None or not order.bought_minor or order.total_minor >= order.bought_minor:
-        return points
-    return points * order.total_minor // order.bought_minor
+def campaign_points_kept(order: OrderRecord, lines_left: Mapping[str, LineRecord], rules: CompiledProgram,
+                         ) -> tuple[dict[str, int], dict[str, int]]:
+    """What is kept of ``order``'s campaign points, and of the fixed bonuses among them, by campaign, once it is
+    returned down to ``lines_left``.
+
+    The multiplied part follows the lines' points, exactly: the share of it the
+    returned lines' points are of the points left, rounded down, and all of it
+    once no line points are left. A bonus is kept whole while what is kept still
+    qualifies for it: something left, and at least the campaign's minimum spend.
+    """
+    points_before = sum(line.points for line in order.lines.values())
+    points_after = sum(line.points for line in lines_left.values())
+    spend_after = sum(line.amount_minor for line in lines_left.values())
+    anything_left = any(line.quantity for line in lines_left.values())
+    kept: dict[str, int] = {}
+    kept_bonus: dict[str, int] = {}
+    for campaign_id, points in order.campaign_points.items():
+        campaign = rules.campaigns_by_id.get(campaign_id)
+        minimum = campaign.minimum_spend_minor if campaign is not None else 0
+        bonus = order.campaign_bonus.get(campaign_id, 0)
+        multiplied = points - bonus
+        if points_after and anything_left:
+            multiplied -= multiplied * (points_before - points_after) // points_before
+        else:
+            multiplied = 0
+        if not anything_left or spend_after < minimum:
+            bonus = 0
+        if multiplied + bonus:
+            kept[campaign_id] = multiplied + bonus
+            kept_bonus[campaign_id] = bonus
+    return kept, kept_bonus
 
 
-def take_back_campaign_points(state: MemberState, event: Return, order: OrderRecord, owed: dict[str, int],
-                              rules: CompiledProgram, expired: int) -> TakenBack:
-    """A return takes back ``owed`` campaign points of ``order``, by campaign, in an entry for each campaign,
-    but for the ``expired`` ones of the order (see ``returns``).
+def take_back_campaign_points(state: MemberState, event: Return, order: OrderRecord, kept: Mapping[str, int],
+                              kept_bonus: Mapping[str, int], rules: CompiledProgram, expired: int) -> TakenBack:
+    """A return takes back what it does not leave of ``order``'s campaign points (``kept``, by campaign), in
+    an entry for each campaign, but for the ``expired`` ones of the order (see ``returns``).
 
     What it takes back no longer counts against the member's budget, and a total budget gets it back.
     """
     outputs: list[Output] = []
     taken = left = 0
-    for campaign_id, points in owed.items():
+    for campaign_id, had in order.campaign_points.items():
+        points = had - kept.get(campaign_id, 0)
         if not points:
             continue
         campaign = rules.campaigns_by_id.get(campaign_id)
         name = campaign.name if campaign is not None else campaign_id or "Campaign points"
+        detail = f"{name}: {format_points(points)} of order {event.order_id} taken back with its return"
+        bonus = order.campaign_bonus.get(campaign_id, 0)
+        if bonus > kept_bonus.get(campaign_id, 0):
+            detail += (f", the bonus of {format_points(bonus)} among them: what is kept of the order no longer "
+                       "qualifies for it")
         gone = min(points, expired - left)
-        entry = take_back(state, event, rules, LedgerReason.CAMPAIGN, points,
-                          f"{name}: {format_points(points)} of order {event.order_id} taken back with its return",
-                          order.occurred_at, suffix=f"campaign_returned:{campaign_id}", order_id=event.order_id,
-                          expired=gone)
+        entry = take_back(state, event, rules, LedgerReason.CAMPAIGN, points, detail, order.occurred_at,
+                          suffix=f"campaign_returned:{campaign_id}", order_id=event.order_id, expired=gone)
         outputs.append(entry)
         taken -= entry.points
         left += gone

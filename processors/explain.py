@@ -168,6 +168,12 @@ def _campaign(campaign: Campaign, money: str) -> str:
         who.append(f"on purchases of {format_money(campaign.minimum_spend_minor, money)} or more")
     words = (f"{campaign.name}: {' and '.join(gives)} from {campaign.starts:%Y-%m-%d %H:%M} until "
              f"{campaign.ends:%Y-%m-%d %H:%M} UTC{' ' if who else ''}{', '.join(who)}.")
+    if campaign.multiplier_bp > BASIS_POINTS:
+        words += " A return takes back the extra points the returned items earned."
+    if campaign.bonus_points:
+        words += (f" A return takes the bonus back if you keep less than "
+                  f"{format_money(campaign.minimum_spend_minor, money)} of the purchase."
+                  if campaign.minimum_spend_minor else " A return takes the bonus back if you return it all.")
     if campaign.member_budget_points:
         words += f" Up to {format_points(campaign.member_budget_points)} per member."
     if campaign.budget_points:

@@ -87,8 +87,9 @@ def apply_purchase(state: MemberState, event: Purchase, rules: CompiledProgram) 
         outputs.append(credit(state, event, rules, LedgerReason.PURCHASE, points, earning.detail, order_id=order_id,
                               available_at=available_at(when, rules)))
     boosted: dict[str, int] = {}
+    bonuses: dict[str, int] = {}
     if rules.campaigns:
-        extra, boosted = campaign_points(state, event, tier, points, sum(earning.qualifying_minor), rules)
+        extra, boosted, bonuses = campaign_points(state, event, tier, points, sum(earning.qualifying_minor), rules)
         outputs += extra
     if reached is not tier:
         outputs += tier_up(event, tier, reached, record, rules)
@@ -125,9 +126,9 @@ def apply_purchase(state: MemberState, event: Purchase, rules: CompiledProgram) 
     state.near_tier_notified = notified
     if rules.carry_remainder:
         state.carried, state.carried_divisor = earning.remainder, rules.points_divisor
-    total = event.total_minor if event.points_used or rules.campaigns else 0
+    total = event.total_minor if event.points_used else 0
     keep_order(state, order_id, OrderRecord(when, records, event.partner_id, event.points_used, total, boosted,
-                                            bought_minor=total), when, rules)
+                                            campaign_bonus=bonuses, bought_points=points), when, rules)
     if state.referred_by is not None:  # after the purchase's own points: the friend's reward comes on top
         outputs += friends_first_purchase(state, event, sum(earning.qualifying_minor), rules)
     if rules.challenges:

@@ -17,9 +17,10 @@ points paid with that it gives back off what the program owes the partner
 
 An order paid partly with points gets them back with a refund, in proportion
 to the refund's share of the order's total (all that is left with the last
-return), before the returned lines' own points are taken back; the points
-campaigns gave the order are taken back in the same proportion, with them, and
-given back to the campaigns' budgets.
+return), before the returned lines' own points are taken back. The points
+campaigns gave the order follow the returned lines' points (a fixed bonus goes
+whole once what is kept no longer qualifies for it: see ``campaigns``), and
+go back to the campaigns' budgets.
 
 Points expiry took (by age, or after inactivity) are gone already: a return
 never takes them back a second time. Expiry notes on each order kept for
@@ -31,7 +32,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from processors.campaigns import take_back_campaign_points
+from processors.campaigns import campaign_points_kept, take_back_campaign_points
 from processors.compiled import CompiledProgram
 from processors.events import Return
 from processors.money import format_money, format_points
@@ -126,8 +127,8 @@ def apply_return(state: MemberState, event: Return, rules: CompiledProgram) -> D
 
     outputs: list[Output] = []
     given_back = _refund_share(order.points_used, order, event, lines)
-    campaign_owed = {campaign: _refund_share(points, order, event, lines)
-                     for campaign, points in order.campaign_points.items()}
+    campaigns_kept, bonuses_kept = campaign_points_kept(order, lines, rules)
+    campaigns_back = sum(order.campaign_points.values()) - sum(campaigns_kept.values())
     if given_back:
         outputs.append(credit(state, event, rules, LedgerReason.POINTS_REFUND, given_back,
                               f"Order {order_id} was paid partly with points: {format_points(given_back)} back "
@@ -143,8 +144,8 @@ def apply_return(state: MemberState, event: Return, rules: CompiledProgram) -> D
         outputs.append(entry)
         taken = -entry.points
         expired -= gone
-    if any(campaign_owed.values()):
-        campaigns = take_back_campaign_points(state, event, order, campaign_owed, rules, expired)
+    if campaigns_back:
+        campaigns = take_back_campaign_points(state, event, order, campaigns_kept, bonuses_kept, rules, expired)
         outputs += campaigns.outputs
         taken += campaigns.taken
         expired -= campaigns.expired
@@ -176,14 +177,12 @@ def apply_return(state: MemberState, event: Return, rules: CompiledProgram) -> D
         outputs.append(settlement(event, partner.partner, "burn_cancelled", given_back, rules.currency,
                                   f"return from order {order_id} gives back {format_points(given_back)} paid with",
                                   suffix="settlement_burn_cancelled"))
-    state.lifetime_points -= points_back + sum(campaign_owed.values())
+    state.lifetime_points -= points_back + campaigns_back
     remove_from_record(state, order.occurred_at, when, rules, amount_back, points_back,
                        sum(line.amount_minor for line in lines.values()))
     kept = order._replace(lines=lines, points_used=order.points_used - given_back,
                           total_minor=max(order.total_minor - event.refund_minor, 0),
-                          campaign_points={campaign: points - campaign_owed[campaign]
-                                           for campaign, points in order.campaign_points.items()
-                                           if points > campaign_owed[campaign]})
+                          campaign_points=campaigns_kept, campaign_bonus=bonuses_kept)
     if referral is not None:
         kept = kept._replace(referrer=None, referral_points=0)
     keep_order(state, order_id, kept._replace(expired=min(expired, kept.points_left())), when, rules)
@@ -191,8 +190,8 @@ def apply_return(state: MemberState, event: Return, rules: CompiledProgram) -> D
 
 
 def _refund_share(points: int, order: OrderRecord, event: Return, lines_left: dict[str, LineRecord]) -> int:
-    """The part of ``points`` left on the order (paid with, or given by campaigns) that this refund concerns:
-    the refund's share of what is left of the order's total.
+    """The part of ``points`` the order was paid with, still to give back, that this refund concerns: the
+    refund's share of what is left of the order's total.
 
     The return that leaves nothing of the order (or refunds all that is left) takes all that is left.
     """

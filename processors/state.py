@@ -29,14 +29,16 @@ class OrderRecord(NamedTuple):
     lines: dict[str, LineRecord]
     partner_id: str | None = None  # bought at this coalition partner
     points_used: int = 0  # points the member paid with, still to give back if the order is returned
-    total_minor: int = 0  # what is left of the order's total, to give the points back in proportion
-    # Campaign points still to take back, in proportion, if the order is returned, by campaign: a return gives
+    total_minor: int = 0  # what is left of the order's total, to give the paid points back in proportion
+    # Campaign points still to take back if the order is returned, by campaign (see ``campaigns``): a return gives
     # the campaign's budget back what it takes. "" holds points from before the engine kept the campaign.
     campaign_points: Mapping[str, int] = {}  # read-only: an award or a return keeps a new record with a new one
     referrer: str | None = None  # the member whose referral this purchase qualified, until a return undoes it
     referral_points: int = 0  # what that referral gave the friend, to take back with it
-    bought_minor: int = 0  # the order's total when bought, for an award that finds part of it returned
     expired: int = 0  # of the points still to take back, those that expired meanwhile: a return leaves them
+    # Of each campaign's points above, its fixed bonus (the rest multiplied the lines' points); read-only.
+    campaign_bonus: Mapping[str, int] = {}
+    bought_points: int = 0  # the lines' points when bought, for an award that finds part of them returned
 
     def points_left(self) -> int:
         """The points a return of all that is left of the order would take back, expired ones included."""

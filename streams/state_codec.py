@@ -33,9 +33,10 @@ _ADDED_DEFAULTS: list[object] = [0, 0, {}, {}, {}, {}, None, {}, [], {}, None, 0
 
 
 def _order_value(order: OrderRecord) -> list[Any]:
+    """An order's fields in order; the 0 stands where its total when bought was kept, no longer read."""
     return [epoch_ms(order.occurred_at), {line_id: list(line) for line_id, line in order.lines.items()},
             order.partner_id, order.points_used, order.total_minor, order.campaign_points, order.referrer,
-            order.referral_points, order.bought_minor, order.expired]
+            order.referral_points, 0, order.expired, order.campaign_bonus, order.bought_points]
 
 
 class StateEncoder:
@@ -156,7 +157,7 @@ def decode_state(data: bytes) -> MemberState | CampaignBudget:
         orders={
             order_id: OrderRecord(from_epoch_ms(order[0]),
                                   {line_id: LineRecord(*line) for line_id, line in order[1].items()},
-                                  *order[2:])  # older states have fewer fields: the record's defaults
+                                  *order[2:8], *order[9:])  # older states have fewer fields: the record's defaults
             for order_id, order in orders.items()
         },
         last_activity_at=from_epoch_ms(last_activity),

@@ -55,12 +55,12 @@ def test_a_segment_campaign_pays_members_in_the_segment_at_the_targeted_channel_
     assert [e.points for e in eva.ledger if e.reason is LedgerReason.CAMPAIGN] == [25]
 
 
-def test_a_return_takes_back_the_campaign_points_in_proportion() -> None:
+def test_a_return_takes_back_the_campaign_points_the_returned_lines_points_earned() -> None:
     eva = Member(club(campaigns=(DOUBLE,)), "eva")
     eva.enrol()
     eva.buy(line(kr(300), line_id="a"), line(kr(300), line_id="b"), order_id="O1")  # 60 points, 60 extra
 
-    eva.give_back("O1", refund_minor=kr(300), a=1)
+    eva.give_back("O1", a=1)  # no refund said: the points still say what the line earned
     eva.give_back("O1", refund_minor=kr(300), b=1)
 
     assert [(e.reason.value, e.points) for e in eva.ledger] == [
@@ -68,6 +68,56 @@ def test_a_return_takes_back_the_campaign_points_in_proportion() -> None:
         ("campaign", -30)]
     assert eva.ledger[4].detail == "Double points week: 30 points of order O1 taken back with its return"
     assert eva.balance == 100
+
+
+def test_returning_the_line_that_earned_the_points_takes_back_all_their_campaign_points() -> None:
+    eva = Member(club(campaigns=(DOUBLE,), welcome_bonus_points=0), "eva")
+    eva.enrol()
+    # A 1,000 kr dress earns 100 points and 100 extra; a 1,000 kr gift card earns nothing, extra or not.
+    eva.buy(line(kr(1_000), "dresses", line_id="dress"), line(kr(1_000), "gift_card", line_id="card"), order_id="O1")
+
+    eva.give_back("O1", refund_minor=kr(1_000), dress=1)
+
+    assert [(e.reason.value, e.points) for e in eva.ledger][-2:] == [("return", -100), ("campaign", -100)]
+    assert eva.balance == 0
+
+
+def test_a_multiplied_line_takes_back_the_campaign_points_its_own_points_earned() -> None:
+    eva = Member(club(campaigns=(Campaign(id="x2", name="Double", starts=START, ends=datetime(2024, 4, 1, tzinfo=UTC),
+                                          multiplier_bp=20_000),),
+                      category_multipliers_bp={"shoes": 15_000}, welcome_bonus_points=0), "eva")
+    eva.enrol()
+    # Shoes at x1.5 earn 150 of the 250 points, and so 150 of the 250 extra; the dress 100 and 100.
+    eva.buy(line(kr(1_000), "shoes", line_id="shoes"), line(kr(1_000), "dresses", line_id="dress"), order_id="O1")
+
+    eva.give_back("O1", refund_minor=kr(1_000), shoes=1)
+
+    assert [(e.reason.value, e.points) for e in eva.ledger][-2:] == [("return", -150), ("campaign", -150)]
+    assert eva.balance == 200
+
+
+def test_a_bonus_stays_while_what_is_kept_qualifies_and_goes_whole_when_it_falls_under_the_minimum() -> None:
+    eva = Member(club(campaigns=(STUDENTS,), welcome_bonus_points=0), "eva")
+    eva.enrol()
+    eva.apply(MemberSegments(new_id("seg"), "eva", eva.later(), "crm", ("students",)))
+    # 150 kr earns 15 points and the 25 bonus (the campaign's minimum is 100 kr).
+    eva.buy(line(kr(30), line_id="a"), line(kr(20), line_id="b"), line(kr(100), line_id="c"), order_id="O1")
+
+    eva.give_back("O1", refund_minor=kr(30), a=1)  # 120 kr kept: still over 100 kr, the bonus stays
+    eva.give_back("O1", refund_minor=kr(20), b=1)  # 100 kr kept: still the minimum
+    eva.give_back("O1", refund_minor=kr(100), c=1)  # nothing kept: the bonus goes
+
+    assert [(e.reason.value, e.points) for e in eva.ledger] == [
+        ("purchase", 15), ("campaign", 25), ("return", -3), ("return", -2), ("return", -10), ("campaign", -25)]
+
+    eva.buy(line(kr(60), line_id="d"), line(kr(60), line_id="e"), order_id="O2")  # 12 points and 25
+    eva.give_back("O2", refund_minor=kr(60), d=1)  # 60 kr kept: under the minimum, the bonus goes whole
+
+    entry = eva.ledger[-1]
+    assert (entry.reason.value, entry.points) == ("campaign", -25)
+    assert entry.detail == ("Student bonus: 25 points of order O2 taken back with its return, the bonus of 25 points "
+                            "among them: what is kept of the order no longer qualifies for it")
+    assert eva.balance == 6
 
 
 LAUNCH = Campaign(id="launch", name="Launch bonus", starts=START, ends=datetime(2024, 4, 1, tzinfo=UTC),
@@ -161,26 +211,42 @@ def test_an_award_for_an_order_returned_meanwhile_is_not_credited_and_goes_back_
     assert isinstance(ann, MemberState) and ann.campaign_points == {"launch": 0} and ann.balance == 100
 
 
-def test_an_award_for_an_order_partly_returned_meanwhile_credits_the_share_left_and_gives_back_the_rest() -> None:
+def test_an_award_for_an_order_partly_returned_meanwhile_keeps_a_bonus_the_rest_still_qualifies_for() -> None:
     states: dict[str, MemberState | CampaignBudget] = {}
     run(states, enrolled("ann"), enrolled("bob"))
-    # Half the order (by its total) goes back before the award: half the grant stays with the budget.
+    # Half the order goes back before the award: what is kept still earns the bonus, all 60 of it.
     outputs = run(states, purchase("ann", line(kr(50), line_id="a"), line(kr(50), line_id="b"), order_id="A1",
                                    event_id="buy-a"),
                   returned("ann", "A1", {"a": 1}, refund_minor=kr(50), event_id="ret-a"))
     outputs += run(states, purchase("bob", line(kr(100)), order_id="B1", event_id="buy-b"))
 
-    assert campaign_credits(outputs) == [("ann", 30), ("bob", 60)]  # bob: 60, not 40
-    [ann_award] = [e for e in outputs if isinstance(e, LedgerEntry) and e.member_id == "ann"
-                   and e.reason is LedgerReason.CAMPAIGN]
-    assert ann_award.detail == "Launch bonus: 30 points of 60 points on order A1, for what is left of it after a return"
-    assert isinstance(budget := states["campaign:launch"], CampaignBudget) and budget.granted == 90
-    ann = states["ann"]
-    assert isinstance(ann, MemberState) and ann.campaign_points == {"launch": 30}
-    # The rest of the order returned takes back exactly the 30 credited
+    assert campaign_credits(outputs) == [("ann", 60), ("bob", 40)]
+    # The rest of the order returned takes back the 60 credited, and the budget has them again.
     outputs = run(states, returned("ann", "A1", {"b": 1}, refund_minor=kr(50), event_id="ret-b"))
-    assert campaign_credits(outputs) == [("ann", -30)]
-    assert budget.granted == 60 and ann.campaign_points == {"launch": 0}
+    assert campaign_credits(outputs) == [("ann", -60)]
+    assert isinstance(budget := states["campaign:launch"], CampaignBudget) and budget.granted == 40
+
+
+BOOST = Campaign(id="boost", name="Boost", starts=START, ends=datetime(2024, 4, 1, tzinfo=UTC), multiplier_bp=20_000,
+                 budget_points=100)
+
+
+def test_an_award_for_an_order_partly_returned_meanwhile_credits_what_follows_the_points_left() -> None:
+    states: dict[str, MemberState | CampaignBudget] = {}
+    program = club(campaigns=(BOOST,))
+    run(states, enrolled("ann"), program=program)
+    # 30 + 10 points, so 40 extra claimed; the 300 kr line goes back before the award: 10 of the 40 points are left.
+    outputs = run(states, purchase("ann", line(kr(300), line_id="a"), line(kr(100), line_id="b"), order_id="A1",
+                                   event_id="buy-a"),
+                  returned("ann", "A1", {"a": 1}, refund_minor=kr(300), event_id="ret-a"), program=program)
+
+    assert campaign_credits(outputs) == [("ann", 10)]
+    [award] = [e for e in outputs if isinstance(e, LedgerEntry) and e.reason is LedgerReason.CAMPAIGN]
+    assert award.detail == "Boost: 10 points of 40 points on order A1, for what is left of it after a return"
+    assert isinstance(budget := states["campaign:boost"], CampaignBudget) and budget.granted == 10
+    outputs = run(states, returned("ann", "A1", {"b": 1}, refund_minor=kr(100), event_id="ret-b"), program=program)
+    assert campaign_credits(outputs) == [("ann", -10)]
+    assert budget.granted == 0 and states["ann"].balance == 100  # type: ignore[union-attr]
 
 
 def test_under_cap_at_zero_points_a_return_forgives_stay_spent_from_the_budget() -> None:

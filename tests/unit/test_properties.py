@@ -267,8 +267,9 @@ def test_a_campaign_never_gives_more_than_its_total_budget_and_gives_it_out_exac
     # What returns took back went back to the budget, and the budget gave it out again.
     assert isinstance(budget, CampaignBudget) and 0 <= budget.granted == awarded - released <= 500
     assert all(points >= 0 for state in members(states).values() for points in state.campaign_points.values())
-    # A return shrinks the award of the order's campaign points by the money it refunds, even where the lines it
-    # takes back earned no points of their own (and so leave no return entry in the ledger).
+    # An award for an order returned meanwhile credits only what the returns would have left of it: nothing
+    # once what is kept is under the campaign's minimum spend, even where the lines returned earned no points of
+    # their own (and so leave no return entry in the ledger).
     returns = any(isinstance(o, Activity) and o.event_type == "return" for o in outputs)
     erasures = any(isinstance(e, MemberErased) for e in events)
     # A fully returned order keeps no award; an award that comes after its member was erased is refused.
