@@ -25,7 +25,8 @@ def explain(program: Program) -> list[str]:
     if earn.carry_remainder:
         earning[0] = f"You earn {rate}; parts of a point are kept and added to your next order, never lost."
     if earn.minimum_spend_minor:
-        earning.append(f"Orders under {format_money(earn.minimum_spend_minor, money)} earn no points.")
+        earning.append(f"Orders under {format_money(earn.minimum_spend_minor, money)} earn no points, and a "
+                       "return that leaves less than that of an order takes back all its points.")
     excluded = sorted(program.excluded_categories) + sorted(program.excluded_skus)
     if excluded:
         earning.append(f"These earn no points and do not count towards tiers: {', '.join(excluded)}.")

@@ -5,7 +5,10 @@ return could still reverse, for ``return_window_days``. Returning ``q`` of the
 ``n`` units left on a line gives back ``points_left * q // n`` points (and the
 same share of its qualifying spend): returning the last units gives back
 exactly what is left, so however an order is returned in parts the reversals
-add up to what it earned, and no part ever reverses more than it earned.
+add up to what it earned, and no part ever reverses more than it earned. A
+return that leaves the order's qualifying spend under the minimum for points
+(the program's, or the partner's it was bought at) takes back the points left
+on its other lines too: bought that way, the order would have earned none.
 
 When the points were already spent, the program's ``return_after_spend``
 decides: ``negative_balance`` takes them all back (the balance goes below
@@ -124,6 +127,14 @@ def apply_return(state: MemberState, event: Return, rules: CompiledProgram) -> D
         words.append(
             f"{quantity} of {left.quantity} left on line {line_id} gives back {format_points(line_points)}"
         )
+    under = _under_minimum(order, lines, rules)
+    if under is not None:
+        kept_points = sum(line.points for line in lines.values())
+        activity_lines += [ActivityLine(line_id, "", "", 0, 0, -line.points)
+                           for line_id, line in lines.items() if line.points]
+        lines = {line_id: line._replace(points=0) for line_id, line in lines.items()}
+        points_back += kept_points
+        words.append(f"{under}, so the {format_points(kept_points)} left on the order go back too")
 
     outputs: list[Output] = []
     given_back = _refund_share(order.points_used, order, event, lines)
@@ -187,6 +198,19 @@ def apply_return(state: MemberState, event: Return, rules: CompiledProgram) -> D
         kept = kept._replace(referrer=None, referral_points=0)
     keep_order(state, order_id, kept._replace(expired=min(expired, kept.points_left())), when, rules)
     return Decision(state, tuple(outputs))
+
+
+def _under_minimum(order: OrderRecord, lines_left: dict[str, LineRecord], rules: CompiledProgram) -> str | None:
+    """Why what is kept of ``order`` earns no points, if it is under the minimum spend and still holds some."""
+    if not any(line.points for line in lines_left.values()):
+        return None
+    partner = rules.partners.get(order.partner_id) if order.partner_id is not None else None
+    minimum, text = ((rules.minimum_spend_minor, rules.minimum_spend_text) if partner is None
+                     else (partner.partner.earn.minimum_spend_minor, partner.minimum_spend_text))
+    kept = sum(line.amount_minor for line in lines_left.values())
+    if kept >= minimum:
+        return None
+    return f"the {format_money(kept, rules.currency)} kept is under the {text} minimum for points"
 
 
 def _refund_share(points: int, order: OrderRecord, event: Return, lines_left: dict[str, LineRecord]) -> int:

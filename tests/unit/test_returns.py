@@ -5,7 +5,7 @@ from __future__ import annotations
 from builders import Member, club, kr, line
 
 from processors.outputs import LedgerEntry, LedgerReason
-from processors.program import CatalogueReward
+from processors.program import CatalogueReward, EarnRate
 
 
 def test_returning_part_of_a_line_reverses_its_share_of_the_points(anna: Member) -> None:
@@ -123,3 +123,36 @@ def test_by_default_a_return_of_spent_points_takes_the_balance_below_zero() -> N
     kim.give_back("O1", l1=1)
 
     assert (kim.ledger[-1].points, kim.balance) == (-100, -50)
+
+
+MINIMUM_50_KR = club(earn=EarnRate(points=1, per_amount_minor=kr(10), minimum_spend_minor=kr(50)),
+                     welcome_bonus_points=0)
+
+
+def test_a_return_that_leaves_the_order_under_the_minimum_spend_takes_back_the_points_left_too() -> None:
+    bea = Member(MINIMUM_50_KR, "bea")
+    bea.enrol()
+    bea.buy(line(kr(30), line_id="a"), line(kr(30), line_id="b"), order_id="O1")  # 60 kr: 6 points, 3 a line
+
+    bea.give_back("O1", refund_minor=kr(30), a=1)  # 30 kr kept: under 50 kr, which earns nothing
+
+    entry = bea.ledger[-1]
+    assert (entry.reason, entry.points, entry.balance_after) == (LedgerReason.RETURN, -6, 0)
+    assert entry.detail == ("Return from order O1: 1 of 1 left on line a gives back 3 points; "
+                            "the 30.00 SEK kept is under the 50.00 SEK minimum for points, so the 3 points left "
+                            "on the order go back too")
+    assert [(item.line_id, item.quantity, item.points) for item in bea.activity[-1].lines] == [
+        ("a", -1, -3), ("b", 0, -3)]
+    assert bea.state is not None and bea.state.spend_by_month == {"2024-03": kr(30)}  # the kept line still counts
+    bea.give_back("O1", refund_minor=kr(30), b=1)  # nothing more to take back
+    assert bea.ledger[-1] is entry and bea.balance == 0
+
+
+def test_a_return_that_keeps_the_minimum_spend_keeps_the_points_left() -> None:
+    bea = Member(MINIMUM_50_KR, "bea")
+    bea.enrol()
+    bea.buy(line(kr(50), line_id="a"), line(kr(30), line_id="b"), order_id="O1")  # 80 kr: 8 points
+
+    bea.give_back("O1", refund_minor=kr(30), b=1)  # 50 kr kept: the minimum
+
+    assert (bea.ledger[-1].points, bea.balance) == (-3, 5)
