@@ -1,7 +1,9 @@
 """Returns take back exactly what the returned units earned, and never more.
 
 A purchase keeps, per line, the units, qualifying spend and points that a
-return could still reverse, for ``return_window_days``. Returning ``q`` of the
+return could still reverse, for ``return_window_days``: a return is accepted
+strictly before the purchase's time plus the window, so at that instant, when
+points pending as long as the window can be spent, the order can no longer be returned. Returning ``q`` of the
 ``n`` units left on a line gives back ``points_left * q // n`` points (and the
 same share of its qualifying spend): returning the last units gives back
 exactly what is left, so however an order is returned in parts the reversals
@@ -50,7 +52,7 @@ from processors.tiers import remove_from_record
 
 def keep_order(state: MemberState, order_id: str, record: OrderRecord, when: datetime,
                rules: CompiledProgram) -> None:
-    """Keep ``record`` for returns, and drop orders past the return window.
+    """Keep ``record`` for returns, and drop orders past the return window (at its end, as a return is refused).
 
     Only the first-inserted order is looked at on each call (orders arrive
     roughly in time order); when it has left the window, all are checked.
@@ -58,8 +60,8 @@ def keep_order(state: MemberState, order_id: str, record: OrderRecord, when: dat
     orders = state.orders
     orders[order_id] = record
     cutoff = when - rules.return_window
-    if next(iter(orders.values())).occurred_at < cutoff:
-        state.orders = {key: order for key, order in orders.items() if order.occurred_at >= cutoff}
+    if next(iter(orders.values())).occurred_at <= cutoff:
+        state.orders = {key: order for key, order in orders.items() if order.occurred_at > cutoff}
 
 
 def orders_expired(state: MemberState, points: int, lot: str | None, rules: CompiledProgram) -> None:
@@ -84,7 +86,7 @@ def orders_expired(state: MemberState, points: int, lot: str | None, rules: Comp
 def apply_return(state: MemberState, event: Return, rules: CompiledProgram) -> Decision:
     event_id, member_id, when, order_id = event.event_id, event.member_id, event.occurred_at, event.order_id
     order = state.orders.get(order_id)
-    if order is None or order.occurred_at < when - rules.return_window:
+    if order is None or when >= order.occurred_at + rules.return_window:  # the window ends as points become spendable
         return refuse(
             state,
             event,

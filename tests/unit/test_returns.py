@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from builders import Member, club, kr, line
+import copy
+from datetime import timedelta
 
+from builders import Member, club, kr, line, returned
+
+from processors.decide import decide
+from processors.events import Redemption
 from processors.outputs import LedgerEntry, LedgerReason
 from processors.program import CatalogueReward, EarnRate
 
@@ -156,3 +161,23 @@ def test_a_return_that_keeps_the_minimum_spend_keeps_the_points_left() -> None:
     bea.give_back("O1", refund_minor=kr(30), b=1)  # 50 kr kept: the minimum
 
     assert (bea.ledger[-1].points, bea.balance) == (-3, 5)
+
+
+def test_an_order_can_be_returned_until_just_before_the_window_ends_when_its_points_become_spendable() -> None:
+    ada = Member(club(welcome_bonus_points=0, pending_days=30,
+                      rewards=(CatalogueReward(id="gift", name="A gift", kind="discount", points=100),)), "ada")
+    ada.enrol()
+    bought_at = ada.now + timedelta(hours=1)
+    ada.buy(line(kr(1_000), line_id="l1"), order_id="O1")  # 100 points, pending for 30 days
+
+    ada.now = bought_at + timedelta(days=30) - timedelta(milliseconds=1)
+    still_returnable = decide(copy.deepcopy(ada.state), returned("ada", "O1", {"l1": 1}, ada.now), ada.program,
+                              ada.now)
+    ada.now = bought_at + timedelta(days=30)  # the points can be spent: the order can no longer be returned
+    spent = ada.apply(Redemption("redeem-1", "ada", ada.now, "app", "R1", "gift"))
+    too_late = ada.apply(returned("ada", "O1", {"l1": 1}, ada.now))
+
+    assert still_returnable.refusal is None
+    assert spent.refusal is None
+    assert too_late.refusal is not None and "30-day return window" in too_late.refusal.reason
+    assert ada.balance == 0
