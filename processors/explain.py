@@ -23,7 +23,8 @@ def explain(program: Program) -> list[str]:
         paragraphs.append(f"On your birthday you get {format_points(program.birthday_bonus_points)}.")
     earning = [f"You earn {rate}, worked out on the whole order and rounded down once."]
     if earn.carry_remainder:
-        earning[0] = f"You earn {rate}; parts of a point are kept and added to your next order, never lost."
+        earning[0] = (f"You earn {rate}; parts of a point are kept and added to your next order, never lost; "
+                      "a return takes back the part its order left over.")
     if earn.minimum_spend_minor:
         earning.append(f"Orders under {format_money(earn.minimum_spend_minor, money)} earn no points, and a "
                        "return that leaves less than that of an order takes back all its points.")

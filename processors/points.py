@@ -106,10 +106,10 @@ class TakenBack(NamedTuple):
 
 
 def take_back(state: MemberState, event: MemberEvent, rules: CompiledProgram, reason: LedgerReason, owed: int,
-              detail: str, earned_at: datetime, *, suffix: str | None = None, order_id: str | None = None,
+              detail: str, earned_at: datetime | None, *, suffix: str | None = None, order_id: str | None = None,
               expired: int = 0) -> LedgerEntry:
     """Take back ``owed`` points earned at ``earned_at`` (a return's, or a referral's undone): from the lot they
-    went to, pending as long as they were.
+    went to, pending as long as they were (None: points of no one purchase, spendable already, the oldest first).
 
     All of them but the ``expired`` ones (at most ``owed``), which expiry took
     already: taking them again would take them twice. Of the rest, all, unless
@@ -125,6 +125,8 @@ def take_back(state: MemberState, event: MemberEvent, rules: CompiledProgram, re
         detail += (f"; the points were already spent, so {format_points(held)} taken back, down to 0 "
                    f"({format_points(taken - held)} forgiven)")
         taken = held
+    if earned_at is None:
+        return debit(state, event, reason, taken, detail, suffix=suffix, order_id=order_id)
     return debit(state, event, reason, taken, detail, suffix=suffix, order_id=order_id,
                  lot=rules.expires_on(earned_at) if rules.lots else None, available_at=available_at(earned_at, rules))
 

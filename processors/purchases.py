@@ -128,7 +128,9 @@ def apply_purchase(state: MemberState, event: Purchase, rules: CompiledProgram) 
         state.carried, state.carried_divisor = earning.remainder, rules.points_divisor
     total = event.total_minor if event.points_used else 0
     keep_order(state, order_id, OrderRecord(when, records, event.partner_id, event.points_used, total, boosted,
-                                            campaign_bonus=bonuses, bought_points=points), when, rules)
+                                            campaign_bonus=bonuses, bought_points=points,
+                                            carried=earning.remainder - carried if rules.carry_remainder else 0),
+               when, rules)
     if state.referred_by is not None:  # after the purchase's own points: the friend's reward comes on top
         outputs += friends_first_purchase(state, event, sum(earning.qualifying_minor), rules)
     if rules.challenges:

@@ -11,6 +11,11 @@ add up to what it earned, and no part ever reverses more than it earned. A
 return that leaves the order's qualifying spend under the minimum for points
 (the program's, or the partner's it was bought at) takes back the points left
 on its other lines too: bought that way, the order would have earned none.
+In a program that carries remainders, the return that leaves no points on the
+order also takes back the part of a point it left over for later orders (or
+gives back the part it took from earlier ones), exactly: if that part has
+since made a whole point, one more point is taken back and the rest stays
+carried.
 
 When the points were already spent, the program's ``return_after_spend``
 decides: ``negative_balance`` takes them all back (the balance goes below
@@ -36,12 +41,13 @@ takes back only the rest, saying so in the ledger entry's detail.
 from __future__ import annotations
 
 from datetime import datetime
+from fractions import Fraction
 
 from processors.campaigns import campaign_points_kept, take_back_campaign_points
 from processors.compiled import CompiledProgram
 from processors.events import Return
 from processors.money import format_money, format_points
-from processors.outputs import Activity, ActivityLine, Decision, LedgerReason, Output
+from processors.outputs import Activity, ActivityLine, Decision, LedgerEntry, LedgerReason, Output
 from processors.partners import settlement
 from processors.points import credit, take_back
 from processors.referrals import referral_returned
@@ -137,6 +143,12 @@ def apply_return(state: MemberState, event: Return, rules: CompiledProgram) -> D
         lines = {line_id: line._replace(points=0) for line_id, line in lines.items()}
         points_back += kept_points
         words.append(f"{under}, so the {format_points(kept_points)} left on the order go back too")
+    carried, carried_back = state.carried, 0
+    settles = bool(order.carried and state.carried_divisor) and not any(line.points for line in lines.values())
+    if settles:
+        carried_back, carried = _carried_back(order.carried, carried, state.carried_divisor)
+        if not carried_back:
+            words.append(_carried_words(order.carried, state.carried_divisor, order_id))
 
     outputs: list[Output] = []
     given_back = _refund_share(order.points_used, order, event, lines)
@@ -162,6 +174,10 @@ def apply_return(state: MemberState, event: Return, rules: CompiledProgram) -> D
         outputs += campaigns.outputs
         taken += campaigns.taken
         expired -= campaigns.expired
+    if carried_back:
+        whole = _carried_entry(state, event, order.carried, carried_back, carried, rules)
+        outputs.append(whole)
+        taken -= whole.points
     referral = referral_returned(state, event, order, lines, rules, expired) if order.referrer is not None else None
     if referral is not None:
         outputs += referral.outputs
@@ -190,16 +206,47 @@ def apply_return(state: MemberState, event: Return, rules: CompiledProgram) -> D
         outputs.append(settlement(event, partner.partner, "burn_cancelled", given_back, rules.currency,
                                   f"return from order {order_id} gives back {format_points(given_back)} paid with",
                                   suffix="settlement_burn_cancelled"))
-    state.lifetime_points -= points_back + campaigns_back
-    remove_from_record(state, order.occurred_at, when, rules, amount_back, points_back,
+    state.lifetime_points -= points_back + carried_back + campaigns_back
+    state.carried = carried
+    remove_from_record(state, order.occurred_at, when, rules, amount_back, points_back + carried_back,
                        sum(line.amount_minor for line in lines.values()))
     kept = order._replace(lines=lines, points_used=order.points_used - given_back,
                           total_minor=max(order.total_minor - event.refund_minor, 0),
-                          campaign_points=campaigns_kept, campaign_bonus=bonuses_kept)
+                          campaign_points=campaigns_kept, campaign_bonus=bonuses_kept,
+                          carried=0 if settles else order.carried)
     if referral is not None:
         kept = kept._replace(referrer=None, referral_points=0)
     keep_order(state, order_id, kept._replace(expired=min(expired, kept.points_left())), when, rules)
     return Decision(state, tuple(outputs))
+
+
+def _carried_back(part: int, carried: int, divisor: int) -> tuple[int, int]:
+    """What taking back ``part`` of a point (of ``divisor``; negative: giving it back) from the member's
+    ``carried`` part of one takes in whole points (-1, 0 or 1), and the part of a point left carried."""
+    whole = -((carried - part) // divisor)
+    return whole, carried - part + whole * divisor
+
+
+def _carried_entry(state: MemberState, event: Return, part: int, whole: int, left: int, rules: CompiledProgram,
+                   ) -> LedgerEntry:
+    """The entry of the ``whole`` point (1, or -1 to give) that an order's carried ``part`` of one made with the
+    member's other parts: one of the member's points, spendable already, rather than the order's."""
+    divisor = state.carried_divisor
+    detail = (f"Return from order {event.order_id}: {_carried_words(part, divisor, event.order_id)}, "
+              f"and {'made' if whole > 0 else 'makes'} a whole point: 1 point "
+              f"{'taken back' if whole > 0 else 'back'}, " + (f"{Fraction(left, divisor)} point carried" if left
+                                                              else "nothing carried"))
+    if whole > 0:
+        return take_back(state, event, rules, LedgerReason.RETURN, whole, detail, None, suffix="return_carried",
+                         order_id=event.order_id)
+    return credit(state, event, rules, LedgerReason.RETURN, -whole, detail, suffix="return_carried",
+                  order_id=event.order_id, earned=False)
+
+
+def _carried_words(part: int, divisor: int, order_id: str) -> str:
+    if part > 0:
+        return f"the {Fraction(part, divisor)} point order {order_id} left over for later orders goes with it"
+    return f"the {Fraction(-part, divisor)} point order {order_id} took from what earlier orders left comes back"
 
 
 def _under_minimum(order: OrderRecord, lines_left: dict[str, LineRecord], rules: CompiledProgram) -> str | None:

@@ -39,6 +39,9 @@ class OrderRecord(NamedTuple):
     # Of each campaign's points above, its fixed bonus (the rest multiplied the lines' points); read-only.
     campaign_bonus: Mapping[str, int] = {}
     bought_points: int = 0  # the lines' points when bought, for an award that finds part of them returned
+    # The part of a point the order left over for later orders (negative: took from what earlier ones left), over
+    # the program's points divisor: programs that carry remainders only.
+    carried: int = 0
 
     def points_left(self) -> int:
         """The points a return of all that is left of the order would take back, expired ones included."""

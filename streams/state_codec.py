@@ -36,7 +36,8 @@ def _order_value(order: OrderRecord) -> list[Any]:
     """An order's fields in order; the 0 stands where its total when bought was kept, no longer read."""
     return [epoch_ms(order.occurred_at), {line_id: list(line) for line_id, line in order.lines.items()},
             order.partner_id, order.points_used, order.total_minor, order.campaign_points, order.referrer,
-            order.referral_points, 0, order.expired, order.campaign_bonus, order.bought_points]
+            order.referral_points, 0, order.expired, order.campaign_bonus, order.bought_points,
+            order.carried]
 
 
 class StateEncoder:

@@ -181,3 +181,51 @@ def test_an_order_can_be_returned_until_just_before_the_window_ends_when_its_poi
     assert spent.refusal is None
     assert too_late.refusal is not None and "30-day return window" in too_late.refusal.reason
     assert ada.balance == 0
+
+
+CARRYING = club(earn=EarnRate(points=1, per_amount_minor=kr(10), carry_remainder=True), welcome_bonus_points=0)
+
+
+def test_a_return_takes_back_the_part_of_a_point_the_order_left_over() -> None:
+    cai = Member(CARRYING, "cai")
+    cai.enrol()
+    cai.buy(line(kr(35), line_id="c1"), order_id="O1")  # 3.5 points: 3, and half a point carried
+
+    cai.give_back("O1", refund_minor=kr(35), c1=1)  # 3 points back, and the half point goes with them
+    cai.buy(line(kr(35), line_id="c2"), order_id="O2")  # 3.5 again: 3, half a point carried
+
+    assert [e.points for e in cai.ledger] == [3, -3, 3]
+    assert cai.ledger[1].detail == ("Return from order O1: 1 of 1 left on line c1 gives back 3 points; "
+                                    "the 1/2 point order O1 left over for later orders goes with it")
+    assert cai.state is not None and cai.state.carried * 2 == cai.state.carried_divisor
+
+
+def test_a_return_of_an_order_whose_half_point_made_a_whole_one_since_takes_one_more_and_carries_the_rest() -> None:
+    cai = Member(CARRYING, "cai")
+    cai.enrol()
+    cai.buy(line(kr(35), line_id="c1"), order_id="O1")  # 3.5 points: 3, half a point carried
+    cai.buy(line(kr(15), line_id="c2"), order_id="O2")  # 1.5 and the half: 2 points, nothing carried
+
+    cai.give_back("O1", refund_minor=kr(35), c1=1)  # its 3.5 go: 4 points back, half a point carried
+
+    assert [e.points for e in cai.ledger[-2:]] == [-3, -1]
+    assert cai.balance == 1  # 1.5 points for the 15 kr kept: 1, and half a point carried
+    assert cai.ledger[-1].detail == ("Return from order O1: the 1/2 point order O1 left over for later orders goes "
+                                     "with it, and made a whole point: 1 point taken back, 1/2 point carried")
+    assert cai.ledger[-1].available_at is None  # a point of the later order's, spendable as its points are
+    assert cai.state is not None and cai.state.carried * 2 == cai.state.carried_divisor
+
+
+def test_a_return_of_an_order_that_used_an_earlier_half_point_gives_back_the_point_it_now_makes() -> None:
+    cai = Member(CARRYING, "cai")
+    cai.enrol()
+    cai.buy(line(kr(35), line_id="a"), order_id="A")  # 3.5 points: 3, half a point carried
+    cai.buy(line(kr(35), line_id="b"), order_id="B")  # 3.5 and the half: 4 points, nothing carried
+    cai.buy(line(kr(5), line_id="c"), order_id="C")  # half a point: carried
+
+    cai.give_back("B", refund_minor=kr(35), b=1)  # its 4 go, and A's half comes back: with C's, a whole point
+
+    assert [e.points for e in cai.ledger] == [3, 4, -4, 1]
+    assert cai.ledger[-1].detail == ("Return from order B: the 1/2 point order B took from what earlier orders left "
+                                     "comes back, and makes a whole point: 1 point back, nothing carried")
+    assert cai.balance == 4 and cai.state is not None and cai.state.carried == 0  # 35 + 5 kr kept: 4 points
