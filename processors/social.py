@@ -1,9 +1,10 @@
 """Social engagement: points for a share, tag or follow, by platform, within a daily cap.
 
 The program sets the points per platform and action. A post earns once,
-whatever is done with it and however often it is reported; a share on a
-platform the program pays nothing for is refused, naming the platforms it does
-pay for, since that is most likely a misspelt name. A member earns at
+whatever is done with it and however often it is reported; in a program
+that pays for social actions, a share on a platform it does not name is
+refused, naming those it does, since that is most likely a misspelt name (a
+program without social points records shares as activity only). A member earns at
 most ``daily_cap_points`` a day (the event's UTC day) from social actions, and
 an action that would pass the cap earns what is left of it. Every action
 leaves an activity row; one that earns leaves a ledger entry saying how.
@@ -47,12 +48,13 @@ def _earned(state: MemberState, event: SocialShare, rules: CompiledProgram) -> t
     """Points for the action (recording the post and the day's total when it earns), and why; None, and why, for
     a share on a platform the program does not know (a misspelt name, most likely) or too late to tell."""
     social = rules.social
-    if social is None or event.platform not in social.points:
-        paid = ", ".join(sorted(social.points)) if social is not None else "none: it has no social points"
-        return None, (f"platform {event.platform!r} is not one of {rules.name}'s social platforms ({paid}): "
-                      "check its spelling")
-    offered = social.points[event.platform].get(event.action.value, 0)
     what = f"{event.action.value} of post {event.post_id} on {event.platform}"
+    if social is None:
+        return 0, f"{rules.name} gives no points for social actions"
+    if event.platform not in social.points:
+        return None, (f"platform {event.platform!r} is not one of {rules.name}'s social platforms "
+                      f"({', '.join(sorted(social.points))}): check its spelling")
+    offered = social.points[event.platform].get(event.action.value, 0)
     if not offered:
         return 0, f"a {what} earns no points in {rules.name}"
     post = f"{event.platform}:{event.post_id}"
