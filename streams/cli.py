@@ -44,29 +44,35 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--members", default=5_000, show_default=True, help="Members in the synthetic retailer.")
-@click.option("--events", default=100_000, show_default=True, help="Events in the synthetic day.")
+@click.option("--members", default=5_000, show_default=True, type=click.IntRange(min=1),
+              help="Members in the synthetic retailer (at least 1).")
+@click.option("--events", default=100_000, show_default=True, type=click.IntRange(min=0),
+              help="Events in the synthetic day (0: only the members and a few broken events).")
 @click.option("--seed", default=7, show_default=True, help="Random seed: the same seed gives the same day.")
-@click.option("--timeout", default=600, show_default=True, help="Seconds to wait for everything to be stored.")
+@click.option("--timeout", default=600, show_default=True, type=click.IntRange(min=1),
+              help="Seconds to wait for everything to be stored.")
 def demo(members: int, events: int, seed: int, timeout: int) -> None:
     """Run a synthetic retail day end to end on a fresh engine, print a summary, and stop.
 
     Starts the broker (embedded by default), the Faust worker and the ClickHouse sink,
     feeds the day with a progress bar, waits until every event is processed and stored,
-    then answers KPI queries from ClickHouse.
+    then answers KPI queries from ClickHouse. The demo keeps its data in demo/ of the
+    data directory (LOYALTY_DATA_DIR), made fresh each time: nothing else there is touched.
     """
-    from streams.demo import run_demo
+    from streams.demo import DemoDirectoryTaken, demo_data_directory, run_demo
     from streams.processes import ClickHouseUnreachable
 
-    settings = _settings()
-    if settings.embedded_clickhouse or settings.embedded_broker:
-        shutil.rmtree(settings.data_dir, ignore_errors=True)
+    configured = _settings()
     tune_gc()  # this process runs the ClickHouse sink
     try:
-        summary = run_demo(settings, members=members, events=events, seed=seed, timeout=timeout, console=console)
-    except ClickHouseUnreachable as exc:
+        with demo_data_directory(configured) as settings:
+            summary = run_demo(settings, members=members, events=events, seed=seed, timeout=timeout,
+                               console=console)
+    except (ClickHouseUnreachable, DemoDirectoryTaken) as exc:
         raise click.ClickException(str(exc)) from exc
     _print_table(summary, "Loyalty demo: one synthetic day")
+    console.print(f"The demo's data is in {settings.data_dir}: `LOYALTY_DATA_DIR={settings.data_dir} loyalty kpis` "
+                  "(or member, deadletters, run) reads it.")
 
 
 @main.command()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
+import shutil
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,6 +33,30 @@ from streams.status import status_server
 from streams.topics import ACTIVITY, DEADLETTER, ENGINE_EVENTS, EVENTS, ensure_topics
 
 Message = tuple[bytes, dict[str, Any] | bytes]
+
+DEMO_DIR = "demo"  # in the data directory
+DEMO_MARK = ".made-by-loyalty-demo"
+
+
+class DemoDirectoryTaken(RuntimeError):
+    """The demo's folder in the data directory holds something the demo did not make."""
+
+
+@contextlib.contextmanager
+def demo_data_directory(settings: Settings) -> Iterator[Settings]:
+    """``settings`` with the demo's own data directory, ``demo/`` in the configured one, made fresh.
+
+    The demo starts from nothing each time, but deletes only what an earlier demo made (its
+    folder carries a mark): an engine's data beside it, and anything else, stays as it is.
+    """
+    folder = settings.data_dir / DEMO_DIR
+    if folder.exists() and not (folder / DEMO_MARK).is_file() and (not folder.is_dir() or any(folder.iterdir())):
+        raise DemoDirectoryTaken(f"{folder.resolve()} is where the demo keeps its data, but it holds something the "
+                                 "demo did not make: move it away, or set LOYALTY_DATA_DIR to another directory")
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    (folder / DEMO_MARK).touch()
+    yield settings.model_copy(update={"data_dir": folder})
 
 
 def progress_bars(console: Console) -> Progress:

@@ -1,5 +1,6 @@
 """The README's first command, `loyalty demo`, as a user runs it: a fresh engine on the embedded broker and
-ClickHouse, a synthetic day fed and stored, a summary answered by ClickHouse, everything stopped, exit 0."""
+ClickHouse, a synthetic day fed and stored, a summary answered by ClickHouse, everything stopped, exit 0; in a folder
+of its own in the data directory, leaving the rest of it alone."""
 
 from __future__ import annotations
 
@@ -15,7 +16,10 @@ from streams.embedded import free_ports
 
 def test_the_demo_runs_a_day_end_to_end_prints_its_summary_and_exits_cleanly(tmp_path: Path) -> None:
     members, events = 300, 3_000
-    env = {**os.environ, "LOYALTY_DATA_DIR": str(tmp_path / "data"), "LOYALTY_WORKER_WEB_PORT": str(free_ports(2)),
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "notes.txt").write_text("mine")
+    env = {**os.environ, "LOYALTY_DATA_DIR": str(data), "LOYALTY_WORKER_WEB_PORT": str(free_ports(2)),
            "COLUMNS": "250"}
     done = subprocess.run([sys.executable, "-m", "streams.cli", "demo", "--members", str(members),
                            "--events", str(events), "--timeout", "240"],
@@ -33,3 +37,6 @@ def test_the_demo_runs_a_day_end_to_end_prints_its_summary_and_exits_cleanly(tmp
     assert figures["triggers sent"].startswith(tuple("123456789")) and "welcome" in figures["triggers sent"]
     assert "KPI: average order value" in figures and "SEK" in figures["KPI: average order value"]
     assert "saved in" in done.stdout + done.stderr  # the broker's topics kept for the next start, then stopped
+    assert f"The demo's data is in {data / 'demo'}" in " ".join(done.stderr.split())
+    assert (data / "notes.txt").read_text() == "mine"
+    assert (data / "demo" / "clickhouse").is_dir()
