@@ -4,7 +4,6 @@ processes)."""
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 import threading
 from datetime import UTC, datetime
@@ -60,15 +59,16 @@ def demo(members: int, events: int, seed: int, timeout: int) -> None:
     data directory (LOYALTY_DATA_DIR), made fresh each time: nothing else there is touched.
     """
     from streams.demo import DemoDirectoryTaken, demo_data_directory, run_demo
+    from streams.engine_lock import EngineAlreadyRunning
     from streams.processes import ClickHouseUnreachable
 
     configured = _settings()
-    tune_gc()  # this process runs the ClickHouse sink
     try:
         with demo_data_directory(configured) as settings:
+            tune_gc()  # this process runs the ClickHouse sink
             summary = run_demo(settings, members=members, events=events, seed=seed, timeout=timeout,
                                console=console)
-    except (ClickHouseUnreachable, DemoDirectoryTaken) as exc:
+    except (ClickHouseUnreachable, DemoDirectoryTaken, EngineAlreadyRunning) as exc:
         raise click.ClickException(str(exc)) from exc
     _print_table(summary, "Loyalty demo: one synthetic day")
     console.print(f"The demo's data is in {settings.data_dir}: `LOYALTY_DATA_DIR={settings.data_dir} loyalty kpis` "
@@ -76,24 +76,24 @@ def demo(members: int, events: int, seed: int, timeout: int) -> None:
 
 
 @main.command()
-@click.option("--fresh", is_flag=True, help="Start over: delete the data directory (embedded broker and ClickHouse) "
-                                            "first.")
+@click.option("--fresh", is_flag=True, help="Start over: delete what the data directory holds (embedded broker and "
+                                            "ClickHouse) first; refused while an engine runs with it.")
 def run(fresh: bool) -> None:
     """Keep the worker and the ClickHouse sink running for a real feed, until Ctrl-C (or SIGTERM).
 
     Send events with `loyalty feed FILE` from another terminal, or produce LoyaltyEvent
     Avro to the input topic yourself. The embedded broker's topics are saved in the data
-    directory when it stops and put back when it starts again.
+    directory when it stops and put back when it starts again. One engine runs with a data
+    directory at a time: another `run` (or `demo`) is refused while this one runs.
     """
     import signal
 
     from streams.broker_snapshot import SnapshotError
     from streams.demo import run_engine
+    from streams.engine_lock import EngineAlreadyRunning, clear_data_directory, engine_lock
     from streams.processes import EarlierStateLost
 
     settings = _settings()
-    if fresh and (settings.embedded_clickhouse or settings.embedded_broker):
-        shutil.rmtree(settings.data_dir, ignore_errors=True)
     # Ctrl-C, or SIGTERM from a service manager: stop cleanly, so the sink stores what it holds first. The
     # flag stays set where the interrupt is lost (some libraries' callbacks swallow it while starting).
     stopping = threading.Event()
@@ -102,14 +102,18 @@ def run(fresh: bool) -> None:
         stopping.set()
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    tune_gc()  # this process runs the ClickHouse sink
     try:
-        run_engine(settings, console, stopping)
-    except KeyboardInterrupt:  # stopped while starting: everything started is stopped cleanly all the same
-        console.print("Stopped.")
-    except (EarlierStateLost, SnapshotError) as exc:
+        with engine_lock(settings.data_dir):
+            if fresh and (settings.embedded_clickhouse or settings.embedded_broker):
+                clear_data_directory(settings.data_dir)
+            signal.signal(signal.SIGTERM, stop)
+            signal.signal(signal.SIGINT, stop)
+            tune_gc()  # this process runs the ClickHouse sink
+            try:
+                run_engine(settings, console, stopping)
+            except KeyboardInterrupt:  # stopped while starting: everything started is stopped cleanly all the same
+                console.print("Stopped.")
+    except (EngineAlreadyRunning, EarlierStateLost, SnapshotError) as exc:
         raise click.ClickException(str(exc)) from exc
 
 

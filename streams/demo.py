@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import shutil
 import threading
 import time
 from collections import Counter
@@ -23,6 +22,7 @@ from schemas.registry import registry_for
 from sinks.clickhouse import STORE_ERRORS, ClickHouseStore, error_summary, location
 from streams.clock_ticks import TICKS_RECORD, DailyTicks, enrolled_members, tick_events
 from streams.demo_feed import synthetic_day
+from streams.engine_lock import LOCK_FILE, clear_data_directory, engine_lock
 from streams.kafka import DeliveryErrors, produce_waiting, producer_config
 from streams.processes import RunningSink, broker, clickhouse, engine_processes, sink_thread
 from streams.program_file import load_program
@@ -48,15 +48,19 @@ def demo_data_directory(settings: Settings) -> Iterator[Settings]:
 
     The demo starts from nothing each time, but deletes only what an earlier demo made (its
     folder carries a mark): an engine's data beside it, and anything else, stays as it is.
+    It holds both directories while it runs, so no engine starts on either meanwhile.
     """
     folder = settings.data_dir / DEMO_DIR
-    if folder.exists() and not (folder / DEMO_MARK).is_file() and (not folder.is_dir() or any(folder.iterdir())):
-        raise DemoDirectoryTaken(f"{folder.resolve()} is where the demo keeps its data, but it holds something the "
-                                 "demo did not make: move it away, or set LOYALTY_DATA_DIR to another directory")
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
-    (folder / DEMO_MARK).touch()
-    yield settings.model_copy(update={"data_dir": folder})
+    with engine_lock(settings.data_dir):
+        if folder.exists() and not (folder / DEMO_MARK).is_file() and (
+                not folder.is_dir() or any(path.name != LOCK_FILE for path in folder.iterdir())):
+            raise DemoDirectoryTaken(f"{folder.resolve()} is where the demo keeps its data, but it holds something "
+                                     "the demo did not make: move it away, or set LOYALTY_DATA_DIR to another "
+                                     "directory")
+        with engine_lock(folder):
+            clear_data_directory(folder)
+            (folder / DEMO_MARK).touch()
+            yield settings.model_copy(update={"data_dir": folder})
 
 
 def progress_bars(console: Console) -> Progress:

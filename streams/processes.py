@@ -81,8 +81,8 @@ def _put_topics_back(settings: Settings, bootstrap: str) -> None:
             f"{settings.data_dir.resolve()} holds members' state from an earlier run ({', '.join(earlier)}), but the "
             "topics that go with it are gone: the embedded broker keeps them in memory, and that run stopped "
             "without saving them (it was killed together with its broker). Going on would forget its members. "
-            "Start over with `loyalty run --fresh` (deletes that directory), or keep the engine's topics on a Kafka "
-            "cluster (LOYALTY_BROKER)")
+            "Start over with `loyalty run --fresh` (deletes what that directory holds), or keep the engine's topics "
+            "on a Kafka cluster (LOYALTY_BROKER)")
 
 
 def _save_topics(settings: Settings, bootstrap: str) -> None:

@@ -4,7 +4,7 @@ Everything runs as the commands a user types, each in a process of its own, on t
 embedded broker and embedded ClickHouse: the running engine holds chDB, so it answers
 `member` and `kpis` itself, and once it has stopped the commands read chDB directly.
 Started again, the engine goes on with the members it had; killed with its broker,
-it refuses to go on without them.
+it refuses to go on without them. A second engine on the same data directory is refused.
 """
 
 from __future__ import annotations
@@ -127,6 +127,12 @@ def test_a_running_engine_answers_member_and_kpis_and_they_read_clickhouse_once_
         assert json.loads(kpis.stdout)["KPI: Net Promoter Score"].startswith("+100.00 from 1 members' answers")
         by_tier = loyalty(env, "kpis", "--by", "tier")
         assert by_tier.returncode == 0 and "Silver" in by_tier.stdout, by_tier.stderr
+
+        # One engine a data directory: a second one, even told to start over, is refused and deletes nothing
+        second = loyalty(env, "run", "--fresh")
+        assert second.returncode == 1, second.stderr
+        assert (f"an engine is already running with data directory {data} (pid {run.pid}): stop it first "
+                f"(Ctrl-C, or kill -TERM {run.pid})") in " ".join(second.stderr.split())
     finally:
         said = stopped(run)
     assert "`loyalty member`, `kpis` and `deadletters` answered from here" in said

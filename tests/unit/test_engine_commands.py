@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ from click.testing import CliRunner
 
 from streams.cli import main
 from streams.demo import DEMO_DIR, DemoDirectoryTaken, demo_data_directory
+from streams.engine_lock import LOCK_FILE, EngineAlreadyRunning, clear_data_directory, engine_lock
 from streams.settings import Settings
 
 
@@ -53,3 +55,30 @@ def test_the_demo_does_not_delete_a_folder_it_did_not_make(data_dir: Path) -> No
             demo_data_directory(Settings(data_dir=data_dir)):
         pass
     assert (data_dir / DEMO_DIR / "slides.pdf").read_text() == "someone's"
+
+
+def test_a_second_engine_on_a_data_directory_is_refused_naming_the_first_and_changes_nothing(data_dir: Path) -> None:
+    with engine_lock(data_dir):
+        (data_dir / "worker").mkdir()  # the running engine's state
+        runner = CliRunner()
+        again = runner.invoke(main, ["run"])
+        fresh = runner.invoke(main, ["run", "--fresh"])
+        demo = runner.invoke(main, ["demo", "--members", "1"])
+        with pytest.raises(EngineAlreadyRunning), engine_lock(data_dir):
+            pass
+
+    said = f"an engine is already running with data directory {data_dir} (pid {os.getpid()}): stop it first"
+    for refused in (again, fresh, demo):
+        assert refused.exit_code == 1 and said in " ".join(refused.output.split()), refused.output
+        assert f"kill -TERM {os.getpid()}" in refused.output
+    assert sorted(p.name for p in data_dir.iterdir()) == [LOCK_FILE, "notes.txt", "worker"]
+
+
+def test_once_the_engine_stops_its_data_directory_is_free_and_fresh_empties_it_but_for_the_lock(
+        data_dir: Path) -> None:
+    with engine_lock(data_dir):
+        pass
+    with engine_lock(data_dir):
+        (data_dir / "worker").mkdir()
+        clear_data_directory(data_dir)
+        assert [p.name for p in data_dir.iterdir()] == [LOCK_FILE]
