@@ -280,7 +280,7 @@ def main() -> None:
         with sink_thread(settings, bootstrap, store) as sink, engine_processes(settings, bootstrap) as running:
             produce(bootstrap, codec, feed.base, lambda n: None)
             # Warm up: the worker is up and every member is known before the clock starts.
-            wait_stored(store, len(feed.base), sink, running.alive, 300, lambda n: None)
+            wait_stored(store, len(feed.base), sink, running, 300, lambda n: None)
             # The input is encoded before the clock starts: its producer is the retailer's, not the engine.
             day = [(key, value if isinstance(value, bytes) else codec.encode(EVENTS, "LoyaltyEvent", value))
                    for key, value in feed.day]
@@ -288,7 +288,7 @@ def main() -> None:
             started, cpu_before, rows_before = time.perf_counter(), cpu_seconds(), sink.loop.rows_stored[ACTIVITY]
             stored_rate = StoredRate(sink)
             produce(bootstrap, codec, day, lambda n: None)
-            wait_stored(store, feed.expected_outcomes(), sink, running.alive, 900, lambda n: None)
+            wait_stored(store, feed.expected_outcomes(), sink, running, 900, lambda n: None)
             pipeline = len(feed.day) / (time.perf_counter() - started)
             # The day's activity rows include the engine's own follow-up events': count events, not rows.
             sustained = stored_rate.sustained(len(feed.day) / (sink.loop.rows_stored[ACTIVITY] - rows_before))

@@ -60,7 +60,7 @@ def demo(members: int, events: int, seed: int, timeout: int) -> None:
     """
     from streams.demo import DemoDirectoryTaken, demo_data_directory, run_demo
     from streams.engine_lock import EngineAlreadyRunning
-    from streams.processes import ClickHouseUnreachable
+    from streams.processes import ClickHouseUnreachable, EngineStopped, PortInUse
 
     configured = _settings()
     try:
@@ -68,7 +68,8 @@ def demo(members: int, events: int, seed: int, timeout: int) -> None:
             tune_gc()  # this process runs the ClickHouse sink
             summary = run_demo(settings, members=members, events=events, seed=seed, timeout=timeout,
                                console=console)
-    except (ClickHouseUnreachable, DemoDirectoryTaken, EngineAlreadyRunning) as exc:
+    except (ClickHouseUnreachable, DemoDirectoryTaken, EngineAlreadyRunning, PortInUse, EngineStopped,
+            TimeoutError) as exc:
         raise click.ClickException(str(exc)) from exc
     _print_table(summary, "Loyalty demo: one synthetic day")
     console.print(f"The demo's data is in {settings.data_dir}: `LOYALTY_DATA_DIR={settings.data_dir} loyalty kpis` "
@@ -91,7 +92,7 @@ def run(fresh: bool) -> None:
     from streams.broker_snapshot import SnapshotError
     from streams.demo import run_engine
     from streams.engine_lock import EngineAlreadyRunning, clear_data_directory, engine_lock
-    from streams.processes import EarlierStateLost
+    from streams.processes import EarlierStateLost, EngineStopped, PortInUse
 
     settings = _settings()
     # Ctrl-C, or SIGTERM from a service manager: stop cleanly, so the sink stores what it holds first. The
@@ -113,7 +114,7 @@ def run(fresh: bool) -> None:
                 run_engine(settings, console, stopping)
             except KeyboardInterrupt:  # stopped while starting: everything started is stopped cleanly all the same
                 console.print("Stopped.")
-    except (EngineAlreadyRunning, EarlierStateLost, SnapshotError) as exc:
+    except (EngineAlreadyRunning, PortInUse, EarlierStateLost, SnapshotError, EngineStopped) as exc:
         raise click.ClickException(str(exc)) from exc
 
 

@@ -24,7 +24,16 @@ from streams.clock_ticks import TICKS_RECORD, DailyTicks, enrolled_members, tick
 from streams.demo_feed import synthetic_day
 from streams.engine_lock import LOCK_FILE, clear_data_directory, engine_lock
 from streams.kafka import DeliveryErrors, produce_waiting, producer_config
-from streams.processes import RunningSink, broker, clickhouse, engine_processes, sink_thread
+from streams.processes import (
+    EngineProcesses,
+    EngineStopped,
+    RunningSink,
+    broker,
+    check_ports_free,
+    clickhouse,
+    engine_processes,
+    sink_thread,
+)
 from streams.program_file import load_program
 from streams.refusal_catch_up import LOOK_ERRORS, RefusalCatchUp
 from streams.reports import kpi_lines, serving_reports
@@ -104,7 +113,7 @@ SINK_QUIET_SECONDS = 0.5
 COUNT_EVERY_SECONDS = 2.0
 
 
-def wait_stored(store: ClickHouseStore, expected: int, sink: RunningSink, engine_alive: Callable[[], bool],
+def wait_stored(store: ClickHouseStore, expected: int, sink: RunningSink, engine: EngineProcesses,
                 timeout: float, stored: Callable[[int], None]) -> None:
     """Wait until ``expected`` input events are stored, telling ``stored`` the count as it grows.
 
@@ -119,9 +128,9 @@ def wait_stored(store: ClickHouseStore, expected: int, sink: RunningSink, engine
     counted_at, counted, rows_then = 0.0, 0, 0
     while True:
         if sink.error:
-            raise RuntimeError(f"the ClickHouse sink stopped: {sink.error[0]!r}")
-        if not engine_alive():
-            raise RuntimeError("the ingest or worker process stopped: see logs/ in the data directory")
+            raise EngineStopped(f"the ClickHouse sink stopped: {sink.error[0]!r}")
+        if not engine.alive():
+            raise engine.stopped()
         rows = sink.loop.rows_stored[ACTIVITY] + sink.loop.rows_stored[DEADLETTER]
         estimate = counted + rows - rows_then
         if estimate >= expected or time.monotonic() - counted_at >= COUNT_EVERY_SECONDS:
@@ -138,6 +147,7 @@ def wait_stored(store: ClickHouseStore, expected: int, sink: RunningSink, engine
 
 def run_demo(settings: Settings, *, members: int, events: int, seed: int, timeout: float,
              console: Console) -> dict[str, Any]:
+    check_ports_free(settings, status=False)
     program = load_program(settings.program_file)
     codec = AvroCodec(registry_for(settings.schema_registry_url))
     console.print(f"Building a synthetic day: {members:,} members, {events:,} events ...")
@@ -154,7 +164,7 @@ def run_demo(settings: Settings, *, members: int, events: int, seed: int, timeou
                 # The member base first, as a retailer going live sends it: the day's events need their members.
                 for part, expected in ((feed.base, len(feed.base)), (feed.day, feed.expected_outcomes())):
                     produce(bootstrap, codec, part, lambda n: progress.advance(sent, n))
-                    wait_stored(store, expected, sink, engine.alive, timeout,
+                    wait_stored(store, expected, sink, engine, timeout,
                                 lambda n: progress.update(done, completed=n))
             elapsed = time.monotonic() - started
         return summary_lines(store, program, len(feed.base) + len(feed.day), feed.duplicates, elapsed)
@@ -172,6 +182,7 @@ def summary_lines(store: ClickHouseStore, program: Program, fed: int, duplicates
 
 def run_engine(settings: Settings, console: Console, stopping: threading.Event) -> None:
     """Run until ``stopping`` is set (or a KeyboardInterrupt comes), or a part of the engine stops."""
+    check_ports_free(settings)
     with broker(settings, keep_topics=True) as bootstrap:
         ensure_topics(bootstrap, settings.partitions)
         store, where = clickhouse(settings, later=True), location(settings.resolved_clickhouse_dsn())
@@ -219,5 +230,5 @@ def run_engine(settings: Settings, console: Console, stopping: threading.Event) 
                 console.print("Stopping ...")
                 return
             if sink.error:
-                raise RuntimeError(f"the ClickHouse sink stopped: {sink.error[0]!r}")
-            raise RuntimeError("the ingest or worker process stopped: see logs/ in the data directory")
+                raise EngineStopped(f"the ClickHouse sink stopped: {sink.error[0]!r}")
+            raise engine.stopped()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -17,7 +18,7 @@ from schemas.codec import AvroCodec
 from schemas.registry import registry_for
 from sinks.clickhouse import STORE_ERRORS, ClickHouseStore, connect, error_summary, location
 from streams.broker_snapshot import SNAPSHOT_FILE, restore_snapshot, save_snapshot
-from streams.embedded import EmbeddedBroker, die_with_parent, metadata_ready
+from streams.embedded import EmbeddedBroker, die_with_parent, metadata_ready, port_is_free
 from streams.ingest_loop import INGEST_GROUP
 from streams.settings import Settings, worker_name
 from streams.sink_loop import SINK_GROUP, SinkLoop
@@ -39,6 +40,33 @@ class EarlierStateLost(RuntimeError):
 
 class ClickHouseUnreachable(RuntimeError):
     """The configured ClickHouse server does not answer; the message says what to do."""
+
+
+class PortInUse(RuntimeError):
+    """A port the engine would serve on is taken; the message names the setting to change."""
+
+
+class EngineStopped(RuntimeError):
+    """A part of the engine stopped by itself; the message says which, its last words, and where its log is."""
+
+
+def check_ports_free(settings: Settings, status: bool = True) -> None:
+    """Refuse to start where a port the engine will serve on is taken (another engine's, most likely): found
+    only once the broker and the processes run, it would stop a started engine with a child's traceback.
+
+    The workers' progress pages (and, with ``status``, /health and /metrics); the embedded broker
+    picks a free port itself, and the embedded registry serves none.
+    """
+    wanted = [(settings.status_host, settings.status_port, "LOYALTY_STATUS_PORT", "a free port, or 0 to serve "
+               "neither /health nor /metrics")] if status and settings.status_port else []
+    free = f"the first of {settings.workers} free ports in a row" if settings.workers > 1 else "a free port"
+    for index in range(settings.workers):
+        named = "LOYALTY_WORKER_WEB_PORT" + (f" + {index}, worker {index + 1} of {settings.workers}" if index else "")
+        wanted.append(("127.0.0.1", settings.worker_web_port_of(index), named, free))
+    for host, port, named, allowed in wanted:
+        if not port_is_free(port, host):
+            setting = named.partition(" ")[0]
+            raise PortInUse(f"port {port} ({named}) is in use on {host}: another engine? set {setting} to {allowed}")
 
 
 @contextlib.contextmanager
@@ -132,6 +160,7 @@ class EngineProcesses:
     """The ingest and worker child processes of a running engine, by name (``ingest``, ``worker``, ``worker-1``)."""
 
     children: dict[str, subprocess.Popen[bytes]]
+    logs: Path
 
     def alive(self) -> bool:
         return all(child.poll() is None for child in self.children.values())
@@ -139,6 +168,20 @@ class EngineProcesses:
     def states(self) -> dict[str, bool]:
         """Whether each process still runs."""
         return {name: child.poll() is None for name, child in self.children.items()}
+
+    def stopped(self) -> EngineStopped:
+        """What stopped, in one line for each process: its exit code, its last words and its log file."""
+        said = []
+        for name, child in self.children.items():
+            if child.poll() is None:
+                continue
+            log = self.logs / f"{name}.log"
+            if child.returncode < 0:  # killed: its log's last line says nothing of why
+                how = f"was killed ({signal.Signals(-child.returncode).name})"
+            else:
+                how = f"stopped (exit code {child.returncode}){last_words(log)}"
+            said.append(f"the {name} process {how}: see {log.resolve()}")
+        return EngineStopped("\n".join(said) or "no process of the engine stopped")
 
     def kill(self) -> None:
         """Kill them all at once, as a machine failure would (tests use this)."""
@@ -162,20 +205,24 @@ def engine_processes(settings: Settings, bootstrap: str) -> Iterator[EngineProce
                 children[name] = subprocess.Popen([sys.executable, "-m", "streams.cli", *command], env=env,
                                                   stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
                                                   preexec_fn=die_with_parent(os.getpid()))
-        yield EngineProcesses(children)
-    except BaseException:
-        _print_log_tails(logs)
-        raise
+        yield EngineProcesses(children, logs)
     finally:
         for child in children.values():
             stop_child(child)
 
 
-def _print_log_tails(logs: Path, lines: int = 25) -> None:
-    """When a run fails, the processes' last words say why."""
-    for log in sorted(logs.glob("*.log")):
-        tail = log.read_text(errors="replace").splitlines()[-lines:]
-        sys.stderr.write(f"--- last lines of {log}\n" + "\n".join(tail) + "\n")
+# The last line of a traceback: ``OSError: [Errno 98] ...``, ``pydantic_core._pydantic_core.ValidationError: ...``.
+_EXCEPTION_LINE = re.compile(r"^[\w.]*(Error|Exception|Interrupt)\b.*")
+
+
+def last_words(log: Path, lines: int = 200) -> str:
+    """``: `` and the last exception a log file names (else its last line), or nothing if it is empty."""
+    try:
+        tail = [line.strip() for line in log.read_text(errors="replace").splitlines()[-lines:] if line.strip()]
+    except OSError:
+        return ""
+    found = [line for line in tail if _EXCEPTION_LINE.match(line)]
+    return f": {(found or tail)[-1]}" if tail else ""
 
 
 def settings_environment(settings: Settings) -> dict[str, str]:

@@ -27,7 +27,7 @@ from prometheus_client import CollectorRegistry, make_wsgi_app
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from streams.background import serving
-from streams.processes import EngineProcesses, RunningSink
+from streams.processes import EngineProcesses, PortInUse, RunningSink
 from streams.settings import Settings, worker_name
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
@@ -118,7 +118,7 @@ def status_server(settings: Settings, engine: EngineProcesses, sink: RunningSink
         server = make_server(settings.status_host, settings.status_port, status_app(settings, engine, sink),
                              handler_class=_QuietHandler)
     except OSError as exc:
-        raise RuntimeError(f"cannot serve /health and /metrics on {settings.status_host}:{settings.status_port} "
+        raise PortInUse(f"cannot serve /health and /metrics on {settings.status_host}:{settings.status_port} "
                            f"({exc.strerror}): set LOYALTY_STATUS_PORT to a free port, or 0 to serve neither") from exc
     with serving(server, "status-http"):
         yield server

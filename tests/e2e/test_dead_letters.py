@@ -38,14 +38,14 @@ def test_refused_events_sent_again_once_fixed_are_applied_once(tmp_path: Path, c
         env = {"LOYALTY_BROKER": e.bootstrap, "LOYALTY_CLICKHOUSE_DSN": f"chdb://{chdb_path}",
                "LOYALTY_CLICKHOUSE_DATABASE": ch_database, "LOYALTY_PARTITIONS": str(e.settings.partitions)}
         produce(e.bootstrap, e.codec, refused, lambda n: None)
-        wait_stored(e.store, 3, e.sink, running.alive, 120, lambda n: None)
+        wait_stored(e.store, 3, e.sink, running, 120, lambda n: None)
         produce(e.bootstrap, e.codec, fixes, lambda n: None)
-        wait_stored(e.store, 6, e.sink, running.alive, 120, lambda n: None)
+        wait_stored(e.store, 6, e.sink, running, 120, lambda n: None)
 
         resent = CliRunner().invoke(main, ["deadletters", "--reason", "unknown", "--resend"], env=env)
         assert resent.exit_code == 0, resent.output
         assert "sent again: 2 to loyalty.events.v1; 0 not sent" in resent.output
-        wait_stored(e.store, 8, e.sink, running.alive, 120, lambda n: None)
+        wait_stored(e.store, 8, e.sink, running, 120, lambda n: None)
         ghost = queries.member_summary(e.store, "GHOST", "Silver")
         bo = queries.member_summary(e.store, "BO", "Silver")
         assert ghost is not None and ghost["balance"] == 110  # welcome 100 + 100 kr

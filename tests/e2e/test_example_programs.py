@@ -49,7 +49,7 @@ def fed(tmp_path: Path, chdb_client: Any, ch_database: str, program: str, feed: 
 def send(e: Any, running: Any, feed: Feed, outcomes: int, topic: str = EVENTS) -> None:
     """Produce ``feed`` to ``topic`` and wait until ``outcomes`` input events in all are stored."""
     produce(e.bootstrap, e.codec, feed, lambda n: None, topic)
-    wait_stored(e.store, outcomes, e.sink, running.alive, 120, lambda n: None)
+    wait_stored(e.store, outcomes, e.sink, running, 120, lambda n: None)
 
 
 def ledger_of(store: ClickHouseStore, member_id: str, entries: int, timeout: float = 90) -> list[dict[str, Any]]:

@@ -32,7 +32,7 @@ def test_the_example_feeds_sent_with_loyalty_feed_end_as_exact_ledgers(tmp_path:
         assert result.output.endswith(f"sent 11 events (CardLinked 1, MemberEnrolled 2, Purchase 4, Redemption 1, "
                                       f"Return 1, SocialShare 1, SurveyAnswered 1) to loyalty.events.v1 at "
                                       f"{e.bootstrap}\n")
-        wait_stored(e.store, 11, e.sink, running.alive, 120, lambda n: None)
+        wait_stored(e.store, 11, e.sink, running, 120, lambda n: None)
 
         anna = [(x["reason"], x["points"]) for x in ledger_of(e.store, "anna", 8)]  # in event time, as a statement
         assert anna == [
@@ -58,13 +58,13 @@ def test_the_example_feeds_sent_with_loyalty_feed_end_as_exact_ledgers(tmp_path:
                          '"post_id": "nordic-style"}\n')
         again = CliRunner().invoke(main, ["feed", files[0], str(share)], env={"LOYALTY_BROKER": e.bootstrap})
         assert again.exit_code == 0, again.output
-        wait_stored(e.store, 12, e.sink, running.alive, 120, lambda n: None)
+        wait_stored(e.store, 12, e.sink, running, 120, lambda n: None)
         assert [(x["reason"], x["points"]) for x in ledger_of(e.store, "anna", 9)] == [*anna, ("social", 30)]
 
         # The offers the fashion program sends: a dress without accessories now, and after a quiet winter, a win-back.
         produce(e.bootstrap, e.codec, tick_events(enrolled_members(e.store), datetime(2027, 3, 1, 3, tzinfo=UTC)),
                 lambda n: None, ENGINE_EVENTS)
-        wait_stored(e.store, 14, e.sink, running.alive, 120, lambda n: None)
+        wait_stored(e.store, 14, e.sink, running, 120, lambda n: None)
         triggers = e.store.rows("SELECT member_id, toString(kind) AS kind, attributes FROM $db.triggers FINAL "
                                 "WHERE kind IN ('cross_sell', 'win_back') ORDER BY member_id, kind")
         assert [(t["member_id"], t["kind"], t["attributes"].get("suggest", t["attributes"].get("days")))

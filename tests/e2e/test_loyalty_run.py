@@ -4,7 +4,7 @@ Everything runs as the commands a user types, each in a process of its own, on t
 embedded broker and embedded ClickHouse: the running engine holds chDB, so it answers
 `member` and `kpis` itself, and once it has stopped the commands read chDB directly.
 Started again, the engine goes on with the members it had; killed with its broker,
-it refuses to go on without them. A second engine on the same data directory is refused.
+it refuses to go on without them. A second engine on the same data directory, or on its ports, is refused.
 """
 
 from __future__ import annotations
@@ -133,6 +133,12 @@ def test_a_running_engine_answers_member_and_kpis_and_they_read_clickhouse_once_
         assert second.returncode == 1, second.stderr
         assert (f"an engine is already running with data directory {data} (pid {run.pid}): stop it first "
                 f"(Ctrl-C, or kill -TERM {run.pid})") in " ".join(second.stderr.split())
+        # and one on another data directory is refused too while its ports are this one's, naming the setting
+        elsewhere = loyalty({**env, "LOYALTY_DATA_DIR": str(tmp_path / "elsewhere"),
+                             "LOYALTY_STATUS_PORT": str(free_ports(1))}, "run")
+        assert elsewhere.returncode == 1, elsewhere.stderr
+        assert (f"port {env['LOYALTY_WORKER_WEB_PORT']} (LOYALTY_WORKER_WEB_PORT) is in use on 127.0.0.1: another "
+                "engine? set LOYALTY_WORKER_WEB_PORT to a free port") in " ".join(elsewhere.stderr.split())
     finally:
         said = stopped(run)
     assert "`loyalty member`, `kpis` and `deadletters` answered from here" in said

@@ -57,14 +57,14 @@ def test_events_become_exact_balances_ledgers_and_dead_letters(tmp_path: Path, c
     with (engine(tmp_path, chdb_client, ch_database, broker=broker) as e,
           engine_processes(e.settings, e.bootstrap) as running):
         produce(e.bootstrap, e.codec, feed, lambda n: None)
-        wait_stored(e.store, 7, e.sink, running.alive, 120, lambda n: None)
+        wait_stored(e.store, 7, e.sink, running, 120, lambda n: None)
         # The bank's transaction is read before the link the app sends a moment later: it waits for it.
         produce(e.bootstrap, e.codec, [(b"bank", event("b-1", 15, purchase("O2", ("tops", 50_000)),
                                                       card_token="tok_bo"))], lambda n: None)
         time.sleep(1)
         produce(e.bootstrap, e.codec, [(b"app", event("c-bo", 2, ("CardLinked", {"card_token": "tok_bo"}),
                                                      member_id="BO"))], lambda n: None)
-        wait_stored(e.store, 9, e.sink, running.alive, 120, lambda n: None)
+        wait_stored(e.store, 9, e.sink, running, 120, lambda n: None)
 
         anna = queries.member_summary(e.store, "ANNA", "Silver")
         assert anna is not None and anna["balance"] == 130 and anna["tier"] == "Silver"

@@ -53,7 +53,7 @@ def test_health_and_metrics_follow_the_engine(tmp_path: Path, chdb_client: Any, 
                 (b"web", event(f"buy-{n}", n + 1, purchase(f"O{n}", ("tops", 10_000)), member_id="M1"))
                 for n in range(3)]
             produce(e.bootstrap, e.codec, feed + feed[1:2], lambda n: None)  # one purchase sent twice
-            wait_stored(e.store, len(feed), e.sink, running.alive, 120, lambda n: None)
+            wait_stored(e.store, len(feed), e.sink, running, 120, lambda n: None)
 
             status, body = get(f"{base}/health")
             assert (status, json.loads(body)) == (200, {"status": "ok", "ingest": "running", "worker": "running",
@@ -82,7 +82,7 @@ def test_health_and_metrics_follow_the_engine(tmp_path: Path, chdb_client: Any, 
             assert found[("loyalty_sink_failing_seconds", ())] > 0
             assert found[("loyalty_sink_failed_writes_total", ())] >= 1
             e.store.client.command(e.store.sql("ATTACH TABLE $db.ledger"))
-            wait_stored(e.store, len(feed) + 1, e.sink, running.alive, 60, lambda n: None)
+            wait_stored(e.store, len(feed) + 1, e.sink, running, 60, lambda n: None)
             wait_until(lambda: get(f"{base}/health")[0] == 200 and e.sink.loop.outage is None)
             assert e.store.scalar("SELECT count() FROM $db.ledger FINAL WHERE event_id = 'buy-9'") == 1
             assert samples(get(f"{base}/metrics")[1])[("loyalty_sink_failing_seconds", ())] == 0

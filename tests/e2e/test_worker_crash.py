@@ -75,7 +75,7 @@ def test_a_killed_worker_loses_nothing_and_counts_nothing_twice(tmp_path: Path, 
         with engine_processes(e.settings, e.bootstrap) as running:
             # The member base first, as a retailer going live sends it: the day's events need their members.
             produce(e.bootstrap, e.codec, feed.base, lambda n: None)
-            wait_stored(e.store, len(feed.base), e.sink, running.alive, 120, lambda n: None)
+            wait_stored(e.store, len(feed.base), e.sink, running, 120, lambda n: None)
             # The day arrives as a stream, in slices; the kill comes when the worker has applied the given
             # share (its progress page), with more of the day on its way. The rest is sent while it is down.
             kill_when = len(feed.base) + kill_at * len(feed.day)
@@ -92,7 +92,7 @@ def test_a_killed_worker_loses_nothing_and_counts_nothing_twice(tmp_path: Path, 
             produce(e.bootstrap, e.codec, rest, lambda n: None)
         with engine_processes(e.settings, e.bootstrap) as running:
             try:
-                wait_stored(e.store, expected, e.sink, running.alive, 180, lambda n: None)
+                wait_stored(e.store, expected, e.sink, running, 180, lambda n: None)
             except TimeoutError as exc:
                 missing = missing_events(feed, e.store)
                 raise AssertionError(f"{exc}; missing: {missing}; worker counts after the restart: "

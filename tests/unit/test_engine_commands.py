@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,7 +14,9 @@ from click.testing import CliRunner
 
 from streams.cli import main
 from streams.demo import DEMO_DIR, DemoDirectoryTaken, demo_data_directory
+from streams.embedded import free_ports
 from streams.engine_lock import LOCK_FILE, EngineAlreadyRunning, clear_data_directory, engine_lock
+from streams.processes import EngineProcesses, PortInUse, check_ports_free
 from streams.settings import Settings
 
 
@@ -82,3 +88,59 @@ def test_once_the_engine_stops_its_data_directory_is_free_and_fresh_empties_it_b
         (data_dir / "worker").mkdir()
         clear_data_directory(data_dir)
         assert [p.name for p in data_dir.iterdir()] == [LOCK_FILE]
+
+
+@pytest.fixture
+def taken_port() -> Iterator[int]:
+    """A port something else listens on, as another engine's would be."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", free_ports(1)))
+        listener.listen()
+        yield listener.getsockname()[1]
+
+
+def test_an_engine_whose_worker_port_is_taken_is_refused_before_it_starts_naming_the_setting(
+        data_dir: Path, taken_port: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOYALTY_WORKER_WEB_PORT", str(taken_port))
+    monkeypatch.setenv("LOYALTY_WORKERS", "1")
+    monkeypatch.setenv("LOYALTY_STATUS_PORT", "0")
+
+    refused = CliRunner().invoke(main, ["run"])
+
+    assert refused.exit_code == 1
+    assert (f"port {taken_port} (LOYALTY_WORKER_WEB_PORT) is in use on 127.0.0.1: another engine? set "
+            "LOYALTY_WORKER_WEB_PORT to a free port") in " ".join(refused.output.split())
+    assert sorted(p.name for p in data_dir.iterdir()) == [LOCK_FILE, "notes.txt"]  # no broker, no logs
+
+
+def test_the_second_workers_port_and_the_status_port_are_checked_too(taken_port: int) -> None:
+    second = Settings(worker_web_port=taken_port - 1, workers=2, status_port=0)
+    status = Settings(worker_web_port=free_ports(2), workers=2, status_port=taken_port)
+
+    with pytest.raises(PortInUse, match=rf"port {taken_port} \(LOYALTY_WORKER_WEB_PORT \+ 1, worker 2 of 2\) is in "
+                       "use on 127.0.0.1: another engine\\? set LOYALTY_WORKER_WEB_PORT to the first of 2 free ports "
+                       "in a row"):
+        check_ports_free(second)
+    with pytest.raises(PortInUse, match=rf"port {taken_port} \(LOYALTY_STATUS_PORT\)"):
+        check_ports_free(status)
+    check_ports_free(status, status=False)  # the demo serves no /health
+
+
+def test_a_process_that_stops_is_named_with_its_last_error_and_its_log_file(tmp_path: Path) -> None:
+    log = tmp_path / "worker.log"
+    log.write_text("starting\nTraceback (most recent call last):\n  File \"x.py\", line 1\nOSError: [Errno 98] "
+                   "error while attempting to bind on address ('127.0.0.1', 6066): address already in use\n"
+                   "[^Worker]: Stopping...\n")
+    failed = subprocess.Popen([sys.executable, "-c", "raise SystemExit(1)"])
+    killed = subprocess.Popen([sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"])
+    running = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    failed.wait(), killed.wait()
+    try:
+        stopped = EngineProcesses({"worker": failed, "worker-1": killed, "ingest": running}, tmp_path).stopped()
+    finally:
+        running.kill()
+
+    assert str(stopped).splitlines() == [
+        "the worker process stopped (exit code 1): OSError: [Errno 98] error while attempting to bind on address "
+        f"('127.0.0.1', 6066): address already in use: see {log}",
+        f"the worker-1 process was killed (SIGKILL): see {tmp_path / 'worker-1.log'}"]
