@@ -26,6 +26,13 @@ if TYPE_CHECKING:
 console = Console(stderr=True)
 
 
+class ConfigurationError(click.ClickException):
+    """A setting or the program file is wrong: like a wrong option, a usage error (exit code 2), and nothing is
+    started."""
+
+    exit_code = 2
+
+
 def _settings() -> Settings:
     try:
         return Settings()
@@ -63,10 +70,11 @@ def demo(members: int, events: int, seed: int, timeout: int) -> None:
     from streams.processes import ClickHouseUnreachable, EngineStopped, PortInUse
 
     configured = _settings()
+    rules = _program_or_fail(configured.program_file)
     try:
         with demo_data_directory(configured) as settings:
             tune_gc()  # this process runs the ClickHouse sink
-            summary = run_demo(settings, members=members, events=events, seed=seed, timeout=timeout,
+            summary = run_demo(settings, rules, members=members, events=events, seed=seed, timeout=timeout,
                                console=console)
     except (ClickHouseUnreachable, DemoDirectoryTaken, EngineAlreadyRunning, PortInUse, EngineStopped,
             TimeoutError) as exc:
@@ -95,6 +103,7 @@ def run(fresh: bool) -> None:
     from streams.processes import EarlierStateLost, EngineStopped, PortInUse
 
     settings = _settings()
+    rules = _program_or_fail(settings.program_file)
     # Ctrl-C, or SIGTERM from a service manager: stop cleanly, so the sink stores what it holds first. The
     # flag stays set where the interrupt is lost (some libraries' callbacks swallow it while starting).
     stopping = threading.Event()
@@ -111,7 +120,7 @@ def run(fresh: bool) -> None:
             signal.signal(signal.SIGINT, stop)
             tune_gc()  # this process runs the ClickHouse sink
             try:
-                run_engine(settings, console, stopping)
+                run_engine(settings, rules, console, stopping)
             except KeyboardInterrupt:  # stopped while starting: everything started is stopped cleanly all the same
                 console.print("Stopped.")
     except (EngineAlreadyRunning, PortInUse, EarlierStateLost, SnapshotError, EngineStopped) as exc:
@@ -367,7 +376,7 @@ def _program_or_fail(path: str | Path | None) -> Program:
     try:
         return load_program(Path(path) if path is not None else None)
     except ProgramFileError as exc:
-        raise click.ClickException(f"{len(exc.problems)} problem(s) in the program file:\n{exc}") from exc
+        raise ConfigurationError(f"{len(exc.problems)} problem(s) in the program file:\n{exc}") from exc
 
 
 @program.command("check")

@@ -34,7 +34,6 @@ from streams.processes import (
     engine_processes,
     sink_thread,
 )
-from streams.program_file import load_program
 from streams.refusal_catch_up import LOOK_ERRORS, RefusalCatchUp
 from streams.reports import kpi_lines, serving_reports
 from streams.settings import Settings
@@ -145,10 +144,10 @@ def wait_stored(store: ClickHouseStore, expected: int, sink: RunningSink, engine
         time.sleep(0.2)
 
 
-def run_demo(settings: Settings, *, members: int, events: int, seed: int, timeout: float,
+def run_demo(settings: Settings, program: Program, *, members: int, events: int, seed: int, timeout: float,
              console: Console) -> dict[str, Any]:
+    """The demo's day through ``program`` (the workers read it from ``settings`` too: it must be that file's)."""
     check_ports_free(settings, status=False)
-    program = load_program(settings.program_file)
     codec = AvroCodec(registry_for(settings.schema_registry_url))
     console.print(f"Building a synthetic day: {members:,} members, {events:,} events ...")
     feed = synthetic_day(members, events, seed)
@@ -180,8 +179,9 @@ def summary_lines(store: ClickHouseStore, program: Program, fed: int, duplicates
     }
 
 
-def run_engine(settings: Settings, console: Console, stopping: threading.Event) -> None:
-    """Run until ``stopping`` is set (or a KeyboardInterrupt comes), or a part of the engine stops."""
+def run_engine(settings: Settings, program: Program, console: Console, stopping: threading.Event) -> None:
+    """Run ``program`` (which the workers read from ``settings`` too) until ``stopping`` is set (or a
+    KeyboardInterrupt comes), or a part of the engine stops."""
     check_ports_free(settings)
     with broker(settings, keep_topics=True) as bootstrap:
         ensure_topics(bootstrap, settings.partitions)
@@ -193,7 +193,7 @@ def run_engine(settings: Settings, console: Console, stopping: threading.Event) 
                           "without it, and its rows are stored once it answers.")
         with (sink_thread(settings, bootstrap, store) as sink, engine_processes(settings, bootstrap) as engine,
               status_server(settings, engine, sink) as status,
-              serving_reports(settings, store, load_program(settings.program_file)) as reports):
+              serving_reports(settings, store, program) as reports):
             served = f", health and metrics on http://{settings.status_host}:{settings.status_port}/" if status else ""
             asked = ", `loyalty member`, `kpis` and `deadletters` answered from here" if reports else ""
             console.print(f"Engine running: broker {bootstrap}, ClickHouse {where}{served}{asked}; send "

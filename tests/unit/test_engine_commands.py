@@ -144,3 +144,21 @@ def test_a_process_that_stops_is_named_with_its_last_error_and_its_log_file(tmp_
         "the worker process stopped (exit code 1): OSError: [Errno 98] error while attempting to bind on address "
         f"('127.0.0.1', 6066): address already in use: see {log}",
         f"the worker-1 process was killed (SIGKILL): see {tmp_path / 'worker-1.log'}"]
+
+
+@pytest.mark.parametrize("command", [["run"], ["run", "--fresh"], ["demo"]])
+def test_an_engine_with_a_mistyped_program_says_where_as_program_check_does_and_starts_nothing(
+        data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str]) -> None:
+    typo = tmp_path / "typo.yaml"
+    typo.write_text("name: Kaffebaren\ncurrency: SEK\nearn: {points: 1, per_amount_minor: 1000}\n"
+                    "welcom_bonus_points: 50\n")
+    monkeypatch.setenv("LOYALTY_PROGRAM_FILE", str(typo))
+    runner = CliRunner()
+
+    refused = runner.invoke(main, command)
+    checked = runner.invoke(main, ["program", "check", str(typo)])
+
+    assert refused.exit_code == checked.exit_code == 2
+    assert f"{typo}:4: welcom_bonus_points: unknown field; allowed here: name, currency" in refused.output
+    assert refused.output == checked.output and "Traceback" not in refused.output
+    assert [p.name for p in data_dir.iterdir()] == ["notes.txt"]

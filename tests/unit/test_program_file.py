@@ -80,8 +80,8 @@ def test_program_check_answers_ok_or_lists_the_problems_and_fails(tmp_path: Path
     missing = runner.invoke(main, ["program", "check", str(tmp_path / "none.yaml")])
 
     assert ok.exit_code == 0 and "ok, program 'Kaffebaren' in SEK" in ok.output
-    assert failed.exit_code == 1 and f"{bad}:5: earn.per_amount: unknown field" in failed.output
-    assert missing.exit_code == 1 and "cannot read the program file" in missing.output
+    assert failed.exit_code == 2 and f"{bad}:5: earn.per_amount: unknown field" in failed.output
+    assert missing.exit_code == 2 and "cannot read the program file" in missing.output
 
 
 def test_explain_tells_a_member_every_mechanic_the_program_switches_on() -> None:
