@@ -17,7 +17,7 @@ from rich.table import Table
 from processors.program import Program
 from processors.refusals import unknown_member_reason
 from streams.runtime import tune_gc
-from streams.settings import Settings
+from streams.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
     from processors.events import PurchaseLine
@@ -36,8 +36,10 @@ class ConfigurationError(click.ClickException):
 def _settings() -> Settings:
     try:
         return Settings()
+    except SettingsError as exc:
+        raise ConfigurationError(str(exc)) from exc
     except Exception as exc:  # pydantic's message names the setting and what is allowed
-        raise click.ClickException(f"configuration: {exc}") from exc
+        raise ConfigurationError(f"configuration: {exc}") from exc
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

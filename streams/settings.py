@@ -1,8 +1,8 @@
 """The one reader of the environment: every setting, typed, with embedded defaults.
 
 Values come from ``LOYALTY_*`` environment variables, then from a TOML file
-(``loyalty.toml`` in the working directory, or the path in
-``LOYALTY_CONFIG_FILE``), then from the defaults below. The defaults run
+(``loyalty.toml`` in the working directory if there is one, or the file
+``LOYALTY_CONFIG_FILE`` names, which must be there), then from the defaults below. The defaults run
 everything on this machine: the embedded broker and an embedded ClickHouse.
 Pointing the engine at a real Kafka, schema registry and ClickHouse server
 takes settings only.
@@ -22,6 +22,26 @@ from pydantic_settings import (
 )
 
 EMBEDDED = "embedded"
+CONFIG_FILE_VARIABLE = "LOYALTY_CONFIG_FILE"
+DEFAULT_CONFIG_FILE = Path("loyalty.toml")
+
+
+class SettingsError(ValueError):
+    """The settings cannot be read; the message says which and why."""
+
+
+def config_file() -> Path:
+    """The TOML file the settings are read from: one named by ``LOYALTY_CONFIG_FILE`` must be there, for a typo
+    there would otherwise run the engine on the defaults (embedded everything) without a word."""
+    named = os.environ.get(CONFIG_FILE_VARIABLE)
+    if not named:
+        return DEFAULT_CONFIG_FILE
+    path = Path(named)
+    if not path.exists():
+        raise SettingsError(f"{CONFIG_FILE_VARIABLE} names {path}, which does not exist")
+    if not path.is_file():
+        raise SettingsError(f"{CONFIG_FILE_VARIABLE} names {path}, which is not a file (a TOML file is wanted)")
+    return path
 
 
 class Settings(BaseSettings):
@@ -77,8 +97,7 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml_file = os.environ.get("LOYALTY_CONFIG_FILE", "loyalty.toml")
-        return init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=toml_file)
+        return init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=config_file())
 
     @property
     def embedded_broker(self) -> bool:
