@@ -17,7 +17,7 @@ from rich.table import Table
 from processors.program import Program
 from processors.refusals import unknown_member_reason
 from streams.runtime import tune_gc
-from streams.settings import Settings, SettingsError
+from streams.settings import Settings, SettingsError, load_settings
 
 if TYPE_CHECKING:
     from processors.events import PurchaseLine
@@ -35,11 +35,9 @@ class ConfigurationError(click.ClickException):
 
 def _settings() -> Settings:
     try:
-        return Settings()
+        return load_settings()
     except SettingsError as exc:
         raise ConfigurationError(str(exc)) from exc
-    except Exception as exc:  # pydantic's message names the setting and what is allowed
-        raise ConfigurationError(f"configuration: {exc}") from exc
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

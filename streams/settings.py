@@ -11,9 +11,13 @@ takes settings only.
 from __future__ import annotations
 
 import os
+import re
+import tomllib
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, NonNegativeInt, PositiveInt
+from pydantic import Field, NonNegativeInt, PositiveInt, ValidationError
+from pydantic_core import ErrorDetails
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -27,7 +31,7 @@ DEFAULT_CONFIG_FILE = Path("loyalty.toml")
 
 
 class SettingsError(ValueError):
-    """The settings cannot be read; the message says which and why."""
+    """The settings cannot be read; the message names each variable or file key and what it must be."""
 
 
 def config_file() -> Path:
@@ -86,7 +90,7 @@ class Settings(BaseSettings):
                              "for probes from outside the machine or container")
     status_port: NonNegativeInt = Field(6065, description="Port of /health and /metrics; 0 serves neither")
     tick_hour_utc: int = Field(3, ge=0, le=23, description="Hour (UTC) `loyalty run` sends each day's clock ticks")
-    log_level: str = Field("warn", pattern="^(crit|error|warn|info|debug)$", description="Worker log level")
+    log_level: Literal["crit", "error", "warn", "info", "debug"] = Field("warn", description="Worker log level")
 
     @classmethod
     def settings_customise_sources(
@@ -115,6 +119,58 @@ class Settings(BaseSettings):
         if self.embedded_clickhouse:
             return f"chdb://{(self.data_dir / 'clickhouse').resolve()}"
         return self.clickhouse_dsn
+
+
+def load_settings() -> Settings:
+    """The settings from the environment and the config file, or a ``SettingsError`` that says, for each wrong
+    value, which variable or file key holds it and what it must be."""
+    try:
+        return Settings()
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{config_file()}: not valid TOML: {exc}") from exc
+    except OSError as exc:
+        raise SettingsError(f"cannot read {config_file()}: {exc.strerror}") from exc
+    except ValidationError as exc:
+        raise SettingsError("\n".join(_setting_problem(error) for error in exc.errors())) from exc
+
+
+_SAID = {
+    "int_parsing": "is not a whole number",
+    "int_type": "is not a whole number",
+    "int_from_float": "is not a whole number",
+    "float_parsing": "is not a number",
+    "bool_parsing": "is not true or false",
+    "greater_than": "must be more than {gt}",
+    "greater_than_equal": "must be {ge} or more",
+    "less_than_equal": "must be {le} or less",
+    "literal_error": "must be one of {expected}",
+    "extra_forbidden": "is no setting the engine knows",
+}
+
+
+def _setting_problem(error: ErrorDetails) -> str:
+    """One wrong value, named where it is written: ``LOYALTY_PARTITIONS: 'abc' is not a whole number``."""
+    key = str(error["loc"][0]) if error["loc"] else "(settings)"
+    variable = f"LOYALTY_{key.upper()}"
+    said = (_SAID[error["type"]].format(**error.get("ctx", {})) if error["type"] in _SAID
+            else error["msg"][:1].lower() + error["msg"][1:])
+    if error["type"] == "extra_forbidden":
+        return f"{key} in {config_file()}{_line_of(key)}: {said}; the settings are {', '.join(Settings.model_fields)}"
+    if variable.lower() in {name.lower() for name in os.environ}:
+        where = variable
+    else:
+        where = f"{key} in {config_file()}{_line_of(key)} (or {variable})"
+    return f"{where}: {error['input']!r} {said}"
+
+
+def _line_of(key: str) -> str:
+    """``, line N`` where ``key`` is set in the config file, so a wrong value is found at once."""
+    try:
+        lines = config_file().read_text().splitlines()
+    except OSError:
+        return ""
+    setting = re.compile(rf"\s*{re.escape(key)}\s*=")
+    return next((f", line {n}" for n, line in enumerate(lines, 1) if setting.match(line)), "")
 
 
 def worker_name(index: int) -> str:
