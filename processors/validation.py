@@ -13,7 +13,8 @@ with ``*`` without changing the length, so masked Avro bytes still decode.
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from dataclasses import fields
+from datetime import UTC, datetime, timedelta
 from typing import Final
 
 from processors.events import (
@@ -49,6 +50,12 @@ _PAN_TEXT = re.compile(r"(?<![0-9A-Za-z])[0-9](?:[ -]?[0-9]){12,20}(?![0-9A-Za-z
 _PAN_BYTES = re.compile(rb"(?<![0-9])[0-9](?:[ -]?[0-9]){12,20}(?![0-9])")
 _SEPARATORS = " -"
 
+# The times an event may carry. The rules add and subtract days, months and years, and ClickHouse keeps times
+# as DateTime64 (1900 to 2299) and days as Date (1970 to 2149): a year 1 or 9999 crashed the rules, and a year
+# 2500 would be stored wrong. A retailer's history goes back decades, not to the Unix epoch.
+EARLIEST: Final = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST: Final = datetime(2100, 1, 1, tzinfo=UTC) - timedelta(milliseconds=1)
+
 
 def problems(event: MemberEvent) -> list[str]:
     """Everything impossible about ``event`` on its own; empty when it may be applied."""
@@ -61,6 +68,9 @@ def problems(event: MemberEvent) -> list[str]:
         found.append("occurred_at has no time zone: send event times in UTC")
     elif offset != timedelta(0):
         found.append(f"occurred_at is at UTC{event.occurred_at.strftime('%z')}: send event times in UTC")
+    found += [_out_of_range(name, when) for name in _time_fields(type(event))
+              if isinstance(when := getattr(event, name), datetime) and when.utcoffset() is not None
+              and not EARLIEST <= when <= LATEST]
     if isinstance(event, Purchase):
         found += _purchase_problems(event)
     elif isinstance(event, Return):
@@ -114,6 +124,23 @@ def problems(event: MemberEvent) -> list[str]:
         if event.until is not None and event.until <= event.occurred_at:
             found.append(f"until {event.until.isoformat()} is not after occurred_at: a floor must last a while")
     return found
+
+
+_TIME_FIELDS: dict[type[MemberEvent], tuple[str, ...]] = {}
+
+
+def _time_fields(kind: type[MemberEvent]) -> tuple[str, ...]:
+    """The names of ``kind``'s fields that hold a time (``occurred_at``, a tier floor's ``until``, ...)."""
+    found = _TIME_FIELDS.get(kind)
+    if found is None:
+        found = _TIME_FIELDS[kind] = tuple(f.name for f in fields(kind) if "datetime" in str(f.type))
+    return found
+
+
+def _out_of_range(name: str, when: datetime) -> str:
+    side = f"before {EARLIEST:%Y-%m-%d}" if when < EARLIEST else f"after {LATEST:%Y-%m-%d}"
+    return (f"{name} {when.date().isoformat()} {when:%H:%M} UTC is {side}: times from {EARLIEST:%Y} to "
+            f"{LATEST:%Y} are accepted; check the year")
 
 
 def _purchase_problems(event: Purchase) -> list[str]:

@@ -100,6 +100,8 @@ def with_lines(**changes: Any) -> dict[str, Any]:
                                                    "e.g. 2026-11-24 14:20Z for UTC"),
     ({**ORDER, "occurred_at": "yesterday"}, "occurred_at: must be an ISO 8601 time with a UTC offset"),
     ({**ORDER, "occurred_at": 1764000000000}, "occurred_at: must be an ISO 8601 time with a UTC offset"),
+    ({**ORDER, "occurred_at": "0001-01-01T00:00:00Z"}, "occurred_at 0001-01-01 00:00 UTC is before 1970-01-01: "
+                                                       "times from 1970 to 2099 are accepted; check the year"),
     ({**ORDER, "member_id": None}, "member_id: missing: a card feed sends card_token (of a linked card) instead"),
     ({**ORDER, "store_id": 7}, "store_id: must be text, got 7"),
     ({**ORDER, "store_id": "4111 1111 1111 1111"}, "store_id: holds a card number (PAN): send the card's token, "

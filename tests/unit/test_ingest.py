@@ -247,3 +247,20 @@ def test_an_input_event_dated_past_the_margin_after_it_arrived_is_a_dead_letter_
                "UTC), beyond the 1-day margin for clocks: check the source's clock and the event's year"),
         ("e2", "occurred_at 2026-11-26 10:00 UTC is 25 hours after the event reached the engine (2026-11-25 09:00 "
                "UTC), beyond the 1-day margin for clocks: check the source's clock and the event's year")]
+
+
+def test_an_input_event_dated_year_one_is_a_dead_letter_not_a_crash_of_the_worker() -> None:
+    codec = AvroCodec(EmbeddedRegistry())
+    record = {"event_id": "y1", "occurred_at": datetime(1, 1, 1, tzinfo=UTC), "source": "web", "member_id": "DORA",
+              "card_token": None, "body": ("loyalty.v1.Purchase", {
+                  "order_id": "Y1", "channel": "web", "store_id": None, "currency": "SEK", "total_minor": 1000,
+                  "lines": [{"line_id": "1", "sku": "A", "category": "tops", "quantity": 1, "amount_minor": 1000}],
+                  "payment_method": None, "partner_id": None, "points_used": 0})}
+
+    result = Ingest(codec, partitions=1, max_future=timedelta(days=1)).process(
+        [ConsumedMessage(b"web", codec.encode(EVENTS, "LoyaltyEvent", record), 0, EVENTS)])
+
+    assert not result.batches
+    assert [letter["reason"] for letter in result.dead_letters] == [
+        "invalid Purchase: occurred_at 0001-01-01 00:00 UTC is before 1970-01-01: times from 1970 to 2099 are "
+        "accepted; check the year"]

@@ -16,9 +16,10 @@ from __future__ import annotations
 import copy
 import re
 from collections import Counter
-from datetime import timedelta
+from dataclasses import replace
+from datetime import datetime, timedelta
 
-from builders import T0, card_linked, club, enrolled, line, purchase, returned, social_share
+from builders import T0, card_linked, club, enrolled, line, purchase, referral, returned, social_share
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -27,6 +28,7 @@ from processors.decide import decide
 from processors.events import (
     CampaignAward,
     CampaignRelease,
+    CardUnlinked,
     ClockTick,
     Donation,
     MemberErased,
@@ -63,6 +65,7 @@ from processors.program import (
 )
 from processors.state import CampaignBudget, MemberState
 from processors.tiers import held_tier
+from processors.validation import EARLIEST, LATEST, problems
 
 PROGRAM = club(
     earn=EarnRate(points=1, per_amount_minor=1_000, minimum_spend_minor=2_000, carry_remainder=True),
@@ -590,3 +593,36 @@ def test_every_output_id_is_unique_in_its_topic(events: list[MemberEvent]) -> No
     ]
 
     assert len(ids) == len(set(ids))
+
+
+def moved_to(events: list[MemberEvent], bound: datetime) -> list[MemberEvent]:
+    """``events`` shifted in time: the earliest to ``bound`` if it is ``EARLIEST``, else the latest."""
+    times = [event.occurred_at for event in events]
+    shift = bound - (min(times) if bound == EARLIEST else max(times))
+    moved: list[MemberEvent] = []
+    for event in events:
+        event = replace(event, occurred_at=event.occurred_at + shift)
+        if isinstance(event, TierAssigned) and event.until is not None:
+            event.until = min(event.until + shift, LATEST)
+        moved.append(event)
+    return moved
+
+
+AT_ALL_TIMES = PROGRAM.model_copy(update={"campaigns": tuple(
+    campaign.model_copy(update={"starts": EARLIEST, "ends": LATEST}) for campaign in PROGRAM.campaigns)})
+
+
+@settings(max_examples=100)
+@given(stories(), st.sampled_from((EARLIEST, LATEST)))
+def test_every_rule_copes_with_the_earliest_and_latest_times_validation_lets_through(
+    events: list[MemberEvent], bound: datetime,
+) -> None:
+    # A purchase dated year 1 passed validation and crashed the worker: the return window reached before year 1.
+    events = moved_to([*events, referral("anna"), CardUnlinked("unlink", "bob", T0, "bank", "tok_8f2a"),
+                       TierAssigned("floor", "bob", T0, "crm", "Gold", LATEST, "for good, nearly")], bound)
+    assert not [found for event in events for found in problems(event) if "check the year" in found]
+
+    states, outputs, _ = run(events, AT_ALL_TIMES)
+
+    for member, state in members(states).items():
+        assert state.balance == sum(entry.points for entry in ledger(outputs) if entry.member_id == member)

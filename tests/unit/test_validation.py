@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from builders import T0, card_linked, enrolled, kr, line, purchase, returned
 
-from processors.events import PurchaseLine, ReturnedLine
-from processors.validation import contains_pan, looks_like_pan, mask_pans, mask_pans_in_bytes, problems
+from processors.events import PurchaseLine, ReturnedLine, TierAssigned
+from processors.validation import (
+    EARLIEST,
+    LATEST,
+    contains_pan,
+    looks_like_pan,
+    mask_pans,
+    mask_pans_in_bytes,
+    problems,
+)
 
 VISA = "4111111111111111"
 
@@ -72,6 +80,20 @@ def test_event_times_must_be_utc() -> None:
 
     assert problems(naive) == ["occurred_at has no time zone: send event times in UTC"]
     assert problems(stockholm) == ["occurred_at is at UTC+0100: send event times in UTC"]
+
+
+def test_event_times_are_from_1970_to_2099() -> None:
+    year_one = purchase("anna", line(kr(10)), at=datetime(1, 1, 1, tzinfo=UTC))
+    for_ever = TierAssigned("t1", "anna", T0, "crm", "Gold", datetime(9999, 12, 31, tzinfo=UTC), "VIP")
+
+    assert problems(year_one) == ["occurred_at 0001-01-01 00:00 UTC is before 1970-01-01: times from 1970 to 2099 "
+                                  "are accepted; check the year"]
+    assert problems(for_ever) == ["until 9999-12-31 00:00 UTC is after 2099-12-31: times from 1970 to 2099 are "
+                                  "accepted; check the year"]
+    assert datetime(1970, 1, 1, tzinfo=UTC) == EARLIEST
+    assert datetime(2099, 12, 31, 23, 59, 59, 999_000, tzinfo=UTC) == LATEST
+    assert problems(purchase("anna", line(kr(10)), at=EARLIEST)) == []
+    assert problems(replace(for_ever, occurred_at=LATEST - timedelta(days=1), until=LATEST)) == []
 
 
 def test_a_card_number_sent_as_a_token_is_a_problem_and_is_masked_in_the_message() -> None:
