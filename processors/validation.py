@@ -143,6 +143,22 @@ def _out_of_range(name: str, when: datetime) -> str:
             f"{LATEST:%Y} are accepted; check the year")
 
 
+def too_far_ahead(occurred_at: datetime, received_at: datetime, max_future: timedelta,
+                  received: str = "the event reached the engine") -> str | None:
+    """Why an input event dated more than ``max_future`` after ``received_at`` is refused, or None if it is not.
+
+    Nothing is sent before it happens, and applied, a mistyped year would lock
+    the purchase's points as pending for decades and keep the member active as
+    long. ``received`` says what ``received_at`` is: ingest's arrival, or now.
+    """
+    ahead = occurred_at - received_at
+    if ahead <= max_future:
+        return None
+    words = f"{ahead.days} days" if ahead.days >= 2 else f"{ahead // timedelta(hours=1)} hours"
+    return (f"occurred_at {occurred_at:%Y-%m-%d %H:%M} UTC is {words} after {received} ({received_at:%Y-%m-%d %H:%M} "
+            f"UTC), beyond the {max_future.days}-day margin for clocks: check the source's clock and the event's year")
+
+
 def _purchase_problems(event: Purchase) -> list[str]:
     found = _order_problems(event.order_id, event.currency, "total_minor", event.total_minor)
     if not event.lines:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -149,7 +149,8 @@ def feed(files: tuple[Path, ...], check_only: bool) -> None:
     from streams.topics import EVENTS
 
     paths = list(files)
-    checked = check_feed(paths)
+    settings = _settings()
+    checked = check_feed(paths, timedelta(days=settings.max_future_days))
     found = checked.problems
     if found:
         more = f"\n... and {len(found) - PROBLEMS_SHOWN} more" if len(found) > PROBLEMS_SHOWN else ""
@@ -162,7 +163,6 @@ def feed(files: tuple[Path, ...], check_only: bool) -> None:
     if check_only:
         click.echo(f"ok: {total:,} events ({kinds})")
         return
-    settings = _settings()
     bootstrap = _engine_broker(settings)
     codec = AvroCodec(registry_for(settings.schema_registry_url))
     with progress_bars(console) as progress:

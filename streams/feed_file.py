@@ -28,12 +28,12 @@ import json
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from processors.validation import problems
+from processors.validation import problems, too_far_ahead
 from schemas.contracts import NAMESPACE, load_contract
 from streams.ingest import field_with_pan
 from streams.records import ENGINE_MADE, body_type, event_from_record
@@ -71,15 +71,23 @@ def feed_format(path: Path) -> str:
     return found
 
 
-def check_feed(paths: list[Path]) -> FeedCheck:
-    """Check every event in ``paths``: send them only if ``problems`` is empty."""
+def check_feed(paths: list[Path], max_future: timedelta, now: datetime | None = None) -> FeedCheck:
+    """Check every event in ``paths``: send them only if ``problems`` is empty.
+
+    Ingest's checks all apply, its margin for clocks (``max_future``) counted from ``now``, as if sent now.
+    """
+    now = datetime.now(UTC) if now is None else now
     checked = FeedCheck()
     for path in paths:
         for item in read_feed(path):
             if isinstance(item, str):
                 checked.problems.append(item)
-            else:
-                checked.events[body_type(item.record)] += 1
+                continue
+            ahead = too_far_ahead(item.record["occurred_at"], now, max_future, "now")
+            if ahead is not None:
+                checked.problems.append(f"{path}:{item.line}: {ahead}")
+                continue
+            checked.events[body_type(item.record)] += 1
     return checked
 
 

@@ -18,9 +18,7 @@ however late it arrives, still goes to the member. A card is linked to one membe
 at a time: another member's link of it is a dead letter until it is unlinked.
 
 An input event dated more than ``max_future`` after it reached the engine (the
-message's timestamp) is a dead letter: nothing is sent before it happens, and
-applied, a mistyped year would lock the purchase's points as pending for
-decades and keep the member active as long.
+message's timestamp) is a dead letter (``too_far_ahead``).
 """
 
 from __future__ import annotations
@@ -34,7 +32,7 @@ from typing import Any, Protocol
 
 from confluent_kafka import TIMESTAMP_NOT_AVAILABLE
 
-from processors.validation import contains_pan, looks_like_pan, mask_pans_in_bytes, problems
+from processors.validation import contains_pan, looks_like_pan, mask_pans_in_bytes, problems, too_far_ahead
 from schemas.codec import AvroCodec, CodecError
 from streams.card_directory import CardLink, Unlinked
 from streams.partitioning import member_partition
@@ -163,15 +161,6 @@ class Ingest:
                 {"received_at": received_at, "member_id": member_id, "event": value})
         return True
 
-    @staticmethod
-    def _not_ahead(occurred_at: datetime, received_at: datetime, max_future: timedelta) -> None:
-        ahead = occurred_at - received_at
-        if ahead > max_future:
-            words = f"{ahead.days} days" if ahead.days >= 2 else f"{ahead // timedelta(hours=1)} hours"
-            raise Rejected(f"occurred_at {occurred_at:%Y-%m-%d %H:%M} UTC is {words} after the event reached the "
-                           f"engine ({received_at:%Y-%m-%d %H:%M} UTC), beyond the {max_future.days}-day margin for "
-                           "clocks: check the source's clock and the event's year")
-
     def _dead_letter(self, message: RawMessage, exc: Rejected, result: IngestResult) -> None:
         value = message.value()
         topic, partition, offset = message.topic() or EVENTS, message.partition() or 0, message.offset() or 0
@@ -196,7 +185,9 @@ class Ingest:
             raise Rejected(f"{kind} events are made by the engine itself and are accepted only from {ENGINE_EVENTS}, "
                            "which only the engine writes: send purchases, returns and the other input events")
         if self._max_future is not None and not from_engine:  # the engine's own are dated by its rules
-            self._not_ahead(record["occurred_at"], received_at, self._max_future)
+            ahead = too_far_ahead(record["occurred_at"], received_at, self._max_future)
+            if ahead is not None:
+                raise Rejected(ahead)
         if value is not None and _DIGIT_RUN.search(value):  # cheap test first: most events have no long digit run
             field = field_with_pan(record)
             if field is not None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ from streams.cli import main
 from streams.feed_file import check_feed, feed_events, read_feed
 
 FEEDS = Path(__file__).parents[2] / "examples" / "feeds"
+DAY = timedelta(days=1)  # ingest's margin for clocks, by default
 
 ORDER = {"type": "Purchase", "event_id": "pos-1", "occurred_at": "2026-11-24T14:20:00+01:00", "source": "pos:store-7",
          "member_id": "ben", "order_id": "P1", "channel": "pos", "store_id": "store-7", "currency": "SEK",
@@ -37,7 +38,7 @@ def written(tmp_path: Path, name: str, *lines: dict[str, Any] | str) -> Path:
 
 def test_the_example_feeds_are_valid_and_every_event_encodes() -> None:
     paths = [FEEDS / "week.jsonl", FEEDS / "store-sales.csv"]
-    checked = check_feed(paths)
+    checked = check_feed(paths, DAY)
 
     assert checked.problems == []
     assert dict(checked.events) == {"MemberEnrolled": 2, "CardLinked": 1, "Purchase": 4, "SocialShare": 1,
@@ -136,6 +137,19 @@ def test_a_csv_mistake_is_named_by_line_and_column(tmp_path: Path, text: str, pr
     found = [item for item in read_feed(path) if isinstance(item, str)]
 
     assert found[0].removeprefix(f"{tmp_path}/").startswith(problem)
+
+
+def test_an_event_dated_past_ingests_margin_for_clocks_is_refused_as_ingest_would(tmp_path: Path) -> None:
+    now = datetime(2026, 11, 25, 9, tzinfo=UTC)
+    path = written(tmp_path, "feed.jsonl", {**ORDER, "event_id": "a", "occurred_at": "2026-11-26T09:00:00+01:00"},
+                   {**ORDER, "event_id": "b", "occurred_at": "2062-11-25T10:00:00+01:00"})
+
+    checked = check_feed([path], DAY, now)
+
+    assert checked.problems == [  # 23 hours ahead is a clock that is off; 36 years is a mistyped year
+        f"{path}:2: occurred_at 2062-11-25 09:00 UTC is 13149 days after now (2026-11-25 09:00 UTC), beyond the "
+        "1-day margin for clocks: check the source's clock and the event's year"]
+    assert checked.events == {"Purchase": 1}
 
 
 def test_a_list_of_strings_is_one_csv_cell(tmp_path: Path) -> None:
