@@ -160,6 +160,10 @@ def feed(files: tuple[Path, ...], check_only: bool) -> None:
     if not total:
         raise click.ClickException(f"no events in {', '.join(map(str, paths))}")
     kinds = ", ".join(f"{kind} {count:,}" for kind, count in sorted(checked.events.items()))
+    for repeat in checked.repeats[:PROBLEMS_SHOWN]:
+        click.echo(f"note: {repeat}")
+    if len(checked.repeats) > PROBLEMS_SHOWN:
+        click.echo(f"note: ... and {len(checked.repeats) - PROBLEMS_SHOWN} more events given twice")
     if check_only:
         click.echo(f"ok: {total:,} events ({kinds})")
         return

@@ -24,6 +24,7 @@ carries its source's ``event_id``, sending a file again changes nothing.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 from collections import Counter
 from collections.abc import Iterator
@@ -58,10 +59,14 @@ class FeedEvent:
 
 @dataclass
 class FeedCheck:
-    """What checking files found: events by type, and every problem as ``file:line: field: what is wrong``."""
+    """What checking files found: events by type, and every problem as ``file:line: field: what is wrong``.
+
+    ``repeats`` name events given twice, the same both times: sent twice, they are applied once.
+    """
 
     events: Counter[str] = field(default_factory=Counter)
     problems: list[str] = field(default_factory=list)
+    repeats: list[str] = field(default_factory=list)
 
 
 def feed_format(path: Path) -> str:
@@ -78,6 +83,7 @@ def check_feed(paths: list[Path], max_future: timedelta, now: datetime | None = 
     """
     now = datetime.now(UTC) if now is None else now
     checked = FeedCheck()
+    first_use: dict[str, tuple[bytes, Path, int]] = {}  # by event_id: the event's digest, where it was first given
     for path in paths:
         for item in read_feed(path):
             if isinstance(item, str):
@@ -87,8 +93,24 @@ def check_feed(paths: list[Path], max_future: timedelta, now: datetime | None = 
             if ahead is not None:
                 checked.problems.append(f"{path}:{item.line}: {ahead}")
                 continue
+            event_id, digest = item.record["event_id"], _digest(item.record)
+            first_digest, first_path, first_line = first_use.setdefault(event_id, (digest, path, item.line))
+            if (first_path, first_line) != (path, item.line):
+                # The engine applies an event_id once: a second, different event under it would vanish.
+                where = f"{path}:{item.line}: event_id {event_id}: "
+                first = f"line {first_line}" + ("" if first_path == path else f" ({first_path})")
+                if first_digest != digest:
+                    checked.problems.append(f"{where}already used by a different event on {first}: give each event "
+                                            "its own event_id")
+                    continue
+                checked.repeats.append(f"{where}the same event as on {first}: the engine applies it once")
             checked.events[body_type(item.record)] += 1
     return checked
+
+
+def _digest(record: Record) -> bytes:
+    """A short fingerprint of an event, to tell a repeat from another event under the same id without keeping it."""
+    return hashlib.blake2b(repr(record).encode(), digest_size=16).digest()
 
 
 def read_feed(path: Path) -> Iterator[FeedEvent | str]:

@@ -152,6 +152,28 @@ def test_an_event_dated_past_ingests_margin_for_clocks_is_refused_as_ingest_woul
     assert checked.events == {"Purchase": 1}
 
 
+def test_one_event_id_may_not_name_two_different_events_in_a_file_or_across_the_files_sent_together(
+    tmp_path: Path,
+) -> None:
+    # Two orders of 648 and 2,000 kr under one id: the engine would apply the first and drop the second unseen.
+    coat = {"line_id": "1", "sku": "COA-1", "category": "coats", "quantity": 1, "amount_minor": 200000}
+    other_order = {**ORDER, "order_id": "P2", "total_minor": 200000, "lines": [coat]}
+    first = written(tmp_path, "first.jsonl", ORDER, other_order)
+    second = tmp_path / "second.csv"  # the first file's first order again, as CSV: the same event
+    second.write_text(ORDER_CSV)
+    third = written(tmp_path, "third.jsonl", {**ORDER, "member_id": "anna"})
+
+    checked = check_feed([first, second, third], DAY)
+
+    assert checked.problems == [
+        f"{first}:2: event_id pos-1: already used by a different event on line 1: give each event its own event_id",
+        f"{third}:1: event_id pos-1: already used by a different event on line 1 ({first}): give each event its "
+        "own event_id"]
+    assert checked.repeats == [f"{second}:2: event_id pos-1: the same event as on line 1 ({first}): the engine "
+                               "applies it once"]
+    assert checked.events == {"Purchase": 2}
+
+
 def test_a_list_of_strings_is_one_csv_cell(tmp_path: Path) -> None:
     path = tmp_path / "segments.csv"
     path.write_text("type,event_id,occurred_at,source,member_id,segments\n"
