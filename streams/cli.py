@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -142,10 +143,13 @@ def feed(files: tuple[Path, ...], check_only: bool) -> None:
     nothing is sent. Sending a file again changes nothing: events keep their event_id.
     With the embedded broker, run `loyalty run` first from the same directory.
     """
-    from schemas.codec import AvroCodec
+    from confluent_kafka import KafkaException
+
+    from schemas.codec import AvroCodec, CodecError
     from schemas.registry import registry_for
     from streams.demo import produce, progress_bars
-    from streams.feed_file import check_feed, feed_events
+    from streams.feed_file import Wrong, check_feed, feed_events
+    from streams.kafka import DeliveryFailed
     from streams.topics import EVENTS
 
     paths = list(files)
@@ -169,9 +173,29 @@ def feed(files: tuple[Path, ...], check_only: bool) -> None:
         return
     bootstrap = _engine_broker(settings)
     codec = AvroCodec(registry_for(settings.schema_registry_url))
-    with progress_bars(console) as progress:
-        sent = progress.add_task("events sent to Kafka", total=total)
-        produce(bootstrap, codec, ((e.key, e.record) for e in feed_events(paths)), lambda n: progress.advance(sent, n))
+    handed = 0  # events handed to the producer
+    where = ""  # file:line of the event being sent
+
+    def messages() -> Iterator[tuple[bytes, dict[str, Any]]]:
+        nonlocal handed, where
+        for path in paths:
+            for event in feed_events([path]):
+                where = f"{path}:{event.line}"
+                yield event.key, event.record
+                handed += 1
+
+    again = "send the files again once that is fixed: the events already sent keep their event_id, so change nothing"
+    try:
+        with progress_bars(console) as progress:
+            sent = progress.add_task("events sent to Kafka", total=total)
+            produce(bootstrap, codec, messages(), lambda n: progress.advance(sent, n))
+    except DeliveryFailed as exc:
+        raise click.ClickException(f"{exc}, of the {handed:,} events sent to {EVENTS} at {bootstrap}; {again}") from exc
+    except Wrong as exc:
+        raise click.ClickException(f"{exc}; the {handed:,} events before it were sent; {again}") from exc
+    except (KafkaException, CodecError) as exc:
+        raise click.ClickException(f"{where}: not sent ({exc}); the {handed:,} events before it were sent; {again}"
+                                   ) from exc
     click.echo(f"sent {total:,} events ({kinds}) to {EVENTS} at {bootstrap}")
 
 

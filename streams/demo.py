@@ -82,13 +82,15 @@ def produce(bootstrap: str, codec: AvroCodec, messages: Iterable[Message], step:
     errors = DeliveryErrors()
     producer = Producer(producer_config(bootstrap))
     n = 0
-    for n, (key, value) in enumerate(messages, 1):
-        data = value if isinstance(value, bytes) else codec.encode(topic, "LoyaltyEvent", value)
-        produce_waiting(producer, topic, data, key, on_delivery=errors)
-        if n % 5000 == 0:
-            producer.poll(0)
-            step(5000)
-    producer.flush()
+    try:
+        for n, (key, value) in enumerate(messages, 1):
+            data = value if isinstance(value, bytes) else codec.encode(topic, "LoyaltyEvent", value)
+            produce_waiting(producer, topic, data, key, on_delivery=errors)
+            if n % 5000 == 0:
+                producer.poll(0)
+                step(5000)
+    finally:  # what was handed over before a failure is sent, not dropped with the client
+        producer.flush()
     errors.raise_if_any()
     step(n % 5000)
 

@@ -35,9 +35,13 @@ from pathlib import Path
 from typing import Any
 
 from processors.validation import problems, too_far_ahead
+from schemas.codec import AvroCodec
 from schemas.contracts import NAMESPACE, load_contract
+from schemas.registry import EmbeddedRegistry
 from streams.ingest import field_with_pan
+from streams.kafka import MAX_MESSAGE_BYTES, MESSAGE_FRAMING_BYTES
 from streams.records import ENGINE_MADE, body_type, event_from_record
+from streams.topics import EVENTS
 
 Record = dict[str, Any]
 
@@ -93,6 +97,10 @@ def check_feed(paths: list[Path], max_future: timedelta, now: datetime | None = 
             if ahead is not None:
                 checked.problems.append(f"{path}:{item.line}: {ahead}")
                 continue
+            too_big = _too_big(item)
+            if too_big is not None:
+                checked.problems.append(f"{path}:{item.line}: {too_big}")
+                continue
             event_id, digest = item.record["event_id"], _digest(item.record)
             first_digest, first_path, first_line = first_use.setdefault(event_id, (digest, path, item.line))
             if (first_path, first_line) != (path, item.line):
@@ -106,6 +114,26 @@ def check_feed(paths: list[Path], max_future: timedelta, now: datetime | None = 
                 checked.repeats.append(f"{where}the same event as on {first}: the engine applies it once")
             checked.events[body_type(item.record)] += 1
     return checked
+
+
+def _too_big(event: FeedEvent) -> str | None:
+    """Why ``event`` cannot be one Kafka message, or None: the client would refuse it half-way through a file."""
+    size = len(_codec().encode(EVENTS, "LoyaltyEvent", event.record)) + len(event.key) + MESSAGE_FRAMING_BYTES
+    if size <= MAX_MESSAGE_BYTES:
+        return None
+    lines = event.record["body"][1].get("lines")
+    if lines:
+        return (f"lines: too many lines, {len(lines):,}, the most is {len(lines) * MAX_MESSAGE_BYTES // size:,} "
+                f"lines like these (an event is one Kafka message of at most {MAX_MESSAGE_BYTES:,} bytes, this one "
+                f"takes {size:,}): split the order into several events")
+    return (f"the event takes {size:,} bytes encoded, more than the {MAX_MESSAGE_BYTES:,} of a Kafka message: "
+            "shorten its texts")
+
+
+@cache
+def _codec() -> AvroCodec:
+    """A codec to weigh events with: the registry's ids are all four bytes, so the embedded one weighs alike."""
+    return AvroCodec(EmbeddedRegistry())
 
 
 def _digest(record: Record) -> bytes:

@@ -8,11 +8,18 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
+# The largest message our producers send, key and framing included: librdkafka's default, below Kafka brokers'
+# default (1,048,588 bytes). A bigger one is refused by the client at produce(); feed files are checked against it.
+MAX_MESSAGE_BYTES = 1_000_000
+# What the client adds to a message's key and value when it weighs it against MAX_MESSAGE_BYTES (measured: 36).
+MESSAGE_FRAMING_BYTES = 64
+
 
 def producer_config(bootstrap: str, **extra: Any) -> dict[str, Any]:
     # murmur2 like Java clients and Faust, so keyed messages land where the member lives.
     return {
         "bootstrap.servers": bootstrap,
+        "message.max.bytes": MAX_MESSAGE_BYTES,
         "enable.idempotence": True,
         "partitioner": "murmur2_random",
         "linger.ms": 5,

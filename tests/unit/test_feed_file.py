@@ -174,6 +174,23 @@ def test_one_event_id_may_not_name_two_different_events_in_a_file_or_across_the_
     assert checked.events == {"Purchase": 2}
 
 
+def test_an_event_bigger_than_a_kafka_message_is_refused_before_anything_is_sent(tmp_path: Path) -> None:
+    # A line takes 27 bytes in Avro (line_id 1+6, sku 1+10, category 1+5, quantity 1, amount 2): 40,000 lines take
+    # 1,080,000, and 1,080,143 with the rest of the event, its key and the client's framing, over the 1,000,000 the
+    # producer sends (the client refused it half-way through the file); 40,000 x 1,000,000 / 1,080,143 fit.
+    lines = [{"line_id": f"{n:06}", "sku": "SOCK-00001", "category": "socks", "quantity": 1, "amount_minor": 4900}
+             for n in range(40_000)]
+    path = written(tmp_path, "big.jsonl", {**ORDER, "event_id": "small"},
+                   {**ORDER, "event_id": "big", "lines": lines, "total_minor": 4900 * 40_000})
+
+    checked = check_feed([path], DAY)
+
+    assert checked.problems == [
+        f"{path}:2: lines: too many lines, 40,000, the most is 37,032 lines like these (an event is one Kafka message "
+        "of at most 1,000,000 bytes, this one takes 1,080,143): split the order into several events"]
+    assert checked.events == {"Purchase": 1}
+
+
 def test_a_list_of_strings_is_one_csv_cell(tmp_path: Path) -> None:
     path = tmp_path / "segments.csv"
     path.write_text("type,event_id,occurred_at,source,member_id,segments\n"
