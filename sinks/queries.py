@@ -250,21 +250,34 @@ def repeat_purchase_rate(store: ClickHouseStore) -> dict[str, int]:
     return store.rows(REPEAT_SQL)[0]
 
 
-TOP_CATEGORIES_SQL = """
-SELECT toString(category) AS category, toString(currency) AS currency,
-       sum(line_amount) AS spend_minor, sum(line_pts) AS points,
-       uniqExactIf(event_id, event_type = 'purchase') AS orders
-FROM $db.purchases
-ARRAY JOIN line_category AS category, line_amount_minor AS line_amount, line_points AS line_pts
-WHERE currency IS NOT NULL
+# A return's lines name no category (the member's state keeps none), so each takes the category its line was sold
+# in: the purchase line of the same member, order and line id.
+_ORDER_LINES = """
+    SELECT event_id, event_type, member_id, ifNull(order_id, '') AS order_id, toString(currency) AS currency,
+           line_id, toString(line_category) AS category, line_amount_minor, line_points
+    FROM $db.purchases
+    ARRAY JOIN line_id, line_category, line_amount_minor, line_points
+    WHERE currency IS NOT NULL"""
+TOP_CATEGORIES_SQL = f"""
+SELECT if(l.category = '', s.category, l.category) AS category, l.currency AS currency,
+       sum(l.line_amount_minor) AS spend_minor, sum(l.line_points) AS points,
+       uniqExactIf(l.event_id, l.event_type = 'purchase') AS orders
+FROM ({_ORDER_LINES}) AS l
+LEFT JOIN (
+    SELECT member_id, order_id, line_id, any(category) AS category
+    FROM ({_ORDER_LINES})
+    WHERE event_type = 'purchase'
+    GROUP BY member_id, order_id, line_id
+) AS s ON s.member_id = l.member_id AND s.order_id = l.order_id AND s.line_id = l.line_id
 GROUP BY category, currency
 ORDER BY spend_minor DESC, category, currency
-LIMIT {limit:UInt32}
+LIMIT {{limit:UInt32}}
 """
 
 
 def top_categories(store: ClickHouseStore, limit: int = 10) -> list[dict[str, Any]]:
-    """Product categories by net spend (returns subtract), per currency, from the order lines."""
+    """Product categories by net spend per currency, from the order lines: a returned line subtracts from the
+    category it was sold in."""
     return store.rows(TOP_CATEGORIES_SQL, {"limit": limit})
 
 
@@ -437,8 +450,10 @@ def visit_frequency(store: ClickHouseStore, as_of: datetime, period_days: int = 
     return store.rows(VISITS_SQL, _as_of(as_of, period_days))[0]
 
 
+# The entries by which a return takes back what its order earned: its points, its campaign points, the referral's.
+TAKEN_BACK = "points < 0 AND reason IN ('return', 'campaign', 'referral')"
 REWARD_COST_SQL = f"""
-SELECT (SELECT sumIf(points, {EARNED}) FROM $db.ledger FINAL
+SELECT (SELECT sumIf(points, {EARNED} OR {TAKEN_BACK}) FROM $db.ledger FINAL
         WHERE occurred_at > {PERIOD_START} AND occurred_at <= {AS_OF}) AS points_earned,
        points_earned * {{point_value_minor:UInt64}} AS cost_minor,
        (SELECT sum(amount_minor) FROM $db.purchases
@@ -450,7 +465,10 @@ SELECT (SELECT sumIf(points, {EARNED}) FROM $db.ledger FINAL
 def reward_cost(store: ClickHouseStore, as_of: datetime, point_value_minor: int, currency: str,
                 period_days: int = 90) -> dict[str, int]:
     """What the points earned in the last ``period_days`` cost at ``point_value_minor`` each, against the members'
-    net spend in ``currency`` then: ``cost_rate_bp`` is the share of that spend given back as points (rounded down)."""
+    net spend in ``currency`` then: ``cost_rate_bp`` is the share of that spend given back as points (rounded down).
+
+    Both are net of returns: the points a return takes back cost nothing, as its refund is no spend.
+    """
     return store.rows(REWARD_COST_SQL, _as_of(as_of, period_days, point_value_minor=point_value_minor,
                                               currency=currency))[0]
 

@@ -70,7 +70,7 @@ ACTIVITY = [
     act("a4", "m1", 3, "purchase", channel="store", currency="EUR", amount=5_000, points=50, order="o2",
         lines=(line("o2-1", "B-2", "books", 1, 5_000, 50),)),
     act("a5", "m1", 4, "return", channel="web", currency="EUR", amount=-4_000, points=-40, order="o1",
-        lines=(line("o1-2", "T-7", "toys", -2, -4_000, -40),)),
+        lines=(line("o1-2", "", "", -2, -4_000, -40),)),  # as processors.returns writes it: no sku, no category
     act("a6", "m2", 0, "enrolled"),
     act("a7", "m2", 2, "purchase", channel="web", currency="EUR", amount=2_001, points=20, order="o3",
         lines=(line("o3-1", "T-9", "toys", 1, 2_001, 20),)),
@@ -249,6 +249,25 @@ def test_top_categories(store: ClickHouseStore) -> None:
         {"category": "toys", "currency": "EUR", "spend_minor": 2_001, "points": 20, "orders": 2},
     ]
     assert [r["category"] for r in queries.top_categories(store, limit=1)] == ["books"]
+
+
+def test_a_returned_line_counts_against_the_category_it_was_sold_in(chdb_client: Any, ch_database: str) -> None:
+    """Anna buys a 1,299 kr dress and 49 kr delivery (order W1), then returns the dress; Ben buys a 399 kr dress
+    with the same line id in his own order W2. Dresses net 1,299 - 1,299 + 399 = 399 kr, delivery 49 kr."""
+    s = ClickHouseStore(chdb_client, ch_database)
+    s.ensure_schema()
+    store_records(s, "loyalty.activity.v1", [
+        act("p1", "anna", 0, "purchase", channel="web", currency="SEK", amount=134_800, points=1_348, order="W1",
+            lines=(line("1", "DRE-42", "dresses", 1, 129_900, 1_299), line("2", "DEL", "delivery", 1, 4_900, 49))),
+        act("p2", "ben", 1, "purchase", channel="web", currency="SEK", amount=39_900, points=399, order="W2",
+            lines=(line("1", "DRE-7", "dresses", 1, 39_900, 399),)),
+        act("r1", "anna", 2, "return", channel="web", currency="SEK", amount=-129_900, points=-1_299, order="W1",
+            lines=(line("1", "", "", -1, -129_900, -1_299),)),
+    ])
+    assert queries.top_categories(s) == [
+        {"category": "dresses", "currency": "SEK", "spend_minor": 39_900, "points": 399, "orders": 2},
+        {"category": "delivery", "currency": "SEK", "spend_minor": 4_900, "points": 49, "orders": 1},
+    ]
 
 
 def test_points_liability_by_tier(store: ClickHouseStore) -> None:

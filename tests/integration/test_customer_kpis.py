@@ -155,6 +155,21 @@ def test_the_reward_cost_rate_is_the_points_earned_valued_against_net_spend(stor
         "points_earned": 100, "cost_minor": 2_000, "net_spend_minor": 53_000, "cost_rate_bp": 377}
 
 
+def test_points_a_return_takes_back_cost_nothing(chdb_client: Any, ch_database: str) -> None:
+    """q1 buys for 1,000.00 SEK (100 points and 30 campaign points) and returns 400.00 SEK of it (40 and 12 points
+    back): 600.00 SEK of net spend cost 78 points at 0.20 SEK, 15.60 SEK, 2.60 % (not 130 points' 4.33 %)."""
+    store = ClickHouseStore(chdb_client, ch_database)
+    store.ensure_schema()
+    store_records(store, "loyalty.activity.v1", [sale("r1", "q1", day(6, 1), 100_000),
+                                                 sale("r2", "q1", day(6, 2), -40_000, kind="return")])
+    store_records(store, "loyalty.ledger.v1", [
+        entry("k1", "q1", day(6, 1), "purchase", 100), entry("k2", "q1", day(6, 1), "campaign", 30),
+        entry("k3", "q1", day(6, 2), "return", -40), entry("k4", "q1", day(6, 2), "campaign", -12),
+        entry("k5", "q1", day(6, 3), "redemption", -50)])  # spent, not taken back: the points were earned
+    assert queries.reward_cost(store, AS_OF, 20, "SEK") == {
+        "points_earned": 78, "cost_minor": 1_560, "net_spend_minor": 60_000, "cost_rate_bp": 260}
+
+
 def test_upsell_is_the_share_of_returning_buyers_who_spend_more_an_order(chdb_client: Any, ch_database: str) -> None:
     store = ClickHouseStore(chdb_client, ch_database)
     store.ensure_schema()
