@@ -459,13 +459,14 @@ SELECT (SELECT sumIf(points, {EARNED} OR {TAKEN_BACK}) FROM $db.ledger FINAL
        (SELECT sum(amount_minor) FROM $db.purchases
         WHERE currency = {{currency:String}} AND occurred_at > {PERIOD_START} AND occurred_at <= {AS_OF})
            AS net_spend_minor,
-       intDiv(cost_minor * {BASIS_POINTS}, greatest(net_spend_minor, 1)) AS cost_rate_bp"""
+       if(net_spend_minor > 0, intDiv(cost_minor * {BASIS_POINTS}, net_spend_minor), NULL) AS cost_rate_bp"""
 
 
 def reward_cost(store: ClickHouseStore, as_of: datetime, point_value_minor: int, currency: str,
                 period_days: int = 90) -> dict[str, int]:
     """What the points earned in the last ``period_days`` cost at ``point_value_minor`` each, against the members'
-    net spend in ``currency`` then: ``cost_rate_bp`` is the share of that spend given back as points (rounded down).
+    net spend in ``currency`` then: ``cost_rate_bp`` is the share of that spend given back as points (rounded down;
+    None without spend, or with more refunded than bought: no share of it).
 
     Both are net of returns: the points a return takes back cost nothing, as its refund is no spend.
     """

@@ -361,13 +361,16 @@ def kpis(as_of: datetime | None, period_days: int, by: str | None, as_json: bool
     Each is one query in sinks/queries.py (the `customers` view holds each buyer's churn risk, for dashboards).
     With embedded ClickHouse held by a running `loyalty run`, that engine answers.
     """
+    from streams.reports import kpi_lines
+
     settings = _settings()
     found = _report(settings, "kpis", as_of=as_of and as_of.replace(tzinfo=UTC).isoformat(),
                     period_days=period_days, by=by)
     if as_json:
         click.echo(json.dumps(found["figures"] if by is None else found["rows"], indent=2))
     elif by is None:
-        _print_table(found["figures"], f"{settings.clickhouse_database}: program KPIs")
+        _print_table(kpi_lines(found["figures"], _program_or_fail(settings.program_file)),
+                     f"{settings.clickhouse_database}: program KPIs")
     else:
         _print_breakdown(found["rows"], by, found["currency"],
                          f"{settings.clickhouse_database}: KPIs by {by.replace('_', ' ')} as of {found['as_of']}")

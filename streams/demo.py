@@ -35,7 +35,7 @@ from streams.processes import (
     sink_thread,
 )
 from streams.refusal_catch_up import LOOK_ERRORS, RefusalCatchUp
-from streams.reports import kpi_lines, serving_reports
+from streams.reports import kpi_figures, kpi_lines, serving_reports
 from streams.settings import Settings
 from streams.status import status_server
 from streams.topics import ACTIVITY, DEADLETTER, ENGINE_EVENTS, EVENTS, ensure_topics
@@ -177,7 +177,7 @@ def summary_lines(store: ClickHouseStore, program: Program, fed: int, duplicates
     return {
         "events fed": f"{fed:,} ({duplicates:,} of them resent duplicates)",
         "throughput": f"{fed / elapsed:,.0f} events/s, from first sent to all stored ({elapsed:.1f} s)",
-        **kpi_lines(store, program),
+        **kpi_lines(kpi_figures(store, program), program),
     }
 
 

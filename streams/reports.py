@@ -52,10 +52,11 @@ def member_report(store: ClickHouseStore, program: Program, member_id: str) -> d
 
 def kpi_report(store: ClickHouseStore, program: Program, as_of: str | None, period_days: int,
                by: str | None) -> dict[str, Any]:
-    """The KPIs in words (``figures``), or broken down ``by`` a dimension (``rows``), as of ``as_of`` (ISO time)."""
+    """The KPIs as numbers (``figures``, see ``kpi_figures``), or broken down ``by`` a dimension (``rows``), as of
+    ``as_of`` (ISO time)."""
     when = kpi_time(store, datetime.fromisoformat(as_of) if as_of else None)
     if by is None:
-        return {"as_of": f"{when:%Y-%m-%d %H:%M} UTC", "figures": kpi_lines(store, program, when, period_days)}
+        return {"as_of": f"{when:%Y-%m-%d %H:%M} UTC", "figures": kpi_figures(store, program, when, period_days)}
     return {"as_of": f"{when:%Y-%m-%d %H:%M} UTC", "currency": program.currency,
             "rows": queries.breakdown(store, by, when, program.tiers[0].name, program.currency, period_days)}
 
@@ -65,72 +66,110 @@ def kpi_time(store: ClickHouseStore, as_of: datetime | None) -> datetime:
     return as_of or queries.latest_event_time(store) or datetime.now(UTC)
 
 
-def kpi_lines(store: ClickHouseStore, program: Program, as_of: datetime | None = None,
-              period_days: int = 90) -> dict[str, str]:
-    """The program's KPIs in words, as of ``as_of`` (default: see ``kpi_time``), each from ClickHouse."""
+def kpi_figures(store: ClickHouseStore, program: Program, as_of: datetime | None = None,
+                period_days: int = 90) -> dict[str, Any]:
+    """The program's KPIs as numbers, as of ``as_of`` (default: see ``kpi_time``), each from ClickHouse.
+
+    Keys are snake_case, as the queries name them: money in minor units next to its
+    currency, points as integers, rates in basis points (None where nothing to divide by),
+    so that ``kpis --json`` reads as ``kpis --by ... --json`` does. ``reward_cost`` is there
+    when a point has a value, ``campaign_return`` when the program holds members out.
+    """
     as_of = kpi_time(store, as_of)
     currency, point_value = program.currency, program.point_value_minor
     summary = queries.program_summary(store, program.tiers[0].name)
-    liability = f"{summary['points_outstanding']:,}"
+    return {
+        "as_of": as_of.isoformat(), "period_days": period_days, "currency": currency,
+        "point_value_minor": point_value or None,
+        "members": summary["members"],
+        "points_issued": summary["points_issued"],
+        "points_outstanding": summary["points_outstanding"],
+        "liability_minor": summary["points_outstanding"] * point_value if point_value else None,
+        "members_per_tier": dict(sorted(summary["members_per_tier"].items())),
+        "dead_letters": summary["dead_letters"],
+        "triggers_sent": queries.triggers_by_kind(store),
+        "average_order_value": queries.average_order_value(store),
+        "repeat_purchase": queries.repeat_purchase_rate(store),
+        "top_categories": queries.top_categories(store, limit=3),
+        "churn": queries.churn(store, as_of, period_days),
+        "churn_risk": queries.churn_risk(store, as_of, period_days),
+        "customer_value": queries.customer_value(store, as_of, period_days),
+        "redemption": queries.redemption_rate(store, as_of),
+        "visit_frequency": queries.visit_frequency(store, as_of, period_days),
+        "upsell": queries.upsell(store, as_of, currency, period_days),
+        "reward_cost": queries.reward_cost(store, as_of, point_value, currency, period_days) if point_value else None,
+        "campaign_return": (queries.campaign_return(store, as_of, program, period_days) if program.holdout_bp
+                            else None),
+        "net_promoter_score": queries.net_promoter_score(store, as_of, period_days),
+    }
+
+
+def kpi_lines(figures: dict[str, Any], program: Program) -> dict[str, str]:
+    """The KPIs of ``kpi_figures`` in words, for people."""
+    currency, point_value, period_days = figures["currency"], figures["point_value_minor"], figures["period_days"]
+    liability = f"{figures['points_outstanding']:,}"
     if point_value:
-        liability += (f" = {format_money(summary['points_outstanding'] * point_value, currency)} at "
+        liability += (f" = {format_money(figures['liability_minor'], currency)} at "
                       f"{format_money(point_value, currency)} a point")
-    tiers = ", ".join(f"{tier} {count:,}" for tier, count in sorted(summary["members_per_tier"].items()))
+    tiers = ", ".join(f"{tier} {count:,}" for tier, count in figures["members_per_tier"].items())
     aov = "; ".join(f"{row['channel']} {format_money(row['aov_minor'], row['currency'])} ({row['orders']:,} orders)"
-                    for row in queries.average_order_value(store))
-    repeat = queries.repeat_purchase_rate(store)
+                    for row in figures["average_order_value"])
+    repeat, told, churn = figures["repeat_purchase"], figures["triggers_sent"], figures["churn"]
     top = "; ".join(f"{row['category']} {format_money(row['spend_minor'], row['currency'])}"
-                    for row in queries.top_categories(store, limit=3))
-    churn = queries.churn(store, as_of, period_days)
-    risk = queries.churn_risk(store, as_of, period_days)
-    value = "; ".join(_customer_value(row, period_days)
-                      for row in queries.customer_value(store, as_of, period_days))
-    redeemed = queries.redemption_rate(store, as_of)
-    visits = queries.visit_frequency(store, as_of, period_days)
-    nps = queries.net_promoter_score(store, as_of, period_days)
-    told = queries.triggers_by_kind(store)
-    grew = queries.upsell(store, as_of, currency, period_days)
+                    for row in figures["top_categories"])
+    value = "; ".join(_customer_value(row, period_days) for row in figures["customer_value"])
+    redeemed, grew, nps = figures["redemption"], figures["upsell"], figures["net_promoter_score"]
     lines = {
-        "members": f"{summary['members']:,}",
-        "points issued": f"{summary['points_issued']:,}",
+        "members": f"{figures['members']:,}",
+        "points issued": f"{figures['points_issued']:,}",
         "points outstanding (liability)": liability,
         "members per tier": tiers,
-        "dead letters": f"{summary['dead_letters']:,}",
+        "dead letters": f"{figures['dead_letters']:,}",
         "triggers sent": (f"{sum(told.values()):,} (" + "; ".join(f"{kind} {count:,}" for kind, count in told.items())
                           + ")" if told else "none yet"),
-        "KPI: average order value": aov,
-        "KPI: repeat-purchase rate": f"{format_percent(repeat['rate_bp'])} of {repeat['buyers']:,} buyers",
-        "KPI: top categories by net spend": top,
+        "KPI: average order value": aov or "no purchases yet",
+        "KPI: repeat-purchase rate": (f"{format_percent(repeat['rate_bp'])} of {repeat['buyers']:,} buyers"
+                                      if repeat["buyers"] else "nobody bought yet"),
+        "KPI: top categories by net spend": top or "no purchases yet",
         f"KPI: churn ({period_days} days)": (
             f"{format_percent(churn['churn_rate_bp'])} of the {churn['cohort']:,} who bought in the {period_days} days "
             f"before the last {period_days} did not buy again (retention {format_percent(churn['retention_rate_bp'])})"
             if churn["cohort"] else f"nobody bought in the {period_days} days before the last {period_days} yet"),
-        "KPI: churn risk": ", ".join(f"{level.replace('_', ' ')} {count:,}" for level, count in risk.items()),
+        "KPI: churn risk": ", ".join(f"{level.replace('_', ' ')} {count:,}"
+                                     for level, count in figures["churn_risk"].items()),
         "KPI: customer value (CLV)": value or "no purchases yet",
         "KPI: redemption rate": (f"{format_percent(redeemed['redemption_rate_bp'])} of "
-                                 f"{redeemed['points_earned']:,} points earned"),
-        "KPI: visit frequency": _visits(visits, period_days),
+                                 f"{redeemed['points_earned']:,} points earned"
+                                 if redeemed["points_earned"] else "no points earned yet"),
+        "KPI: visit frequency": _visits(figures["visit_frequency"], period_days),
         "KPI: upsell": (
             f"{format_percent(grew['upsell_rate_bp'])} of the {grew['returning_buyers']:,} who bought before and in "
             f"the last {period_days} days spent more an order; their order value went from "
             f"{format_money(grew['earlier_aov_minor'], currency)} to {format_money(grew['recent_aov_minor'], currency)}"
             if grew["returning_buyers"] else f"nobody bought both before and in the last {period_days} days yet"),
     }
-    if point_value:
-        cost = queries.reward_cost(store, as_of, point_value, currency, period_days)
-        lines["KPI: reward cost rate"] = (
-            f"{format_percent(cost['cost_rate_bp'])}: {cost['points_earned']:,} points worth "
-            f"{format_money(cost['cost_minor'], currency)} earned on {format_money(cost['net_spend_minor'], currency)}"
-            f" of net spend in the last {period_days} days")
-    if program.holdout_bp:
-        lines["KPI: campaign ROI against the holdout"] = _campaign_return(
-            queries.campaign_return(store, as_of, program, period_days), program, period_days)
+    if figures["reward_cost"] is not None:
+        lines["KPI: reward cost rate"] = _reward_cost(figures["reward_cost"], currency, period_days)
+    if figures["campaign_return"] is not None:
+        lines["KPI: campaign ROI against the holdout"] = _campaign_return(figures["campaign_return"], program,
+                                                                          period_days)
     lines["KPI: Net Promoter Score"] = (
         f"{signed(nps['nps_bp'])} from {nps['respondents']:,} members' answers in the last {period_days} days "
         f"({nps['promoters']:,} promoters, {nps['passives']:,} passives, {nps['detractors']:,} detractors)"
         if nps["respondents"] else f"no survey answers in the last {period_days} days")
-    lines["as of"] = f"{as_of:%Y-%m-%d %H:%M} UTC"
+    lines["as of"] = f"{datetime.fromisoformat(figures['as_of']):%Y-%m-%d %H:%M} UTC"
     return lines
+
+
+def _reward_cost(cost: dict[str, Any], currency: str, period_days: int) -> str:
+    """The rate only against some spend: points given on no spend (or on more refunded than bought) have no rate."""
+    earned = f"{cost['points_earned']:,} points worth {format_money(cost['cost_minor'], currency)} earned"
+    spend = cost["net_spend_minor"]
+    if cost["cost_rate_bp"] is None:
+        refunded = f", {format_money(-spend, currency)} more refunded than bought" if spend < 0 else ""
+        return f"no spend in the last {period_days} days{refunded}: {earned}"
+    return (f"{format_percent(cost['cost_rate_bp'])}: {earned} on {format_money(spend, currency)} of net spend "
+            f"in the last {period_days} days")
 
 
 def _customer_value(row: dict[str, Any], period_days: int) -> str:

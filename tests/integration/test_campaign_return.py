@@ -23,7 +23,7 @@ from processors.program import Program
 from sinks import queries
 from sinks.clickhouse import ClickHouseStore
 from sinks.dashboard import dashboard
-from streams.reports import kpi_lines
+from streams.reports import kpi_figures, kpi_lines
 
 AS_OF = dt.datetime(2026, 6, 30, tzinfo=dt.UTC)
 PROGRAM = Program(name="Test Fashion", currency="SEK", holdout_bp=1_500, gross_margin_bp=4_000, point_value_minor=20)
@@ -76,7 +76,7 @@ def test_the_members_spend_beyond_the_holdouts_rate_against_what_the_campaigns_c
         "spend_per_member_minor": 15_000, "holdout_spend_per_member_minor": 6_000,
         "incremental_spend_minor": 27_000, "incremental_margin_minor": 10_800, "campaign_points": 450,
         "cost_minor": 9_000, "roi_bp": 2_000}
-    assert kpi_lines(store, PROGRAM, AS_OF)["KPI: campaign ROI against the holdout"] == (
+    assert kpi_lines(kpi_figures(store, PROGRAM, AS_OF), PROGRAM)["KPI: campaign ROI against the holdout"] == (
         "+20.00 %: the 3 members spent 150.00 SEK each in the last 90 days, the 2 held out 60.00 SEK; "
         "270.00 SEK more in all, 108.00 SEK at the 40.00 % margin, for 450 campaign points costing 90.00 SEK")
     [panel] = panel_rows(store, dashboard(store.database, PROGRAM), AS_OF)["Campaign ROI against the holdout"]
@@ -84,10 +84,12 @@ def test_the_members_spend_beyond_the_holdouts_rate_against_what_the_campaigns_c
         20.0, 2, 108.0, 90.0)
     assert "Campaign ROI against the holdout" not in panel_rows(
         store, dashboard(store.database, PROGRAM.model_copy(update={"holdout_bp": 0})), AS_OF)
-    quiet = kpi_lines(store, PROGRAM, AS_OF.replace(year=2027))["KPI: campaign ROI against the holdout"]
+    a_year_on = kpi_figures(store, PROGRAM, AS_OF.replace(year=2027))
+    quiet = kpi_lines(a_year_on, PROGRAM)["KPI: campaign ROI against the holdout"]
     assert quiet.endswith("0.00 SEK more in all, 0.00 SEK at the 40.00 % margin, for 0 campaign points costing "
                           "0.00 SEK; no ROI without campaign points in the period")
-    unpriced = kpi_lines(store, PROGRAM.model_copy(update={"gross_margin_bp": 0}), AS_OF)
+    unpriced_program = PROGRAM.model_copy(update={"gross_margin_bp": 0})
+    unpriced = kpi_lines(kpi_figures(store, unpriced_program, AS_OF), unpriced_program)
     assert unpriced["KPI: campaign ROI against the holdout"].endswith(
         "(give gross_margin_bp and point_value_minor for the ROI)")
     nobody_held = queries.campaign_return(store, AS_OF, PROGRAM.model_copy(update={"holdout_bp": 0}))

@@ -30,6 +30,7 @@ from sinks.clickhouse import ClickHouseStore
 from sinks.dashboard import dashboard
 from streams.cli import main
 from streams.program_file import parse_program
+from streams.reports import kpi_figures, kpi_lines
 
 AS_OF = dt.datetime(2026, 6, 30, tzinfo=dt.UTC)
 PROGRAM = """
@@ -38,6 +39,7 @@ currency: SEK
 tiers: [{name: Member}, {name: Gold, qualifying_spend_minor: 100000}]
 point_value_minor: 20
 """
+PROGRAM_RULES = parse_program(PROGRAM, "a test program")
 
 
 def day(month: int, dom: int, year: int = 2026) -> dt.datetime:
@@ -218,12 +220,8 @@ def test_the_kpis_break_down_by_segment_tier_and_churn_risk(store: ClickHouseSto
         queries.breakdown(store, "city", AS_OF, "Member", "SEK")
 
 
-def test_loyalty_kpis_prints_them_in_words_as_of_a_day(store: ClickHouseStore, chdb_path: Path) -> None:
-    env = {"LOYALTY_CLICKHOUSE_DSN": f"chdb://{chdb_path}", "LOYALTY_CLICKHOUSE_DATABASE": store.database}
-    result = CliRunner().invoke(main, ["kpis", "--as-of", "2026-06-30", "--json"], env=env)
-
-    assert result.exit_code == 0, result.output
-    figures = json.loads(result.output)
+def test_loyalty_kpis_prints_them_in_words_as_of_a_day(store: ClickHouseStore) -> None:
+    figures = kpi_lines(kpi_figures(store, PROGRAM_RULES, AS_OF), PROGRAM_RULES)
     assert figures["KPI: churn (90 days)"] == ("50.00 % of the 2 who bought in the 90 days before the last 90 did not "
                                                "buy again (retention 50.00 %)")
     assert figures["KPI: churn risk"] == "active 2, at risk 2, lapsed 2"
@@ -242,11 +240,56 @@ def test_loyalty_kpis_prints_them_in_words_as_of_a_day(store: ClickHouseStore, c
                                                   "(2 promoters, 1 passives, 1 detractors)")
     assert figures["as of"] == "2026-06-30 00:00 UTC"
 
+
+def test_a_rate_of_points_on_no_spend_is_no_rate(chdb_client: Any, ch_database: str) -> None:
+    """Two welcomed members and no purchase: 200 points worth 40.00 SEK, but no spend to set them against."""
+    store = ClickHouseStore(chdb_client, ch_database)
+    store.ensure_schema()
+    store_records(store, "loyalty.ledger.v1", [entry("w1", "q1", day(6, 1), "welcome", 100),
+                                               entry("w2", "q2", day(6, 1), "welcome", 100)])
+    assert queries.reward_cost(store, AS_OF, 20, "SEK") == {
+        "points_earned": 200, "cost_minor": 4_000, "net_spend_minor": 0, "cost_rate_bp": None}
+    figures = kpi_lines(kpi_figures(store, PROGRAM_RULES, AS_OF), PROGRAM_RULES)
+    assert figures["KPI: reward cost rate"] == "no spend in the last 90 days: 200 points worth 40.00 SEK earned"
+    assert figures["KPI: redemption rate"] == "0.00 % of 200 points earned"
+    assert figures["KPI: repeat-purchase rate"] == "nobody bought yet"
+    assert figures["KPI: top categories by net spend"] == "no purchases yet"
+
+    store_records(store, "loyalty.activity.v1", [sale("x1", "q1", day(1, 2), 50_000),  # bought before the period,
+                                                 sale("x2", "q1", day(6, 2), -30_000, kind="return")])  # returned in it
+    figures = kpi_lines(kpi_figures(store, PROGRAM_RULES, AS_OF), PROGRAM_RULES)
+    assert figures["KPI: reward cost rate"] == ("no spend in the last 90 days, 300.00 SEK more refunded than bought: "
+                                                "200 points worth 40.00 SEK earned")
+
+
+def test_loyalty_kpis_json_gives_numbers_under_snake_case_names(store: ClickHouseStore, chdb_path: Path) -> None:
+    env = {"LOYALTY_CLICKHOUSE_DSN": f"chdb://{chdb_path}", "LOYALTY_CLICKHOUSE_DATABASE": store.database}
+    result = CliRunner().invoke(main, ["kpis", "--as-of", "2026-06-30", "--json"], env=env)
+
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.output)
+    assert all(key.isidentifier() and key.islower() for key in figures)
+    assert (figures["as_of"], figures["period_days"], figures["currency"]) == ("2026-06-30T00:00:00+00:00", 90, "SEK")
+    assert (figures["points_outstanding"], figures["point_value_minor"], figures["liability_minor"]) == (80, 20, 1_600)
+    assert figures["churn"] == {"cohort": 2, "retained": 1, "churned": 1, "churn_rate_bp": 5_000,
+                                "retention_rate_bp": 5_000}
+    assert figures["churn_risk"] == {"active": 2, "at_risk": 2, "lapsed": 2}
+    assert figures["redemption"] == {"points_earned": 100, "points_redeemed": 30, "redemption_rate_bp": 3_000}
+    assert figures["reward_cost"] == {"points_earned": 0, "cost_minor": 0, "net_spend_minor": 15_000,
+                                      "cost_rate_bp": 0}
+    assert figures["net_promoter_score"]["nps_bp"] == 2_500
+    assert figures["campaign_return"]["holdout_members"] == 0  # the bundled program holds out 5 %: none of these
+    assert [row["currency"] for row in figures["customer_value"]] == ["EUR", "SEK"]
+
     latest = json.loads(CliRunner().invoke(main, ["kpis", "--json"], env=env).output)
-    assert latest["as of"] == "2026-07-05 12:00 UTC"  # the latest event's time
+    assert latest["as_of"] == "2026-07-05T12:00:00+00:00"  # the latest event's time
 
     early = json.loads(CliRunner().invoke(main, ["kpis", "--as-of", "2026-02-28", "--json"], env=env).output)
-    assert early["KPI: Net Promoter Score"].startswith("-100.00 from 1 members' answers")
+    assert (early["net_promoter_score"]["respondents"], early["net_promoter_score"]["nps_bp"]) == (1, -10_000)
+
+    words = CliRunner().invoke(main, ["kpis", "--as-of", "2026-06-30"], env={**env, "COLUMNS": "250"})
+    assert words.exit_code == 0, words.output
+    assert "│ KPI: churn risk" in words.output and "active 2, at risk 2, lapsed 2" in words.output
 
 
 def test_loyalty_kpis_by_segment_prints_a_row_per_segment(store: ClickHouseStore, chdb_path: Path) -> None:
