@@ -3,25 +3,47 @@
 Rates are integer ratios and multipliers are basis points (10,000 = 1x), so
 every computation stays in integers. Each mechanic is a section a program can
 leave out: an empty section switches the mechanic off.
+
+Every number is an integer as written (``50.00`` is refused, not read as 50 minor
+units) and has an upper bound far above any real program's, low enough that no
+output outgrows the contracts' 64-bit longs: a 100 million order (10^10 minor
+units) at the highest rate and multipliers earns about 10^16 points, with
+campaigns, against a limit near 9.2 x 10^18.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import (
     AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
-    NonNegativeInt,
-    PositiveInt,
+    Strict,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 
 BASIS_POINTS = 10_000
+MAX_POINTS = 10**9  # a bonus, a reward's cost, a budget, a threshold: a billion points
+MAX_MINOR = 10**12  # a fee, a spend threshold, a point's value: ten billion in the currency
+MAX_MULTIPLIER_BP = 10 * BASIS_POINTS  # x10
+MAX_POINTS_A_MINOR_UNIT = 100  # the highest earn rate
+MAX_DAYS = 36_600  # a hundred years, in days, months or periods
+MAX_COUNT = 10**6  # visits, stamps, referrals
+
+Points = Annotated[int, Strict(), Field(ge=0, le=MAX_POINTS)]
+PositivePoints = Annotated[int, Strict(), Field(gt=0, le=MAX_POINTS)]
+Minor = Annotated[int, Strict(), Field(ge=0, le=MAX_MINOR)]
+PositiveMinor = Annotated[int, Strict(), Field(gt=0, le=MAX_MINOR)]
+Multiplier = Annotated[int, Strict(), Field(gt=0, le=MAX_MULTIPLIER_BP)]
+Share = Annotated[int, Strict(), Field(ge=0, le=BASIS_POINTS)]  # a share in basis points, at most all
+Days = Annotated[int, Strict(), Field(ge=0, le=MAX_DAYS)]
+PositiveDays = Annotated[int, Strict(), Field(gt=0, le=MAX_DAYS)]
+Count = Annotated[int, Strict(), Field(ge=0, le=MAX_COUNT)]
+PositiveCount = Annotated[int, Strict(), Field(gt=0, le=MAX_COUNT)]
 
 Name = Field(min_length=1, pattern=r"^[A-Za-z0-9_.:-]+$")
 
@@ -39,10 +61,17 @@ class EarnRate(_Rules):
     instead of being rounded away.
     """
 
-    points: PositiveInt = 1
-    per_amount_minor: PositiveInt = 1000
-    minimum_spend_minor: NonNegativeInt = 0
+    points: PositivePoints = 1
+    per_amount_minor: PositiveMinor = 1000
+    minimum_spend_minor: Minor = 0
     carry_remainder: bool = False
+
+    @model_validator(mode="after")
+    def _a_rate_that_fits(self) -> EarnRate:
+        if self.points > MAX_POINTS_A_MINOR_UNIT * self.per_amount_minor:
+            raise ValueError(f"at most {MAX_POINTS_A_MINOR_UNIT} points a minor unit, got {self.points} per "
+                             f"{self.per_amount_minor}")
+        return self
 
 
 MEASURES = ("qualifying_spend_minor", "qualifying_visits", "qualifying_points")
@@ -56,10 +85,10 @@ class TierPolicy(_Rules):
     """
 
     name: str = Field(min_length=1)
-    qualifying_spend_minor: NonNegativeInt | None = None
-    qualifying_visits: NonNegativeInt | None = None
-    qualifying_points: NonNegativeInt | None = Field(default=None, description="points earned, not the balance")
-    earn_multiplier_bp: PositiveInt = BASIS_POINTS
+    qualifying_spend_minor: Minor | None = None
+    qualifying_visits: Count | None = None
+    qualifying_points: Points | None = Field(default=None, description="points earned, not the balance")
+    earn_multiplier_bp: Multiplier = BASIS_POINTS
     perks: tuple[str, ...] = Field(default=(), description="e.g. free_shipping, early_sale_access")
 
 
@@ -71,10 +100,10 @@ class Membership(_Rules):
 
     id: str = Name
     name: str = Field(min_length=1)
-    fee_minor: PositiveInt
+    fee_minor: PositiveMinor
     tier: str = Field(min_length=1)
-    months: PositiveInt = 12
-    warn_days: NonNegativeInt = Field(default=14, description="a reminder this many days before it lapses")
+    months: PositiveDays = 12
+    warn_days: Days = Field(default=14, description="a reminder this many days before it lapses")
 
 
 class CampaignTarget(_Rules):
@@ -102,11 +131,11 @@ class Campaign(_Rules):
     starts: AwareDatetime
     ends: AwareDatetime
     target: CampaignTarget = CampaignTarget()
-    multiplier_bp: int = Field(default=BASIS_POINTS, ge=BASIS_POINTS)
-    bonus_points: NonNegativeInt = 0
-    minimum_spend_minor: NonNegativeInt = 0
-    member_budget_points: PositiveInt | None = None
-    budget_points: PositiveInt | None = Field(default=None, description="points in total, for all members together")
+    multiplier_bp: Multiplier = Field(default=BASIS_POINTS, ge=BASIS_POINTS)
+    bonus_points: Points = 0
+    minimum_spend_minor: Minor = 0
+    member_budget_points: PositivePoints | None = None
+    budget_points: PositivePoints | None = Field(default=None, description="points in total, for all members together")
 
     @model_validator(mode="after")
     def _pays_something_for_a_while(self) -> Campaign:
@@ -129,7 +158,7 @@ class TierReview(_Rules):
 
     at: Literal["month_end", "year_end"] = "year_end"
     policy: Literal["one_step", "to_qualified"] = "one_step"
-    grace_periods: NonNegativeInt = 0
+    grace_periods: Days = 0
 
 
 class StampCard(_Rules):
@@ -141,7 +170,7 @@ class StampCard(_Rules):
     """
 
     name: str = Name
-    stamps: PositiveInt = Field(le=1000)
+    stamps: PositiveCount = Field(le=1000)
     per: Literal["purchase", "item"] = "purchase"
     categories: frozenset[str] = frozenset()
     reward: str = Field(min_length=1, description="What a full card gives, e.g. free_coffee")
@@ -154,10 +183,10 @@ class SocialPoints(_Rules):
     ``daily_cap_points`` a day (UTC) from social actions.
     """
 
-    points: dict[str, dict[Literal["share", "tag", "follow"], NonNegativeInt]] = Field(
+    points: dict[str, dict[Literal["share", "tag", "follow"], Points]] = Field(
         description="platform -> action -> points, e.g. {instagram: {share: 20, tag: 10, follow: 50}}"
     )
-    daily_cap_points: PositiveInt | None = None
+    daily_cap_points: PositivePoints | None = None
 
 
 class CatalogueReward(_Rules):
@@ -166,7 +195,7 @@ class CatalogueReward(_Rules):
     id: str = Name
     name: str = Field(min_length=1, description="What the member sees, e.g. 'A free drink of your choice'")
     kind: Literal["discount", "free_product", "free_shipping", "early_access", "partner_voucher"]
-    points: PositiveInt
+    points: PositivePoints
     partner: str | None = Field(default=None, description="the partner a partner_voucher is spent at")
 
     @model_validator(mode="after")
@@ -187,7 +216,7 @@ class Partner(_Rules):
     id: str = Name
     name: str = Field(min_length=1)
     earn: EarnRate
-    point_value_minor: PositiveInt
+    point_value_minor: PositiveMinor
 
 
 class ReferralRewards(_Rules):
@@ -197,11 +226,11 @@ class ReferralRewards(_Rules):
     times in any ``cap_period_days``.
     """
 
-    referrer_points: NonNegativeInt
-    friend_points: NonNegativeInt
-    minimum_purchase_minor: NonNegativeInt = 0
-    cap_per_referrer: PositiveInt | None = None
-    cap_period_days: PositiveInt = 365
+    referrer_points: Points
+    friend_points: Points
+    minimum_purchase_minor: Minor = 0
+    cap_per_referrer: PositiveCount | None = None
+    cap_period_days: PositiveDays = 365
 
 
 class Challenge(_Rules):
@@ -209,10 +238,10 @@ class Challenge(_Rules):
 
     id: str = Name
     name: str = Field(min_length=1, description="e.g. 'Three visits in a week'")
-    visits: PositiveInt = Field(le=100)
-    within_days: PositiveInt
+    visits: PositiveCount = Field(le=100)
+    within_days: PositiveDays
     badge: str = Field(min_length=1)
-    bonus_points: NonNegativeInt = 0
+    bonus_points: Points = 0
 
 
 class Expiry(_Rules):
@@ -224,11 +253,11 @@ class Expiry(_Rules):
     without activity every point left expires. A trigger warns ``warn_days`` ahead.
     """
 
-    after_days: PositiveInt | None = Field(default=None, description="each point expires this many days after earning")
+    after_days: PositiveDays | None = Field(default=None, description="each point expires this many days after earning")
     at: Literal["month_end", "year_end"] | None = Field(default=None, description="points expire at a period's end")
-    periods_later: NonNegativeInt = Field(default=0, description="with at: that many months or years later")
-    inactive_months: PositiveInt | None = None
-    warn_days: NonNegativeInt = 14
+    periods_later: Days = Field(default=0, description="with at: that many months or years later")
+    inactive_months: PositiveDays | None = None
+    warn_days: Days = 14
 
     @model_validator(mode="after")
     def _one_way_by_age(self) -> Expiry:
@@ -249,7 +278,7 @@ class Expiry(_Rules):
 class WinBack(_Rules):
     """A ``win_back`` trigger when a member who has bought goes ``inactive_days`` without buying, once a spell."""
 
-    inactive_days: PositiveInt
+    inactive_days: PositiveDays
 
 
 class RepeatFavourites(_Rules):
@@ -258,7 +287,7 @@ class RepeatFavourites(_Rules):
     Only SKUs of ``categories`` count, so a member's memory of them stays small.
     """
 
-    orders: int = Field(ge=2, le=100)
+    orders: PositiveCount = Field(ge=2, le=100)
     categories: frozenset[str] = Field(min_length=1, description="e.g. [coffee, tea]")
 
 
@@ -286,23 +315,23 @@ class Program(_Rules):
     name: str = Field(min_length=1)
     currency: str
     earn: EarnRate = EarnRate()
-    category_multipliers_bp: dict[str, PositiveInt] = {}
-    sku_multipliers_bp: dict[str, PositiveInt] = Field(default={}, description="beat the line's category multiplier")
-    payment_multipliers_bp: dict[str, PositiveInt] = Field(
+    category_multipliers_bp: dict[str, Multiplier] = {}
+    sku_multipliers_bp: dict[str, Multiplier] = Field(default={}, description="beat the line's category multiplier")
+    payment_multipliers_bp: dict[str, Multiplier] = Field(
         default={}, description="payment method -> extra multiplier, e.g. {nordic_card: 15000} for x1.5"
     )
     excluded_categories: frozenset[str] = frozenset()
     excluded_skus: frozenset[str] = frozenset()
-    welcome_bonus_points: NonNegativeInt = 0
+    welcome_bonus_points: Points = 0
     tiers: tuple[TierPolicy, ...] = (TierPolicy(name="Member"),)
-    qualifying_months: PositiveInt = 12
+    qualifying_months: PositiveDays = 12
     qualifying_period: Literal["rolling", "calendar"] = Field(
         default="rolling", description="rolling: the last qualifying_months months; calendar: from January in blocks"
     )
     memberships: tuple[Membership, ...] = Field(default=(), description="paid memberships: a fee buys a tier")
     campaigns: tuple[Campaign, ...] = ()
     tier_review: TierReview | None = Field(default=None, description="when and how members move down; never if unset")
-    near_tier_threshold_bp: PositiveInt = Field(default=8000, le=BASIS_POINTS)
+    near_tier_threshold_bp: Share = Field(default=8000, gt=0)
     stamp_cards: tuple[StampCard, ...] = ()
     social: SocialPoints | None = None
     rewards: tuple[CatalogueReward, ...] = Field(default=(), description="the reward catalogue, for redemptions")
@@ -310,26 +339,26 @@ class Program(_Rules):
     causes: tuple[Cause, ...] = Field(default=(), description="causes members can donate points to")
     referral: ReferralRewards | None = None
     challenges: tuple[Challenge, ...] = ()
-    birthday_bonus_points: NonNegativeInt = 0
+    birthday_bonus_points: Points = 0
     win_back: WinBack | None = None
     repeat_favourites: RepeatFavourites | None = None
     cross_sell: tuple[CrossSell, ...] = ()
     expiry: Expiry | None = Field(default=None, description="points never expire if unset")
-    dedup_window_days: PositiveInt = 60
-    return_window_days: PositiveInt = 60
-    pending_days: NonNegativeInt = Field(
+    dedup_window_days: PositiveDays = 60
+    return_window_days: PositiveDays = 60
+    pending_days: Days = Field(
         default=0, description="a purchase's points can be spent this many days after it, once it can't be returned"
     )
-    point_value_minor: NonNegativeInt = Field(
+    point_value_minor: Minor = Field(
         default=0, description="what a point costs the program, in minor units of its currency (0: not valued); "
         "finance reads the liability's value and the reward cost rate with it"
     )
-    holdout_bp: NonNegativeInt = Field(
+    holdout_bp: Share = Field(
         default=0, le=BASIS_POINTS // 2, description="the share of members, picked at random, who get no campaign "
         "points and no offers: the control group campaign ROI is measured against (0: none; at most half)"
     )
-    gross_margin_bp: NonNegativeInt = Field(
-        default=0, le=BASIS_POINTS, description="the retailer's gross margin on net sales, for campaign ROI "
+    gross_margin_bp: Share = Field(
+        default=0, description="the retailer's gross margin on net sales, for campaign ROI "
         "(0: not given)"
     )
     return_after_spend: Literal["negative_balance", "cap_at_zero"] = Field(

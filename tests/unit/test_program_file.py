@@ -63,6 +63,55 @@ def test_a_rule_within_a_section_names_the_field_it_concerns() -> None:
         parse_program("name: X\ncurrency: SEK\nreturn_window_days: 7\npending_days: 8\n", "x.yaml")
 
 
+def test_a_whole_number_is_written_as_one_and_no_figure_can_overflow_the_contracts() -> None:
+    """50.00 is not 5,000 öre nor 50 öre: a field of minor units, points or basis points takes an integer. Each
+    has an upper bound far above any program's, so that no output outgrows the contracts' 64-bit longs."""
+    text = ("name: X\ncurrency: SEK\nearn:\n  minimum_spend_minor: 50.00\n  points: 99999999999999999999\n"
+            "category_multipliers_bp: {shoes: 999999999999999999999}\nwelcome_bonus_points: true\n"
+            "return_window_days: 1000000\n")
+    with pytest.raises(ProgramFileError) as raised:
+        parse_program(text, "x.yaml")
+    assert raised.value.problems == [
+        "5: earn.points: Input should be less than or equal to 1000000000",
+        "4: earn.minimum_spend_minor: Input should be a valid integer",
+        "6: category_multipliers_bp.shoes: Input should be less than or equal to 100000",
+        "7: welcome_bonus_points: Input should be a valid integer",
+        "8: return_window_days: Input should be less than or equal to 36600",
+    ]
+    with pytest.raises(ProgramFileError, match=r"^x.yaml:3: earn: at most 100 points a minor unit"):
+        parse_program("name: X\ncurrency: SEK\nearn: {points: 1000, per_amount_minor: 1}\n", "x.yaml")
+
+
+def test_a_purchase_at_the_bounds_of_every_rate_fits_a_64_bit_long() -> None:
+    """A 100 million SEK order (10^10 öre) at the highest rate, 100 points an öre, with the highest multiplier (x10)
+    on the line, the tier and the payment earns 10^15 points; a campaign at x10 adds 9 x 10^15 and its bonus 10^9:
+    10,000,001,000,000,000 in all, far below 2^63 (about 9.2 x 10^18), even with a hundred such campaigns."""
+    import datetime as dt
+
+    from processors.events import Channel, Purchase, PurchaseLine
+    from processors.outputs import LedgerEntry
+    from processors.program import MAX_MULTIPLIER_BP, MAX_POINTS
+    from processors.simulate import member_in_tier, simulate
+
+    now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    most = MAX_MULTIPLIER_BP
+    rules = parse_program(f"""
+name: X
+currency: SEK
+earn: {{points: 100, per_amount_minor: 1}}
+category_multipliers_bp: {{shoes: {most}}}
+payment_multipliers_bp: {{card: {most}}}
+tiers: [{{name: Base, earn_multiplier_bp: {most}}}]
+campaigns:
+  - {{id: c, name: C, starts: 2025-01-01T00:00:00Z, ends: 2027-01-01T00:00:00Z, multiplier_bp: {most},
+      bonus_points: {MAX_POINTS}}}
+""", "x.yaml")
+    order = Purchase("e1", "m1", now, "t", "o1", Channel.WEB, None, "SEK", 10**10,
+                     (PurchaseLine("1", "S", "shoes", 1, 10**10),), "card", None)
+    decision = simulate(member_in_tier("m1", "Base", 0, now), order, rules)
+    assert sum(o.points for o in decision.outputs if isinstance(o, LedgerEntry)) == 10**16 + 10**9
+
+
 def test_broken_yaml_and_unknown_sections_are_named_too() -> None:
     with pytest.raises(ProgramFileError, match=r"^y.yaml:2: not valid YAML"):
         parse_program("name: [unclosed\ncurrency: SEK\n", "y.yaml")
