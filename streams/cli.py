@@ -4,6 +4,7 @@ processes)."""
 from __future__ import annotations
 
 import json
+import re
 import sys
 import threading
 from collections.abc import Iterator
@@ -481,26 +482,44 @@ def simulate(lines: tuple[str, ...], member_id: str | None, tier: str | None, ba
         click.echo(f"  Assumed: {words}")
 
 
+# An amount as people write it in a shop: digits, and a point with the decimals the currency has, if any.
+_AMOUNT = re.compile(r"[0-9]+(?:\.([0-9]+))?")
+_LARGEST = 2**63 - 1  # the contracts' long
+
+
 def _purchase_line(n: int, text: str, currency: str) -> PurchaseLine:
-    from decimal import Decimal, InvalidOperation
+    """A ``--line`` of ``simulate``; an error names the part that is wrong and what to write."""
+    from decimal import Decimal
 
     from processors.events import PurchaseLine
     from processors.money import minor_digits
 
+    def wrong(why: str) -> click.BadParameter:
+        return click.BadParameter(f"{text!r}: {why}", param_hint="--line")
+
     parts = text.split(":")
-    try:
-        if not 2 <= len(parts) <= 4 or not parts[0]:
-            raise ValueError
-        amount = Decimal(parts[1]) * 10 ** minor_digits(currency)
-        quantity = int(parts[3]) if len(parts) == 4 else 1
-        if amount != amount.to_integral_value() or amount < 0 or quantity < 1:
-            raise ValueError
-    except (ValueError, InvalidOperation):
-        raise click.BadParameter(f"{text!r}: write CATEGORY:AMOUNT[:SKU[:QUANTITY]], e.g. shoes:999.00 "
-                                 f"(an amount in {currency} with at most {minor_digits(currency)} decimals)",
-                                 param_hint="--line") from None
-    sku = parts[2] if len(parts) >= 3 and parts[2] else parts[0]
-    return PurchaseLine(str(n), sku, parts[0], quantity, int(amount))
+    if not 2 <= len(parts) <= 4:
+        raise wrong("write CATEGORY:AMOUNT[:SKU[:QUANTITY]], e.g. shoes:999.00 or tops:299:TOP-0001:2")
+    category, written = parts[0], parts[1]
+    if not category:
+        raise wrong("the category is empty")
+    digits = minor_digits(currency)
+    plain = _AMOUNT.fullmatch(written)
+    if plain is None or len(plain.group(1) or "") > digits or (plain.group(1) is not None and not digits):
+        decimals, example = (f"at most {digits} decimals", "999." + "0" * digits) if digits else ("no decimals", "999")
+        raise wrong(f"the amount {written!r} is not an amount in {currency}: write digits with {decimals}, e.g. "
+                    f"{example}")
+    amount = int(Decimal(written).scaleb(digits))
+    if amount > _LARGEST:
+        raise wrong(f"the amount {written!r} is more than a purchase can carry ({_LARGEST:,} minor units)")
+    quantity_written = parts[3] if len(parts) == 4 else "1"
+    if not quantity_written.isascii() or not quantity_written.isdigit() or int(quantity_written) < 1:
+        raise wrong(f"the quantity {quantity_written!r} is not a whole number of at least 1")
+    quantity = int(quantity_written)
+    if quantity > _LARGEST:
+        raise wrong(f"the quantity {quantity_written!r} is more than {_LARGEST:,}")
+    sku = parts[2] if len(parts) >= 3 and parts[2] else category
+    return PurchaseLine(str(n), sku, category, quantity, amount)
 
 
 def _member_from_store(settings: Settings, rules: Program, member_id: str, now: datetime) -> MemberState:

@@ -52,7 +52,7 @@ def test_loyalty_simulate_prints_the_points_and_how_they_were_worked_out() -> No
     assert answer.exit_code == 0, answer.output
     assert answer.output.startswith("+449 points for a Gold member (balance 0 -> 449)")
     assert "Gold x1.25, paid with nordic_style_card x2, shoes x1.5 = 449 points" in answer.output
-    assert wrong.exit_code == 2 and "'shoes:10.001': write CATEGORY:AMOUNT" in wrong.output
+    assert wrong.exit_code == 2 and "'shoes:10.001': the amount '10.001' is not an amount in SEK" in wrong.output
 
 
 def test_a_campaign_with_a_total_budget_is_in_the_answer_assumed_to_have_points_left() -> None:
@@ -79,3 +79,26 @@ def test_a_member_known_with_segments_and_campaign_history_gets_what_is_left_of_
     assert points_earned(outsider.decision) == 10  # not in the campaign's segment
     assert points_earned(vip.decision) == 10 + 30  # 50 of the 80 a member can have were given already
     assert vip.assumed == ()
+
+
+def test_loyalty_simulate_reads_an_amount_as_plain_decimals_and_names_the_part_that_is_wrong() -> None:
+    from click.testing import CliRunner
+
+    from streams.cli import main
+
+    def said(line: str) -> str:
+        answer = CliRunner().invoke(main, ["simulate", "--line", line])
+        assert answer.exit_code == 2, answer.output
+        return " ".join(answer.output.split())
+
+    for amount in ("inf", "nan", "1e400", "1e3", "-5", "1,000", "10.001", ".5", "", "0x10"):
+        assert (f"'shoes:{amount}:': the amount {amount!r} is not an amount in SEK: write digits with at most 2 "
+                "decimals, e.g. 999.00") in said(f"shoes:{amount}:"), amount
+    assert "'shoes:100:SKU:0': the quantity '0' is not a whole number of at least 1" in said("shoes:100:SKU:0")
+    assert "'shoes:100:SKU:1.5': the quantity '1.5' is not a whole number of at least 1" in said("shoes:100:SKU:1.5")
+    assert "':100': the category is empty" in said(":100")
+    assert "'shoes': write CATEGORY:AMOUNT[:SKU[:QUANTITY]], e.g. shoes:999.00" in said("shoes")
+    assert "the amount '99999999999999999999' is more than" in said("shoes:99999999999999999999")
+    fine = CliRunner().invoke(main, ["simulate", "--line", "shoes:1000.5", "--line", "tops:0.50::3", "--json"])
+    assert fine.exit_code == 0, fine.output
+
