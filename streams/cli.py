@@ -431,17 +431,17 @@ def program_explain(file: str) -> None:
 @main.command()
 @click.option("--line", "lines", multiple=True, required=True, metavar="CATEGORY:AMOUNT[:SKU[:QUANTITY]]",
               help="A line of the purchase, e.g. shoes:999.00 or tops:299:TOP-0001:2 (repeat for more lines).")
-@click.option("--member", "member_id",
-              help="Take the member's tier, balance, segments and campaign points so far from ClickHouse.")
+@click.option("--member", "member_id", help="Take the member's tier, balance, segments and campaign points so far "
+              "from ClickHouse (then give neither --tier nor --balance).")
 @click.option("--tier", help="The member's tier (default: the program's base tier).")
-@click.option("--balance", default=0, show_default=True, help="The member's balance before the purchase.")
+@click.option("--balance", type=int, help="The member's balance before the purchase (default: 0).")
 @click.option("--paid-with", help="Payment method, for payment-method bonuses.")
 @click.option("--partner", help="The coalition partner the purchase is made at.")
 @click.option("--program", "program_path", type=click.Path(dir_okay=False),
               help="Program file (default: the configured one, else the bundled demo program).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
-def simulate(lines: tuple[str, ...], member_id: str | None, tier: str | None, balance: int, paid_with: str | None,
-             partner: str | None, program_path: str | None, as_json: bool) -> None:
+def simulate(lines: tuple[str, ...], member_id: str | None, tier: str | None, balance: int | None,
+             paid_with: str | None, partner: str | None, program_path: str | None, as_json: bool) -> None:
     """Answer "what would this purchase earn this member?", campaigns included, without changing anything."""
     from processors.events import Channel, Purchase
     from processors.outputs import LedgerEntry
@@ -449,19 +449,26 @@ def simulate(lines: tuple[str, ...], member_id: str | None, tier: str | None, ba
     from processors.simulate import simulate as simulate_purchase
     from streams.records import as_record
 
+    if member_id is not None and (tier is not None or balance is not None):
+        raise click.UsageError("--member takes the tier and balance from ClickHouse: leave out --tier and --balance "
+                               "(or --member, to simulate any member of a tier and balance)")
     settings = _settings()
     rules = _program_or_fail(program_path or settings.program_file)
-    tier = tier or rules.tiers[0].name
+    order = [_purchase_line(n, text, rules.currency) for n, text in enumerate(lines, 1)]
+    tiers, base = [t.name for t in rules.tiers], rules.tiers[0].name
     now = datetime.now(UTC)
     if member_id is not None:
         member = _member_from_store(settings, rules, member_id, now)
-        tier, balance = member.tier, member.balance
-    elif tier not in {t.name for t in rules.tiers}:
-        raise click.BadParameter(f"{tier!r} is not a tier of {rules.name}: one of "
-                                 f"{', '.join(t.name for t in rules.tiers)}", param_hint="--tier")
+        if member.tier not in tiers:  # the member's program has a tier the simulated one has not
+            console.print(f"{member_id}'s tier {member.tier} is not a tier of {rules.name}: simulated at its base "
+                          f"tier {base}")
+            member.tier = base
+    elif tier is not None and tier not in tiers:
+        raise click.BadParameter(f"{tier!r} is not a tier of {rules.name}: one of {', '.join(tiers)}",
+                                 param_hint="--tier")
     else:
-        member = member_in_tier("someone", tier, balance, now)
-    order = [_purchase_line(n, text, rules.currency) for n, text in enumerate(lines, 1)]
+        member = member_in_tier("someone", tier or base, balance or 0, now)
+    tier, balance = member.tier, member.balance
     event = Purchase("simulated", member.member_id, now, "simulate", "simulated", Channel.WEB, None,
                      rules.currency, sum(x.amount_minor for x in order), tuple(order), paid_with, partner)
     decision, assumed = simulate_purchase(member, event, rules)
@@ -473,7 +480,8 @@ def simulate(lines: tuple[str, ...], member_id: str | None, tier: str | None, ba
                                "outputs": [{"type": type(o).__name__, **as_record(o)} for o in decision.outputs]},
                               default=str, indent=2))
         return
-    click.echo(f"{points:+,} points for a {tier} member (balance {balance:,} -> {balance + points:,})")
+    click.echo(f"{points:+,} points for {member_id or 'a member'} in tier {tier} (balance {balance:,} -> "
+               f"{balance + points:,})")
     for output in decision.outputs:
         said = getattr(output, "detail", None) or getattr(output, "message", None)
         if said:

@@ -342,8 +342,12 @@ def test_loyalty_member_and_simulate_read_the_member_from_clickhouse(store: Clic
     assert shown.exit_code == 0, shown.output
     assert "m2 tier gold balance 120 points (20 pending: 20 from 2100-01-01)" in " ".join(shown.output.split())
     assert simulated.exit_code == 0, simulated.output
-    answer = json.loads(simulated.output)
-    assert (answer["tier"], answer["balance_before"], answer["points"]) == ("gold", 120, 10)  # gold: no longer a tier
+    answer = json.loads(simulated.stdout)
+    # gold is no longer a tier of the program: m2 earns at the base tier's rate, and the answer says so
+    assert (answer["tier"], answer["balance_before"], answer["points"]) == ("bronze", 120, 10)
+    assert "m2's tier gold is not a tier of P: simulated at its base tier bronze" in simulated.stderr
+    words = runner.invoke(main, ["simulate", "--member", "m2", "--line", "books:10.00"], env=env)
+    assert words.stdout.startswith("+10 points for m2 in tier bronze (balance 120 -> 130)"), words.output
     assert unknown.exit_code == 1 and "no member 'nobody'" in unknown.output
 
 

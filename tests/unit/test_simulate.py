@@ -50,7 +50,7 @@ def test_loyalty_simulate_prints_the_points_and_how_they_were_worked_out() -> No
     wrong = runner.invoke(main, ["simulate", "--line", "shoes:10.001"])
 
     assert answer.exit_code == 0, answer.output
-    assert answer.output.startswith("+449 points for a Gold member (balance 0 -> 449)")
+    assert answer.output.startswith("+449 points for a member in tier Gold (balance 0 -> 449)")
     assert "Gold x1.25, paid with nordic_style_card x2, shoes x1.5 = 449 points" in answer.output
     assert wrong.exit_code == 2 and "'shoes:10.001': the amount '10.001' is not an amount in SEK" in wrong.output
 
@@ -102,3 +102,15 @@ def test_loyalty_simulate_reads_an_amount_as_plain_decimals_and_names_the_part_t
     fine = CliRunner().invoke(main, ["simulate", "--line", "shoes:1000.5", "--line", "tops:0.50::3", "--json"])
     assert fine.exit_code == 0, fine.output
 
+
+
+def test_loyalty_simulate_takes_the_tier_and_balance_from_the_member_or_from_the_options_not_both() -> None:
+    from click.testing import CliRunner
+
+    from streams.cli import main
+
+    for given in (["--tier", "Platinum"], ["--balance", "5000"], ["--balance", "0"]):
+        answer = CliRunner().invoke(main, ["simulate", "--member", "olga", *given, "--line", "shoes:10"])
+        assert answer.exit_code == 2, answer.output
+        assert "--member takes the tier and balance from ClickHouse: leave out --tier and --balance" in " ".join(
+            answer.output.split())
