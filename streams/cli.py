@@ -222,7 +222,8 @@ def _engine_broker(settings: Settings) -> str:
 @click.option("--reason", default="", help="Only those whose reason contains this text (any case), e.g. "
               "'unknown card_token'.")
 @click.option("--stage", type=click.Choice(["ingest", "member", "sink"]), help="Only those refused at this stage.")
-@click.option("--limit", default=50, show_default=True, help="How many to list, latest first.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1), help="How many to list, latest "
+              "first.")
 @click.option("--resend", is_flag=True, help="Send every one that matches to the engine again (no limit), once what "
               "refused them is fixed.")
 @click.option("--all", "include_applied", is_flag=True, help="Also those whose event was applied since: sent again "
@@ -253,7 +254,7 @@ def deadletters(reason: str, stage: str | None, limit: int, resend: bool, includ
             row = [letter["recorded_at"][:19], letter["stage"], letter["event_id"] or "", letter["member_id"] or "",
                    letter["reason"]]
             table.add_row(*row, *(["yes" if letter["applied"] else ""] if include_applied else []))
-        Console().print(table)
+        _print(table)
 
 
 def _resend(settings: Settings, letters: list[dict[str, Any]], include_applied: bool) -> None:
@@ -326,10 +327,14 @@ def member(member_id: str, as_json: bool) -> None:
     if found is None:
         reason = unknown_member_reason(member_id)
         waiting = len(_report(settings, "dead_letters", stage="member", reason=reason, limit=None))
-        raise click.ClickException(
-            f"no member {member_id!r} in ClickHouse database {settings.clickhouse_database}"
-            + (f"; {waiting} event{'s' if waiting != 1 else ''} for it wait{'' if waiting != 1 else 's'} for its "
-               f"enrolment (`loyalty deadletters --reason '{reason}'`), applied once it is" if waiting else ""))
+        unknown = (f"no member {member_id!r} in ClickHouse database {settings.clickhouse_database}"
+                   + (f"; {waiting} event{'s' if waiting != 1 else ''} for it wait{'' if waiting != 1 else 's'} for "
+                      f"its enrolment (`loyalty deadletters --reason '{reason}'`), applied once it is"
+                      if waiting else ""))
+        if as_json:  # a machine reads stdout: it gets JSON, and the exit status says it failed
+            click.echo(json.dumps({"error": unknown}, indent=2))
+            sys.exit(1)
+        raise click.ClickException(unknown)
     if as_json:
         click.echo(json.dumps(found, indent=2))
         return
@@ -343,7 +348,7 @@ def member(member_id: str, as_json: bool) -> None:
     for entry in found["ledger"]:
         table.add_row(entry["occurred_at"][:19], entry["reason"], f"{entry['points']:+d}",
                       str(entry["running_balance"]), entry["detail"])
-    out.print(table)
+    _print(table)
 
 
 @main.command()
@@ -393,7 +398,10 @@ def dashboard(out: str | None) -> None:
     if out is None:
         click.echo(text)
         return
-    Path(out).write_text(text + "\n")
+    try:
+        Path(out).write_text(text + "\n")
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {out}: {exc.strerror or exc}") from exc
     console.print(f"wrote the dashboard for {program.name} ({settings.clickhouse_database}) to {out}")
 
 
@@ -563,14 +571,22 @@ def _print_breakdown(rows: list[dict[str, Any]], by: str, currency: str, title: 
                       format_percent(row["repeat_rate_bp"]), f"{row['orders']:,}",
                       format_money(row["aov_minor"], currency), format_money(row["value_per_buyer_minor"], currency),
                       f"{row['points_outstanding']:,}", nps)
-    Console().print(table)
+    _print(table, whole=True)
 
 
 def _print_table(figures: dict[str, str], title: str) -> None:
     table = Table("figure", "value", title=title)
     for name, value in figures.items():
         table.add_row(name, value)
-    Console().print(table)
+    _print(table)
+
+
+def _print(table: Table, whole: bool = False) -> None:
+    """Print ``table`` to stdout; a ``whole`` one (a table of figures) at its full width, wider than the terminal,
+    or than the 80 columns assumed when stdout is not one, if it must, rather than cut a figure ("299.…")."""
+    out = Console()
+    needed = Console(width=10_000).measure(table).maximum if whole else 0
+    (Console(width=needed) if needed > out.width else out).print(table)
 
 
 if __name__ == "__main__":

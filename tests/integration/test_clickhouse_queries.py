@@ -350,6 +350,10 @@ def test_loyalty_member_and_simulate_read_the_member_from_clickhouse(store: Clic
     assert words.stdout.startswith("+10 points for m2 in tier bronze (balance 120 -> 130)"), words.output
     assert unknown.exit_code == 1 and "no member 'nobody'" in unknown.output
 
+    unknown_json = runner.invoke(main, ["member", "nobody", "--json"], env=env)
+    assert unknown_json.exit_code == 1
+    assert json.loads(unknown_json.stdout) == {"error": f"no member 'nobody' in ClickHouse database {store.database}"}
+
 
 def test_loyalty_simulate_reads_the_members_segments_and_campaign_points_from_clickhouse(
         store: ClickHouseStore, chdb_path: Path, tmp_path: Path) -> None:
@@ -386,6 +390,9 @@ def test_loyalty_deadletters_lists_the_reasons_latest_first(store: ClickHouseSto
     env = {"LOYALTY_CLICKHOUSE_DSN": f"chdb://{chdb_path}", "LOYALTY_CLICKHOUSE_DATABASE": store.database}
     runner = CliRunner()
 
+    for limit in ("-1", "0"):
+        refused = runner.invoke(main, ["deadletters", "--limit", limit], env=env)
+        assert refused.exit_code == 2 and "Invalid value for '--limit'" in refused.output, refused.output
     listed = runner.invoke(main, ["deadletters"], env={**env, "COLUMNS": "200"})
     ingest_only = runner.invoke(main, ["deadletters", "--stage", "ingest", "--json"], env=env)
 

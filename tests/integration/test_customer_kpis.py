@@ -305,6 +305,10 @@ def test_loyalty_kpis_by_segment_prints_a_row_per_segment(store: ClickHouseStore
     vip = next(line for line in table.output.splitlines() if "vip" in line)
     assert [cell.strip() for cell in vip.strip("│ ").split("│")] == [
         "vip", "1", "1", "100.00 %", "3", "66.66 SEK", "200.00 SEK", "70", "+100.00 (1)"]
+    for by in ("segment", "tier", "churn_risk"):  # piped, at 60 columns: the table grows, numbers are never cut
+        narrow = CliRunner().invoke(main, ["kpis", "--by", by, "--as-of", "2026-06-30"], env={**env, "COLUMNS": "60"})
+        assert narrow.exit_code == 0 and "…" not in narrow.output, narrow.output
+    assert "200.00 SEK" in narrow.output and "+100.00 (1)" in narrow.output
     refused = CliRunner().invoke(main, ["kpis", "--by", "city"], env=env)
     assert refused.exit_code == 2 and "'city' is not one of 'tier', 'segment', 'churn_risk'" in refused.output
 

@@ -59,3 +59,8 @@ def test_grafana_provisions_the_clickhouse_plugin_and_the_dashboard_loyalty_dash
     board = json.loads(out.read_text())
     assert board["uid"] == "loyalty-loyalty" and len(board["panels"]) >= 10
     assert all("`loyalty`." in panel["targets"][0]["rawSql"] for panel in board["panels"])
+
+    nowhere = CliRunner().invoke(main, ["dashboard", "--out", str(tmp_path / "no-such-folder" / "x.json")])
+    assert nowhere.exit_code == 1 and "Traceback" not in nowhere.output
+    assert f"cannot write {tmp_path / 'no-such-folder' / 'x.json'}: No such file or directory" in " ".join(
+        nowhere.output.split())
