@@ -42,6 +42,11 @@ __all__ = [
 ]
 
 BASIS_POINTS = 10_000
+# Figures as of a time (event time: a replayed history reads as it was): the ClickHouse query parameter as_of, so that
+# the Grafana dashboard (``sinks.dashboard``) runs the very same queries with the end of its time range.
+AS_OF = "{as_of:DateTime64(3, 'UTC')}"
+PERIOD_START = f"({AS_OF} - toIntervalDay({{period_days:UInt32}}))"
+PERIOD_BEFORE_START = f"({AS_OF} - toIntervalDay(2 * {{period_days:UInt32}}))"
 
 
 def member_ledger(store: ClickHouseStore, member_id: str) -> list[dict[str, Any]]:
@@ -118,35 +123,6 @@ def member_summary(store: ClickHouseStore, member_id: str, base_tier: str) -> di
     return row
 
 
-PROGRAM_SQL = f"""
-SELECT
-    (SELECT uniqExact(member_id) FROM $db.activity FINAL WHERE event_type = 'enrolled') AS members,
-    (SELECT sumIf(points, {EARNED}) FROM $db.ledger FINAL) AS points_issued,
-    (SELECT sum(points) FROM $db.ledger FINAL) AS points_outstanding,
-    (SELECT count() FROM $db.dead_letters FINAL) AS dead_letters,
-    (SELECT count() FROM $db.activity FINAL) AS events_accepted"""
-
-
-def program_summary(store: ClickHouseStore, base_tier: str) -> dict[str, Any]:
-    """The program at a glance: members, points issued and outstanding (liability), tiers, health.
-
-    ``members`` counts members with an ``enrolled`` event; ``members_per_tier`` covers
-    every member seen in activity, ledger or tier changes (``known_members`` in total).
-    """
-    summary = store.rows(PROGRAM_SQL)[0]
-    tiers = store.rows(
-        """
-        SELECT tier, count() AS members
-        FROM $db.members(base_tier = {base_tier:String})
-        GROUP BY tier ORDER BY tier
-        """,
-        {"base_tier": base_tier},
-    )
-    summary["members_per_tier"] = {r["tier"]: r["members"] for r in tiers}
-    summary["known_members"] = sum(summary["members_per_tier"].values())
-    return summary
-
-
 # A refused event, with whether it was applied since (sent again once fixed, or anew by its source).
 _LETTERS = """
 SELECT {extra}dead_letter_id, toString(stage) AS stage, reason, event_id, member_id, toString(topic) AS topic,
@@ -214,50 +190,82 @@ def _refused_oldest_first(store: ClickHouseStore, where: str, parameters: dict[s
     )
 
 
+PROGRAM_SQL = f"""
+SELECT
+    (SELECT uniqExact(member_id) FROM $db.activity FINAL WHERE event_type = 'enrolled' AND occurred_at <= {AS_OF})
+        AS members,
+    (SELECT sumIf(points, {EARNED}) FROM $db.ledger FINAL WHERE occurred_at <= {AS_OF}) AS points_issued,
+    (SELECT sum(points) FROM $db.ledger FINAL WHERE occurred_at <= {AS_OF}) AS points_outstanding,
+    (SELECT count() FROM ({_LETTERS.format(extra="")}) WHERE NOT applied) AS dead_letters,
+    (SELECT count() FROM $db.activity FINAL WHERE occurred_at <= {AS_OF}) AS events_accepted"""
+
+
+def program_summary(store: ClickHouseStore, base_tier: str, as_of: datetime) -> dict[str, Any]:
+    """The program at a glance: members, points issued and outstanding (liability) as of ``as_of``; tiers and dead
+    letters as they are now.
+
+    ``members`` counts members with an ``enrolled`` event; ``members_per_tier`` covers
+    every member seen in activity, ledger or tier changes (``known_members`` in total);
+    ``dead_letters`` the refusals ``loyalty deadletters`` lists: those not applied since.
+    """
+    summary = store.rows(PROGRAM_SQL, {"as_of": as_of})[0]
+    tiers = store.rows(
+        """
+        SELECT tier, count() AS members
+        FROM $db.members(base_tier = {base_tier:String})
+        GROUP BY tier ORDER BY tier
+        """,
+        {"base_tier": base_tier},
+    )
+    summary["members_per_tier"] = {r["tier"]: r["members"] for r in tiers}
+    summary["known_members"] = sum(summary["members_per_tier"].values())
+    return summary
+
+
 # -- marketing KPIs -------------------------------------------------------------------
 
 
-AOV_SQL = """
+AOV_SQL = f"""
 SELECT toNullable(toString(channel)) AS channel, toString(currency) AS currency,
        count() AS orders, sum(amount_minor) AS revenue_minor,
        intDiv(sum(amount_minor), count()) AS aov_minor
 FROM $db.purchases
-WHERE event_type = 'purchase' AND currency IS NOT NULL
+WHERE event_type = 'purchase' AND currency IS NOT NULL AND occurred_at <= {AS_OF}
 GROUP BY channel, currency
 ORDER BY currency, revenue_minor DESC, channel
 """
 
 
-def average_order_value(store: ClickHouseStore) -> list[dict[str, Any]]:
-    """Average order value per channel and currency: purchase spend / purchases, rounded down.
+def average_order_value(store: ClickHouseStore, as_of: datetime) -> list[dict[str, Any]]:
+    """Average order value per channel and currency up to ``as_of``: purchase spend / purchases, rounded down.
 
     Gross of returns (a return may come back through another channel than the sale).
     A purchase without a channel is reported under channel ``None``.
     """
-    return store.rows(AOV_SQL)
+    return store.rows(AOV_SQL, {"as_of": as_of})
 
 
 REPEAT_SQL = f"""
 SELECT count() AS buyers, countIf(n >= 2) AS repeat_buyers,
        intDiv(repeat_buyers * {BASIS_POINTS}, greatest(buyers, 1)) AS rate_bp
-FROM (SELECT member_id, count() AS n FROM $db.purchases WHERE event_type = 'purchase'
+FROM (SELECT member_id, count() AS n FROM $db.purchases WHERE event_type = 'purchase' AND occurred_at <= {AS_OF}
       GROUP BY member_id)
 """
 
 
-def repeat_purchase_rate(store: ClickHouseStore) -> dict[str, int]:
-    """Share of buying members who bought at least twice, in basis points (rounded down)."""
-    return store.rows(REPEAT_SQL)[0]
+def repeat_purchase_rate(store: ClickHouseStore, as_of: datetime) -> dict[str, int]:
+    """Share of the members who bought up to ``as_of`` who bought at least twice, in basis points (rounded down)."""
+    return store.rows(REPEAT_SQL, {"as_of": as_of})[0]
 
 
 # A return's lines name no category (the member's state keeps none), so each takes the category its line was sold
 # in: the purchase line of the same member, order and line id.
-_ORDER_LINES = """
+_ORDER_LINES = f"""
     SELECT event_id, event_type, member_id, ifNull(order_id, '') AS order_id, toString(currency) AS currency,
            line_id, toString(line_category) AS category, line_amount_minor, line_points
     FROM $db.purchases
     ARRAY JOIN line_id, line_category, line_amount_minor, line_points
-    WHERE currency IS NOT NULL"""
+    WHERE currency IS NOT NULL AND occurred_at <= {AS_OF}"""
 TOP_CATEGORIES_SQL = f"""
 SELECT if(l.category = '', s.category, l.category) AS category, l.currency AS currency,
        sum(l.line_amount_minor) AS spend_minor, sum(l.line_points) AS points,
@@ -275,23 +283,25 @@ LIMIT {{limit:UInt32}}
 """
 
 
-def top_categories(store: ClickHouseStore, limit: int = 10) -> list[dict[str, Any]]:
-    """Product categories by net spend per currency, from the order lines: a returned line subtracts from the
-    category it was sold in."""
-    return store.rows(TOP_CATEGORIES_SQL, {"limit": limit})
+def top_categories(store: ClickHouseStore, as_of: datetime, limit: int = 10) -> list[dict[str, Any]]:
+    """Product categories by net spend per currency up to ``as_of``, from the order lines: a returned line subtracts
+    from the category it was sold in."""
+    return store.rows(TOP_CATEGORIES_SQL, {"as_of": as_of, "limit": limit})
 
 
-TRIGGERS_BY_KIND_SQL = """
+TRIGGERS_BY_KIND_SQL = f"""
 SELECT kind, count() AS triggers
 FROM $db.triggers FINAL
+WHERE occurred_at <= {AS_OF}
 GROUP BY kind
 ORDER BY triggers DESC, kind
 """
 
 
-def triggers_by_kind(store: ClickHouseStore) -> dict[str, int]:
-    """How many triggers of each kind the engine sent downstream systems, most first (a re-emitted one counts once)."""
-    return {row["kind"]: row["triggers"] for row in store.rows(TRIGGERS_BY_KIND_SQL)}
+def triggers_by_kind(store: ClickHouseStore, as_of: datetime) -> dict[str, int]:
+    """How many triggers of each kind the engine sent downstream systems up to ``as_of``, most first (a re-emitted
+    one counts once)."""
+    return {row["kind"]: row["triggers"] for row in store.rows(TRIGGERS_BY_KIND_SQL, {"as_of": as_of})}
 
 
 LIABILITY_BY_TIER_SQL = """
@@ -333,14 +343,10 @@ def leaderboard(store: ClickHouseStore, since: Any, limit: int = 10) -> list[dic
     return store.rows(LEADERBOARD_SQL, {"since": since, "limit": limit})
 
 
-# -- churn, customer value and the rest, as of a time (event time: a replayed history reads as it was) -----------
+# -- churn, customer value and the rest, as of a time and over a period ------------------------------------------
 #
-# Each is one SQL text with the parameters as_of and period_days (ClickHouse query parameters), so that the
-# Grafana dashboard (``sinks.dashboard``) runs the very same queries with the dashboard's time and period.
+# Each is one SQL text with the parameters as_of and period_days, the dashboard's time and period.
 
-AS_OF = "{as_of:DateTime64(3, 'UTC')}"
-PERIOD_START = f"({AS_OF} - toIntervalDay({{period_days:UInt32}}))"
-PERIOD_BEFORE_START = f"({AS_OF} - toIntervalDay(2 * {{period_days:UInt32}}))"
 
 
 def latest_event_time(store: ClickHouseStore) -> datetime | None:

@@ -68,7 +68,8 @@ def kpi_time(store: ClickHouseStore, as_of: datetime | None) -> datetime:
 
 def kpi_figures(store: ClickHouseStore, program: Program, as_of: datetime | None = None,
                 period_days: int = 90) -> dict[str, Any]:
-    """The program's KPIs as numbers, as of ``as_of`` (default: see ``kpi_time``), each from ClickHouse.
+    """The program's KPIs as numbers, as of ``as_of`` (default: see ``kpi_time``), each from ClickHouse; only
+    ``members_per_tier`` and ``dead_letters`` are as they are now.
 
     Keys are snake_case, as the queries name them: money in minor units next to its
     currency, points as integers, rates in basis points (None where nothing to divide by),
@@ -77,7 +78,7 @@ def kpi_figures(store: ClickHouseStore, program: Program, as_of: datetime | None
     """
     as_of = kpi_time(store, as_of)
     currency, point_value = program.currency, program.point_value_minor
-    summary = queries.program_summary(store, program.tiers[0].name)
+    summary = queries.program_summary(store, program.tiers[0].name, as_of)
     return {
         "as_of": as_of.isoformat(), "period_days": period_days, "currency": currency,
         "point_value_minor": point_value or None,
@@ -87,10 +88,10 @@ def kpi_figures(store: ClickHouseStore, program: Program, as_of: datetime | None
         "liability_minor": summary["points_outstanding"] * point_value if point_value else None,
         "members_per_tier": dict(sorted(summary["members_per_tier"].items())),
         "dead_letters": summary["dead_letters"],
-        "triggers_sent": queries.triggers_by_kind(store),
-        "average_order_value": queries.average_order_value(store),
-        "repeat_purchase": queries.repeat_purchase_rate(store),
-        "top_categories": queries.top_categories(store, limit=3),
+        "triggers_sent": queries.triggers_by_kind(store, as_of),
+        "average_order_value": queries.average_order_value(store, as_of),
+        "repeat_purchase": queries.repeat_purchase_rate(store, as_of),
+        "top_categories": queries.top_categories(store, as_of, limit=3),
         "churn": queries.churn(store, as_of, period_days),
         "churn_risk": queries.churn_risk(store, as_of, period_days),
         "customer_value": queries.customer_value(store, as_of, period_days),
@@ -123,8 +124,8 @@ def kpi_lines(figures: dict[str, Any], program: Program) -> dict[str, str]:
         "members": f"{figures['members']:,}",
         "points issued": f"{figures['points_issued']:,}",
         "points outstanding (liability)": liability,
-        "members per tier": tiers,
-        "dead letters": f"{figures['dead_letters']:,}",
+        "members per tier (now)": tiers,
+        "dead letters (not applied since)": f"{figures['dead_letters']:,}",
         "triggers sent": (f"{sum(told.values()):,} (" + "; ".join(f"{kind} {count:,}" for kind, count in told.items())
                           + ")" if told else "none yet"),
         "KPI: average order value": aov or "no purchases yet",
@@ -242,6 +243,9 @@ def report(settings: Settings, program: Program, name: str, **arguments: Any) ->
     if settings.embedded_clickhouse and path.exists():
         with contextlib.suppress(EngineGone):  # a killed engine leaves its socket behind
             return _ask(path, name, arguments)
+    if settings.embedded_clickhouse and not (settings.data_dir / "clickhouse").is_dir():  # else made empty, and read
+        raise NoReport(f"no engine data in {settings.data_dir.resolve()}: run this where `loyalty run` or `loyalty "
+                       "demo` ran, or set LOYALTY_DATA_DIR to its data directory")
     try:
         store = clickhouse(settings)
     except ClickHouseUnreachable as exc:

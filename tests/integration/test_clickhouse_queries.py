@@ -29,6 +29,7 @@ T0 = dt.datetime(2025, 3, 1, 9, 0, tzinfo=dt.UTC)
 
 
 PENDING_FOR_DECADES = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)  # a pending purchase, whenever the test runs
+LATER = dt.datetime(2025, 4, 1, tzinfo=dt.UTC)  # after every event of the story
 
 
 def at(hours: float) -> dt.datetime:
@@ -180,7 +181,7 @@ def test_member_summary(store: ClickHouseStore) -> None:
 
 
 def test_program_summary(store: ClickHouseStore) -> None:
-    assert queries.program_summary(store, BASE) == {
+    assert queries.program_summary(store, BASE, LATER) == {
         "members": 3,
         "known_members": 4,
         "points_issued": 500,
@@ -189,6 +190,24 @@ def test_program_summary(store: ClickHouseStore) -> None:
         "dead_letters": 2,
         "events_accepted": 10,
     }
+
+
+def test_the_program_summary_and_the_order_figures_read_as_of_a_time(store: ClickHouseStore) -> None:
+    """At 11:30, two and a half hours in: m1, m2 and m3 had enrolled; 420 points were issued (m1's welcome 100 and
+    o1's 60 and 40, m2's welcome 100 and o3's 20, m3's welcome 100), none spent or taken back yet; 6 events accepted
+    (a1, a2, a3, a6, a7, a9). Tiers and dead letters are as they are now."""
+    early = at(2.5)
+    assert queries.program_summary(store, BASE, early) == {
+        "members": 3, "known_members": 4, "points_issued": 420, "points_outstanding": 420,
+        "members_per_tier": {BASE: 2, "gold": 1, "silver": 1}, "dead_letters": 2, "events_accepted": 6}
+    # o1 (100.00) and o3 (20.01) on the web: 60.00 an order (rounded down); o2 in store and the return came later
+    assert queries.average_order_value(store, early) == [
+        {"channel": "web", "currency": "EUR", "orders": 2, "revenue_minor": 12_001, "aov_minor": 6_000}]
+    assert queries.repeat_purchase_rate(store, early) == {"buyers": 2, "repeat_buyers": 0, "rate_bp": 0}
+    assert queries.top_categories(store, early) == [  # toys lead before they were returned
+        {"category": "toys", "currency": "EUR", "spend_minor": 6_001, "points": 60, "orders": 2},
+        {"category": "books", "currency": "EUR", "spend_minor": 6_000, "points": 60, "orders": 1}]
+    assert queries.triggers_by_kind(store, at(0.5)) == {"welcome": 3}
 
 
 def test_the_tier_is_the_last_change_applied_even_when_its_event_is_older(chdb_client: Any,
@@ -218,20 +237,20 @@ def test_points_given_back_are_not_counted_as_earned(chdb_client: Any, ch_databa
 def test_program_summary_empty(chdb_client: Any, ch_database: str) -> None:
     s = ClickHouseStore(chdb_client, ch_database)
     s.ensure_schema()
-    assert queries.program_summary(s, BASE) == {
+    assert queries.program_summary(s, BASE, LATER) == {
         "members": 0, "known_members": 0, "points_issued": 0, "points_outstanding": 0,
         "members_per_tier": {}, "dead_letters": 0, "events_accepted": 0}
-    assert queries.repeat_purchase_rate(s) == {"buyers": 0, "repeat_buyers": 0, "rate_bp": 0}
-    assert queries.average_order_value(s) == []
-    assert queries.top_categories(s) == []
+    assert queries.repeat_purchase_rate(s, LATER) == {"buyers": 0, "repeat_buyers": 0, "rate_bp": 0}
+    assert queries.average_order_value(s, LATER) == []
+    assert queries.top_categories(s, LATER) == []
 
 
 def test_triggers_by_kind_count_each_once_most_first(store: ClickHouseStore) -> None:
-    assert queries.triggers_by_kind(store) == {"welcome": 3, "near_tier": 1, "reward_unlocked": 1}
+    assert queries.triggers_by_kind(store, LATER) == {"welcome": 3, "near_tier": 1, "reward_unlocked": 1}
 
 
 def test_average_order_value(store: ClickHouseStore) -> None:
-    assert queries.average_order_value(store) == [
+    assert queries.average_order_value(store, LATER) == [
         {"channel": "web", "currency": "EUR", "orders": 2, "revenue_minor": 12_001, "aov_minor": 6_000},
         {"channel": "store", "currency": "EUR", "orders": 1, "revenue_minor": 5_000, "aov_minor": 5_000},
         {"channel": None, "currency": "USD", "orders": 1, "revenue_minor": 3_000, "aov_minor": 3_000},
@@ -239,16 +258,16 @@ def test_average_order_value(store: ClickHouseStore) -> None:
 
 
 def test_repeat_purchase_rate(store: ClickHouseStore) -> None:
-    assert queries.repeat_purchase_rate(store) == {"buyers": 3, "repeat_buyers": 1, "rate_bp": 3_333}
+    assert queries.repeat_purchase_rate(store, LATER) == {"buyers": 3, "repeat_buyers": 1, "rate_bp": 3_333}
 
 
 def test_top_categories(store: ClickHouseStore) -> None:
-    assert queries.top_categories(store) == [
+    assert queries.top_categories(store, LATER) == [
         {"category": "books", "currency": "EUR", "spend_minor": 11_000, "points": 110, "orders": 2},
         {"category": "garden", "currency": "USD", "spend_minor": 3_000, "points": 30, "orders": 1},
         {"category": "toys", "currency": "EUR", "spend_minor": 2_001, "points": 20, "orders": 2},
     ]
-    assert [r["category"] for r in queries.top_categories(store, limit=1)] == ["books"]
+    assert [r["category"] for r in queries.top_categories(store, LATER, limit=1)] == ["books"]
 
 
 def test_a_returned_line_counts_against_the_category_it_was_sold_in(chdb_client: Any, ch_database: str) -> None:
@@ -264,7 +283,7 @@ def test_a_returned_line_counts_against_the_category_it_was_sold_in(chdb_client:
         act("r1", "anna", 2, "return", channel="web", currency="SEK", amount=-129_900, points=-1_299, order="W1",
             lines=(line("1", "", "", -1, -129_900, -1_299),)),
     ])
-    assert queries.top_categories(s) == [
+    assert queries.top_categories(s, LATER) == [
         {"category": "dresses", "currency": "SEK", "spend_minor": 39_900, "points": 399, "orders": 2},
         {"category": "delivery", "currency": "SEK", "spend_minor": 4_900, "points": 49, "orders": 1},
     ]
@@ -277,7 +296,7 @@ def test_points_liability_by_tier(store: ClickHouseStore) -> None:
         {"tier": BASE, "members": 2, "points_outstanding": 130},
         {"tier": "gold", "members": 1, "points_outstanding": 120},
     ]
-    total = queries.program_summary(store, BASE)["points_outstanding"]
+    total = queries.program_summary(store, BASE, LATER)["points_outstanding"]
     assert sum(r["points_outstanding"] for r in got) == total
 
 
@@ -317,6 +336,7 @@ def test_dead_letters_whose_events_were_applied_since_are_left_out_unless_asked_
     every = queries.dead_letters(store, include_applied=True)
     assert [(r["dead_letter_id"], r["applied"]) for r in every] == [
         ("sink/ledger/0/3", False), ("member/a99", True), ("events/0/17", False)]
+    assert queries.program_summary(store, BASE, LATER)["dead_letters"] == 2  # those listed
 
 
 def test_the_leaderboard_ranks_points_earned_since_a_time_with_badges(store: ClickHouseStore) -> None:

@@ -229,7 +229,8 @@ def test_loyalty_kpis_prints_them_in_words_as_of_a_day(store: ClickHouseStore) -
         "10.00 EUR a buyer so far, 10.00 EUR in the last 90 days, 10.00 EUR projected; "
         "106.00 SEK a buyer so far, 50.00 SEK in the last 90 days, 50.00 SEK projected")
     assert figures["KPI: redemption rate"] == "30.00 % of 100 points earned"
-    assert figures["points outstanding (liability)"] == "80 = 16.00 SEK at 0.20 SEK a point"
+    # on the day: 100 earned, 50 redeemed, 20 of them given back; p6's 10 points come in July
+    assert figures["points outstanding (liability)"] == "70 = 14.00 SEK at 0.20 SEK a point"
     assert figures["KPI: upsell"] == ("0.00 % of the 1 who bought before and in the last 90 days spent more an "
                                       "order; their order value went from 75.00 SEK to 50.00 SEK")
     assert figures["KPI: reward cost rate"] == ("0.00 %: 0 points worth 0.00 SEK earned on 150.00 SEK of net spend "
@@ -270,7 +271,7 @@ def test_loyalty_kpis_json_gives_numbers_under_snake_case_names(store: ClickHous
     figures = json.loads(result.output)
     assert all(key.isidentifier() and key.islower() for key in figures)
     assert (figures["as_of"], figures["period_days"], figures["currency"]) == ("2026-06-30T00:00:00+00:00", 90, "SEK")
-    assert (figures["points_outstanding"], figures["point_value_minor"], figures["liability_minor"]) == (80, 20, 1_600)
+    assert (figures["points_outstanding"], figures["point_value_minor"], figures["liability_minor"]) == (70, 20, 1_400)
     assert figures["churn"] == {"cohort": 2, "retained": 1, "churned": 1, "churn_rate_bp": 5_000,
                                 "retention_rate_bp": 5_000}
     assert figures["churn_risk"] == {"active": 2, "at_risk": 2, "lapsed": 2}
@@ -290,6 +291,15 @@ def test_loyalty_kpis_json_gives_numbers_under_snake_case_names(store: ClickHous
     words = CliRunner().invoke(main, ["kpis", "--as-of", "2026-06-30"], env={**env, "COLUMNS": "250"})
     assert words.exit_code == 0, words.output
     assert "│ KPI: churn risk" in words.output and "active 2, at risk 2, lapsed 2" in words.output
+
+
+def test_loyalty_kpis_on_a_data_directory_without_an_engines_data_says_so(tmp_path: Path) -> None:
+    mistyped = tmp_path / "data-typo"
+    embedded = {"LOYALTY_DATA_DIR": str(mistyped), "LOYALTY_CLICKHOUSE_DSN": "embedded"}
+    said = CliRunner().invoke(main, ["kpis"], env=embedded)
+    assert said.exit_code == 1
+    assert f"no engine data in {mistyped}: run this where `loyalty run`" in " ".join(said.output.split())
+    assert not mistyped.exists()  # nothing made there
 
 
 def test_loyalty_kpis_by_segment_prints_a_row_per_segment(store: ClickHouseStore, chdb_path: Path) -> None:
@@ -326,7 +336,7 @@ def test_the_grafana_dashboard_shows_the_same_figures_as_loyalty_kpis(store: Cli
         ("vip", 100.0), ("(none)", 50.0), ("stockholm", -100.0)]
     assert shown["Upsell"][0]["bought before and in the period"] == 1
     assert [row["member_id"] for row in shown["Leaderboard"]] == ["p6"]  # earned in the range: p6's July points
-    assert shown["Points outstanding, valued"] == [{"liability": 16.0}]  # 80 points at 0.20 SEK
+    assert shown["Points outstanding, valued"] == [{"liability": 14.0}]  # 70 points at 0.20 SEK on the day
     assert shown["Reward cost rate"] == [{"cost %": 0.0, "cost": 0.0, "net spend": 150.0}]
     assert shown["Triggers sent by kind"] == [{"kind": "welcome", "triggers": 2}, {"kind": "reward_unlocked",
                                                                                  "triggers": 1}]
