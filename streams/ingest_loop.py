@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterator
 from datetime import timedelta
 
 from confluent_kafka import Consumer, Producer, TopicPartition
@@ -15,8 +16,9 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from schemas.codec import AvroCodec
 from streams.card_directory import CardDirectory
 from streams.group_offsets import open_member_batch_partitions
-from streams.ingest import Ingest
+from streams.ingest import Ingest, Record
 from streams.kafka import (
+    MAX_MESSAGE_BYTES,
     DeliveryErrors,
     consume_arrived,
     consumer_config,
@@ -27,6 +29,8 @@ from streams.topics import CARDS, DEADLETTER, ENGINE_EVENTS, EVENTS, MEMBER_BATC
 
 log = logging.getLogger(__name__)
 INGEST_GROUP = "loyalty-ingest"
+# What a member batch or a dead letter adds around one input message's bytes (its ids, times and reason), at most.
+WRAPPING_BYTES = 16_384
 
 
 def run_ingest(bootstrap: str, codec: AvroCodec, settings: Settings, stop: threading.Event) -> None:
@@ -36,7 +40,9 @@ def run_ingest(bootstrap: str, codec: AvroCodec, settings: Settings, stop: threa
                     timedelta(days=settings.max_future_days))
     errors = DeliveryErrors()
     # Each pass sends its batches at once and waits for them: lingering would only delay them.
-    producer = Producer(producer_config(bootstrap, **{"linger.ms": 0}))
+    # Room for a batch of one event as big as an input message, and for a dead letter of one.
+    producer = Producer(producer_config(bootstrap, **{"linger.ms": 0,
+                                                      "message.max.bytes": MAX_MESSAGE_BYTES + WRAPPING_BYTES}))
     consumer = Consumer(consumer_config(bootstrap, INGEST_GROUP, **{"fetch.wait.max.ms": settings.fetch_wait_ms}))
     consumer.subscribe([EVENTS, ENGINE_EVENTS])
     committed: dict[tuple[str, int], int] = {}
@@ -48,8 +54,8 @@ def run_ingest(bootstrap: str, codec: AvroCodec, settings: Settings, stop: threa
                 continue
             result = ingest.process(messages)
             for partition, records in result.batches.items():
-                value = codec.encode(MEMBER_BATCHES, "MemberBatch", {"events": records})
-                producer.produce(MEMBER_BATCHES, value, partition=partition, on_delivery=errors)
+                for value in member_batch_values(codec, records):
+                    producer.produce(MEMBER_BATCHES, value, partition=partition, on_delivery=errors)
             for letter in result.dead_letters:
                 producer.produce(DEADLETTER, codec.encode(DEADLETTER, "DeadLetter", letter),
                                  letter["key"], on_delivery=errors)
@@ -70,6 +76,20 @@ def run_ingest(bootstrap: str, codec: AvroCodec, settings: Settings, stop: threa
     finally:
         consumer.close()
         producer.flush(10)
+
+
+def member_batch_values(codec: AvroCodec, records: list[Record], most: int = MAX_MESSAGE_BYTES) -> Iterator[bytes]:
+    """``records`` as member batch messages of at most ``most`` bytes each (but one event each when it is bigger),
+    in order: a pass of many large events for one partition would otherwise make a message the broker refuses,
+    and ingest would fail on it again at every start.
+    """
+    value = codec.encode(MEMBER_BATCHES, "MemberBatch", {"events": records})
+    if len(value) <= most or len(records) == 1:
+        yield value
+        return
+    half = len(records) // 2
+    yield from member_batch_values(codec, records[:half], most)
+    yield from member_batch_values(codec, records[half:], most)
 
 
 def _ok(message: object) -> bool:

@@ -11,6 +11,7 @@ from schemas.codec import AvroCodec
 from schemas.registry import EmbeddedRegistry
 from streams.card_directory import CardLink
 from streams.ingest import Ingest
+from streams.ingest_loop import member_batch_values
 from streams.offline import ConsumedMessage
 from streams.records import ENGINE_MADE, event_from_record
 from streams.topics import ENGINE_EVENTS, EVENTS
@@ -264,3 +265,16 @@ def test_an_input_event_dated_year_one_is_a_dead_letter_not_a_crash_of_the_worke
     assert [letter["reason"] for letter in result.dead_letters] == [
         "invalid Purchase: occurred_at 0001-01-01 00:00 UTC is before 1970-01-01: times from 1970 to 2099 are "
         "accepted; check the year"]
+
+
+def test_a_pass_of_large_events_for_one_partition_is_split_into_batches_the_broker_takes_in_order() -> None:
+    codec = AvroCodec(EmbeddedRegistry())
+    at = datetime(2026, 3, 1, tzinfo=UTC)
+    records = [{"received_at": at, "member_id": f"m{n}", "event": bytes([n]) * 300_000} for n in range(7)]
+
+    values = list(member_batch_values(codec, records, most=1_000_000))
+
+    assert len(values) > 2 and all(len(value) <= 1_000_000 for value in values)
+    assert [record for value in values for record in codec.decode(value)["events"]] == records
+    (alone,) = member_batch_values(codec, records[:1], most=1_000)  # bigger than the limit alone: sent as it is
+    assert codec.decode(alone)["events"] == records[:1]
