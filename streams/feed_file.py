@@ -314,15 +314,37 @@ def _timestamp(value: Any, where: str) -> datetime:
     return when.astimezone(UTC)
 
 
+class _GivenTwice(Exception):
+    """A key written twice in one JSON object: ``json`` would silently keep the last."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        raise _GivenTwice(_repeated([key for key, _ in pairs]))
+    return found
+
+
+def _repeated(names: list[str]) -> str | None:
+    """The first name of ``names`` that is one given before, or None."""
+    return next((name for i, name in enumerate(names) if name in names[:i]), None)
+
+
+_JSON = json.JSONDecoder(object_pairs_hook=_unique_keys)
+
+
 def _json_objects(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
     with path.open(encoding="utf-8") as lines:
         for number, text in enumerate(lines, 1):
             if not text.strip():
                 continue
             try:
-                value = json.loads(text)
+                value = _JSON.decode(text)
             except json.JSONDecodeError as exc:
                 yield number, f"not JSON ({exc.msg} at column {exc.colno}): write one JSON object a line"
+                continue
+            except _GivenTwice as exc:
+                yield number, f"{exc}: given twice on this line: give each field once"
                 continue
             yield number, value if isinstance(value, dict) else f"not a JSON object: {text.strip()[:40]}"
 
@@ -331,7 +353,13 @@ def _csv_objects(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
     """One flat object per event: rows next to each other with the same event_id add lines to it."""
     with path.open(encoding="utf-8", newline="") as file:
         reader = csv.DictReader(file)
-        unknown = sorted(set(reader.fieldnames or ()) - _column_names())
+        columns = list(reader.fieldnames or ())
+        twice = _repeated(columns)
+        if twice is not None:  # DictReader would silently keep the last column's cell
+            first, again = [i for i, name in enumerate(columns, 1) if name == twice][:2]
+            yield 1, f"column {twice}: given twice (columns {first} and {again}): give each column once"
+            return
+        unknown = sorted(set(columns) - _column_names())
         if unknown:
             yield 1, (f"column {', '.join(unknown)}: not a field of any event; the columns are "
                       f"{', '.join(sorted(_column_names()))}")

@@ -12,6 +12,7 @@ import typing
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -44,19 +45,43 @@ def load_program(path: Path | None) -> Program:
 
 
 def parse_program(text: str, where: str) -> Program:
+    loader = _Loader(text)
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        root = loader.get_single_node()
+        data = loader.construct_document(root) if root is not None else None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         line = f"{mark.line + 1}" if mark is not None else "1"
         raise ProgramFileError(where, [f"{line}: not valid YAML: {exc.problem}"]) from exc
+    except _GivenTwice as exc:
+        raise ProgramFileError(where, [str(exc)]) from exc
+    finally:
+        loader.dispose()
     if not isinstance(data, dict):
         raise ProgramFileError(where, ["1: a program file is a mapping of sections (name:, currency:, earn:, ...)"])
     try:
         return Program.model_validate(data)
     except ValidationError as exc:
         raise ProgramFileError(where, [_problem(error, root) for error in exc.errors()]) from exc
+
+
+class _GivenTwice(ValueError):
+    """A key written twice in one mapping, as ``line: key: given twice (first on line N)``."""
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice in one mapping, where PyYAML silently keeps the last."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        first: dict[tuple[str, str], int] = {}
+        for key, _ in node.value:
+            if not isinstance(key, yaml.ScalarNode) or key.tag == "tag:yaml.org,2002:merge":
+                continue  # a merge (<<) may be overridden: that is what it is for
+            line, seen = key.start_mark.line + 1, first.get((key.tag, key.value))
+            if seen is not None:
+                raise _GivenTwice(f"{line}: {key.value}: given twice (first on line {seen})")
+            first[key.tag, key.value] = line
+        return super().construct_mapping(node, deep)
 
 
 def _problem(error: ErrorDetails, root: yaml.Node | None) -> str:

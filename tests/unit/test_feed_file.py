@@ -109,6 +109,9 @@ def with_lines(**changes: Any) -> dict[str, Any]:
                                                    "never the number"),
     (with_lines(quantity=0), "lines[0].quantity must be positive, got 0"),  # the rules' own check, as ingest's
     ({**ORDER, "total_minor": 1}, "total_minor 1 is not the sum of lines[].amount_minor (64800)"),
+    # json keeps the last of a key given twice: ben's order, not anna's, with no word said
+    ('{"type": "Purchase", "member_id": "anna", "member_id": "ben"}', "member_id: given twice on this line"),
+    (json.dumps(ORDER).replace('"sku": "SHO-1"', '"sku": "SHO-1", "sku": "SHO-2"'), "sku: given twice on this line"),
 ])
 def test_every_mistake_is_named_by_file_line_and_field(tmp_path: Path, line: dict[str, Any] | str,
                                                        problem: str) -> None:
@@ -130,6 +133,8 @@ def test_every_mistake_is_named_by_file_line_and_field(tmp_path: Path, line: dic
      "may only add a line"),
     (ORDER_CSV.replace(",2,SOC-7,socks,2,", ",2,SOC-7,socks,two,"), "feed.csv:2: lines[1].quantity: must be a whole "
                                                                     "number, got 'two'"),
+    ("type,event_id,member_id,source,member_id\nMemberEnrolled,e1,anna,app,ben\n",
+     "feed.csv:1: column member_id: given twice (columns 3 and 5): give each column once"),
 ])
 def test_a_csv_mistake_is_named_by_line_and_column(tmp_path: Path, text: str, problem: str) -> None:
     path = tmp_path / "feed.csv"

@@ -119,6 +119,20 @@ def test_broken_yaml_and_unknown_sections_are_named_too() -> None:
         parse_program("name: X\ncurrency: SEK\nreferals: {}\n", "z.yaml")
 
 
+def test_a_key_given_twice_is_refused_where_yaml_would_keep_the_last() -> None:
+    text = "name: X\ncurrency: SEK\ncategory_multipliers_bp:\n  shoes: 15000\n  shoes: 5000\n"
+    with pytest.raises(ProgramFileError, match=r"^x.yaml:5: shoes: given twice \(first on line 4\)$"):
+        parse_program(text, "x.yaml")
+    with pytest.raises(ProgramFileError, match=r"^x.yaml:3: name: given twice \(first on line 1\)$"):
+        parse_program("name: X\ncurrency: SEK\nname: Y\n", "x.yaml")
+    with pytest.raises(ProgramFileError, match=r"^x.yaml:1: a: given twice \(first on line 1\)$"):
+        parse_program("{a: 1, a: 2}\n", "x.yaml")
+    # A merge (<<) is there to be overridden: its keys are no repeats.
+    merged = ("name: X\ncurrency: SEK\ntiers:\n  - &base {name: Base}\n"
+              "  - {<<: *base, name: Gold, qualifying_visits: 5}\n")
+    assert [tier.name for tier in parse_program(merged, "x.yaml").tiers] == ["Base", "Gold"]
+
+
 def test_program_check_answers_ok_or_lists_the_problems_and_fails(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(BAD)
