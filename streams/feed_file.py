@@ -41,6 +41,7 @@ from schemas.registry import EmbeddedRegistry
 from streams.ingest import field_with_pan
 from streams.kafka import MAX_MESSAGE_BYTES, MESSAGE_FRAMING_BYTES
 from streams.records import ENGINE_MADE, body_type, event_from_record
+from streams.text_file import ENCODING, not_utf8
 from streams.topics import EVENTS
 
 Record = dict[str, Any]
@@ -158,7 +159,9 @@ def read_feed(path: Path) -> Iterator[FeedEvent | str]:
             yield FeedEvent(line, record["source"].encode(), record)
     except Wrong as exc:
         yield str(exc)
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError:
+        yield f"{path}:{not_utf8(path)}" + (" (in Excel: CSV UTF-8)" if path.suffix.lower() == ".csv" else "")
+    except OSError as exc:
         yield f"{path}: cannot read the file ({exc})"
 
 
@@ -334,7 +337,7 @@ _JSON = json.JSONDecoder(object_pairs_hook=_unique_keys)
 
 
 def _json_objects(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
-    with path.open(encoding="utf-8") as lines:
+    with path.open(encoding=ENCODING) as lines:
         for number, text in enumerate(lines, 1):
             if not text.strip():
                 continue
@@ -351,7 +354,7 @@ def _json_objects(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
 
 def _csv_objects(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
     """One flat object per event: rows next to each other with the same event_id add lines to it."""
-    with path.open(encoding="utf-8", newline="") as file:
+    with path.open(encoding=ENCODING, newline="") as file:
         reader = csv.DictReader(file)
         columns = list(reader.fieldnames or ())
         twice = _repeated(columns)

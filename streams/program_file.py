@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from processors.program import Program
+from streams.text_file import ENCODING, not_utf8
 
 
 class ProgramFileError(ValueError):
@@ -30,7 +31,8 @@ class ProgramFileError(ValueError):
 
 
 def bundled_program_text() -> str:
-    return (resources.files("streams") / "programs" / "default.yaml").read_text()  # examples/fashion.yaml
+    demo = resources.files("streams") / "programs" / "default.yaml"  # examples/fashion.yaml
+    return demo.read_text(encoding=ENCODING)
 
 
 def load_program(path: Path | None) -> Program:
@@ -38,7 +40,9 @@ def load_program(path: Path | None) -> Program:
     if path is None:
         return parse_program(bundled_program_text(), "the bundled demo program")
     try:
-        text = Path(path).read_text()
+        text = Path(path).read_text(encoding=ENCODING)
+    except UnicodeDecodeError as exc:
+        raise ProgramFileError(str(path), [not_utf8(Path(path))]) from exc
     except OSError as exc:
         raise ProgramFileError(str(path), [f" cannot read the program file ({exc.strerror})"]) from exc
     return parse_program(text, str(path))

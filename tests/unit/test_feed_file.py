@@ -230,3 +230,30 @@ def test_feed_without_a_running_engine_says_to_start_one(tmp_path: Path) -> None
     assert result.exit_code == 1
     assert "no engine runs with data directory" in result.output
     assert "start `loyalty run` there first, or set LOYALTY_BROKER" in result.output
+
+
+def test_a_byte_order_mark_is_no_part_of_the_first_column_or_line(tmp_path: Path) -> None:
+    """Excel's "CSV UTF-8" starts the file with one: it read as a column named '\\ufefftype'."""
+    csv_path, json_path = tmp_path / "excel.csv", tmp_path / "notepad.jsonl"
+    csv_path.write_bytes(b"\xef\xbb\xbf" + ORDER_CSV.encode())
+    json_path.write_bytes(b"\xef\xbb\xbf" + json.dumps(ORDER).encode() + b"\n")
+
+    from_csv, from_json = feed_events([csv_path, json_path])
+    assert from_csv.record == from_json.record and from_json.record["member_id"] == "ben"
+
+
+def test_a_file_not_in_utf8_is_named_by_line_with_the_way_out(tmp_path: Path) -> None:
+    csv_path = tmp_path / "latin1.csv"
+    csv_path.write_bytes(ORDER_CSV.replace("store-7,SEK", "Göteborg,SEK").encode("latin-1"))
+    json_path = tmp_path / "latin1.jsonl"
+    malmo = json.dumps({**ORDER, "event_id": "pos-2", "store_id": "Malmö"}, ensure_ascii=False)
+    json_path.write_bytes(f"{json.dumps(ORDER)}\n{malmo}\n".encode("cp1252"))
+
+    checked = check_feed([csv_path, json_path], DAY, now=datetime(2026, 12, 1, tzinfo=UTC))
+    assert checked.problems == [
+        # Purchase,pos-1,2026-11-24T14:20:00+01:00,pos:store-7,ben,P1,pos, is 64 characters: then G, then ö
+        f"{csv_path}:2: not UTF-8 text (byte 0xf6 at column 66, 'ö' in Windows-1252 or Latin-1): save the file as "
+        "UTF-8 (in Excel: CSV UTF-8)",
+        f"{json_path}:2: not UTF-8 text (byte 0xf6 at column {malmo.index('ö') + 1}, 'ö' in "
+        "Windows-1252 or Latin-1): save the file as UTF-8",
+    ]

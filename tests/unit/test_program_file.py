@@ -180,3 +180,20 @@ rewards:
     with pytest.raises(ProgramFileError) as raised:
         parse_program(text.replace("id: b", "id: a"), "x.yaml")
     assert raised.value.problems == ["3: rewards: each entry of rewards needs its own id; repeated: a"]
+
+
+def test_a_program_file_is_utf8_with_or_without_a_byte_order_mark(tmp_path: Path) -> None:
+    with_mark, latin1 = tmp_path / "bom.yaml", tmp_path / "latin1.yaml"
+    with_mark.write_bytes(b"\xef\xbb\xbfname: Kaffebaren\ncurrency: SEK\n")
+    latin1.write_bytes("name: Kaffebaren\ncurrency: SEK\nrewards:\n  - {id: bulle, name: Kanelbulle på huset, "
+                       "points: 50}\n".encode("latin-1"))
+
+    assert load_program(with_mark).name == "Kaffebaren"
+    with pytest.raises(ProgramFileError) as raised:
+        load_program(latin1)
+    # "  - {id: bulle, name: Kanelbulle p" is 34 characters
+    assert raised.value.problems == ["4: not UTF-8 text (byte 0xe5 at column 35, 'å' in Windows-1252 or Latin-1): "
+                                     "save the file as UTF-8"]
+    for command in (["program", "check"], ["program", "explain"], ["simulate", "--line", "shoes:100", "--program"]):
+        result = CliRunner().invoke(main, [*command, str(latin1)])
+        assert result.exit_code == 2 and f"{latin1}:4: not UTF-8 text" in result.output, (command, result.output)
