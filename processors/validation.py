@@ -2,7 +2,9 @@
 
 ``problems`` lists what makes an event impossible on its own (no member state
 needed), naming the field, so ingest can dead-letter it with a reason the
-sender can act on. ``decide`` assumes events have passed it.
+sender can act on. ``decide`` assumes events have passed it. Ids are
+matched exactly, so one padded with white space, holding a control character
+or pages long is refused rather than taken for another member or order.
 
 Card numbers (PANs) must never be stored or forwarded. A PAN is 13-19 digits,
 often written in groups with spaces or dashes, whose last digit is the Luhn
@@ -20,7 +22,10 @@ from typing import Final
 from processors.events import (
     BUDGET_EVENTS,
     CAMPAIGN_KEY_PREFIX,
+    BudgetChange,
+    CampaignAward,
     CardChange,
+    ClockTick,
     Donation,
     MemberEnrolled,
     MemberErased,
@@ -28,6 +33,7 @@ from processors.events import (
     MemberSegments,
     MembershipPaid,
     Purchase,
+    PurchaseLine,
     Redemption,
     RedemptionCancelled,
     Referral,
@@ -56,6 +62,13 @@ _SEPARATORS = " -"
 EARLIEST: Final = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST: Final = datetime(2100, 1, 1, tzinfo=UTC) - timedelta(milliseconds=1)
 
+# Ids (member_id, event_id, order_id, sku, a reward's id, ...) are matched exactly: " anna " would be another member
+# than "anna", and no source means one that is padded, holds a line break or runs to pages. Every text field is an
+# id but words for people and values with a format of their own.
+MAX_ID_LENGTH: Final = 200
+_NOT_IDS: Final = frozenset({"note", "reason", "birthday", "currency"})
+_ENGINE_MADE: Final = (ClockTick, ReferralNews, BudgetChange, CampaignAward)
+
 
 def problems(event: MemberEvent) -> list[str]:
     """Everything impossible about ``event`` on its own; empty when it may be applied."""
@@ -68,6 +81,8 @@ def problems(event: MemberEvent) -> list[str]:
         found.append("occurred_at has no time zone: send event times in UTC")
     elif offset != timedelta(0):
         found.append(f"occurred_at is at UTC{event.occurred_at.strftime('%z')}: send event times in UTC")
+    if not isinstance(event, _ENGINE_MADE):  # its ids are an input's, checked, with a suffix: they may run longer
+        found += _id_problems(event, "")
     found += [_out_of_range(name, when) for name in _time_fields(type(event))
               if isinstance(when := getattr(event, name), datetime) and when.utcoffset() is not None
               and not EARLIEST <= when <= LATEST]
@@ -135,6 +150,46 @@ def _time_fields(kind: type[MemberEvent]) -> tuple[str, ...]:
     if found is None:
         found = _TIME_FIELDS[kind] = tuple(f.name for f in fields(kind) if "datetime" in str(f.type))
     return found
+
+
+_ID_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _id_fields(kind: type) -> tuple[str, ...]:
+    """The names of ``kind``'s fields that hold an id or a list of ids (an event's, a purchase line's)."""
+    found = _ID_FIELDS.get(kind)
+    if found is None:
+        found = _ID_FIELDS[kind] = tuple(f.name for f in fields(kind) if f.name not in _NOT_IDS
+                                         and f.type in ("str", "str | None", "tuple[str, ...]"))
+    return found
+
+
+def _id_problems(item: MemberEvent | PurchaseLine | ReturnedLine, prefix: str) -> list[str]:
+    found = []
+    for name in _id_fields(type(item)):
+        value = getattr(item, name)
+        if isinstance(value, str):
+            if not _is_plain(value):
+                found.append(_id_problem(prefix + name, value))
+        elif value is not None:  # a list of ids
+            found += [_id_problem(f"{prefix}{name}[{i}]", each) for i, each in enumerate(value) if not _is_plain(each)]
+    for i, line in enumerate(getattr(item, "lines", ())):
+        found += _id_problems(line, f"lines[{i}].")
+    return found
+
+
+def _is_plain(value: str) -> bool:
+    return len(value) <= MAX_ID_LENGTH and value.isprintable() and value == value.strip()
+
+
+def _id_problem(where: str, value: str) -> str:
+    """What is wrong with the id ``value``, which is not plain."""
+    if len(value) > MAX_ID_LENGTH:
+        return f"{where} is {len(value):,} characters long: an id is at most {MAX_ID_LENGTH}"
+    if value != value.strip():
+        return f"{where} {mask_pans(value)!r} starts or ends with white space: send the id without it"
+    return (f"{where} {mask_pans(value)!r} holds a character that does not print (a control character, line break, "
+            "tab or the like): send the id as plain text")
 
 
 def _out_of_range(name: str, when: datetime) -> str:

@@ -108,6 +108,7 @@ def with_lines(**changes: Any) -> dict[str, Any]:
     ({**ORDER, "store_id": "4111 1111 1111 1111"}, "store_id: holds a card number (PAN): send the card's token, "
                                                    "never the number"),
     (with_lines(quantity=0), "lines[0].quantity must be positive, got 0"),  # the rules' own check, as ingest's
+    ({**ORDER, "member_id": " ben "}, "member_id ' ben ' starts or ends with white space: send the id without it"),
     ({**ORDER, "total_minor": 1}, "total_minor 1 is not the sum of lines[].amount_minor (64800)"),
     # json keeps the last of a key given twice: ben's order, not anna's, with no word said
     ('{"type": "Purchase", "member_id": "anna", "member_id": "ben"}', "member_id: given twice on this line"),

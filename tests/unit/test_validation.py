@@ -8,10 +8,11 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from builders import T0, card_linked, enrolled, kr, line, purchase, returned
 
-from processors.events import PurchaseLine, ReturnedLine, TierAssigned
+from processors.events import MemberSegments, PurchaseLine, ReturnedLine, TierAssigned
 from processors.validation import (
     EARLIEST,
     LATEST,
+    MAX_ID_LENGTH,
     contains_pan,
     looks_like_pan,
     mask_pans,
@@ -94,6 +95,42 @@ def test_event_times_are_from_1970_to_2099() -> None:
     assert datetime(2099, 12, 31, 23, 59, 59, 999_000, tzinfo=UTC) == LATEST
     assert problems(purchase("anna", line(kr(10)), at=EARLIEST)) == []
     assert problems(replace(for_ever, occurred_at=LATEST - timedelta(days=1), until=LATEST)) == []
+
+
+def test_an_id_is_refused_padded_with_white_space_holding_a_control_character_or_too_long() -> None:
+    """Ids are matched exactly: ' anna ' was another member than 'anna', and no source means one like it."""
+    assert problems(enrolled(" anna ")) == [
+        "member_id ' anna ' starts or ends with white space: send the id without it"]
+    assert problems(enrolled("anna\nben")) == [
+        "member_id 'anna\\nben' holds a character that does not print (a control character, line break, tab or the "
+        "like): send the id as plain text"]
+    assert problems(enrolled("a" * 100_000)) == ["member_id is 100,000 characters long: an id is at most 200"]
+    assert problems(enrolled("a" * MAX_ID_LENGTH)) == []
+    assert problems(enrolled("Åsa Öberg-Lind")) == []  # letters of any script and spaces inside are fine
+
+    order = replace(purchase("anna", line(kr(100), sku="SHO-1 "), line(kr(50), line_id="2\t")),
+                    event_id="e1\r", order_id="o" * 201, store_id="store-7\n")
+    assert problems(order) == [
+        "event_id 'e1\\r' starts or ends with white space: send the id without it",
+        "order_id is 201 characters long: an id is at most 200",
+        "store_id 'store-7\\n' starts or ends with white space: send the id without it",
+        "lines[0].sku 'SHO-1 ' starts or ends with white space: send the id without it",
+        "lines[1].line_id '2\\t' starts or ends with white space: send the id without it",
+    ]
+    assert problems(replace(card_linked("anna"), card_token="tok\x00")) == [
+        "card_token 'tok\\x00' holds a character that does not print (a control character, line break, tab or the "
+        "like): send the id as plain text"]
+    assert problems(replace(enrolled("anna"), referred_by=" ben")) == [
+        "referred_by ' ben' starts or ends with white space: send the id without it"]
+    assert problems(MemberSegments("s1", "anna", T0, "crm", ("vip", " newsletter"))) == [
+        "segments[1] ' newsletter' starts or ends with white space: send the id without it"]
+    # Words for people are no ids: a note may run on, over lines.
+    note = "VIP event guest,\nasked for by the store " * 9
+    assert problems(TierAssigned("t1", "anna", T0, "crm", "Gold", None, note)) == []
+    # A card number is masked here too.
+    assert problems(card_linked("anna", token=f" {VISA}")) == [
+        "card_token ' ************1111' starts or ends with white space: send the id without it",
+        "card_token  ************1111 is a card number: send the token, never the number"]
 
 
 def test_a_card_number_sent_as_a_token_is_a_problem_and_is_masked_in_the_message() -> None:
