@@ -232,3 +232,9 @@ FollowUpEvent = ReferralQualified | ReferralRevoked | ReferralMoved | CampaignCl
 @dataclass(slots=True)
 class ClockTick(MemberEvent):
     """Time passing for a member (a scheduler sends one a day): what falls due at ``occurred_at``."""
+
+
+# Made by the engine itself (its scheduler, or a rule's follow-up) and accepted only from its own topic: a feed
+# sending them could grant points outside the rules, or expire every balance with a tick dated years ahead.
+ENGINE_MADE_EVENTS = (ClockTick, ReferralQualified, ReferralRevoked, ReferralMoved, CampaignClaim, CampaignAward,
+                      CampaignRelease)

@@ -22,10 +22,8 @@ from typing import Final
 from processors.events import (
     BUDGET_EVENTS,
     CAMPAIGN_KEY_PREFIX,
-    BudgetChange,
-    CampaignAward,
+    ENGINE_MADE_EVENTS,
     CardChange,
-    ClockTick,
     Donation,
     MemberEnrolled,
     MemberErased,
@@ -67,7 +65,6 @@ LATEST: Final = datetime(2100, 1, 1, tzinfo=UTC) - timedelta(milliseconds=1)
 # id but words for people and values with a format of their own.
 MAX_ID_LENGTH: Final = 200
 _NOT_IDS: Final = frozenset({"note", "reason", "birthday", "currency"})
-_ENGINE_MADE: Final = (ClockTick, ReferralNews, BudgetChange, CampaignAward)
 
 
 def problems(event: MemberEvent) -> list[str]:
@@ -81,7 +78,7 @@ def problems(event: MemberEvent) -> list[str]:
         found.append("occurred_at has no time zone: send event times in UTC")
     elif offset != timedelta(0):
         found.append(f"occurred_at is at UTC{event.occurred_at.strftime('%z')}: send event times in UTC")
-    if not isinstance(event, _ENGINE_MADE):  # its ids are an input's, checked, with a suffix: they may run longer
+    if not isinstance(event, ENGINE_MADE_EVENTS):  # its ids are an input's, checked, with a suffix: they may run longer
         found += _id_problems(event, "")
     found += [_out_of_range(name, when) for name in _time_fields(type(event))
               if isinstance(when := getattr(event, name), datetime) and when.utcoffset() is not None

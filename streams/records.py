@@ -14,13 +14,10 @@ from operator import attrgetter
 from typing import Any, get_args, get_origin, get_type_hints
 
 from processors.events import (
-    CampaignAward,
-    CampaignClaim,
-    CampaignRelease,
+    ENGINE_MADE_EVENTS,
     CardLinked,
     CardUnlinked,
     Channel,
-    ClockTick,
     Donation,
     FollowUpEvent,
     MemberEnrolled,
@@ -33,9 +30,6 @@ from processors.events import (
     Redemption,
     RedemptionCancelled,
     Referral,
-    ReferralMoved,
-    ReferralQualified,
-    ReferralRevoked,
     Return,
     ReturnedLine,
     SocialAction,
@@ -126,12 +120,8 @@ def _engine_made(cls: Callable[..., MemberEvent]) -> Callable[[Record, Record], 
     return lambda head, body: cls(**head, **body)
 
 
-# Made by the engine itself (its scheduler, or a rule's follow-up) and accepted only from its own topic: a feed
-# sending them could grant points outside the rules, or expire every balance with a tick dated years ahead.
-_ENGINE_MADE_TYPES = (ClockTick, ReferralQualified, ReferralRevoked, ReferralMoved, CampaignClaim, CampaignAward,
-                      CampaignRelease)
-ENGINE_MADE = frozenset(kind.__name__ for kind in _ENGINE_MADE_TYPES)
-_BODIES.update({kind.__name__: _engine_made(kind) for kind in _ENGINE_MADE_TYPES})
+ENGINE_MADE = frozenset(kind.__name__ for kind in ENGINE_MADE_EVENTS)
+_BODIES.update({kind.__name__: _engine_made(kind) for kind in ENGINE_MADE_EVENTS})
 
 
 def follow_up_record(event: FollowUpEvent) -> Record:

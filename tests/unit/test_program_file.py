@@ -108,8 +108,8 @@ campaigns:
 """, "x.yaml")
     order = Purchase("e1", "m1", now, "t", "o1", Channel.WEB, None, "SEK", 10**10,
                      (PurchaseLine("1", "S", "shoes", 1, 10**10),), "card", None)
-    decision = simulate(member_in_tier("m1", "Base", 0, now), order, rules)
-    assert sum(o.points for o in decision.outputs if isinstance(o, LedgerEntry)) == 10**16 + 10**9
+    answer = simulate(member_in_tier("m1", "Base", 0, now), order, rules)
+    assert sum(o.points for o in answer.decision.outputs if isinstance(o, LedgerEntry)) == 10**16 + 10**9
 
 
 def test_broken_yaml_and_unknown_sections_are_named_too() -> None:
