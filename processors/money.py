@@ -42,6 +42,10 @@ def minor_digits(currency: str) -> int:
     return _MINOR_DIGITS.get(currency, 2)
 
 
+# "00" to "99": a table is several times faster than formatting ``:02d`` on every amount.
+_TWO_DIGITS = tuple(f"{n:02d}" for n in range(100))
+
+
 def format_money(amount_minor: int, currency: str) -> str:
     """``123400, "SEK"`` -> ``"1,234.00 SEK"``; negative amounts keep their sign."""
     if amount_minor < 0:
@@ -49,7 +53,9 @@ def format_money(amount_minor: int, currency: str) -> str:
     digits = _MINOR_DIGITS.get(currency, 2)
     if digits == 2:
         whole, cents = divmod(amount_minor, 100)
-        return f"{whole:,}.{cents:02d} {currency}"
+        if whole < 1000:  # no thousands separator to write: plain str() is the same and much faster than ``:,``
+            return f"{whole}.{_TWO_DIGITS[cents]} {currency}"
+        return f"{whole:,}.{_TWO_DIGITS[cents]} {currency}"
     if digits == 0:
         return f"{amount_minor:,} {currency}"
     whole, fraction = divmod(amount_minor, 10**digits)
@@ -70,4 +76,6 @@ def format_percent(basis_points: int) -> str:
 
 
 def format_points(points: int) -> str:
-    return f"{points:,} point" if abs(points) == 1 else f"{points:,} points"
+    if -1000 < points < 1000:  # most entries: no thousands separator, and str() is much faster than ``:,``
+        return "1 point" if points == 1 else "-1 point" if points == -1 else f"{points} points"
+    return f"{points:,} points"
