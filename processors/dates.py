@@ -6,11 +6,17 @@ import calendar
 from datetime import UTC, datetime, timedelta
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MS = timedelta(milliseconds=1)
 
 
 def epoch_ms(when: datetime) -> int:
-    return (when - _EPOCH) // _MS
+    """Milliseconds since the epoch, rounded down (``when`` must be aware).
+
+    Exactly ``(when - epoch) // timedelta(milliseconds=1)``, from the timedelta's
+    parts, which is cheaper: dividing timedeltas goes through their microseconds
+    as big integers, and every applied event's id is remembered with this.
+    """
+    delta = when - _EPOCH
+    return delta.days * 86_400_000 + delta.seconds * 1000 + delta.microseconds // 1000
 
 
 def from_epoch_ms(ms: int) -> datetime:
