@@ -27,11 +27,15 @@ def reward_unlocks(state: MemberState, event: MemberEvent, outputs: Iterable[Out
     costs = rules.reward_costs
     if not costs or (state.balance < costs[0] and not state.unlocked_points):  # nothing within reach, as before
         return []
-    if rules.pending and type(event) is not ClockTick and not any(
-            type(output) is LedgerEntry and (output.points < 0 or output.available_at is None) for output in outputs):
+    if rules.pending and type(event) is not ClockTick:
         # Where points can be pending, only time, points spendable at once and points taken change what a member
-        # can spend: working it out goes through every order still pending, too dear for every purchase.
-        return []
+        # can spend: working it out goes through every order still pending, too dear for every purchase. (A loop,
+        # not any() over a generator: this runs on every event.)
+        for output in outputs:
+            if type(output) is LedgerEntry and (output.points < 0 or output.available_at is None):
+                break
+        else:
+            return []
     has = spendable(state, event.occurred_at, rules)
     reached = costs[bisect_right(costs, has) - 1] if has >= costs[0] else 0
     before, state.unlocked_points = state.unlocked_points, reached
