@@ -51,6 +51,9 @@ class TierStep:
     rate_text: str  # "at 1 point per 10.00 SEK, Gold x1.5"
     perks: tuple[str, ...]
     next_name: str | None
+    # The next tier's ways in, each (measure, threshold, threshold x near_tier_threshold_bp): what ``near_tier``
+    # compares a record with, on most purchases
+    near_next: tuple[tuple[int, int, int], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +98,7 @@ class CompiledProgram:
     lots: bool  # points expire by age, so the state keeps them in lots by expiry day
     tier_review: TierReview | None
     tiers: tuple[TierStep, ...]
+    tiers_above: tuple[tuple[TierStep, ...], ...]  # by a tier's index: the tiers above it, lowest first
     tier_by_name: dict[str, TierStep]
     welcome_bonus_points: int
     qualifying_months: int
@@ -204,6 +208,8 @@ def _compile(program: Program) -> CompiledProgram:
     for index, policy in enumerate(program.tiers):
         above = program.tiers[index + 1] if index + 1 < len(program.tiers) else None
         thresholds = (policy.qualifying_spend_minor, policy.qualifying_visits, policy.qualifying_points)
+        next_thresholds = ((above.qualifying_spend_minor, above.qualifying_visits, above.qualifying_points)
+                           if above else (None, None, None))
         steps.append(
             TierStep(
                 index=index,
@@ -217,6 +223,8 @@ def _compile(program: Program) -> CompiledProgram:
                 rate_text=f"at {rate}, {policy.name} {format_multiplier(policy.earn_multiplier_bp)}",
                 perks=policy.perks,
                 next_name=above.name if above else None,
+                near_next=tuple((measure, threshold, threshold * program.near_tier_threshold_bp)
+                                for measure, threshold in enumerate(next_thresholds) if threshold),
             )
         )
     tiers = tuple(steps)
@@ -251,6 +259,7 @@ def _compile(program: Program) -> CompiledProgram:
         lots=program.expiry is not None and program.expiry.by_age,
         tier_review=program.tier_review,
         tiers=tiers,
+        tiers_above=tuple(tiers[index + 1:] for index in range(len(tiers))),
         tier_by_name={step.name: step for step in tiers},
         welcome_bonus_points=program.welcome_bonus_points,
         qualifying_months=program.qualifying_months,

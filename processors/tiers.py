@@ -95,7 +95,7 @@ def tier_reached(current: TierStep, record: Record, rules: CompiledProgram) -> T
     """The highest tier the record qualifies for, and never below ``current``."""
     reached = current
     spend, visits, points = record.values
-    for step in rules.tiers[current.index + 1:]:
+    for step in rules.tiers_above[current.index]:
         spend_at, visits_at, points_at = step.thresholds
         if ((spend_at is not None and spend >= spend_at) or (visits_at is not None and visits >= visits_at)
                 or (points_at is not None and points >= points_at)):
@@ -164,15 +164,17 @@ def near_tier(event: MemberEvent, tier: TierStep, record: Record, notified: str 
     """A ``near_tier`` trigger the first time the record comes close to the next tier (by its closest measure)."""
     if tier.next_name is None or notified == tier.next_name:
         return None
-    above = rules.tiers[tier.index + 1]
     best: tuple[int, int] | None = None  # (progress in bp, measure)
-    for measure, (threshold, value) in enumerate(zip(above.thresholds, record.values, strict=True)):
-        if threshold and value * BASIS_POINTS >= threshold * rules.near_tier_threshold_bp:
+    values = record.values
+    for measure, threshold, near_at in tier.near_next:
+        value = values[measure]
+        if value * BASIS_POINTS >= near_at:
             progress = value * BASIS_POINTS // threshold
             if best is None or progress > best[0]:
                 best = (progress, measure)
     if best is None:
         return None
+    above = rules.tiers[tier.index + 1]
     measure = best[1]
     missing = (above.thresholds[measure] or 0) - record.values[measure]
     attributes = {"next_tier": above.name, "measure": MEASURE_NAMES[measure], "missing": str(missing)}
