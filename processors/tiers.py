@@ -43,7 +43,7 @@ from processors.state import MemberState
 MEASURE_NAMES = ("spend", "visits", "points")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass sets each field through object.__setattr__, twice as dear
 class Record:
     """What a member did in a qualifying period: spend (minor units), visits and points earned."""
 
