@@ -70,7 +70,9 @@ def debit(state: MemberState, event: MemberEvent, reason: LedgerReason, points: 
 
 def _entry(event: MemberEvent, reason: LedgerReason, points: int, balance: int, detail: str, suffix: str | None,
            order_id: str | None, cause: str | None, available_at: datetime | None) -> LedgerEntry:
-    return LedgerEntry(f"{event.event_id}:{suffix or reason}", event.member_id, event.event_id, event.occurred_at,
+    # Concatenated, not an f-string: formatting the reason, a StrEnum, goes through its __format__ (slow), where
+    # adding it to a str copies its text; the id is a plain str either way.
+    return LedgerEntry(event.event_id + ":" + (suffix or reason), event.member_id, event.event_id, event.occurred_at,
                        reason, points, balance, order_id, None, detail, cause, available_at)
 
 
