@@ -28,7 +28,7 @@ returned line earned.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from dataclasses import dataclass
 
 from processors.compiled import CompiledProgram, PartnerTerms, TierStep
 from processors.events import PurchaseLine
@@ -36,7 +36,8 @@ from processors.money import format_money, format_points
 from processors.program import BASIS_POINTS
 
 
-class Earning(NamedTuple):
+@dataclass(slots=True)  # not a NamedTuple, whose __new__ is a Python function around tuple's: made on every purchase
+class Earning:
     points: int
     line_points: list[int]
     qualifying_minor: list[int]  # per line: what counts towards the tier (0 for an excluded category)
