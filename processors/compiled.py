@@ -93,6 +93,7 @@ class CompiledProgram:
     repeat_favourites: RepeatFavourites | None
     cross_sell: tuple[CrossSell, ...]
     cross_sell_categories: frozenset[str]  # the categories cross-sell rules name: a member's purchases of them count
+    nudge_categories: frozenset[str]  # those and the repeat favourites' categories: a purchase of none nudges nothing
     holdout_bp: int  # the share of members who get no campaign points and no offers (``holdout``)
     expiry: Expiry | None
     lots: bool  # points expire by age, so the state keeps them in lots by expiry day
@@ -228,6 +229,7 @@ def _compile(program: Program) -> CompiledProgram:
             )
         )
     tiers = tuple(steps)
+    cross_sell_categories = frozenset(c for rule in program.cross_sell for c in (rule.bought, rule.suggest))
     return CompiledProgram(
         program=program,
         name=program.name,
@@ -253,7 +255,9 @@ def _compile(program: Program) -> CompiledProgram:
         win_back=program.win_back,
         repeat_favourites=program.repeat_favourites,
         cross_sell=program.cross_sell,
-        cross_sell_categories=frozenset(c for rule in program.cross_sell for c in (rule.bought, rule.suggest)),
+        cross_sell_categories=cross_sell_categories,
+        nudge_categories=cross_sell_categories.union(
+            program.repeat_favourites.categories if program.repeat_favourites is not None else ()),
         holdout_bp=program.holdout_bp,
         expiry=program.expiry,
         lots=program.expiry is not None and program.expiry.by_age,

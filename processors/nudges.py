@@ -33,6 +33,12 @@ def purchase_nudges(state: MemberState, event: Purchase, rules: CompiledProgram)
         state.last_purchase_at = event.occurred_at
         state.win_back_sent = False
     outputs: list[Output] = []
+    watched = rules.nudge_categories
+    for line in event.lines:
+        if line.category in watched:
+            break
+    else:  # nothing the nudges look at, so nothing to change or send: no need to ask about the holdout
+        return outputs
     if held_out(event.member_id, rules.holdout_bp):
         return outputs
     if rules.repeat_favourites is not None:
