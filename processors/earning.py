@@ -41,6 +41,7 @@ class Earning:
     points: int
     line_points: list[int]
     qualifying_minor: list[int]  # per line: what counts towards the tier (0 for an excluded category)
+    spent_minor: int  # the order's qualifying spend: the sum of ``qualifying_minor``
     detail: str
     remainder: int  # what rounding left, times the divisor: carried to the next order if the program says so
 
@@ -83,7 +84,7 @@ def award_points(lines: tuple[PurchaseLine, ...], tier: TierStep, payment_method
     money = format_money(spent, rules.currency)
     if spent < minimum:
         detail = f"{money} is under the {minimum_text} minimum for points = 0 points"
-        return Earning(0, [0] * len(shares), qualifying, detail, carried)
+        return Earning(0, [0] * len(shares), qualifying, spent, detail, carried)
     points, rest = divmod(sum(shares) + (carried if carry else 0), divisor)
     result = format_points(points)
     if carry:
@@ -97,7 +98,7 @@ def award_points(lines: tuple[PurchaseLine, ...], tier: TierStep, payment_method
     else:
         detail = f"{money} {rate} = {result}"
     line_points = [points] if len(shares) == 1 else share_out(points, shares, divisor)
-    return Earning(points, line_points, qualifying, detail, rest if carry else carried)
+    return Earning(points, line_points, qualifying, spent, detail, rest if carry else carried)
 
 
 def share_out(points: int, shares: list[int], divisor: int) -> list[int]:

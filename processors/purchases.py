@@ -60,21 +60,17 @@ def apply_purchase(state: MemberState, event: Purchase, rules: CompiledProgram) 
     if carried and state.carried_divisor != rules.points_divisor:  # the program's rates changed: rescale, down
         carried = carried * rules.points_divisor // state.carried_divisor
     earning = award_points(event.lines, tier, event.payment_method, carried, rules, partner)
-    points = earning.points
+    points, spent = earning.points, earning.spent_minor
 
-    lines, line_points = event.lines, earning.line_points
-    records = {
-        line.line_id: LineRecord(line.quantity, qualifying, earned)
-        for line, qualifying, earned in zip(lines, earning.qualifying_minor, line_points, strict=True)
-    }
-    activity_lines = tuple(
-        [
-            ActivityLine(line.line_id, line.sku, line.category, line.quantity, line.amount_minor, earned)
-            for line, earned in zip(lines, line_points, strict=True)
-        ]
-    )
+    # Each line's record for returns and its activity row, in one pass (one zip, no comprehension frames).
+    records: dict[str, LineRecord] = {}
+    activity_lines: list[ActivityLine] = []
+    for line, qualifying, earned in zip(event.lines, earning.qualifying_minor, earning.line_points, strict=True):
+        records[line.line_id] = LineRecord(line.quantity, qualifying, earned)
+        activity_lines.append(
+            ActivityLine(line.line_id, line.sku, line.category, line.quantity, line.amount_minor, earned))
 
-    record = add_to_record(state, when, rules, sum(earning.qualifying_minor), points)
+    record = add_to_record(state, when, rules, spent, points)
     reached = raise_earned_tier(state, record, rules)
     notified = state.near_tier_notified
 
@@ -89,7 +85,7 @@ def apply_purchase(state: MemberState, event: Purchase, rules: CompiledProgram) 
     boosted: dict[str, int] = {}
     bonuses: dict[str, int] = {}
     if rules.campaigns:
-        extra, boosted, bonuses = campaign_points(state, event, tier, points, sum(earning.qualifying_minor), rules)
+        extra, boosted, bonuses = campaign_points(state, event, tier, points, spent, rules)
         outputs += extra
     if reached is not tier:
         outputs += tier_up(event, tier, reached, record, rules)
@@ -119,7 +115,7 @@ def apply_purchase(state: MemberState, event: Purchase, rules: CompiledProgram) 
             event.total_minor,
             points + sum(boosted.values()) - event.points_used,
             order_id,
-            activity_lines,
+            tuple(activity_lines),
         )
     )
 
@@ -132,7 +128,7 @@ def apply_purchase(state: MemberState, event: Purchase, rules: CompiledProgram) 
                                             carried=earning.remainder - carried if rules.carry_remainder else 0),
                when, rules)
     if state.referred_by is not None:  # after the purchase's own points: the friend's reward comes on top
-        outputs += friends_first_purchase(state, event, sum(earning.qualifying_minor), rules)
+        outputs += friends_first_purchase(state, event, spent, rules)
     if rules.challenges:
         outputs += count_visit(state, event, rules)
     return Decision(state, tuple(outputs))
