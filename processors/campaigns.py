@@ -74,11 +74,12 @@ def campaign_points(state: MemberState, event: Purchase, tier: TierStep, points:
     outputs: list[Output] = []
     credited: dict[str, int] = {}
     bonuses: dict[str, int] = {}
-    if held_out(event.member_id, rules.holdout_bp):
-        return outputs, credited, bonuses
     for campaign in rules.campaigns:
         if not _targets(campaign, state, event, tier, spent_minor):
             continue
+        # The holdout gets no campaign points: asked only once a campaign targets the purchase, as most are not.
+        if held_out(event.member_id, rules.holdout_bp):
+            break
         extra = points * (campaign.multiplier_bp - BASIS_POINTS) // BASIS_POINTS + campaign.bonus_points
         given = state.campaign_points.get(campaign.id, 0)
         budget = campaign.member_budget_points
