@@ -25,7 +25,6 @@ from processors.events import ClockTick, MemberEvent
 from processors.money import format_points
 from processors.outputs import LedgerReason, Output, Trigger
 from processors.points import debit
-from processors.returns import orders_expired
 from processors.state import MemberState
 
 
@@ -102,3 +101,22 @@ def _inactivity(state: MemberState, event: ClockTick, rules: CompiledProgram) ->
 
 def _day_before(key: str) -> date:
     return date.fromisoformat(key) - timedelta(days=1)
+
+
+def orders_expired(state: MemberState, points: int, lot: str | None, rules: CompiledProgram) -> None:
+    """``points`` expired (those of ``lot``, for expiry by age, else any): note on the orders kept for returns
+    how many of theirs.
+
+    An order's own points count as expired before any others the member had
+    (oldest order first), so that a return never takes back points that may
+    have expired: of an order, it takes back only what the member can still hold.
+    """
+    for order_id, order in list(state.orders.items()):
+        if points <= 0:
+            return
+        if lot is not None and rules.expires_on(order.occurred_at) != lot:
+            continue
+        gone = min(order.points_left() - order.expired, points)
+        if gone > 0:
+            state.orders[order_id] = order._replace(expired=order.expired + gone)
+            points -= gone

@@ -54,6 +54,22 @@ def credit(state: MemberState, event: MemberEvent, rules: CompiledProgram, reaso
     return _entry(event, reason, points, balance, detail, suffix, order_id, None, available_at)
 
 
+def split_lots(lots: Mapping[str, int], points: int) -> tuple[dict[str, int], dict[str, int]]:
+    """``points`` of ``lots`` (day they expire -> points), the oldest first, and the rest."""
+    taken: dict[str, int] = {}
+    left = dict(lots)
+    for key in sorted(lots):
+        if points <= 0:
+            break
+        part = min(lots[key], points)
+        taken[key], points = part, points - part
+        if part == left[key]:
+            del left[key]
+        else:
+            left[key] -= part
+    return taken, left
+
+
 def debit(state: MemberState, event: MemberEvent, reason: LedgerReason, points: int, detail: str, *,
           suffix: str | None = None, order_id: str | None = None, cause: str | None = None,
           lot: str | None = None, available_at: datetime | None = None,

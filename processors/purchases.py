@@ -75,10 +75,11 @@ def apply_purchase(state: MemberState, event: Purchase, rules: CompiledProgram) 
     notified = state.near_tier_notified
 
     outputs: list[Output] = []
+    paid_from: dict[str, int] = {}
     if event.points_used:
         outputs.append(debit(state, event, LedgerReason.POINTS_PAYMENT, event.points_used,
                              f"Paid {format_points(event.points_used)} of order {order_id} with points",
-                             order_id=order_id))
+                             order_id=order_id, spent_from=paid_from))
     if points:
         outputs.append(credit(state, event, rules, LedgerReason.PURCHASE, points, earning.detail, order_id=order_id,
                               available_at=available_at(when, rules)))
@@ -125,7 +126,8 @@ def apply_purchase(state: MemberState, event: Purchase, rules: CompiledProgram) 
     total = event.total_minor if event.points_used else 0
     keep_order(state, order_id, OrderRecord(when, records, event.partner_id, event.points_used, total, boosted,
                                             campaign_bonus=bonuses, bought_points=points,
-                                            carried=earning.remainder - carried if rules.carry_remainder else 0),
+                                            carried=earning.remainder - carried if rules.carry_remainder else 0,
+                                            paid_from=paid_from),
                when, rules)
     if state.referred_by is not None:  # after the purchase's own points: the friend's reward comes on top
         outputs += friends_first_purchase(state, event, spent, rules)

@@ -27,14 +27,16 @@ points paid with that it gives back off what the program owes the partner
 
 An order paid partly with points gets them back with a refund, in proportion
 to the refund's share of the order's total (all that is left with the last
-return), before the returned lines' own points are taken back. The points
+return), before the returned lines' own points are taken back; where points
+expire by age they go back to the lots they were paid from, the oldest first,
+and expire at once if that day has passed. The points
 campaigns gave the order follow the returned lines' points (a fixed bonus goes
 whole once what is kept no longer qualifies for it: see ``campaigns``), and
 go back to the campaigns' budgets.
 
 Points expiry took (by age, or after inactivity) are gone already: a return
 never takes them back a second time. Expiry notes on each order kept for
-returns how many of its points it took (see ``orders_expired``), and a return
+returns how many of its points it took (see ``expiry.orders_expired``), and a return
 takes back only the rest, saying so in the ledger entry's detail.
 """
 
@@ -46,10 +48,11 @@ from fractions import Fraction
 from processors.campaigns import campaign_points_kept, take_back_campaign_points
 from processors.compiled import CompiledProgram
 from processors.events import Return
+from processors.expiry import expire_due_lots
 from processors.money import format_money, format_points
 from processors.outputs import Activity, ActivityLine, Decision, LedgerEntry, LedgerReason, Output
 from processors.partners import settlement
-from processors.points import credit, take_back
+from processors.points import credit, split_lots, take_back
 from processors.referrals import referral_returned
 from processors.refusals import refuse
 from processors.state import LineRecord, MemberState, OrderRecord
@@ -68,25 +71,6 @@ def keep_order(state: MemberState, order_id: str, record: OrderRecord, when: dat
     cutoff = when - rules.return_window
     if next(iter(orders.values())).occurred_at <= cutoff:
         state.orders = {key: order for key, order in orders.items() if order.occurred_at > cutoff}
-
-
-def orders_expired(state: MemberState, points: int, lot: str | None, rules: CompiledProgram) -> None:
-    """``points`` expired (those of ``lot``, for expiry by age, else any): note on the orders kept for returns
-    how many of theirs.
-
-    An order's own points count as expired before any others the member had
-    (oldest order first), so that a return never takes back points that may
-    have expired: of an order, it takes back only what the member can still hold.
-    """
-    for order_id, order in list(state.orders.items()):
-        if points <= 0:
-            return
-        if lot is not None and rules.expires_on(order.occurred_at) != lot:
-            continue
-        gone = min(order.points_left() - order.expired, points)
-        if gone > 0:
-            state.orders[order_id] = order._replace(expired=order.expired + gone)
-            points -= gone
 
 
 def apply_return(state: MemberState, event: Return, rules: CompiledProgram) -> Decision:
@@ -152,13 +136,14 @@ def apply_return(state: MemberState, event: Return, rules: CompiledProgram) -> D
 
     outputs: list[Output] = []
     given_back = _refund_share(order.points_used, order, event, lines)
+    paid_back, paid_left = split_lots(order.paid_from, given_back)
     campaigns_kept, bonuses_kept = campaign_points_kept(order, lines, rules)
     campaigns_back = sum(order.campaign_points.values()) - sum(campaigns_kept.values())
     if given_back:
         outputs.append(credit(state, event, rules, LedgerReason.POINTS_REFUND, given_back,
                               f"Order {order_id} was paid partly with points: {format_points(given_back)} back "
                               f"with the refund of {format_money(event.refund_minor, rules.currency)}",
-                              order_id=order_id, earned=False))
+                              order_id=order_id, earned=False, spent_from=paid_back))
     taken = 0
     expired = order.expired  # what expiry took of the order's points: taken back first, as gone already
     if points_back:
@@ -183,21 +168,9 @@ def apply_return(state: MemberState, event: Return, rules: CompiledProgram) -> D
         outputs += referral.outputs
         taken += referral.taken
         expired -= referral.expired
-    outputs.append(
-        Activity(
-            event_id,
-            member_id,
-            when,
-            "return",
-            None,
-            None,
-            event.currency,
-            -event.refund_minor,
-            given_back - taken,
-            order_id,
-            tuple(activity_lines),
-        )
-    )
+    activity = Activity(event_id, member_id, when, "return", None, None, event.currency, -event.refund_minor,
+                        given_back - taken, order_id, tuple(activity_lines))
+    outputs.append(activity)
     partner = rules.partners.get(order.partner_id) if order.partner_id is not None else None
     if partner is not None and points_back:
         outputs.append(settlement(event, partner.partner, "return", -points_back, rules.currency,
@@ -213,10 +186,15 @@ def apply_return(state: MemberState, event: Return, rules: CompiledProgram) -> D
     kept = order._replace(lines=lines, points_used=order.points_used - given_back,
                           total_minor=max(order.total_minor - event.refund_minor, 0),
                           campaign_points=campaigns_kept, campaign_bonus=bonuses_kept,
-                          carried=0 if settles else order.carried)
+                          carried=0 if settles else order.carried, paid_from=paid_left)
     if referral is not None:
         kept = kept._replace(referrer=None, referral_points=0)
     keep_order(state, order_id, kept._replace(expired=min(expired, kept.points_left())), when, rules)
+    if paid_back:  # points paid with whose day has passed come back only to expire
+        expiring = expire_due_lots(state, event, rules)
+        if expiring:
+            activity.points += sum(entry.points for entry in expiring if isinstance(entry, LedgerEntry))  # net
+            outputs += expiring
     return Decision(state, tuple(outputs))
 
 

@@ -42,6 +42,9 @@ class OrderRecord(NamedTuple):
     # The part of a point the order left over for later orders (negative: took from what earlier ones left), over
     # the program's points divisor: programs that carry remainders only.
     carried: int = 0
+    # Where points expire by age: the lots the points paid with came from (day they expire -> points), still to
+    # give back; a refund gives them back there, the oldest first. Read-only.
+    paid_from: Mapping[str, int] = {}
 
     def points_left(self) -> int:
         """The points a return of all that is left of the order would take back, expired ones included."""

@@ -37,7 +37,7 @@ def _order_value(order: OrderRecord) -> list[Any]:
     return [epoch_ms(order.occurred_at), {line_id: list(line) for line_id, line in order.lines.items()},
             order.partner_id, order.points_used, order.total_minor, order.campaign_points, order.referrer,
             order.referral_points, 0, order.expired, order.campaign_bonus, order.bought_points,
-            order.carried]
+            order.carried, order.paid_from]
 
 
 class StateEncoder:

@@ -107,6 +107,21 @@ def test_an_order_paid_partly_with_points_gets_them_back_in_proportion_to_the_re
     assert ada.ledger[3].detail == "Order O1 was paid partly with points: 20 points back with the refund of 100.00 SEK"
 
 
+def test_points_paid_with_come_back_on_a_refund_as_they_were_expiring_on_their_own_day() -> None:
+    ada = Member(club(expiry=Expiry(at="month_end")), "ada", datetime(2025, 1, 20, 12, tzinfo=UTC))
+    ada.enrol()  # 100 welcome points, their last day 31 January
+    ada.buy(line(kr(300), line_id="a"), line(kr(100), line_id="b"), order_id="O1", points_used=80)  # +40
+    ada.give_back("O1", refund_minor=kr(100), b=1)  # 20 back, 10 taken
+    assert ada.state is not None and ada.state.lots == {"2025-02-01": 70}
+
+    ada.now = datetime(2025, 2, 5, 12, tzinfo=UTC)  # January's points are due (not ticked yet)
+    ada.give_back("O1", refund_minor=kr(300), a=1)  # the other 60 back: January's points, not new ones
+
+    assert [(e.reason.value, e.points, e.balance_after) for e in ada.ledger[-3:]] == [
+        ("points_refund", 60, 130), ("return", -30, 100), ("expiry", -100, 0)]
+    assert ada.state.lots == {} and ada.activity[-1].points == 60 - 30 - 100
+
+
 def test_an_order_cannot_be_paid_with_points_the_member_does_not_have() -> None:
     ada = Member(club(), "ada")
     ada.enrol()
