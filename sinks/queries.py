@@ -429,8 +429,10 @@ def customer_value(store: ClickHouseStore, as_of: datetime, period_days: int = 9
     return store.rows(CUSTOMER_VALUE_SQL, _as_of(as_of, period_days))
 
 
+# The entries by which a return takes back what its order earned: its points, its campaign points, the referral's.
+TAKEN_BACK = "points < 0 AND reason IN ('return', 'campaign', 'referral')"
 REDEMPTION_SQL = f"""
-SELECT sumIf(points, {EARNED}) AS points_earned,
+SELECT sumIf(points, {EARNED} OR {TAKEN_BACK}) AS points_earned,
        -sumIf(points, reason IN ('redemption', 'redemption_cancelled')) AS points_redeemed,
        intDiv(greatest(points_redeemed, 0) * {BASIS_POINTS}, greatest(points_earned, 1)) AS redemption_rate_bp
 FROM $db.ledger FINAL
@@ -438,7 +440,8 @@ WHERE occurred_at <= {AS_OF}"""
 
 
 def redemption_rate(store: ClickHouseStore, as_of: datetime) -> dict[str, int]:
-    """Points redeemed for rewards (net of cancellations) against points earned, up to ``as_of``, in basis points."""
+    """Points redeemed for rewards (net of cancellations) against points earned (net of what returns took back),
+    up to ``as_of``, in basis points."""
     return store.rows(REDEMPTION_SQL, {"as_of": as_of})[0]
 
 
@@ -456,8 +459,6 @@ def visit_frequency(store: ClickHouseStore, as_of: datetime, period_days: int = 
     return store.rows(VISITS_SQL, _as_of(as_of, period_days))[0]
 
 
-# The entries by which a return takes back what its order earned: its points, its campaign points, the referral's.
-TAKEN_BACK = "points < 0 AND reason IN ('return', 'campaign', 'referral')"
 REWARD_COST_SQL = f"""
 SELECT (SELECT sumIf(points, {EARNED} OR {TAKEN_BACK}) FROM $db.ledger FINAL
         WHERE occurred_at > {PERIOD_START} AND occurred_at <= {AS_OF}) AS points_earned,

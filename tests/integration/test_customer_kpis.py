@@ -157,7 +157,8 @@ def test_the_reward_cost_rate_is_the_points_earned_valued_against_net_spend(stor
         "points_earned": 100, "cost_minor": 2_000, "net_spend_minor": 53_000, "cost_rate_bp": 377}
 
 
-def test_points_a_return_takes_back_cost_nothing(chdb_client: Any, ch_database: str) -> None:
+def test_points_a_return_takes_back_cost_nothing_and_were_not_earned_for_the_redemption_rate(
+        chdb_client: Any, ch_database: str) -> None:
     """q1 buys for 1,000.00 SEK (100 points and 30 campaign points) and returns 400.00 SEK of it (40 and 12 points
     back): 600.00 SEK of net spend cost 78 points at 0.20 SEK, 15.60 SEK, 2.60 % (not 130 points' 4.33 %)."""
     store = ClickHouseStore(chdb_client, ch_database)
@@ -170,6 +171,8 @@ def test_points_a_return_takes_back_cost_nothing(chdb_client: Any, ch_database: 
         entry("k5", "q1", day(6, 3), "redemption", -50)])  # spent, not taken back: the points were earned
     assert queries.reward_cost(store, AS_OF, 20, "SEK") == {
         "points_earned": 78, "cost_minor": 1_560, "net_spend_minor": 60_000, "cost_rate_bp": 260}
+    assert queries.redemption_rate(store, AS_OF) == {  # 50 of the 78 kept, not of the 130 once earned
+        "points_earned": 78, "points_redeemed": 50, "redemption_rate_bp": 6_410}
 
 
 def test_upsell_is_the_share_of_returning_buyers_who_spend_more_an_order(chdb_client: Any, ch_database: str) -> None:
