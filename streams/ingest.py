@@ -23,6 +23,7 @@ message's timestamp) is a dead letter (``too_far_ahead``).
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections import defaultdict
@@ -40,6 +41,7 @@ from streams.records import ENGINE_MADE, body_type, event_from_record
 from streams.topics import ENGINE_EVENTS, EVENTS
 
 Record = dict[str, Any]
+log = logging.getLogger(__name__)
 _DIGIT_RUN = re.compile(rb"\d[\d -]{11,}\d")
 PAN_FOUND = "a card number (PAN) was found"  # how the reason of an event that carried one begins
 UNKNOWN_CARD = "unknown card_token"  # how the reason of a card transaction whose card is not linked begins
@@ -78,6 +80,13 @@ class Waiting:
     message: RawMessage
     record: Record  # the message, decoded
     since: float  # time.monotonic() when ingest first read it
+
+
+def failure_reason(failure: Exception) -> str:
+    """A dead letter's reason for an event the engine failed on (a bug, not the event's fault)."""
+    return (f"the engine failed on this event ({type(failure).__name__}: {failure}); it was set aside and the "
+            "events after it went on: report it with this letter, and once the engine is fixed send it again "
+            "(loyalty deadletters --resend)")
 
 
 def dead_letter(stage: str, reason: str, topic: str, partition: int, offset: int, key: bytes | None,
@@ -155,6 +164,10 @@ class Ingest:
             self._dead_letter(message, exc, result)
         except Rejected as exc:
             self._dead_letter(message, exc, result)
+        except Exception as failure:  # a bug: this event is set aside, the others go on
+            log.error("ingest failed on the message at %s:%s:%s; it is set aside as a dead letter", message.topic(),
+                      message.partition(), message.offset(), exc_info=failure)
+            self._dead_letter(message, Rejected(failure_reason(failure)), result)
         else:
             member_id = record["member_id"]
             result.batches[member_partition(member_id, self._partitions)].append(

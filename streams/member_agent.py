@@ -16,6 +16,11 @@ A write stores states only once every output they reflect is on the broker
 A crash in between applies the batches since the last write again and
 republishes the same outputs, which the sink folds together by their
 deterministic ids.
+
+A step whose rules fail on an event does the same without the crash: it drops
+what is not written, sets the event aside (a dead letter) and applies the
+batches again from the table, so one bad event stops neither its member nor
+the others.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from typing import NamedTuple
 
 from processors.state import CampaignBudget, MemberState
 from streams.batch_gaps import APPLIED_OFFSET_KEY, NOTHING_APPLIED, BatchReader
-from streams.member_batches import MemberBatchApplier, Message
+from streams.member_batches import EventFailed, MemberBatchApplier, Message
 from streams.member_store import FaustTableStore
 from streams.outputs import OutputPublisher
 from streams.state_codec import StateEncoder
@@ -137,7 +142,7 @@ class MemberAgent:
         self._moves = 0  # how many times everything was forgotten: partitions may have moved
         self._steps = self._steps_at_catch_up = 0  # stream steps, in all and when catch-up last looked
         self.counts = {"batches": 0, "applied": 0, "duplicates": 0, "refused": 0,
-                       "redelivered_batches": 0, "batches_read_directly": 0}
+                       "redelivered_batches": 0, "batches_read_directly": 0, "set_aside": 0}
 
     def forget(self) -> None:
         """Drop everything cached or not yet written; the table is read again and the batches since
@@ -176,7 +181,21 @@ class MemberAgent:
     async def apply(self, batches: Iterable[Batch]) -> None:
         async with self._lock:
             self._steps += 1
-            await self._or_forget(self._apply(batches))
+            await self._apply_setting_aside(list(batches))
+
+    async def _apply_setting_aside(self, batches: list[Batch]) -> None:
+        """Apply ``batches``; if the rules fail on an event, forget what is not written, set the event aside and
+        apply them again (with the batches since the table's offsets, read from Kafka)."""
+        while True:
+            try:
+                await self._or_forget(self._apply(batches))
+                return
+            except EventFailed as failed:
+                if not self._applier.set_aside(failed):  # failed again though set aside: not the event's doing
+                    raise
+                log.error("%s; it is set aside as a dead letter, and the batches since the last write are "
+                          "applied again without it", failed, exc_info=failed.failure)
+                self.counts["set_aside"] += 1
 
     async def _or_forget(self, work: Awaitable[None]) -> None:
         """Do ``work``; if it fails, forget what is not written, to be applied again from Kafka."""
@@ -216,7 +235,7 @@ class MemberAgent:
                     log.warning("member batches %s..%s of partition %s were not delivered by the stream; "
                                 "read directly", missed[0].offset, missed[-1].offset, partition)
                     self.counts["batches_read_directly"] += len(missed)
-                    await self._or_forget(self._apply(missed))
+                    await self._apply_setting_aside(missed)
                 self._stepped_at[partition] = time.monotonic()
         if stream_quiet:
             await self._write_waiting()

@@ -2,6 +2,13 @@
 
 The rules decide; this module only loads states, feeds events in order,
 encodes what the rules emitted and what the dead-letter topic needs.
+
+An event the engine fails on (a rule raising: a bug, not a refusal) must not
+stop every member behind it, nor be retried for ever. ``apply`` raises
+:class:`EventFailed` naming it; the caller drops what is not written (the rule
+may have changed the state half-way) and applies the batches again, and this
+time the event is *set aside*: a dead letter saying what failed, to be sent
+again once the engine is fixed.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ from processors.outputs import Decision, FollowUp
 from processors.program import Program
 from processors.state import CampaignBudget, MemberState
 from schemas.codec import AvroCodec
-from streams.ingest import dead_letter
+from streams.ingest import dead_letter, failure_reason
 from streams.records import as_record, event_from_record, follow_up_record, output_destination
 from streams.state_codec import decode_state
 from streams.topics import DEADLETTER, ENGINE_EVENTS, MEMBER_BATCHES
@@ -28,6 +35,16 @@ class Message:
     topic: str
     key: bytes
     value: bytes
+
+
+class EventFailed(Exception):
+    """The engine failed on one event: set it aside (see :meth:`MemberBatchApplier.set_aside`) and apply again."""
+
+    def __init__(self, member_id: str, event_id: str, failure: Exception) -> None:
+        super().__init__(f"the engine failed on event {event_id} of member {member_id}: {failure!r}")
+        self.member_id = member_id
+        self.event_id = event_id
+        self.failure = failure
 
 
 @dataclass
@@ -56,6 +73,15 @@ class MemberBatchApplier:
         self._pending: dict[int, dict[str, MemberState | CampaignBudget]] = {}  # by partition
         self._writing: dict[str, MemberState | CampaignBudget] = {}
         self._cache_members = cache_members
+        self._set_aside: dict[tuple[str, str], str] = {}  # (member id, event id): why
+
+    def set_aside(self, failed: EventFailed) -> bool:
+        """Dead-letter ``failed``'s event whenever it comes from now on; False if it was set aside already."""
+        key = (failed.member_id, failed.event_id)
+        if key in self._set_aside:
+            return False
+        self._set_aside[key] = failure_reason(failed.failure)
+        return True
 
     def take_pending(self) -> dict[int, dict[str, MemberState | CampaignBudget]]:
         """The states changed since the last take, by partition, now being written to the table."""
@@ -102,12 +128,22 @@ class MemberBatchApplier:
         decode = self._codec.decode
         received = decode(batch)["events"]
         records = [decode(each["event"]) for each in received]
-        applied: list[tuple[str, Decision]] = []
+        applied: list[tuple[str, str, Decision]] = []
+        set_aside = self._set_aside
         for each, record in zip(received, records, strict=True):
             member_id = record["member_id"] = each["member_id"]
+            event_id = record["event_id"]
             if member_id not in states:
                 states[member_id] = self._load(member_id, pending, load_state)
-            decision = decide(states[member_id], event_from_record(record), self._program, each["received_at"])
+            if set_aside and (member_id, event_id) in set_aside:
+                result.refused += 1
+                result.messages.append(self._refusal(record, each["event"], set_aside[member_id, event_id],
+                                                     partition, offset))
+                continue
+            try:
+                decision = decide(states[member_id], event_from_record(record), self._program, each["received_at"])
+            except Exception as failure:
+                raise EventFailed(member_id, event_id, failure) from failure
             if decision.refusal is not None:
                 result.refused += 1
                 result.messages.append(self._refusal(record, each["event"], decision.refusal.reason, partition,
@@ -118,20 +154,26 @@ class MemberBatchApplier:
                 state = decision.state
                 assert state is not None  # an applied event always leaves a state
                 states[member_id] = pending[member_id] = state
-                applied.append((member_id, decision))
+                applied.append((member_id, event_id, decision))
         result.applied = len(applied)
-        encode, messages = self._codec.encode, result.messages
-        for member_id, decision in applied:
-            key = member_id.encode()
-            for output in decision.outputs:
-                if type(output) is FollowUp:  # through the engine's own topic, on to the other member's partition
-                    event = output.event
-                    value = encode(ENGINE_EVENTS, "LoyaltyEvent", follow_up_record(event))
-                    messages.append(Message(ENGINE_EVENTS, event.source.encode(), value))
-                    continue
-                topic, contract = output_destination(output)
-                messages.append(Message(topic, key, encode(topic, contract, as_record(output))))
+        for member_id, event_id, decision in applied:
+            try:
+                result.messages += self._output_messages(member_id, decision)
+            except Exception as failure:  # an output its contract cannot carry
+                raise EventFailed(member_id, event_id, failure) from failure
         return result
+
+    def _output_messages(self, member_id: str, decision: Decision) -> list[Message]:
+        encode, messages, key = self._codec.encode, [], member_id.encode()
+        for output in decision.outputs:
+            if type(output) is FollowUp:  # through the engine's own topic, on to the other member's partition
+                event = output.event
+                value = encode(ENGINE_EVENTS, "LoyaltyEvent", follow_up_record(event))
+                messages.append(Message(ENGINE_EVENTS, event.source.encode(), value))
+                continue
+            topic, contract = output_destination(output)
+            messages.append(Message(topic, key, encode(topic, contract, as_record(output))))
+        return messages
 
     def _refusal(self, record: Record, original: bytes, reason: str, partition: int, offset: int) -> Message:
         letter = dead_letter("member", reason, MEMBER_BATCHES, partition, offset, record["member_id"].encode(),

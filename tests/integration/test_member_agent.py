@@ -23,7 +23,10 @@ from brokers import BROKERS, started_broker
 from confluent_kafka import Consumer, Producer, TopicPartition
 from faust.types import TP
 
-from processors.state import CampaignBudget
+from processors import decide as decide_module
+from processors.engagement import record_engagement
+from processors.events import CardLinked
+from processors.state import CampaignBudget, MemberState
 from schemas.codec import AvroCodec
 from schemas.registry import EmbeddedRegistry
 from streams import member_agent
@@ -37,7 +40,7 @@ from streams.offline import ingested
 from streams.outputs import OutputPublisher
 from streams.program_file import load_program
 from streams.state_codec import StateEncoder, decode_state
-from streams.topics import LEDGER, MEMBER_BATCHES, MEMBERS_CHANGELOG, ensure_topics
+from streams.topics import DEADLETTER, LEDGER, MEMBER_BATCHES, MEMBERS_CHANGELOG, ensure_topics
 
 
 def faust_table_store(bootstrap: str, tmp_path: Path, partitions: int) -> tuple[Any, FaustTableStore]:
@@ -99,12 +102,16 @@ def agent_on_broker(kind: str, tmp_path: Path, members: int, write_every: float)
             reader.close()
 
 
-def ledger_members(bootstrap: str, codec: AvroCodec) -> Counter[str]:
-    consumer = Consumer(consumer_config(bootstrap, "ledger-check"))
-    consumer.assign([TopicPartition(LEDGER, 0, 0)])
-    entries = [codec.decode(m.value()) for m in consumer.consume(100, 3) if m.error() is None]
+def topic_values(bootstrap: str, topic: str) -> list[bytes]:
+    consumer = Consumer(consumer_config(bootstrap, f"{topic}-check"))
+    consumer.assign([TopicPartition(topic, 0, 0)])
+    values = [m.value() for m in consumer.consume(100, 3) if m.error() is None]
     consumer.close()
-    return Counter(entry["member_id"] for entry in entries)
+    return values
+
+
+def ledger_members(bootstrap: str, codec: AvroCodec) -> Counter[str]:
+    return Counter(codec.decode(value)["member_id"] for value in topic_values(bootstrap, LEDGER))
 
 
 @pytest.mark.parametrize("kind", BROKERS)
@@ -313,3 +320,40 @@ def test_a_state_being_written_is_read_from_memory_not_from_the_table_behind_it(
     assert (again.applied, again.duplicates) == (0, 2)
     applier.written()
     assert applier.apply(batch, 0, 2, table.get).duplicates == 2  # cached once written
+
+
+@pytest.mark.parametrize("kind", BROKERS)
+def test_an_event_the_rules_fail_on_is_set_aside_and_what_it_changed_half_way_is_dropped(
+    kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A rule that raises (a bug) on one member's card link: that event becomes a dead letter, its member's
+    other events and every other member's go on, and nothing the rule did before raising is kept."""
+    failed_on: list[str] = []
+
+    def failing_rule(state: MemberState, event: CardLinked, rules: Any) -> Any:
+        if not failed_on or event.member_id == failed_on[0]:  # the first member whose card is linked
+            failed_on[:] = [event.member_id]
+            state.balance += 1_000  # half-way through, then the bug
+            raise ZeroDivisionError("a rule's bug")
+        return record_engagement(state, event, rules)
+
+    monkeypatch.setitem(decide_module._RULES, CardLinked, failing_rule)
+    with agent_on_broker(kind, tmp_path, members=8, write_every=0) as on:
+        agent, batches = on.agent, on.batches
+
+        async def stream_delivers() -> None:
+            await agent.apply([Batch(0, offset, batches[offset]) for offset in range(4)])
+            await agent.apply([Batch(0, offset, batches[offset]) for offset in range(2, 8)])  # a redelivery too
+
+        asyncio.run(stream_delivers())
+
+        assert agent.counts["set_aside"] == 1
+        stored = on.stored()
+        assert stored[APPLIED_OFFSET_KEY] == b"7" and len(stored) == 9
+        states = {key.decode(): decode_state(value) for key, value in stored.items() if key != APPLIED_OFFSET_KEY}
+        assert {member: state.balance for member, state in states.items()} == dict.fromkeys(states, 100)
+        letters = [on.codec.decode(value) for value in topic_values(on.bootstrap, DEADLETTER)]
+        assert {(letter["member_id"], letter["stage"]) for letter in letters} == {(failed_on[0], "member")}
+        assert letters[0]["reason"].startswith("the engine failed on this event (ZeroDivisionError: a rule's bug)")
+        assert on.codec.decode(letters[0]["value"])["event_id"] == f"card-{failed_on[0]}"
+        assert set(ledger_members(on.bootstrap, on.codec)) == set(states)

@@ -9,6 +9,7 @@ import pytest
 
 from schemas.codec import AvroCodec
 from schemas.registry import EmbeddedRegistry
+from streams import ingest as ingest_module
 from streams.card_directory import CardLink
 from streams.ingest import Ingest
 from streams.ingest_loop import member_batch_values
@@ -265,6 +266,33 @@ def test_an_input_event_dated_year_one_is_a_dead_letter_not_a_crash_of_the_worke
     assert [letter["reason"] for letter in result.dead_letters] == [
         "invalid Purchase: occurred_at 0001-01-01 00:00 UTC is before 1970-01-01: times from 1970 to 2099 are "
         "accepted; check the year"]
+
+
+def test_an_event_ingest_fails_on_is_a_dead_letter_saying_so_and_the_events_around_it_go_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    codec = AvroCodec(EmbeddedRegistry())
+
+    def enrolment(member_id: str, offset: int) -> ConsumedMessage:
+        record = {"event_id": f"enrol-{member_id}", "occurred_at": datetime(2026, 11, 25, tzinfo=UTC),
+                  "source": "app", "member_id": member_id, "card_token": None,
+                  "body": ("loyalty.v1.MemberEnrolled", {"channel": "app", "birthday": None, "referred_by": None})}
+        return ConsumedMessage(b"app", codec.encode(EVENTS, "LoyaltyEvent", record), offset, EVENTS)
+
+    def failing_check(event: Any) -> list[str]:
+        if event.member_id == "BERT":
+            raise KeyError("a validation bug")
+        return []
+
+    monkeypatch.setattr(ingest_module, "problems", failing_check)
+    result = Ingest(codec, partitions=1).process([enrolment("ANNA", 0), enrolment("BERT", 1), enrolment("CARL", 2)])
+
+    assert [record["member_id"] for records in result.batches.values() for record in records] == ["ANNA", "CARL"]
+    [letter] = result.dead_letters
+    assert (letter["event_id"], letter["stage"], letter["offset"], letter["value"]) == (
+        "enrol-BERT", "ingest", 1, enrolment("BERT", 1).value())
+    assert letter["reason"].startswith("the engine failed on this event (KeyError: 'a validation bug'); it was set "
+                                       "aside and the events after it went on")
 
 
 def test_a_pass_of_large_events_for_one_partition_is_split_into_batches_the_broker_takes_in_order() -> None:
