@@ -5,7 +5,8 @@ the event, never the clock), so the same events always give the same state and
 outputs. It updates the member's state in place, since copying a busy member's
 history on every event would cost more than the rules: the caller owns the
 state. A duplicate or refused event leaves the state exactly as it was (every
-rule checks before it changes anything).
+rule checks before it changes anything), but for the id of a final refusal,
+remembered so that the same event is not judged again (see ``refusals``).
 
 Events are expected to have passed ``validation.problems`` (the ingest stage
 does that); ``decide`` checks what only the member's state can tell. Each rule
@@ -107,7 +108,11 @@ def decide(state: MemberState | CampaignBudget | None, event: MemberEvent, progr
         return decision
     decision = _apply(state, event, rules)
     applied = decision.state
-    if decision.refusal is not None or type(applied) is not MemberState:
+    if type(applied) is not MemberState:
+        return decision
+    if decision.refusal is not None:
+        if decision.refusal.final:  # answered for good: the same event again is a duplicate
+            remember(applied, event.event_id, received_at, rules)
         return decision
     # What every applied event changes, kept here rather than in each rule.
     remember(applied, event.event_id, received_at, rules)

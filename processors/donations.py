@@ -24,7 +24,7 @@ def donate(state: MemberState, event: Donation, rules: CompiledProgram) -> Decis
     has = spendable(state, event.occurred_at, rules)
     if has < event.points:
         return refuse(state, event, f"member {event.member_id} has {format_points(has)} to spend, "
-                                    f"fewer than the {format_points(event.points)} to donate")
+                                    f"fewer than the {format_points(event.points)} to donate", final=True)
     detail = f"Donated {format_points(event.points)} to {cause.name}"
     event_id, member_id, when = event.event_id, event.member_id, event.occurred_at
     return Decision(state, (

@@ -167,11 +167,13 @@ Output = LedgerEntry | RewardIssued | Trigger | TierChanged | Activity | Settlem
 
 @dataclass(slots=True)
 class Refusal:
-    """Why an event cannot be applied; it goes to the dead-letter topic with this reason."""
+    """Why an event cannot be applied; it goes to the dead-letter topic with this reason. ``final``: the same
+    event is not judged again (see ``refusals``)."""
 
     event_id: str
     member_id: str
     reason: str
+    final: bool = False
 
 
 @dataclass(slots=True)

@@ -54,7 +54,7 @@ def apply_purchase(state: MemberState, event: Purchase, rules: CompiledProgram) 
         has = spendable(state, when, rules)
         if has < event.points_used:
             return refuse(state, event, f"order {order_id} pays with {format_points(event.points_used)}; "
-                                        f"member {member_id} has {format_points(has)} to spend")
+                                        f"member {member_id} has {format_points(has)} to spend", final=True)
     tier = held_tier(state, rules)
     carried = state.carried
     if carried and state.carried_divisor != rules.points_divisor:  # the program's rates changed: rescale, down

@@ -34,7 +34,7 @@ def redeem(state: MemberState, event: Redemption, rules: CompiledProgram) -> Dec
     has = spendable(state, event.occurred_at, rules)
     if has < reward.points:
         return refuse(state, event, f"{reward.name} needs {format_points(reward.points)}; "
-                                    f"member {event.member_id} has {format_points(has)} to spend")
+                                    f"member {event.member_id} has {format_points(has)} to spend", final=True)
     record = state.redemptions[event.redemption_id] = RedemptionRecord(reward.id, reward.points, False,
                                                                         reward.partner)
     detail = f"Redeemed {format_points(reward.points)} for {reward.name} (redemption {event.redemption_id})"

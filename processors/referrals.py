@@ -125,7 +125,7 @@ def reward_referrer(state: MemberState, event: ReferralQualified, rules: Compile
         if recent >= referral.cap_per_referrer:
             return refuse(state, event, f"member {event.member_id} has reached the cap of "
                                         f"{referral.cap_per_referrer} rewarded referrals in {referral.cap_period_days} "
-                                        f"days; {friend} is not rewarded")
+                                        f"days; {friend} is not rewarded", final=True)
     state.referred_friends[friend] = ReferredFriend(event.occurred_at, referral.referrer_points)
     event_id, member_id, when = event.event_id, event.member_id, event.occurred_at
     outputs: list[Output] = [Activity(event_id, member_id, when, "referral_rewarded", None, None, None, 0,

@@ -2,6 +2,14 @@
 
 A refused event leaves the member's state exactly as it was; the reason says
 what is wrong and what the sender can do about it.
+
+Most refusals wait on something outside the member (an enrolment or an order
+still to come, a program to fix): the same event sent again is judged again.
+A *final* refusal is one the member's own points or caps decided at the time
+(too few points for a redemption, a referral cap reached): judged again later,
+it could pass and change the member for an event answered long ago. So
+``decide`` remembers its id as it does an applied event's, and the same event
+sent again is a duplicate; its reason ends with ``FINAL``.
 """
 
 from __future__ import annotations
@@ -10,8 +18,14 @@ from processors.events import MemberEvent
 from processors.outputs import Decision, Refusal
 from processors.state import CampaignBudget, MemberState
 
+FINAL = "; refused for good: the same event sent again changes nothing, send a new event_id to try again"
 
-def refuse(state: MemberState | CampaignBudget | None, event: MemberEvent, reason: str) -> Decision:
+
+def refuse(state: MemberState | CampaignBudget | None, event: MemberEvent, reason: str,
+           final: bool = False) -> Decision:
+    """Refuse ``event`` for ``reason``; ``final`` if the member's own points or caps decided it."""
+    if final:
+        return Decision(state, refusal=Refusal(event.event_id, event.member_id, reason + FINAL, final=True))
     return Decision(state, refusal=Refusal(event.event_id, event.member_id, reason))
 
 

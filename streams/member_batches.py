@@ -148,6 +148,8 @@ class MemberBatchApplier:
                 result.refused += 1
                 result.messages.append(self._refusal(record, each["event"], decision.refusal.reason, partition,
                                                      offset))
+                if decision.refusal.final and decision.state is not None:  # its id is remembered: write the state
+                    states[member_id] = pending[member_id] = decision.state
             elif decision.duplicate:
                 result.duplicates += 1
             else:

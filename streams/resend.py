@@ -15,6 +15,7 @@ from typing import Any
 
 from confluent_kafka import Producer
 
+from processors.refusals import FINAL
 from schemas.codec import AvroCodec, CodecError
 from streams.ingest import PAN_FOUND
 from streams.kafka import DeliveryErrors, producer_config
@@ -38,6 +39,9 @@ def destination(letter: Mapping[str, Any], codec: AvroCodec) -> str:
         raise Unsendable("an output message the sink could not read, not an input: fix what wrote it")
     if letter["value"] is None:
         raise Unsendable("its bytes were not kept")
+    if letter["reason"].endswith(FINAL):
+        raise Unsendable("it was refused for good, and the engine takes it again as a duplicate: send a new event, "
+                         "with a new event_id, to try again")
     if letter["reason"].startswith(PAN_FOUND):
         raise Unsendable("it carried a card number, kept only masked: send it again from its source, with a card token")
     if letter["topic"] == ENGINE_EVENTS:

@@ -9,6 +9,7 @@ from builders import Member, club, kr, line
 from processors.events import ClockTick
 from processors.outputs import LedgerEntry, LedgerReason
 from processors.program import CatalogueReward, Expiry
+from processors.refusals import FINAL
 
 CATALOGUE = (CatalogueReward(id="bag", name="A tote bag", kind="free_product", points=120),)
 
@@ -30,7 +31,7 @@ def test_purchase_points_can_be_spent_only_when_the_pending_days_are_over() -> N
     entry = next(o for o in bought.outputs if getattr(o, "reason", None) is LedgerReason.PURCHASE)
     assert entry.available_at == entry.occurred_at + timedelta(days=14)  # type: ignore[union-attr]
     assert too_early.refusal is not None
-    assert too_early.refusal.reason == "A tote bag needs 120 points; member ada has 100 points to spend"
+    assert too_early.refusal.reason == "A tote bag needs 120 points; member ada has 100 points to spend" + FINAL
     assert in_time.refusal is None and ada.balance == 30
 
 
@@ -129,7 +130,7 @@ def test_an_order_cannot_be_paid_with_points_the_member_does_not_have() -> None:
     refused = ada.buy(line(kr(300)), points_used=101)
 
     assert refused.refusal is not None
-    assert refused.refusal.reason.endswith("pays with 101 points; member ada has 100 points to spend")
+    assert refused.refusal.reason.endswith("pays with 101 points; member ada has 100 points to spend" + FINAL)
     assert ada.balance == 100
 
 

@@ -6,9 +6,10 @@ from datetime import UTC, datetime
 
 from builders import Member, club, kr, line
 
-from processors.events import ClockTick
+from processors.events import ClockTick, Redemption
 from processors.outputs import LedgerReason, Trigger
 from processors.program import CatalogueReward, Expiry
+from processors.refusals import FINAL
 
 DRINK = CatalogueReward(id="free_drink", name="A free drink", kind="free_product", points=50)
 
@@ -40,10 +41,36 @@ def test_too_few_points_an_unknown_reward_or_a_reused_id_are_refused_with_the_re
     reused = kim.redeem("free_drink", "R1")
 
     assert too_few.refusal is not None and too_few.refusal.reason == (
-        "A free drink needs 50 points; member kim has 10 points to spend")
+        "A free drink needs 50 points; member kim has 10 points to spend" + FINAL)
     assert unknown.refusal is not None and "not in Club's catalogue (offered: free_drink)" in unknown.refusal.reason
     assert reused.refusal is not None and "already made" in reused.refusal.reason
     assert kim.balance == 10
+
+
+def test_a_redemption_refused_for_too_few_points_and_sent_again_after_more_are_earned_changes_nothing() -> None:
+    kim = regular(welcome=10)
+    redemption = Redemption("redeem-R1", "kim", kim.later(), "app", "R1", "free_drink")
+    refused = kim.apply(redemption)
+    assert refused.refusal is not None and refused.refusal.final
+    kim.buy(line(kr(1_000)))  # 100 points: enough now
+
+    again = kim.apply(redemption)  # a feed sent again, say
+
+    assert again.duplicate and again.outputs == ()
+    assert kim.balance == 110 and "R1" not in kim.state.redemptions  # type: ignore[union-attr]
+    assert kim.redeem("free_drink", "R1").refusal is None  # a new event, the same redemption: taken
+
+
+def test_an_unknown_reward_is_judged_again_when_sent_again_once_the_program_offers_it() -> None:
+    kim = regular(welcome=100)
+    redemption = Redemption("redeem-R1", "kim", kim.later(), "app", "R1", "free_cake")
+    unknown = kim.apply(redemption)
+    assert unknown.refusal is not None and not unknown.refusal.final
+    kim.program = club(welcome_bonus_points=100, rewards=(DRINK, DRINK.model_copy(update={"id": "free_cake"})))
+
+    again = kim.apply(redemption)
+
+    assert again.refusal is None and kim.balance == 50
 
 
 def test_a_cancelled_redemption_gives_the_points_back_once() -> None:
