@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from processors.refusals import FINAL
 from schemas.codec import AvroCodec
 from schemas.registry import EmbeddedRegistry
 from streams.resend import Unsendable, destination
@@ -38,6 +39,8 @@ def test_an_input_goes_back_to_the_topic_it_came_from() -> None:
     (letter("ingest", EVENTS, value=None), "its bytes were not kept"),
     (letter("ingest", EVENTS, reason="a card number (PAN) was found in field note of a Purchase event; ..."),
      "it carried a card number, kept only masked"),
+    (letter("member", MEMBER_BATCHES, reason="A free drink needs 50 points; member X has 10 points to spend" + FINAL),
+     "it was refused for good, and the engine takes it again as a duplicate: send a new event"),
 ])
 def test_what_cannot_go_back_says_why(refused: dict[str, Any], why: str) -> None:
     with pytest.raises(Unsendable, match=why):
