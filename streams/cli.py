@@ -16,6 +16,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from processors.events import Channel
 from processors.program import Program
 from processors.refusals import unknown_member_reason
 from streams.runtime import tune_gc
@@ -445,16 +446,23 @@ def program_explain(file: str) -> None:
 @click.option("--balance", type=int, help="The member's balance before the purchase (default: 0).")
 @click.option("--paid-with", help="Payment method, for payment-method bonuses.")
 @click.option("--partner", help="The coalition partner the purchase is made at.")
+@click.option("--channel", type=click.Choice([channel.value for channel in Channel]), default=Channel.WEB.value,
+              show_default=True, help="Where the purchase is made, for campaigns that target channels.")
+@click.option("--store", help="The store the purchase is made in, for campaigns that target stores.")
+@click.option("--at", type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
+              help="UTC day or time of the purchase, for campaign windows (default: now).")
 @click.option("--program", "program_path", type=click.Path(dir_okay=False),
               help="Program file (default: the configured one, else the bundled demo program).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
 def simulate(lines: tuple[str, ...], member_id: str | None, tier: str | None, balance: int | None,
-             paid_with: str | None, partner: str | None, program_path: str | None, as_json: bool) -> None:
+             paid_with: str | None, partner: str | None, channel: str, store: str | None, at: datetime | None,
+             program_path: str | None, as_json: bool) -> None:
     """Answer "what would this purchase earn this member?", campaigns included, without changing anything."""
-    from processors.events import Channel, Purchase
+    from processors.events import Purchase
     from processors.outputs import LedgerEntry
     from processors.simulate import member_in_tier
     from processors.simulate import simulate as simulate_purchase
+    from processors.validation import problems
     from streams.records import as_record
 
     if member_id is not None and (tier is not None or balance is not None):
@@ -464,7 +472,7 @@ def simulate(lines: tuple[str, ...], member_id: str | None, tier: str | None, ba
     rules = _program_or_fail(program_path or settings.program_file)
     order = [_purchase_line(n, text, rules.currency) for n, text in enumerate(lines, 1)]
     tiers, base = [t.name for t in rules.tiers], rules.tiers[0].name
-    now = datetime.now(UTC)
+    now = datetime.now(UTC) if at is None else at.replace(tzinfo=UTC)
     if member_id is not None:
         member = _member_from_store(settings, rules, member_id, now)
         if member.tier not in tiers:  # the member's program has a tier the simulated one has not
@@ -477,8 +485,11 @@ def simulate(lines: tuple[str, ...], member_id: str | None, tier: str | None, ba
     else:
         member = member_in_tier("someone", tier or base, balance or 0, now)
     tier, balance = member.tier, member.balance
-    event = Purchase("simulated", member.member_id, now, "simulate", "simulated", Channel.WEB, None,
+    event = Purchase("simulated", member.member_id, now, "simulate", "simulated", Channel(channel), store,
                      rules.currency, sum(x.amount_minor for x in order), tuple(order), paid_with, partner)
+    impossible = problems(event)
+    if impossible:
+        raise click.UsageError("; ".join(impossible))
     decision, assumed = simulate_purchase(member, event, rules)
     if decision.refusal is not None:
         raise click.ClickException(decision.refusal.reason)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from datetime import UTC, datetime
 
 from builders import Member, club, kr, line, points_earned, purchase
@@ -79,6 +80,24 @@ def test_a_member_known_with_segments_and_campaign_history_gets_what_is_left_of_
     assert points_earned(outsider.decision) == 10  # not in the campaign's segment
     assert points_earned(vip.decision) == 10 + 30  # 50 of the 80 a member can have were given already
     assert vip.assumed == ()
+
+
+def test_loyalty_simulate_answers_for_a_day_channel_and_store_so_campaign_windows_and_targets_count() -> None:
+    from click.testing import CliRunner
+
+    from streams.cli import main
+
+    def points(*options: str) -> int:
+        answer = CliRunner().invoke(main, ["simulate", "--tier", "Gold", "--line", "shoes:1000", "--json", *options])
+        assert answer.exit_code == 0, answer.output
+        return int(json.loads(answer.stdout)["points"])
+
+    # The bundled program's Black Friday doubles Gold members' web orders from 27 November to 1 December 2026.
+    on_black_friday = points("--at", "2026-11-28T10:00:00")
+    assert on_black_friday == 2 * points("--at", "2026-12-05")
+    assert points("--at", "2026-11-28", "--channel", "pos", "--store", "STO-1") == points("--at", "2026-12-05")
+    refused = CliRunner().invoke(main, ["simulate", "--line", "shoes:1000", "--at", "1969-12-31"])
+    assert refused.exit_code == 2 and "before 1970-01-01" in refused.output
 
 
 def test_loyalty_simulate_reads_an_amount_as_plain_decimals_and_names_the_part_that_is_wrong() -> None:
