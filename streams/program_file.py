@@ -66,7 +66,8 @@ def parse_program(text: str, where: str) -> Program:
     try:
         return Program.model_validate(data)
     except ValidationError as exc:
-        raise ProgramFileError(where, [_problem(error, root) for error in exc.errors()]) from exc
+        found = [_problem(error, root) for error in exc.errors()]
+        raise ProgramFileError(where, sorted(found, key=lambda problem: int(problem.partition(":")[0]))) from exc
 
 
 class _GivenTwice(ValueError):
@@ -100,7 +101,27 @@ def _problem(error: ErrorDetails, root: yaml.Node | None) -> str:
         message = f"unknown field; allowed here: {', '.join(allowed)}" if allowed else "unknown field"
     elif error["type"] == "missing":
         message = "required, but missing"
+    elif error["type"] in _SHAPES:
+        message = f"must be {_SHAPES[error['type']]}, not {_shape_of(error['input'])}"
     return f"{_line(root, loc)}: {field}: {message}"
+
+
+_LIST = "a list, e.g. [a, b] or one '- item' a line"
+_SECTION = "a section of fields, one 'field: value' a line"
+# pydantic's words for the shape a field wants ("a valid frozenset") in a program writer's words.
+_SHAPES = {"list_type": _LIST, "tuple_type": _LIST, "set_type": _LIST, "frozen_set_type": _LIST,
+           "dict_type": "a mapping, one 'name: value' a line", "model_type": _SECTION,
+           "model_attributes_type": _SECTION}
+
+
+def _shape_of(value: object) -> str:
+    if value is None:
+        return "empty"
+    if isinstance(value, bool):
+        return f"{str(value).lower()} (true or false)"
+    if isinstance(value, int | float | str):
+        return repr(value) if len(repr(value)) <= 40 else "a long text"
+    return "a mapping" if isinstance(value, dict) else "a list" if isinstance(value, list) else type(value).__name__
 
 
 def _is_tag(part: str) -> bool:

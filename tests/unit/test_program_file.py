@@ -43,6 +43,18 @@ def test_every_mistake_is_named_by_line_and_field_with_what_is_allowed() -> None
     assert str(raised.value).splitlines()[0].startswith("bad.yaml:2: currency:")
 
 
+def test_a_field_of_the_wrong_shape_says_the_shape_it_wants_in_plain_words_in_line_order() -> None:
+    with pytest.raises(ProgramFileError) as raised:
+        parse_program("name: X\ncurrency: SEK\nexpiry: 3\nexcluded_categories: gift_cards\n"
+                      "category_multipliers_bp: [1, 2]\n", "shapes.yaml")
+
+    assert raised.value.problems == [
+        "3: expiry: must be a section of fields, one 'field: value' a line, not 3",
+        "4: excluded_categories: must be a list, e.g. [a, b] or one '- item' a line, not 'gift_cards'",
+        "5: category_multipliers_bp: must be a mapping, one 'name: value' a line, not a list",
+    ]
+
+
 def test_rules_across_fields_name_the_section_they_concern() -> None:
     text = "name: X\ncurrency: SEK\ntiers:\n  - {name: Gold, qualifying_spend_minor: 100}\n"
     with pytest.raises(ProgramFileError, match=r"^x.yaml:3: tiers: the first tier \(Gold\) is the base tier"):
@@ -72,8 +84,8 @@ def test_a_whole_number_is_written_as_one_and_no_figure_can_overflow_the_contrac
     with pytest.raises(ProgramFileError) as raised:
         parse_program(text, "x.yaml")
     assert raised.value.problems == [
-        "5: earn.points: Input should be less than or equal to 1000000000",
         "4: earn.minimum_spend_minor: Input should be a valid integer",
+        "5: earn.points: Input should be less than or equal to 1000000000",
         "6: category_multipliers_bp.shoes: Input should be less than or equal to 100000",
         "7: welcome_bonus_points: Input should be a valid integer",
         "8: return_window_days: Input should be less than or equal to 36600",
