@@ -114,6 +114,7 @@ class CompiledProgram:
     dedup_window_days: int
     return_window: timedelta
     return_window_days: int
+    orders_kept: timedelta  # how long after a purchase its order is kept for returns: the window and a late margin
     pending: timedelta  # how long a purchase's points stay pending
     _months: dict[int, tuple[str, str, str]] = field(default_factory=dict)
     _category_terms: dict[tuple[str, ...], tuple[str, str]] = field(default_factory=dict)
@@ -278,6 +279,7 @@ def _compile(program: Program) -> CompiledProgram:
         dedup_window_days=program.dedup_window_days,
         return_window=timedelta(days=program.return_window_days),
         return_window_days=program.return_window_days,
+        orders_kept=timedelta(days=program.return_window_days + program.late_return_days),
         pending=timedelta(days=program.pending_days),
     )
 

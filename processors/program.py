@@ -346,6 +346,10 @@ class Program(_Rules):
     expiry: Expiry | None = Field(default=None, description="points never expire if unset")
     dedup_window_days: PositiveDays = 60
     return_window_days: PositiveDays = 60
+    late_return_days: Days = Field(
+        default=7, description="an order is kept this many days past its return window, so that a return made "
+        "inside the window that reaches the engine late (after a later purchase) is still taken"
+    )
     pending_days: Days = Field(
         default=0, description="a purchase's points can be spent this many days after it, once it can't be returned"
     )

@@ -3,7 +3,8 @@
 A purchase keeps, per line, the units, qualifying spend and points that a
 return could still reverse, for ``return_window_days``: a return is accepted
 strictly before the purchase's time plus the window, so at that instant, when
-points pending as long as the window can be spent, the order can no longer be returned. Returning ``q`` of the
+points pending as long as the window can be spent, the order can no longer be returned. The order is kept
+``late_return_days`` longer, for a return made inside the window that reaches the engine late. Returning ``q`` of the
 ``n`` units left on a line gives back ``points_left * q // n`` points (and the
 same share of its qualifying spend): returning the last units gives back
 exactly what is left, so however an order is returned in parts the reversals
@@ -61,14 +62,15 @@ from processors.tiers import remove_from_record
 
 def keep_order(state: MemberState, order_id: str, record: OrderRecord, when: datetime,
                rules: CompiledProgram) -> None:
-    """Keep ``record`` for returns, and drop orders past the return window (at its end, as a return is refused).
+    """Keep ``record`` for returns, and drop orders past the return window and the program's margin for late
+    returns: a return made inside the window may reach the engine after a purchase made beyond it.
 
     Only the first-inserted order is looked at on each call (orders arrive
     roughly in time order); when it has left the window, all are checked.
     """
     orders = state.orders
     orders[order_id] = record
-    cutoff = when - rules.return_window
+    cutoff = when - rules.orders_kept
     if next(iter(orders.values())).occurred_at <= cutoff:
         state.orders = {key: order for key, order in orders.items() if order.occurred_at > cutoff}
 

@@ -93,13 +93,28 @@ def test_an_order_past_the_return_window_cannot_be_returned(anna: Member) -> Non
     assert anna.balance == 110
 
 
-def test_orders_past_the_return_window_are_forgotten(anna: Member) -> None:
+def test_orders_past_the_return_window_and_the_margin_for_late_returns_are_forgotten(anna: Member) -> None:
     anna.buy(line(kr(100)), order_id="old")
-    anna.later(days=31)
+    anna.later(days=36, hours=22)
+    anna.buy(line(kr(100)), order_id="kept")  # 30 days and the program's 7 for late returns: still kept
+    assert anna.state is not None and set(anna.state.orders) == {"old", "kept"}
 
     anna.buy(line(kr(100)), order_id="new")
 
-    assert anna.state is not None and set(anna.state.orders) == {"new"}
+    assert anna.state is not None and set(anna.state.orders) == {"kept", "new"}
+
+
+def test_a_return_made_inside_the_window_is_taken_when_it_arrives_after_a_purchase_made_beyond_it(
+    anna: Member,
+) -> None:
+    bought = anna.now
+    anna.buy(line(kr(100), line_id="l1"), order_id="o-1")  # 10 points
+    anna.later(days=33)
+    anna.buy(line(kr(200), line_id="l1"), order_id="o-2")  # 20 points, sent by the till at once
+
+    late = anna.apply(returned("anna", "o-1", {"l1": 1}, at=bought + timedelta(days=29)))  # the returns feed lags
+
+    assert late.refusal is None and anna.balance == 100 + 20
 
 
 def spender(policy: str) -> Member:
