@@ -157,17 +157,28 @@ def _aware(value: Any) -> Any:
     return value
 
 
-def connect(dsn: str, database: str, *, ensure_schema: bool = True, later: bool = False,
+class NoDatabase(LookupError):
+    """The database a reader asked for is not there (a mistyped name, most likely)."""
+
+
+def connect(dsn: str, database: str, *, ensure_schema: bool = True, later: bool = False, existing: bool = False,
             **client_args: Any) -> ClickHouseStore:
     """A store on ``dsn`` ("chdb:///abs/path", "chdb://memory" or "http://user:pass@host:8123").
 
     The client is opened without a default database so one chDB client can serve many
     databases; the schema is created unless ``ensure_schema=False``. With ``later``,
-    both happen at the store's first use instead of now.
+    both happen at the store's first use instead of now. With ``existing`` (for
+    readers), a missing database raises ``NoDatabase`` rather than being made empty;
+    the tables and views an older engine did not make are still added to one there.
     """
     if later:
         return ClickHouseStore(None, database, lambda: clickhouse_connect.get_client(dsn=dsn, **client_args))
     store = ClickHouseStore(clickhouse_connect.get_client(dsn=dsn, **client_args), database)
+    if existing and not store.scalar("SELECT count() FROM system.databases WHERE name = {name:String}",
+                                     {"name": database}):
+        store.close()
+        raise NoDatabase(f"no database {database!r} in ClickHouse at {location(dsn)}: check "
+                         "LOYALTY_CLICKHOUSE_DATABASE (the engine makes its database when `loyalty run` starts)")
     if ensure_schema:
         store.ensure_schema()
     return store

@@ -142,13 +142,14 @@ def running_broker(settings: Settings) -> str:
     return bootstrap
 
 
-def clickhouse(settings: Settings, later: bool = False) -> ClickHouseStore:
-    """The store of ``settings``; with ``later``, connected (and its schema made) at first use, not now."""
+def clickhouse(settings: Settings, later: bool = False, existing: bool = False) -> ClickHouseStore:
+    """The store of ``settings``; with ``later``, connected (and its schema made) at first use, not now; with
+    ``existing``, only if its database is there (``NoDatabase`` otherwise)."""
     if settings.embedded_clickhouse:
         (settings.data_dir / "clickhouse").mkdir(parents=True, exist_ok=True)
     dsn = settings.resolved_clickhouse_dsn()
     try:
-        return connect(dsn, settings.clickhouse_database, later=later)
+        return connect(dsn, settings.clickhouse_database, later=later, existing=existing)
     except STORE_ERRORS as exc:
         raise ClickHouseUnreachable(
             f"ClickHouse at {location(dsn)} does not answer ({error_summary(exc)}): start it, or point "

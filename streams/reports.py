@@ -23,7 +23,7 @@ from typing import Any
 from processors.money import format_money, format_percent
 from processors.program import Program
 from sinks import queries
-from sinks.clickhouse import ClickHouseStore, location
+from sinks.clickhouse import ClickHouseStore, NoDatabase, location
 from streams.background import serving
 from streams.processes import ClickHouseUnreachable, clickhouse
 from streams.settings import Settings
@@ -247,8 +247,8 @@ def report(settings: Settings, program: Program, name: str, **arguments: Any) ->
         raise NoReport(f"no engine data in {settings.data_dir.resolve()}: run this where `loyalty run` or `loyalty "
                        "demo` ran, or set LOYALTY_DATA_DIR to its data directory")
     try:
-        store = clickhouse(settings)
-    except ClickHouseUnreachable as exc:
+        store = clickhouse(settings, existing=True)
+    except (ClickHouseUnreachable, NoDatabase) as exc:
         raise NoReport(str(exc)) from exc
     except Exception as exc:
         where = location(settings.resolved_clickhouse_dsn())

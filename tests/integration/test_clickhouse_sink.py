@@ -205,6 +205,22 @@ def test_connect_embedded(chdb_path: Any, ch_database: str) -> None:
     assert s.scalar("SELECT count() FROM $db.ledger FINAL") == 2
 
 
+def test_a_reader_is_told_of_a_missing_database_rather_than_given_an_empty_one(
+    chdb_path: Any, chdb_client: Any, ch_database: str,
+) -> None:
+    from sinks.clickhouse import NoDatabase, connect
+
+    with pytest.raises(NoDatabase, match=f"no database '{ch_database}' in ClickHouse at chdb://.*: check "
+                                         "LOYALTY_CLICKHOUSE_DATABASE"):
+        connect(f"chdb://{chdb_path}", ch_database, existing=True)
+    assert chdb_client.command(f"EXISTS DATABASE `{ch_database}`") == 0  # not made
+
+    connect(f"chdb://{chdb_path}", ch_database).close()  # the engine makes it
+    chdb_client.command(f"DROP VIEW `{ch_database}`.members")  # as an older engine would have left it
+    connect(f"chdb://{chdb_path}", ch_database, existing=True).close()
+    assert chdb_client.command(f"EXISTS TABLE `{ch_database}`.members") == 1  # what is missing is added
+
+
 def test_quote_ident_refuses_odd_names() -> None:
     with pytest.raises(ValueError):
         quote_ident("x`; DROP DATABASE y")
