@@ -36,7 +36,7 @@ from processors.tiers import review_tier
 
 def tick(state: MemberState, event: ClockTick, rules: CompiledProgram) -> Decision:
     """What falls due at the tick, and an activity row like every accepted event has (with the net points)."""
-    balance, today = state.balance, event.occurred_at.date()
+    balance, today = state.balance, rules.local(event.occurred_at).date()
     outputs: list[Output] = []
     if rules.expiry is not None and state.balance > 0:  # first: a birthday gift is not taken as it is given
         outputs += expire(state, event, rules)

@@ -9,7 +9,8 @@ this form the first time a program is seen and returns the same object after.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from zoneinfo import ZoneInfo
 
 from processors.events import Channel
 from processors.money import format_money, format_multiplier, format_points
@@ -116,6 +117,7 @@ class CompiledProgram:
     return_window_days: int
     orders_kept: timedelta  # how long after a purchase its order is kept for returns: the window and a late margin
     pending: timedelta  # how long a purchase's points stay pending
+    zone: tzinfo  # the time zone days, months and years are counted in (UTC itself unless the program names one)
     _months: dict[int, tuple[str, str, str]] = field(default_factory=dict)
     _category_terms: dict[tuple[str, ...], tuple[str, str]] = field(default_factory=dict)
     _expiry_days: dict[date, str] = field(default_factory=dict)
@@ -123,6 +125,11 @@ class CompiledProgram:
     def tier(self, name: str) -> TierStep:
         """The member's tier; a tier since removed from the program counts as the base tier."""
         return self.tier_by_name.get(name, self.tiers[0])
+
+    def local(self, when: datetime) -> datetime:
+        """``when`` (aware) in the program's time zone, where its day, month and year are counted."""
+        zone = self.zone
+        return when if zone is UTC or when.tzinfo is zone else when.astimezone(zone)
 
     def month_window(self, when: datetime) -> tuple[str, str, str]:
         """The ``"YYYY-MM"`` keys of ``when``'s month, of its qualifying window's first month, and of the first
@@ -133,6 +140,7 @@ class CompiledProgram:
         record keeps one window more, for the review at a period's end. Keys
         compare as strings in calendar order.
         """
+        when = self.local(when)
         index = when.year * 12 + when.month - 1
         keys = self._months.get(index)
         if keys is None:
@@ -149,11 +157,12 @@ class CompiledProgram:
         return f"in {first_month[:4]}" if self.qualifying_months == 12 else f"since {first_month}"
 
     def expires_on(self, when: datetime) -> str:
-        """The day points earned at ``when`` are gone, "YYYY-MM-DD": they expire as that day starts (UTC).
+        """The day points earned at ``when`` are gone, "YYYY-MM-DD": they expire as that day starts (in the
+        program's time zone).
 
         Only for programs whose points expire by age (``lots``).
         """
-        day = when.date()
+        day = self.local(when).date()
         key = self._expiry_days.get(day)
         if key is None:
             expiry = self.expiry
@@ -281,6 +290,7 @@ def _compile(program: Program) -> CompiledProgram:
         return_window_days=program.return_window_days,
         orders_kept=timedelta(days=program.return_window_days + program.late_return_days),
         pending=timedelta(days=program.pending_days),
+        zone=UTC if program.time_zone == "UTC" else ZoneInfo(program.time_zone),
     )
 
 

@@ -17,7 +17,7 @@ expired, so a return does not take those a second time (see ``returns``).
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from processors.compiled import CompiledProgram
 from processors.dates import add_months
@@ -41,7 +41,7 @@ def expire(state: MemberState, event: ClockTick, rules: CompiledProgram) -> list
 def expire_due_lots(state: MemberState, event: MemberEvent, rules: CompiledProgram) -> list[Output]:
     """The lots whose day has come by the event expire: on a tick, and on points given back into past lots."""
     event_id, member_id, when = event.event_id, event.member_id, event.occurred_at
-    today = when.date().isoformat()
+    today = rules.local(when).date().isoformat()
     due = sorted(key for key in state.lots if key <= today)
     if not due:
         return []
@@ -59,7 +59,7 @@ def expire_due_lots(state: MemberState, event: MemberEvent, rules: CompiledProgr
 def _by_age(state: MemberState, event: ClockTick, rules: CompiledProgram) -> list[Output]:
     assert rules.expiry is not None
     event_id, member_id, when = event.event_id, event.member_id, event.occurred_at
-    today = when.date()
+    today = rules.local(when).date()
     outputs = expire_due_lots(state, event, rules)
     horizon = (today + timedelta(days=rules.expiry.warn_days)).isoformat()
     soon = sorted(key for key in state.lots if state.expiry_warned_until < key <= horizon)
@@ -70,21 +70,22 @@ def _by_age(state: MemberState, event: ClockTick, rules: CompiledProgram) -> lis
         outputs.append(Trigger(f"{event_id}:points_expiring_by_age", member_id, event_id, when, "points_expiring",
                                f"{format_points(points)} expire soon, the first at the end of {_day_before(first)}: "
                                "spend them before they go.",
-                               {"points": str(points), "expires_at": f"{first}T00:00:00+00:00"}))
+                               {"points": str(points), "expires_at": _day_starts(first, rules).isoformat()}))
     return outputs
 
 
 def _inactivity(state: MemberState, event: ClockTick, rules: CompiledProgram) -> list[Output]:
     assert rules.expiry is not None and rules.expiry.inactive_months is not None
     months, warn_days = rules.expiry.inactive_months, rules.expiry.warn_days
-    expires_at = add_months(state.last_activity_at, months)
+    last = rules.local(state.last_activity_at)
+    expires_at = add_months(last, months).astimezone(UTC)
     event_id, member_id, when = event.event_id, event.member_id, event.occurred_at
     if when >= expires_at:
         points = state.balance
         orders_expired(state, points, None, rules)
         state.expiry_warned = False
         detail = (f"{format_points(points)} expired after {months} months without activity "
-                  f"(last on {state.last_activity_at.date()})")
+                  f"(last on {last.date()})")
         return [
             debit(state, event, LedgerReason.EXPIRY, points, detail),
             Trigger(f"{event_id}:points_expired", member_id, event_id, when, "points_expired", detail,
@@ -93,10 +94,15 @@ def _inactivity(state: MemberState, event: ClockTick, rules: CompiledProgram) ->
     if not state.expiry_warned and when >= expires_at - timedelta(days=warn_days):
         state.expiry_warned = True
         return [Trigger(f"{event_id}:points_expiring", member_id, event_id, when, "points_expiring",
-                        f"Your {format_points(state.balance)} expire on {expires_at.date()}: "
+                        f"Your {format_points(state.balance)} expire on {rules.local(expires_at).date()}: "
                         "any purchase keeps them.",
                         {"points": str(state.balance), "expires_at": expires_at.isoformat()})]
     return []
+
+
+def _day_starts(key: str, rules: CompiledProgram) -> datetime:
+    """When the day ``key`` ("YYYY-MM-DD") starts in the program's time zone, in UTC."""
+    return datetime.fromisoformat(key).replace(tzinfo=rules.zone).astimezone(UTC)
 
 
 def _day_before(key: str) -> date:

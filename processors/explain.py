@@ -90,6 +90,8 @@ def explain(program: Program) -> list[str]:
                       f"the returned items earned; {after_spend}.{expired}")
     paragraphs.append("You can leave at any time and ask us to forget you: your account then closes, the points "
                       "left on it lapse, and we erase what we hold about you.")
+    if program.time_zone != "UTC":
+        paragraphs.append(f"Days, months and years are counted in {program.time_zone} time.")
     return paragraphs
 
 

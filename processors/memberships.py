@@ -18,7 +18,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from processors.compiled import CompiledProgram
 from processors.dates import add_months
@@ -40,17 +40,19 @@ def pay_membership(state: MemberState, event: MembershipPaid, rules: CompiledPro
                                     f"but {format_money(event.fee_minor, event.currency)} was paid: "
                                     "send the membership's fee in the program's currency")
     when, until = event.occurred_at, state.tier_floor_until
-    if state.membership == plan.id and until is not None and until > when:
-        renewing, until = True, add_months(until, plan.months, state.membership_day)
+    if state.membership == plan.id and until is not None and until > when:  # months counted in the program's zone
+        renewing, until = True, add_months(rules.local(until), plan.months, state.membership_day).astimezone(UTC)
     else:
-        renewing, until, state.membership_day = False, add_months(when, plan.months), when.day
-    outputs = _raise_floor(state, event, rules, plan.tier, until, f"{plan.name} membership until {until.date()}")
+        bought = rules.local(when)
+        renewing, until, state.membership_day = False, add_months(bought, plan.months).astimezone(UTC), bought.day
+    ends = rules.local(until).date()
+    outputs = _raise_floor(state, event, rules, plan.tier, until, f"{plan.name} membership until {ends}")
     state.membership, state.membership_warned = plan.id, False
     kind = "membership_renewed" if renewing else "membership_started"
     event_id, member_id = event.event_id, event.member_id
     outputs += [
         Trigger(f"{event_id}:{kind}", member_id, event_id, when, kind,
-                f"{plan.name}: you are {plan.tier} until {until.date()}.",
+                f"{plan.name}: you are {plan.tier} until {ends}.",
                 {"membership": plan.id, "tier": plan.tier, "until": until.isoformat()}),
         Activity(event_id, member_id, when, "membership_fee", None, None, event.currency, event.fee_minor, 0, None),
     ]
@@ -81,7 +83,7 @@ def end_floor(state: MemberState, event: ClockTick, rules: CompiledProgram) -> l
             return []
         state.membership_warned = True
         return [Trigger(f"{event_id}:membership_expiring", member_id, event_id, when, "membership_expiring",
-                        f"Your {plan.name} ends on {until.date()}: renew it to stay {plan.tier}.",
+                        f"Your {plan.name} ends on {rules.local(until).date()}: renew it to stay {plan.tier}.",
                         {"membership": plan.id, "until": until.isoformat()})]
     what = f"{plan.name} membership" if plan is not None else f"the assigned tier {state.tier_floor}"
     kind = "membership_lapsed" if state.membership is not None else "tier_floor_ended"
@@ -91,11 +93,12 @@ def end_floor(state: MemberState, event: ClockTick, rules: CompiledProgram) -> l
     earned = rules.tier(state.tier)
     if earned.index >= current.index:
         return [Trigger(f"{event_id}:{kind}", member_id, event_id, when, kind,
-                        f"Your {what} ended on {until.date()}; you keep {current.name}, the tier you earned.",
+                        f"Your {what} ended on {rules.local(until).date()}; you keep {current.name}, the tier you "
+                        "earned.",
                         {"tier": current.name})]
     state.near_tier_notified = None
     record = record_at(state, when, rules)
-    reason = (f"{what} ended on {until.date()}, and {record_text(current, record, rules)} is under "
+    reason = (f"{what} ended on {rules.local(until).date()}, and {record_text(current, record, rules)} is under "
               f"{current.name}'s {current.threshold_text}")
     return list(tier_down(event, current, earned, record, reason, kind))
 

@@ -14,6 +14,7 @@ campaigns, against a limit near 9.2 x 10^18.
 from __future__ import annotations
 
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AwareDatetime,
@@ -344,6 +345,10 @@ class Program(_Rules):
     repeat_favourites: RepeatFavourites | None = None
     cross_sell: tuple[CrossSell, ...] = ()
     expiry: Expiry | None = Field(default=None, description="points never expire if unset")
+    time_zone: str = Field(
+        default="UTC", description="the IANA time zone (e.g. Europe/Stockholm) days, months and years are counted "
+        "in: birthdays, expiry at a month's or year's end, tier periods and daily caps"
+    )
     dedup_window_days: PositiveDays = 60
     return_window_days: PositiveDays = 60
     late_return_days: Days = Field(
@@ -411,6 +416,16 @@ class Program(_Rules):
             raise ValueError(f"qualifying_months: calendar periods split the year evenly (1, 2, 3, 4, 6 or 12), "
                              f"got {self.qualifying_months}")
         return self
+
+    @field_validator("time_zone")
+    @classmethod
+    def _a_known_time_zone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{name!r} is not a time zone: write an IANA name, e.g. Europe/Stockholm, "
+                             "America/New_York or UTC") from None
+        return name
 
     @field_validator("stamp_cards", "rewards", "causes", "challenges", "partners", "memberships", "campaigns")
     @classmethod

@@ -60,7 +60,7 @@ def _earned(state: MemberState, event: SocialShare, rules: CompiledProgram) -> t
     post = f"{event.platform}:{event.post_id}"
     if post in state.social_posts:
         return 0, f"post {event.post_id} on {event.platform} has already earned points"
-    day = event.occurred_at.date().isoformat()
+    day = rules.local(event.occurred_at).date().isoformat()
     days = state.social_days
     if days and day < _first_remembered(max(days)):
         return None, (f"too late: shares are paid within {DAYS_REMEMBERED} days of the member's latest paid one "

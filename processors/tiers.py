@@ -192,7 +192,7 @@ def review_tier(state: MemberState, event: MemberEvent, rules: CompiledProgram) 
     review = rules.tier_review
     if review is None:
         return []
-    when = event.occurred_at
+    when = rules.local(event.occurred_at)  # periods end as the program's time zone counts them
     period = f"{when.year}" if review.at == "year_end" else f"{when.year}-{when.month:02d}"
     if state.tier_period == period:
         return []
@@ -200,7 +200,7 @@ def review_tier(state: MemberState, event: MemberEvent, rules: CompiledProgram) 
     current = rules.tier(state.tier)
     if first_look or current.index == 0:
         return []
-    ended = datetime(when.year - 1, 12, 1) if review.at == "year_end" else _month_before(when)
+    ended = datetime(when.year - 1, 12, 1, tzinfo=when.tzinfo) if review.at == "year_end" else _month_before(when)
     record = record_at(state, ended, rules)
     supported = tier_reached(rules.tiers[0], record, rules)
     if supported.index >= current.index:
@@ -213,7 +213,8 @@ def review_tier(state: MemberState, event: MemberEvent, rules: CompiledProgram) 
         if floor.index >= current.index:
             return []
         left = review.grace_periods - state.tier_grace
-        return [Trigger(f"{event.event_id}:tier_at_risk", event.member_id, event.event_id, when, "tier_at_risk",
+        return [Trigger(f"{event.event_id}:tier_at_risk", event.member_id, event.event_id, event.occurred_at,
+                        "tier_at_risk",
                         f"You keep {current.name} for now: {shortfall}"
                         + (f" ({left} more review{'s' if left != 1 else ''} of grace)." if left else
                            " (the last review of grace)."),
@@ -257,4 +258,5 @@ def _tally(buckets: dict[str, int], month: str, amount: int, first: str, keep: s
 
 
 def _month_before(when: datetime) -> datetime:
-    return datetime(when.year - 1, 12, 1) if when.month == 1 else datetime(when.year, when.month - 1, 1)
+    year, month = (when.year - 1, 12) if when.month == 1 else (when.year, when.month - 1)
+    return datetime(year, month, 1, tzinfo=when.tzinfo)

@@ -333,9 +333,9 @@ def test_a_paid_membership_never_leaves_a_member_below_the_tier_they_would_hold_
 
 
 @settings(max_examples=300)
-@given(stories())
-def test_a_balance_is_always_the_sum_of_its_ledger(events: list[MemberEvent]) -> None:
-    states, outputs, _ = run(events)
+@given(stories(), st.sampled_from(("UTC", "Europe/Stockholm", "Pacific/Kiritimati")))
+def test_a_balance_is_always_the_sum_of_its_ledger(events: list[MemberEvent], zone: str) -> None:
+    states, outputs, _ = run(events, PROGRAM.model_copy(update={"time_zone": zone}))
 
     running: Counter[str] = Counter()
     for entry in ledger(outputs):
@@ -442,7 +442,8 @@ def test_applying_every_event_twice_is_the_same_as_once(events: list[MemberEvent
 
 
 @settings(max_examples=200)
-@given(stories(), st.data(), st.sampled_from((PROGRAM, PROGRAM.model_copy(update={"pending_days": 0}))))
+@given(stories(), st.data(), st.sampled_from((PROGRAM, PROGRAM.model_copy(update={"pending_days": 0}),
+                                              PROGRAM.model_copy(update={"time_zone": "America/New_York"}))))
 def test_redeliveries_anywhere_later_change_nothing(events: list[MemberEvent], data: st.DataObject,
                                                     program: Program) -> None:
     # A refused event is dead-lettered; delivered again it is a new attempt (a purchase sent
