@@ -15,6 +15,7 @@ from confluent_kafka import Producer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from processors.compiled import compiled
 from processors.outputs import FOLLOW_UP_SUFFIXES
 from processors.program import Program
 from schemas.codec import AvroCodec
@@ -200,7 +201,8 @@ def run_engine(settings: Settings, program: Program, console: Console, stopping:
             asked = ", `loyalty member`, `kpis` and `deadletters` answered from here" if reports else ""
             console.print(f"Engine running: broker {bootstrap}, ClickHouse {where}{served}{asked}; send "
                           f"LoyaltyEvent Avro to {EVENTS}, or `loyalty feed FILE`. Ctrl-C stops.")
-            ticks = DailyTicks(settings.tick_hour_utc, settings.data_dir / TICKS_RECORD)
+            zone = compiled(program).zone
+            ticks = DailyTicks(settings.tick_hour, settings.data_dir / TICKS_RECORD, zone)
             codec = AvroCodec(registry_for(settings.schema_registry_url))
             catch_up = RefusalCatchUp(bootstrap, codec, store)
             try:
@@ -214,9 +216,10 @@ def run_engine(settings: Settings, program: Program, console: Console, stopping:
                             console.print(f"{now:%Y-%m-%d %H:%M} UTC: no clock ticks yet, ClickHouse did not say "
                                           f"who the members are ({error_summary(exc)}); trying again in a minute")
                             break
-                        produce(bootstrap, codec, tick_events(members, at), lambda n: None, ENGINE_EVENTS)
+                        produce(bootstrap, codec, tick_events(members, at, zone), lambda n: None, ENGINE_EVENTS)
                         ticks.sent(at)
-                        console.print(f"{now:%Y-%m-%d %H:%M} UTC: clock ticks of {at:%Y-%m-%d} sent to "
+                        day = at.astimezone(zone)
+                        console.print(f"{now:%Y-%m-%d %H:%M} UTC: clock ticks of {day:%Y-%m-%d} sent to "
                                       f"{len(members):,} members")
                     try:
                         sent = catch_up.look(sink.loop.rows_stored[DEADLETTER], time.monotonic())

@@ -10,6 +10,7 @@ takes settings only.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import tomllib
@@ -89,7 +90,8 @@ class Settings(BaseSettings):
     status_host: str = Field("127.0.0.1", description="Where `loyalty run` serves /health and /metrics; 0.0.0.0 "
                              "for probes from outside the machine or container")
     status_port: NonNegativeInt = Field(6065, description="Port of /health and /metrics; 0 serves neither")
-    tick_hour_utc: int = Field(3, ge=0, le=23, description="Hour (UTC) `loyalty run` sends each day's clock ticks")
+    tick_hour: int = Field(3, ge=0, le=23, description="Hour `loyalty run` sends each day's clock ticks, in the "
+                           "program's time zone (UTC unless the program names one)")
     log_level: Literal["crit", "error", "warn", "info", "debug"] = Field("warn", description="Worker log level")
 
     @classmethod
@@ -124,6 +126,9 @@ class Settings(BaseSettings):
 def load_settings() -> Settings:
     """The settings from the environment and the config file, or a ``SettingsError`` that says, for each wrong
     value, which variable or file key holds it and what it must be."""
+    misspelt = _misspelt_variables()
+    if misspelt:
+        raise SettingsError("\n".join(misspelt))
     try:
         return Settings()
     except tomllib.TOMLDecodeError as exc:
@@ -132,6 +137,20 @@ def load_settings() -> Settings:
         raise SettingsError(f"cannot read {config_file()}: {exc.strerror}") from exc
     except ValidationError as exc:
         raise SettingsError("\n".join(_setting_problem(error) for error in exc.errors())) from exc
+
+
+def _misspelt_variables() -> list[str]:
+    """``LOYALTY_*`` variables that are no setting but nearly spell one: read, they would be ignored without a
+    word (a variable of another tool's that happens to start so is left alone)."""
+    known = {f"LOYALTY_{name.upper()}" for name in Settings.model_fields} | {CONFIG_FILE_VARIABLE}
+    found = []
+    for name in sorted(os.environ):
+        upper = name.upper()
+        if upper.startswith("LOYALTY_") and upper not in known:
+            close = difflib.get_close_matches(upper, known, n=1, cutoff=0.8)
+            if close:
+                found.append(f"{name}: no setting is called so; did you mean {close[0]}?")
+    return found
 
 
 _SAID = {

@@ -111,7 +111,7 @@ def test_a_running_engine_answers_member_and_kpis_and_they_read_clickhouse_once_
     data = tmp_path / "data"
     env = {**os.environ, "LOYALTY_DATA_DIR": str(data), "LOYALTY_PROGRAM_FILE": str(EXAMPLES / "fashion.yaml"),
            "LOYALTY_WORKERS": "1", "LOYALTY_STATUS_PORT": str(free_ports(1)),
-           "LOYALTY_WORKER_WEB_PORT": str(free_ports(1)), "LOYALTY_TICK_HOUR_UTC": "0", "COLUMNS": "200"}
+           "LOYALTY_WORKER_WEB_PORT": str(free_ports(1)), "LOYALTY_TICK_HOUR": "0", "COLUMNS": "200"}
     run = started(env)
     try:
         assert (data / SOCKET).parent.stat().st_mode & 0o777 == 0o700  # only the engine's user gets in

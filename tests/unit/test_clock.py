@@ -108,6 +108,22 @@ def test_the_scheduler_ticks_once_a_day_from_its_hour_with_ids_naming_member_and
     assert record["body"] == ("loyalty.v1.ClockTick", {})
 
 
+def test_the_scheduler_ticks_at_its_hour_in_the_programs_time_zone_naming_the_day_there(tmp_path: Path) -> None:
+    from zoneinfo import ZoneInfo
+
+    from streams.clock_ticks import DailyTicks, tick_events
+
+    new_york = ZoneInfo("America/New_York")
+    ticks = DailyTicks(hour=1, record=tmp_path / "ticked", zone=new_york)
+
+    assert ticks.due(datetime(2026, 3, 15, 4, tzinfo=UTC)) == []  # midnight in New York: before its hour
+    [due] = ticks.due(datetime(2026, 3, 15, 5, 30, tzinfo=UTC))  # 01:30 there, daylight saving time since the 8th
+    assert due == datetime(2026, 3, 15, 5, tzinfo=UTC)
+    ticks.sent(due)
+    assert ticks.due(datetime(2026, 3, 15, 23, tzinfo=UTC)) == []  # the 16th in UTC, still the 15th there
+    assert tick_events(["a"], due, new_york)[0][1]["event_id"] == "tick:a:2026-03-15"
+
+
 def test_clickhouse_not_answering_puts_the_ticks_off_a_minute_not_a_day() -> None:
     from streams.clock_ticks import DailyTicks
 

@@ -44,6 +44,15 @@ def test_a_wrong_value_in_a_variable_names_the_variable_and_says_what_is_wanted(
     assert "pydantic" not in both
 
 
+def test_a_variable_that_nearly_spells_a_setting_is_named_with_the_setting_meant_not_ignored() -> None:
+    said = refusal(("LOYALTY_CLICKHOUSE_DSM", "http://ch:8123"), ("LOYALTY_TICK_HOUR_UTC", "4"))
+    assert "LOYALTY_CLICKHOUSE_DSM: no setting is called so; did you mean LOYALTY_CLICKHOUSE_DSN?" in said
+    assert "LOYALTY_TICK_HOUR_UTC: no setting is called so; did you mean LOYALTY_TICK_HOUR?" in said
+    with pytest.MonkeyPatch.context() as patch:  # another tool's variable that happens to start so is its own
+        patch.setenv("LOYALTY_API_KEY", "secret")
+        assert CliRunner().invoke(main, ["kpis"]).exit_code != 2
+
+
 def test_a_wrong_value_in_the_config_file_names_the_file_its_line_and_the_key(tmp_path: Path) -> None:
     (tmp_path / "loyalty.toml").write_text('broker = "kafka:9092"\npartitions = "four"\nstatus_prot = 6065\n')
 
