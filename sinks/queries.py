@@ -70,18 +70,18 @@ def member_ledger(store: ClickHouseStore, member_id: str) -> list[dict[str, Any]
     )
 
 
-def member_pending(store: ClickHouseStore, member_id: str) -> list[dict[str, Any]]:
-    """The member's points still pending, by the day they can be spent, soonest first (they add up to the
-    summary's ``pending_points``)."""
+def member_pending(store: ClickHouseStore, member_id: str, time_zone: str = "UTC") -> list[dict[str, Any]]:
+    """The member's points still pending, by the day (in the program's ``time_zone``) they can be spent, soonest
+    first (they add up to the summary's ``pending_points``)."""
     return store.rows(
         """
-        SELECT toDate(available_at) AS day, sum(points) AS points
+        SELECT toDate(available_at, {time_zone:String}) AS day, sum(points) AS points
         FROM $db.ledger FINAL
         WHERE member_id = {member_id:String} AND available_at > now64(3)
         GROUP BY day HAVING points != 0
         ORDER BY day
         """,
-        {"member_id": member_id},
+        {"member_id": member_id, "time_zone": time_zone},
     )
 
 

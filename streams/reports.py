@@ -46,7 +46,7 @@ def member_report(store: ClickHouseStore, program: Program, member_id: str) -> d
     summary = queries.member_summary(store, member_id, program.tiers[0].name)
     if summary is None:
         return None
-    return {"member": summary, "pending": queries.member_pending(store, member_id),
+    return {"member": summary, "pending": queries.member_pending(store, member_id, program.time_zone),
             "segments": queries.member_segments(store, member_id), "ledger": queries.member_ledger(store, member_id)}
 
 

@@ -159,6 +159,9 @@ def test_member_ledger(store: ClickHouseStore) -> None:
 
 def test_member_pending(store: ClickHouseStore) -> None:
     assert queries.member_pending(store, "m2") == [{"day": PENDING_FOR_DECADES.date(), "points": 20}]
+    # Midnight UTC on New Year's Day 2100 is still 31 December 2099 in New York.
+    assert queries.member_pending(store, "m2", "America/New_York") == [
+        {"day": dt.date(2099, 12, 31), "points": 20}]
     assert queries.member_pending(store, "m1") == []  # bought long ago: spendable
 
 
