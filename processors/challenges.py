@@ -1,6 +1,7 @@
 """Gamification: challenges such as "three visits in a week" earn a badge and bonus points.
 
-A visit is a purchase. When a member's purchases within a challenge's
+A visit is a purchase with qualifying spend (a gift card alone is none), as
+for tiers by visits. When a member's visits within a challenge's
 ``within_days`` (ending with this one) reach its ``visits``, the member earns
 the challenge's badge (a ``RewardIssued``), its bonus points (a ledger entry)
 and a ``badge_earned`` trigger, once per challenge. The bonus is not part of

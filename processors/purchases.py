@@ -131,6 +131,6 @@ def apply_purchase(state: MemberState, event: Purchase, rules: CompiledProgram) 
                when, rules)
     if state.referred_by is not None:  # after the purchase's own points: the friend's reward comes on top
         outputs += friends_first_purchase(state, event, spent, rules)
-    if rules.challenges:
+    if rules.challenges and spent:  # a visit buys something that qualifies, as for tiers: not only a gift card
         outputs += count_visit(state, event, rules)
     return Decision(state, tuple(outputs))

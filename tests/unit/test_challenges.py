@@ -42,3 +42,13 @@ def test_visits_spread_over_more_than_the_window_do_not_count() -> None:
         pia.later(days=4)
 
     assert pia.rewards == [] and pia.state is not None and len(pia.state.visits) == 2
+
+
+def test_a_purchase_of_only_a_gift_card_is_no_visit() -> None:
+    pia = player()
+
+    pia.buy(line(kr(50)))
+    pia.buy(line(kr(500), "gift_card"))  # earns nothing, qualifies for nothing
+    pia.buy(line(kr(500), "gift_card"))
+
+    assert pia.rewards == [] and pia.state is not None and len(pia.state.visits) == 1
