@@ -145,7 +145,7 @@ def _apply(state: MemberState | None, event: MemberEvent, rules: CompiledProgram
             f"event for member {event.member_id} was applied to member {state.member_id}'s state",
         )
     if state.erased_at is not None:
-        return after_erasure(state, event)
+        return after_erasure(state, event, rules)
     if type(event) is MemberEnrolled:
         return enrol(state, event, rules)
     rule = _RULES.get(type(event))

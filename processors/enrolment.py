@@ -19,7 +19,7 @@ from processors.state import MemberState
 def enrol(state: MemberState | None, event: MemberEnrolled, rules: CompiledProgram) -> Decision:
     if state is not None:
         return refuse(
-            state, event, f"member {event.member_id} already enrolled (on {state.enrolled_at.date()})"
+            state, event, f"member {event.member_id} already enrolled (on {rules.local(state.enrolled_at).date()})"
         )
     event_id, member_id, when = event.event_id, event.member_id, event.occurred_at
     new_state = MemberState(

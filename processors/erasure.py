@@ -37,10 +37,10 @@ def erase(state: MemberState, event: MemberErased, rules: CompiledProgram) -> De
     return Decision(erased, tuple(outputs))
 
 
-def after_erasure(state: MemberState, event: MemberEvent) -> Decision:
+def after_erasure(state: MemberState, event: MemberEvent, rules: CompiledProgram) -> Decision:
     """What an erased member's event does: nothing; a refusal says why, except for the daily tick."""
     if type(event) is ClockTick:
         return Decision(state)
     assert state.erased_at is not None
-    return refuse(state, event, f"member {event.member_id} was erased on {state.erased_at.date()}: "
+    return refuse(state, event, f"member {event.member_id} was erased on {rules.local(state.erased_at).date()}: "
                                 "its events are no longer taken")

@@ -6,6 +6,8 @@ uses, so what a member is told matches what the ledger will say.
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from processors.money import format_money, format_multiplier, format_percent, format_points
 from processors.program import BASIS_POINTS, Campaign, Expiry, Program
 from processors.social import DAYS_REMEMBERED
@@ -62,7 +64,7 @@ def explain(program: Program) -> list[str]:
               "back, and so does returning an order you paid for with points"
             + (": they keep the day they expire on." if program.expiry is not None and program.expiry.by_age else "."))
     for campaign in program.campaigns:
-        paragraphs.append(_campaign(campaign, money))
+        paragraphs.append(_campaign(campaign, money, ZoneInfo(program.time_zone)))
     for challenge in program.challenges:
         bonus = f" and {format_points(challenge.bonus_points)}" if challenge.bonus_points else ""
         paragraphs.append(f"Challenge {challenge.name}: {challenge.visits} purchases within {challenge.within_days} "
@@ -156,7 +158,7 @@ def _tiers(program: Program) -> str:
     return " ".join(words)
 
 
-def _campaign(campaign: Campaign, money: str) -> str:
+def _campaign(campaign: Campaign, money: str, zone: ZoneInfo) -> str:
     gives = [f"points {format_multiplier(campaign.multiplier_bp)}"] if campaign.multiplier_bp > BASIS_POINTS else []
     if campaign.bonus_points:
         gives.append(f"a bonus of {format_points(campaign.bonus_points)}")
@@ -170,8 +172,10 @@ def _campaign(campaign: Campaign, money: str) -> str:
         who.append(f"at stores {', '.join(sorted(target.stores))}")
     if campaign.minimum_spend_minor:
         who.append(f"on purchases of {format_money(campaign.minimum_spend_minor, money)} or more")
-    words = (f"{campaign.name}: {' and '.join(gives)} from {campaign.starts:%Y-%m-%d %H:%M} until "
-             f"{campaign.ends:%Y-%m-%d %H:%M} UTC{' ' if who else ''}{', '.join(who)}.")
+    starts, ends = campaign.starts.astimezone(zone), campaign.ends.astimezone(zone)  # as members count time
+    words = (f"{campaign.name}: {' and '.join(gives)} from {starts:%Y-%m-%d %H:%M} until "
+             f"{ends:%Y-%m-%d %H:%M} {'UTC' if zone.key == 'UTC' else zone.key + ' time'}{' ' if who else ''}"
+             f"{', '.join(who)}.")
     if campaign.multiplier_bp > BASIS_POINTS:
         words += " A return takes back the extra points the returned items earned."
     if campaign.bonus_points:

@@ -13,8 +13,9 @@ campaigns, against a limit near 9.2 x 10^18.
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import available_timezones
 
 from pydantic import (
     AwareDatetime,
@@ -181,7 +182,7 @@ class SocialPoints(_Rules):
     """Points for what members do on social platforms, by platform and action.
 
     A post is paid once whatever is done with it, and a member earns at most
-    ``daily_cap_points`` a day (UTC) from social actions.
+    ``daily_cap_points`` a day (in the program's time zone) from social actions.
     """
 
     points: dict[str, dict[Literal["share", "tag", "follow"], Points]] = Field(
@@ -420,11 +421,10 @@ class Program(_Rules):
     @field_validator("time_zone")
     @classmethod
     def _a_known_time_zone(cls, name: str) -> str:
-        try:
-            ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
+        """An IANA zone, the same on every host: not ``localtime`` (the host's own), nor a region's folder."""
+        if name != "UTC" and (name not in _iana_zones() or name in _HOST_ZONES):
             raise ValueError(f"{name!r} is not a time zone: write an IANA name, e.g. Europe/Stockholm, "
-                             "America/New_York or UTC") from None
+                             "America/New_York or UTC")
         return name
 
     @field_validator("stamp_cards", "rewards", "causes", "challenges", "partners", "memberships", "campaigns")
@@ -458,6 +458,14 @@ class Program(_Rules):
             if policy.name == name:
                 return policy
         raise KeyError(name)
+
+
+_HOST_ZONES = frozenset({"localtime", "posixrules", "Factory"})  # files beside the zones that are none of them
+
+
+@functools.cache
+def _iana_zones() -> frozenset[str]:
+    return frozenset(available_timezones())
 
 
 def _distinct(kind: str, names: list[str], key: str) -> None:

@@ -5,7 +5,7 @@ whatever is done with it and however often it is reported; in a program
 that pays for social actions, a share on a platform it does not name is
 refused, naming those it does, since that is most likely a misspelt name (a
 program without social points records shares as activity only). A member earns at
-most ``daily_cap_points`` a day (the event's UTC day) from social actions, and
+most ``daily_cap_points`` a day (the event's day in the program's time zone) from social actions, and
 an action that would pass the cap earns what is left of it. Every action
 leaves an activity row; one that earns leaves a ledger entry saying how.
 The state remembers the social points of the ``DAYS_REMEMBERED`` days up to

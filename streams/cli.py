@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 import click
 from rich.console import Console
@@ -345,9 +346,11 @@ def member(member_id: str, as_json: bool) -> None:
     pending = f" ({summary['pending_points']} pending: {days})" if summary["pending_points"] else ""
     out.print(f"[bold]{member_id}[/]  tier [bold]{summary['tier']}[/]  balance [bold]{summary['balance']}[/] points"
               f"{pending}")
-    table = Table("when", "reason", "points", "balance", "detail")
+    zone = ZoneInfo(_program_or_fail(settings.program_file).time_zone)  # times as the member counts them
+    table = Table(f"when ({zone.key})", "reason", "points", "balance", "detail")
     for entry in found["ledger"]:
-        table.add_row(entry["occurred_at"][:19], entry["reason"], f"{entry['points']:+d}",
+        when = datetime.fromisoformat(entry["occurred_at"]).astimezone(zone)
+        table.add_row(f"{when:%Y-%m-%d %H:%M:%S}", entry["reason"], f"{entry['points']:+d}",
                       str(entry["running_balance"]), entry["detail"])
     _print(table)
 

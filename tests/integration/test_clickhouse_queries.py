@@ -14,6 +14,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
@@ -352,7 +353,8 @@ def test_the_leaderboard_ranks_points_earned_since_a_time_with_badges(store: Cli
 def test_loyalty_member_and_simulate_read_the_member_from_clickhouse(store: ClickHouseStore, chdb_path: Path,
                                                                      tmp_path: Path) -> None:
     program = tmp_path / "program.yaml"
-    program.write_text("name: P\ncurrency: EUR\nearn: {points: 1, per_amount_minor: 100}\ntiers:\n  - {name: bronze}\n"
+    program.write_text("name: P\ncurrency: EUR\ntime_zone: America/New_York\nearn: {points: 1, per_amount_minor: 100}\n"
+                       "tiers:\n  - {name: bronze}\n"
                        "  - {name: silver, qualifying_spend_minor: 10000, earn_multiplier_bp: 20000}\n")
     env = {"LOYALTY_CLICKHOUSE_DSN": f"chdb://{chdb_path}", "LOYALTY_CLICKHOUSE_DATABASE": store.database,
            "LOYALTY_PROGRAM_FILE": str(program)}
@@ -363,7 +365,11 @@ def test_loyalty_member_and_simulate_read_the_member_from_clickhouse(store: Clic
     unknown = runner.invoke(main, ["simulate", "--member", "nobody", "--line", "books:10.00"], env=env)
 
     assert shown.exit_code == 0, shown.output
-    assert "m2 tier gold balance 120 points (20 pending: 20 from 2100-01-01)" in " ".join(shown.output.split())
+    said = " ".join(shown.output.split())
+    # pending days and ledger times as the program's members count them: New York's
+    assert "m2 tier gold balance 120 points (20 pending: 20 from 2099-12-31)" in said
+    welcomed = at(0).astimezone(ZoneInfo("America/New_York"))
+    assert "when (America/New_York)" in said and f"{welcomed:%Y-%m-%d %H:%M:%S} │ welcome │ +100" in said
     assert simulated.exit_code == 0, simulated.output
     answer = json.loads(simulated.stdout)
     # gold is no longer a tier of the program: m2 earns at the base tier's rate, and the answer says so

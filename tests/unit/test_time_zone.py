@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from builders import Member, club, kr, line
+from builders import Member, club, enrolled, kr, line
 from pydantic import ValidationError
 
 from processors.compiled import compiled
-from processors.events import ClockTick, MemberEnrolled, MembershipPaid
+from processors.events import ClockTick, MemberEnrolled, MemberErased, MembershipPaid
 from processors.explain import explain
 from processors.outputs import LedgerReason
-from processors.program import Expiry, Membership, SocialPoints, TierPolicy
+from processors.program import Campaign, Expiry, Membership, SocialPoints, TierPolicy
 
 STOCKHOLM = "Europe/Stockholm"
 NEW_YORK = "America/New_York"
@@ -103,8 +103,34 @@ def test_a_monthly_membership_bought_after_midnight_there_runs_to_the_same_day_n
 
 
 def test_a_time_zone_must_be_one_the_world_knows_and_a_member_is_told_it() -> None:
-    with pytest.raises(ValidationError, match="'Europe/Stokholm' is not a time zone: write an IANA name"):
-        club(time_zone="Europe/Stokholm")
+    for wrong in ("Europe/Stokholm", "Europe", "America/Argentina", "localtime", "posix/Europe/Stockholm"):
+        with pytest.raises(ValidationError, match=f"'{wrong}' is not a time zone: write an IANA name"):
+            club(time_zone=wrong)  # a region's folder, or the host's own zone, which differs from host to host
 
     assert explain(club(time_zone=STOCKHOLM))[-1] == "Days, months and years are counted in Europe/Stockholm time."
     assert "counted in" not in explain(club())[-1]
+
+
+def test_refusals_name_the_day_of_the_enrolment_or_erasure_there() -> None:
+    new_year = datetime(2025, 12, 31, 23, 30, tzinfo=UTC)  # 00:30 on 1 January 2026 in Stockholm
+    anna = Member(club(time_zone=STOCKHOLM), "anna", new_year)
+    anna.apply(enrolled("anna", new_year))
+
+    again = anna.apply(enrolled("anna", datetime(2026, 1, 5, 12, tzinfo=UTC))).refusal
+    anna.apply(MemberErased("erase-anna", "anna", new_year + timedelta(days=365), "app", "asked to be forgotten"))
+    after = anna.apply(enrolled("anna", datetime(2027, 1, 5, 12, tzinfo=UTC))).refusal
+
+    assert again is not None and "already enrolled (on 2026-01-01)" in again.reason
+    assert after is not None and "was erased on 2027-01-01" in after.reason
+
+
+def test_explain_gives_a_campaigns_window_as_the_programs_members_count_time() -> None:
+    cet = timezone(timedelta(hours=1))
+    black_friday = Campaign(id="bf", name="Black Friday", starts=datetime(2026, 11, 27, tzinfo=cet),
+                            ends=datetime(2026, 11, 30, 23, tzinfo=UTC), multiplier_bp=20_000)
+
+    in_stockholm = explain(club(time_zone=STOCKHOLM, campaigns=(black_friday,)))
+    in_utc = explain(club(campaigns=(black_friday,)))
+
+    assert "from 2026-11-27 00:00 until 2026-12-01 00:00 Europe/Stockholm time" in " ".join(in_stockholm)
+    assert "from 2026-11-26 23:00 until 2026-11-30 23:00 UTC" in " ".join(in_utc)
