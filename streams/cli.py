@@ -453,7 +453,7 @@ def program_explain(file: str) -> None:
               show_default=True, help="Where the purchase is made, for campaigns that target channels.")
 @click.option("--store", help="The store the purchase is made in, for campaigns that target stores.")
 @click.option("--at", type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
-              help="UTC day or time of the purchase, for campaign windows (default: now).")
+              help="Day or time of the purchase in the program's time zone, for campaign windows (default: now).")
 @click.option("--program", "program_path", type=click.Path(dir_okay=False),
               help="Program file (default: the configured one, else the bundled demo program).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
@@ -475,7 +475,7 @@ def simulate(lines: tuple[str, ...], member_id: str | None, tier: str | None, ba
     rules = _program_or_fail(program_path or settings.program_file)
     order = [_purchase_line(n, text, rules.currency) for n, text in enumerate(lines, 1)]
     tiers, base = [t.name for t in rules.tiers], rules.tiers[0].name
-    now = datetime.now(UTC) if at is None else at.replace(tzinfo=UTC)
+    now = datetime.now(UTC) if at is None else at.replace(tzinfo=ZoneInfo(rules.time_zone)).astimezone(UTC)
     if member_id is not None:
         member = _member_from_store(settings, rules, member_id, now)
         if member.tier not in tiers:  # the member's program has a tier the simulated one has not

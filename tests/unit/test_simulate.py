@@ -95,6 +95,7 @@ def test_loyalty_simulate_answers_for_a_day_channel_and_store_so_campaign_window
     # The bundled program's Black Friday doubles Gold members' web orders from 27 November to 1 December 2026.
     on_black_friday = points("--at", "2026-11-28T10:00:00")
     assert on_black_friday == 2 * points("--at", "2026-12-05")
+    assert points("--at", "2026-11-30T23:30:00") == on_black_friday  # Stockholm time, the program's: still on
     assert points("--at", "2026-11-28", "--channel", "pos", "--store", "STO-1") == points("--at", "2026-12-05")
     refused = CliRunner().invoke(main, ["simulate", "--line", "shoes:1000", "--at", "1969-12-31"])
     assert refused.exit_code == 2 and "before 1970-01-01" in refused.output
