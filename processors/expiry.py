@@ -39,9 +39,10 @@ def expire(state: MemberState, event: ClockTick, rules: CompiledProgram) -> list
 
 
 def expire_due_lots(state: MemberState, event: MemberEvent, rules: CompiledProgram) -> list[Output]:
-    """The lots whose day has come by the event expire: on a tick, and on points given back into past lots."""
+    """The lots whose day has come by the event, or by the member's last tick (a refund dated before it that
+    arrives after it), expire: on a tick, and on points given back into past lots."""
     event_id, member_id, when = event.event_id, event.member_id, event.occurred_at
-    today = rules.local(when).date().isoformat()
+    today = max(rules.local(when).date().isoformat(), state.last_tick_on)
     due = sorted(key for key in state.lots if key <= today)
     if not due:
         return []

@@ -451,6 +451,16 @@ class Program(_Rules):
         if self.pending_days > self.return_window_days:
             raise ValueError(f"pending_days: points can be pending at most the return window "
                              f"({self.return_window_days} days), got {self.pending_days}")
+        expiry = self.expiry
+        if self.pending_days and expiry is not None and (expiry.after_days is not None or expiry.at is not None):
+            # the shortest life a point can have: earned at the very end of a month (28 days) or year (365)
+            shortest = (expiry.after_days if expiry.after_days is not None
+                        else expiry.periods_later * (28 if expiry.at == "month_end" else 365))
+            if shortest <= self.pending_days:
+                raise ValueError(f"expiry: some points would expire while still pending (pending_days: "
+                                 f"{self.pending_days}), never to be spent: "
+                                 + (f"make after_days more than {self.pending_days}" if expiry.after_days is not None
+                                    else "raise periods_later") + ", or lower pending_days")
         return self
 
     def tier(self, name: str) -> TierPolicy:

@@ -41,6 +41,7 @@ def apply_purchase(state: MemberState, event: Purchase, rules: CompiledProgram) 
             event,
             f"order {event.order_id} is already recorded for member {event.member_id} by another event: "
             "send a Return to change it",
+            final=True,  # once the order is forgotten, judged again it would earn a second time
         )
     partner = None
     if event.partner_id is not None:

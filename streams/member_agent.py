@@ -141,6 +141,7 @@ class MemberAgent:
         self._encoder = StateEncoder()
         self._moves = 0  # how many times everything was forgotten: partitions may have moved
         self._steps = self._steps_at_catch_up = 0  # stream steps, in all and when catch-up last looked
+        self._counted: dict[int, int] = {}  # each partition's last batch counted: one applied again is not
         self.counts = {"batches": 0, "applied": 0, "duplicates": 0, "refused": 0,
                        "redelivered_batches": 0, "batches_read_directly": 0, "set_aside": 0}
 
@@ -186,16 +187,20 @@ class MemberAgent:
     async def _apply_setting_aside(self, batches: list[Batch]) -> None:
         """Apply ``batches``; if the rules fail on an event, forget what is not written, set the event aside and
         apply them again (with the batches since the table's offsets, read from Kafka)."""
+        again = False
         while True:
+            counts, counted = dict(self.counts), dict(self._counted)
             try:
-                await self._or_forget(self._apply(batches))
+                await self._or_forget(self._apply(batches, again))
                 return
             except EventFailed as failed:
                 if not self._applier.set_aside(failed):  # failed again though set aside: not the event's doing
                     raise
                 log.error("%s; it is set aside as a dead letter, and the batches since the last write are "
                           "applied again without it", failed, exc_info=failed.failure)
+                self.counts, self._counted = counts, counted  # the attempt's batches count when applied again
                 self.counts["set_aside"] += 1
+                again = True
 
     async def _or_forget(self, work: Awaitable[None]) -> None:
         """Do ``work``; if it fails, forget what is not written, to be applied again from Kafka."""
@@ -258,12 +263,14 @@ class MemberAgent:
                     if self._write is write:
                         await self._or_forget(self._write_some(WRITE_SLICE, 0.0))
 
-    async def _apply(self, batches: Iterable[Batch]) -> None:
+    async def _apply(self, batches: Iterable[Batch], again: bool = False) -> None:
+        """Apply ``batches``, and those before them since the last applied (``again``: since the last written,
+        forgotten to set an event aside, not lost by the stream)."""
         by_partition: dict[int, list[Batch]] = defaultdict(list)
         for batch in batches:
             by_partition[batch.partition].append(batch)
         messages: list[Message] = []
-        applied_before, batches_before = self.counts["applied"], self.counts["batches"]
+        applied_before, stepped = self.counts["applied"], 0
         loop = asyncio.get_running_loop()
         for partition, arrived in by_partition.items():
             last = self.last_applied(partition)
@@ -274,14 +281,15 @@ class MemberAgent:
                 todo = [batch]
                 if batch.offset > last + 1:
                     missing = await loop.run_in_executor(None, self._reader.read, partition, last + 1, batch.offset)
-                    if last != NOTHING_APPLIED:
+                    if last != NOTHING_APPLIED and not again:
                         log.warning("member batches %s..%s of partition %s did not come through the stream; "
                                     "read directly", last + 1, batch.offset - 1, partition)
                         self.counts["batches_read_directly"] += len(missing)
                     todo = [Batch(partition, offset, value) for offset, value in missing] + todo
                 for each in todo:
-                    if self.counts["batches"] > batches_before:  # many batches: Faust's heartbeats run in between
+                    if stepped:  # many batches: Faust's heartbeats run in between
                         await asyncio.sleep(0)
+                    stepped += 1
                     messages += self._apply_batch(each)
                 last = self._applied[partition] = batch.offset
             self._stepped_at[partition] = time.monotonic()
@@ -322,9 +330,11 @@ class MemberAgent:
         members = self._members
         result = self._applier.apply(batch.value, batch.partition, batch.offset,
                                      lambda member_id: members.get(batch.partition, member_id.encode()))
-        counts = self.counts
-        counts["batches"] += 1
-        counts["applied"] += result.applied
-        counts["duplicates"] += result.duplicates
-        counts["refused"] += result.refused
+        if batch.offset > self._counted.get(batch.partition, NOTHING_APPLIED):  # not counted when applied again
+            self._counted[batch.partition] = batch.offset
+            counts = self.counts
+            counts["batches"] += 1
+            counts["applied"] += result.applied
+            counts["duplicates"] += result.duplicates
+            counts["refused"] += result.refused
         return result.messages

@@ -348,6 +348,10 @@ def test_an_event_the_rules_fail_on_is_set_aside_and_what_it_changed_half_way_is
         asyncio.run(stream_delivers())
 
         assert agent.counts["set_aside"] == 1
+        events = sum(len(on.codec.decode(batch)["events"]) for batch in batches)
+        counts = agent.counts  # each batch counted once, though those of the failed step were applied twice
+        assert (counts["batches"], counts["redelivered_batches"], counts["batches_read_directly"]) == (8, 2, 0)
+        assert (counts["applied"], counts["refused"]) == (events - 1, 1)
         stored = on.stored()
         assert stored[APPLIED_OFFSET_KEY] == b"7" and len(stored) == 9
         states = {key.decode(): decode_state(value) for key, value in stored.items() if key != APPLIED_OFFSET_KEY}

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from builders import Member, club, kr, line
+import pytest
+from builders import Member, club, kr, line, purchase, returned
+from pydantic import ValidationError
 
 from processors.events import ClockTick
 from processors.outputs import LedgerEntry, LedgerReason
@@ -180,3 +182,59 @@ def test_a_return_after_the_points_expired_for_inactivity_takes_nothing_back() -
 
     assert [e.points for d in (first, second) for e in d.outputs if isinstance(e, LedgerEntry)] == [0, 0]
     assert bo.balance == 0 and sum(e.points for e in bo.ledger) == 0
+
+
+def test_a_purchase_refused_as_a_second_record_of_an_order_earns_nothing_when_sent_again_later() -> None:
+    """The till sends anna's order O-1 twice, under two event ids: the second is refused ("already recorded ...
+    send a Return to change it"), not for good. Weeks later an operator runs `loyalty deadletters --resend`
+    (which sends every letter not applied since). By then O-1 is past its window and the late-return margin
+    and no longer kept, so the same refused event is judged again and applied: O-1 earns its points twice."""
+    anna = Member(club(), "anna")
+    anna.enrol()
+    bought = anna.now + timedelta(hours=1)
+    first = purchase("anna", line(kr(1_000), line_id="1"), at=bought, order_id="O-1", event_id="till-1")
+    again = purchase("anna", line(kr(1_000), line_id="1"), at=bought, order_id="O-1", event_id="till-1-resent")
+    anna.apply(first)
+    refused = anna.apply(again)
+    assert refused.refusal is not None and "already recorded" in refused.refusal.reason
+    balance = anna.balance  # 100 welcome + 100 for O-1
+
+    anna.later(days=40)
+    anna.buy(line(kr(100)))  # O-1 is forgotten now (30 + 7 days)
+    balance += 10
+
+    resent = anna.apply(again)  # deadletters --resend: the same bytes, the same event id
+
+    assert resent.outputs == () and anna.balance == balance
+
+
+def test_a_late_refund_of_points_whose_day_has_passed_expires_them_at_once() -> None:
+    """Points expire 9 days after the day they were earned. Anna pays order O with her 100 welcome points (they
+    expire on 12 March). The tick on 13 March expires what is left (O's own 100 points). A refund of O, made on
+    4 March but reaching the engine after that tick, gives the 100 paid points back to the 12 March lot, whose
+    day has passed: returns.py says they "expire at once if that day has passed". They do not: the return judges
+    'passed' by its own date, so anna holds 100 expired points, spendable, until the
+    next tick. Had the return come in time, the 13 March tick would have expired them: balance 0."""
+    anna = Member(club(expiry=Expiry(after_days=9)), "anna")
+    anna.now = datetime(2026, 3, 2, 9, tzinfo=UTC)
+    anna.enrol()
+    anna.now = datetime(2026, 3, 3, 9, tzinfo=UTC)
+    assert anna.apply(purchase("anna", line(kr(1_000), line_id="1"), at=anna.now, order_id="O",
+                               points_used=100)).refusal is None
+    anna.now = datetime(2026, 3, 13, 6, tzinfo=UTC)
+    anna.apply(ClockTick("tick:anna:2026-03-13", "anna", anna.now, "scheduler"))
+    assert anna.balance == 0
+
+    late = anna.apply(returned("anna", "O", {"1": 1}, at=datetime(2026, 3, 4, 9, tzinfo=UTC), refund_minor=kr(1_000)))
+
+    assert late.refusal is None
+    assert anna.balance == 0 and anna.state is not None and anna.state.lots == {}
+
+
+def test_a_program_whose_points_could_expire_while_still_pending_is_refused() -> None:
+    with pytest.raises(ValidationError, match="expiry: some points would expire while still pending "
+                                              "\\(pending_days: 14\\), never to be spent: raise periods_later"):
+        club(expiry=Expiry(at="month_end"), pending_days=14)
+    with pytest.raises(ValidationError, match="make after_days more than 14"):
+        club(expiry=Expiry(after_days=14), pending_days=14)
+    club(expiry=Expiry(at="month_end", periods_later=1), pending_days=14)  # at least 28 days: fine
