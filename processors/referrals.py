@@ -81,17 +81,19 @@ def referral_returned(state: MemberState, event: Return, order: OrderRecord, lin
                   if other.occurred_at >= order.occurred_at and order_id != event.order_id
                   and _qualifies(other.lines, minimum)), None)
     event_id, member_id, when, order_id = event.event_id, event.member_id, event.occurred_at, event.order_id
-    if later is not None:
+    if later is not None:  # the reward's points that expired already stay gone: the later order carries the rest
+        gone = min(order.referral_points, expired)
+        handed = order.referral_points - gone
         instead = state.orders[later]
-        state.orders[later] = instead._replace(referrer=referrer, referral_points=order.referral_points)
+        state.orders[later] = instead._replace(referrer=referrer, referral_points=handed)
         outputs: list[Output] = list(move_earned(
-            state, event, rules, order.referral_points, order.occurred_at, instead.occurred_at,
+            state, event, rules, handed, order.occurred_at, instead.occurred_at,
             f"Order {order_id} was returned, and order {later}, bought since, counts instead as the first purchase "
-            f"after joining through a friend's referral: its {format_points(order.referral_points)} now wait on "
+            f"after joining through a friend's referral: its {format_points(handed)} now wait on "
             f"order {later}'s return window", suffix="referral_friend_moved", order_id=later))
         outputs.append(FollowUp(ReferralMoved(f"{event_id}{MOVED_SUFFIX}", referrer, when, "engine", member_id, later,
                                               instead.occurred_at)))
-        return TakenBack(outputs, 0)
+        return TakenBack(outputs, 0, gone)
     state.referred_by = referrer  # the next qualifying purchase rewards the referral again
     outputs = [FollowUp(ReferralRevoked(f"{event_id}{REVOKED_SUFFIX}", referrer, when, "engine", member_id, order_id))]
     owed = order.referral_points
@@ -154,9 +156,12 @@ def revoke_referral(state: MemberState, event: ReferralRevoked, rules: CompiledP
     outputs: list[Output] = []
     taken = 0
     if owed:
+        # Where points expire by age, a reward whose day a tick has passed may have expired: not taken twice.
+        gone = owed if rules.lots and rules.expires_on(referred.qualified_at) <= state.last_tick_on else 0
         entry = take_back(state, event, rules, LedgerReason.REFERRAL, owed,
                           f"{friend} returned order {event.order_id}, the purchase that rewarded referring them: "
-                          f"{format_points(owed)} taken back", referred.qualified_at, suffix="referrer_revoked")
+                          f"{format_points(owed)} taken back", referred.qualified_at, suffix="referrer_revoked",
+                          expired=gone)
         taken = -entry.points
         outputs += [
             entry,
