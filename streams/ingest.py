@@ -222,13 +222,18 @@ class Ingest:
         A card nobody else held is deleted from the cards topic. One that was another member's before keeps its
         links, the erased member's with its times only: the other member's late transactions still earn.
         """
-        for token, link in list(self.cards.items()):
+        forgotten, wiped_links = [], []  # worked out first, then changed: a failure half-way changes nothing
+        for token, link in self.cards.items():
             if link.member_id == member_id and not link.earlier:
-                del self.cards[token]
-                result.cards_forgotten.append(token)
+                forgotten.append(token)
             elif (wiped := link.without(member_id, erased_at)) != link:
-                self.cards[token] = wiped
-                result.card_links.append(wiped.record(token))
+                wiped_links.append((token, wiped, wiped.record(token)))
+        for token in forgotten:
+            del self.cards[token]
+        for token, wiped, recorded in wiped_links:
+            self.cards[token] = wiped
+            result.card_links.append(recorded)
+        result.cards_forgotten += forgotten
 
     def _link(self, record: Record, kind: str, result: IngestResult) -> None:
         token, member_id, when = record["body"][1]["card_token"], record["member_id"], record["occurred_at"]
@@ -246,8 +251,9 @@ class Ingest:
                            "there is nothing to unlink")
         else:
             link = current._replace(unlinked_at=when)
+        recorded = link.record(token)  # before anything changes: a failure here leaves the card as it was
         self.cards[token] = link
-        result.card_links.append(link.record(token))
+        result.card_links.append(recorded)
 
     def _resolve_member(self, record: Record, kind: str) -> None:
         if record["member_id"]:
