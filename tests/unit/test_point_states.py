@@ -185,10 +185,9 @@ def test_a_return_after_the_points_expired_for_inactivity_takes_nothing_back() -
 
 
 def test_a_purchase_refused_as_a_second_record_of_an_order_earns_nothing_when_sent_again_later() -> None:
-    """The till sends anna's order O-1 twice, under two event ids: the second is refused ("already recorded ...
-    send a Return to change it"), not for good. Weeks later an operator runs `loyalty deadletters --resend`
-    (which sends every letter not applied since). By then O-1 is past its window and the late-return margin
-    and no longer kept, so the same refused event is judged again and applied: O-1 earns its points twice."""
+    """The till sends anna's order O-1 twice, under two event ids: the second is refused for good ("already
+    recorded"). Weeks later, when O-1 is no longer kept, the same refused event sent again (`loyalty deadletters
+    --resend`, say) is a duplicate: O-1 does not earn its points twice."""
     anna = Member(club(), "anna")
     anna.enrol()
     bought = anna.now + timedelta(hours=1)
@@ -212,9 +211,8 @@ def test_a_late_refund_of_points_whose_day_has_passed_expires_them_at_once() -> 
     """Points expire 9 days after the day they were earned. Anna pays order O with her 100 welcome points (they
     expire on 12 March). The tick on 13 March expires what is left (O's own 100 points). A refund of O, made on
     4 March but reaching the engine after that tick, gives the 100 paid points back to the 12 March lot, whose
-    day has passed: returns.py says they "expire at once if that day has passed". They do not: the return judges
-    'passed' by its own date, so anna holds 100 expired points, spendable, until the
-    next tick. Had the return come in time, the 13 March tick would have expired them: balance 0."""
+    day the tick has passed: they expire at once, as the tick would have expired them had the refund come in
+    time (balance 0)."""
     anna = Member(club(expiry=Expiry(after_days=9)), "anna")
     anna.now = datetime(2026, 3, 2, 9, tzinfo=UTC)
     anna.enrol()

@@ -235,35 +235,9 @@ def test_a_referral_handed_on_expires_with_the_later_purchases_points() -> None:
     assert [e.reason for e in fred.ledger[-1:]] == [LedgerReason.RETURN]  # nothing is pending: no entries
 
 
-def test_a_referral_reward_that_expired_is_not_taken_back_again_after_it_was_handed_on() -> None:
-    """Fred's first purchase (o-1) carries his 50 referral points. They expire with o-1's points at the month's
-    end. o-1 is returned: the referral is handed on to o-3, bought since. o-3 is returned too: the referral is
-    undone and its 50 points are taken back, though they expired already. Fred never spent a point, yet his
-    balance ends at -50 (expiry took the 50, then the return took them a second time)."""
-    program = club(welcome_bonus_points=0, expiry=Expiry(at="month_end"), referral=ReferralRewards(
-        referrer_points=200, friend_points=50, minimum_purchase_minor=kr(300)))
-    fred = Member(program, "fred")
-    fred.now = datetime(2026, 3, 31, 8, tzinfo=UTC)
-    welcome = enrolled("fred", fred.now)
-    fred.apply(MemberEnrolled(welcome.event_id, "fred", fred.now, "app", welcome.channel, None, "rita"))
-    fred.now = datetime(2026, 3, 31, 9, tzinfo=UTC)
-    fred.buy(line(kr(400), line_id="1"), order_id="o-1")  # 40 points and the friend's 50, expiring 1 April
-    fred.now = datetime(2026, 4, 1, 8, tzinfo=UTC)
-    fred.buy(line(kr(500), line_id="1"), order_id="o-3")  # qualifies too: 50 points, expiring 1 May
-    fred.apply(ClockTick("tick:fred:2026-04-01", "fred", fred.later(), "scheduler"))  # the March 90 expire
-    assert fred.balance == 50
-
-    fred.give_back("o-1", **{"1": 1})  # o-3 carries the referral now
-    fred.give_back("o-3", **{"1": 1})  # and the referral is undone
-
-    assert [e.balance_after for e in fred.ledger if e.balance_after < 0] == []
-    assert fred.balance == 0
-
-
-def test_a_late_return_dated_before_expiry_leaves_the_same_balance_as_if_it_had_come_in_time() -> None:
-    """The same story, but the return of o-1 was made on 31 March (inside its window, before the points expired)
-    and reaches the engine late, after the tick and o-3. Had it come in time the referral would have been undone
-    then, and o-3 rewarded it again: fred ends at 0 after returning o-3. Late, it ends at -50."""
+def fred_after_month_end() -> Member:
+    """Fred, referred by rita, buys o-1 on 31 March (40 points and the friend's 50, expiring as April starts)
+    and o-3 on 1 April (50 points, expiring as May starts); the 1 April tick expires March's 90."""
     program = club(welcome_bonus_points=0, expiry=Expiry(at="month_end"), referral=ReferralRewards(
         referrer_points=200, friend_points=50, minimum_purchase_minor=kr(300)))
     fred = Member(program, "fred")
@@ -275,6 +249,26 @@ def test_a_late_return_dated_before_expiry_leaves_the_same_balance_as_if_it_had_
     fred.now = datetime(2026, 4, 1, 8, tzinfo=UTC)
     fred.buy(line(kr(500), line_id="1"), order_id="o-3")
     fred.apply(ClockTick("tick:fred:2026-04-01", "fred", fred.later(), "scheduler"))
+    assert fred.balance == 50
+    return fred
+
+
+def test_a_referral_reward_that_expired_is_not_taken_back_again_after_it_was_handed_on() -> None:
+    """o-1 is returned: the referral is handed on to o-3, without the 50 points that expired. o-3 is returned
+    too: the referral is undone, and nothing is taken twice. Fred never spent a point: he ends at 0."""
+    fred = fred_after_month_end()
+
+    fred.give_back("o-1", **{"1": 1})  # o-3 carries the referral now
+    fred.give_back("o-3", **{"1": 1})  # and the referral is undone
+
+    assert [e.balance_after for e in fred.ledger if e.balance_after < 0] == []
+    assert fred.balance == 0
+
+
+def test_a_late_return_dated_before_expiry_leaves_the_same_balance_as_if_it_had_come_in_time() -> None:
+    """The return of o-1 was made on 31 March, before the points expired, and reaches the engine after the tick
+    and o-3: fred ends at 0 after returning o-3, as he would had it come in time."""
+    fred = fred_after_month_end()
 
     late = fred.apply(returned("fred", "o-1", {"1": 1}, at=datetime(2026, 3, 31, 20, tzinfo=UTC)))
     assert late.refusal is None
@@ -284,10 +278,8 @@ def test_a_late_return_dated_before_expiry_leaves_the_same_balance_as_if_it_had_
 
 
 def test_a_referrers_reward_that_expired_is_not_taken_back_again_when_the_referral_is_revoked() -> None:
-    """(The referrer's side of the first defect; older than the new code.) Rita's 200 points for referring fred
-    expire at the month's end; then fred returns the purchase that rewarded them and a ReferralRevoked takes
-    the 200 back from rita again: -200, though she never spent a point. A return takes back only what expiry
-    left of an order (returns.py: "a return never takes them back a second time"); a revoked reward does not."""
+    """Rita's 200 points for referring fred expire at the month's end; then fred returns the purchase that
+    rewarded them. The ReferralRevoked does not take the 200 a second time: rita never spent a point."""
     program = club(welcome_bonus_points=0, expiry=Expiry(at="month_end"), referral=ReferralRewards(
         referrer_points=200, friend_points=50, minimum_purchase_minor=kr(300)))
     rita = Member(program, "rita")
