@@ -92,7 +92,7 @@ _RULES: dict[type, Callable[[MemberState, Any, CompiledProgram], Decision]] = {
 
 def decide(state: MemberState | CampaignBudget | None, event: MemberEvent, program: Program, received_at: datetime,
            ) -> Decision:
-    """Apply ``event``, which the engine received at ``received_at`` (the input message's timestamp).
+    """Apply ``event``, which the engine received at ``received_at`` (by ingest's clock).
 
     ``state`` is updated in place and returned in the decision (an enrolment
     makes the first state). ``received_at`` only dates the memory of applied

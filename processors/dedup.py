@@ -1,8 +1,8 @@
 """Effectively-once: a redelivered event changes nothing.
 
 Delivery is at-least-once, so a member remembers the ids of the events it has
-applied, each with the time the engine received it (the input message's
-timestamp, the same on every redelivery), for ``dedup_window_days``. A repeat
+applied, each with the time the engine received it (by ingest's clock, kept in
+the member batch, so the same on every redelivery), for ``dedup_window_days``. A repeat
 arriving inside that window is recognised by its id, however old the event
 itself is: replays after a crash come within seconds, and a retailer resending
 a feed within the window is caught too.

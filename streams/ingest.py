@@ -17,8 +17,13 @@ transaction made after its card was unlinked is a dead letter; one made before,
 however late it arrives, still goes to the member. A card is linked to one member
 at a time: another member's link of it is a dead letter until it is unlinked.
 
-An input event dated more than ``max_future`` after it reached the engine (the
-message's timestamp) is a dead letter (``too_far_ahead``).
+Each event passed on carries when it reached the engine: ingest's own clock,
+not the message's timestamp, which the producer sets. A till whose clock says
+1970 or 2036 must not decide how long members remember the ids of applied
+events (``processors.dedup``): an id forgotten too soon would let its
+redelivery count twice. The member batch keeps that time, so a batch
+redelivered to the worker carries the same one. An input event dated more than
+``max_future`` after it reached the engine is a dead letter (``too_far_ahead``).
 """
 
 from __future__ import annotations
@@ -30,8 +35,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
-
-from confluent_kafka import TIMESTAMP_NOT_AVAILABLE
 
 from processors.validation import contains_pan, looks_like_pan, mask_pans_in_bytes, problems, too_far_ahead
 from schemas.codec import AvroCodec, CodecError
@@ -56,7 +59,6 @@ class RawMessage(Protocol):
     def offset(self) -> int | None: ...
     def key(self) -> bytes | None: ...
     def value(self) -> bytes | None: ...
-    def timestamp(self) -> tuple[int, int]: ...
 
 
 @dataclass
@@ -118,23 +120,26 @@ class Ingest:
         self.waiting: list[Waiting] = []  # card transactions waiting for their CardLinked, in reading order
         self._read_end: dict[tuple[str, int], int] = {}  # per input partition: the offset after the last read
 
-    def process(self, messages: list[RawMessage], now: float | None = None) -> IngestResult:
+    def process(self, messages: list[RawMessage], now: float | None = None,
+                received_at: datetime | None = None) -> IngestResult:
         """Pass ``messages`` on, then try the waiting card transactions again: a link read now lets them go on.
+        ``received_at`` is when they reached the engine (default: now).
 
         Every message is decoded first, then each is checked and passed on: working in stages,
         as the member batch applier does, takes 13 % less CPU than message by message.
         """
         now = time.monotonic() if now is None else now
+        received_at = datetime.now(UTC) if received_at is None else received_at
         result = IngestResult()
         waited, self.waiting = self.waiting, []
         for message, record in zip(messages, [self._decode(message.value()) for message in messages], strict=True):
             key = (message.topic() or EVENTS, message.partition() or 0)
             self._read_end[key] = max(self._read_end.get(key, 0), (message.offset() or 0) + 1)
-            if not self._take(message, record, result, card_wait=True):
+            if not self._take(message, record, result, received_at, card_wait=True):
                 assert not isinstance(record, Rejected)  # only a decoded card transaction waits
                 waited.append(Waiting(message, record, now))
         for waiting in waited:
-            if not self._take(waiting.message, waiting.record, result,
+            if not self._take(waiting.message, waiting.record, result, received_at,
                               card_wait=now - waiting.since < self._card_wait):
                 self.waiting.append(waiting)
         return result
@@ -147,16 +152,13 @@ class Ingest:
             offsets[message.topic() or EVENTS, message.partition() or 0] = message.offset() or 0
         return offsets
 
-    def _take(self, message: RawMessage, record: Record | Rejected, result: IngestResult, card_wait: bool) -> bool:
+    def _take(self, message: RawMessage, record: Record | Rejected, result: IngestResult, received_at: datetime,
+              card_wait: bool) -> bool:
         """Pass ``message`` (decoded: ``record``) on or dead-letter it; False if it waits for its card's link."""
         value = message.value()
         try:
             if isinstance(record, Rejected):
                 raise record
-            kind, millis = message.timestamp()
-            if kind == TIMESTAMP_NOT_AVAILABLE:
-                raise Rejected("the input message has no timestamp; produce it with a Kafka client >= 0.10")
-            received_at = datetime.fromtimestamp(millis / 1000, UTC)
             self._accept(record, value, message.topic() == ENGINE_EVENTS, received_at, result)
         except UnknownCard as exc:
             if card_wait:

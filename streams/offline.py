@@ -12,8 +12,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import TIMESTAMP_CREATE_TIME
-
 from processors.events import MemberEvent
 from processors.program import Program
 from schemas.codec import AvroCodec
@@ -35,7 +33,6 @@ class ConsumedMessage:
     at_offset: int
     topic_name: str = EVENTS
     at_partition: int = 0
-    created_ms: int = 1_700_000_000_000  # the message's timestamp, plus its offset
 
     def topic(self) -> str:
         return self.topic_name
@@ -51,9 +48,6 @@ class ConsumedMessage:
 
     def value(self) -> bytes | None:
         return self.value_bytes
-
-    def timestamp(self) -> tuple[int, int]:
-        return TIMESTAMP_CREATE_TIME, self.created_ms + self.at_offset
 
 
 def encoded(codec: AvroCodec, feed: Iterable[FeedMessage]) -> Iterator[ConsumedMessage]:

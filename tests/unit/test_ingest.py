@@ -226,20 +226,20 @@ def test_a_card_link_written_by_an_earlier_version_keeps_its_one_link_before() -
 def test_an_input_event_dated_past_the_margin_after_it_arrived_is_a_dead_letter_that_says_why() -> None:
     codec = AvroCodec(EmbeddedRegistry())
     ingest = Ingest(codec, partitions=1, max_future=timedelta(days=1))
-    arrived = int(datetime(2026, 11, 25, 9, tzinfo=UTC).timestamp() * 1000)
+    arrived = datetime(2026, 11, 25, 9, tzinfo=UTC)  # by the engine's clock, whatever the messages' timestamps say
 
     def enrolment(offset: int, occurred_at: datetime, topic: str = EVENTS) -> ConsumedMessage:
         record = {"event_id": f"e{offset}", "occurred_at": occurred_at, "source": "app", "member_id": "ANNA",
                   "card_token": None,
                   "body": ("loyalty.v1.MemberEnrolled", {"channel": "app", "birthday": None, "referred_by": None})}
-        return ConsumedMessage(b"app", codec.encode(topic, "LoyaltyEvent", record), offset, topic, 0, arrived - offset)
+        return ConsumedMessage(b"app", codec.encode(topic, "LoyaltyEvent", record), offset, topic)
 
     result = ingest.process([
         enrolment(0, datetime(2026, 11, 26, 8, tzinfo=UTC)),  # 23 hours ahead: a clock that is off
         enrolment(1, datetime(2062, 11, 25, 9, tzinfo=UTC)),  # the year mistyped
         enrolment(2, datetime(2026, 11, 26, 10, tzinfo=UTC)),  # 25 hours ahead
         sent(codec, "ClockTick", ENGINE_EVENTS),  # the engine's own events are the engine's to date
-    ])
+    ], received_at=arrived)
 
     assert [record["event"] for records in result.batches.values() for record in records] == [
         enrolment(0, datetime(2026, 11, 26, 8, tzinfo=UTC)).value(),
@@ -249,6 +249,16 @@ def test_an_input_event_dated_past_the_margin_after_it_arrived_is_a_dead_letter_
                "UTC), beyond the 1-day margin for clocks: check the source's clock and the event's year"),
         ("e2", "occurred_at 2026-11-26 10:00 UTC is 25 hours after the event reached the engine (2026-11-25 09:00 "
                "UTC), beyond the 1-day margin for clocks: check the source's clock and the event's year")]
+
+
+def test_an_event_reached_the_engine_when_ingest_took_it_whatever_its_producers_clock_said() -> None:
+    """How long a member remembers an applied event's id counts from this time: a till whose clock says 1970
+    would otherwise have the id forgotten at once, and a redelivery of it count twice."""
+    codec = AvroCodec(EmbeddedRegistry())
+    before = datetime.now(UTC)
+    result = Ingest(codec, partitions=1).process([sent(codec, "ClockTick", ENGINE_EVENTS)])
+    [[passed_on]] = result.batches.values()
+    assert before <= passed_on["received_at"] <= datetime.now(UTC)
 
 
 def test_an_input_event_dated_year_one_is_a_dead_letter_not_a_crash_of_the_worker() -> None:
