@@ -325,10 +325,11 @@ def member(member_id: str, as_json: bool) -> None:
     With embedded ClickHouse held by a running `loyalty run`, that engine answers.
     """
     settings = _settings()
-    found = _report(settings, "member", member_id=member_id)
+    rules = _program_or_fail(settings.program_file)
+    found = _report(settings, "member", rules, member_id=member_id)
     if found is None:
         reason = unknown_member_reason(member_id)
-        waiting = len(_report(settings, "dead_letters", stage="member", reason=reason, limit=None))
+        waiting = len(_report(settings, "dead_letters", rules, stage="member", reason=reason, limit=None))
         unknown = (f"no member {member_id!r} in ClickHouse database {settings.clickhouse_database}"
                    + (f"; {waiting} event{'s' if waiting != 1 else ''} for it wait{'' if waiting != 1 else 's'} for "
                       f"its enrolment (`loyalty deadletters --reason '{reason}'`), applied once it is"
@@ -346,7 +347,7 @@ def member(member_id: str, as_json: bool) -> None:
     pending = f" ({summary['pending_points']} pending: {days})" if summary["pending_points"] else ""
     out.print(f"[bold]{member_id}[/]  tier [bold]{summary['tier']}[/]  balance [bold]{summary['balance']}[/] points"
               f"{pending}")
-    zone = ZoneInfo(_program_or_fail(settings.program_file).time_zone)  # times as the member counts them
+    zone = ZoneInfo(rules.time_zone)  # times as the member counts them
     table = Table(f"when ({zone.key})", "reason", "points", "balance", "detail")
     for entry in found["ledger"]:
         when = datetime.fromisoformat(entry["occurred_at"]).astimezone(zone)
@@ -374,12 +375,13 @@ def kpis(as_of: datetime | None, period_days: int, by: str | None, as_json: bool
     from streams.reports import kpi_lines
 
     settings = _settings()
-    found = _report(settings, "kpis", as_of=as_of and as_of.replace(tzinfo=UTC).isoformat(),
+    rules = _program_or_fail(settings.program_file)
+    found = _report(settings, "kpis", rules, as_of=as_of and as_of.replace(tzinfo=UTC).isoformat(),
                     period_days=period_days, by=by)
     if as_json:
         click.echo(json.dumps(found["figures"] if by is None else found["rows"], indent=2))
     elif by is None:
-        _print_table(kpi_lines(found["figures"], _program_or_fail(settings.program_file)),
+        _print_table(kpi_lines(found["figures"], rules),
                      f"{settings.clickhouse_database}: program KPIs")
     else:
         _print_breakdown(found["rows"], by, found["currency"],
@@ -564,11 +566,12 @@ def _member_from_store(settings: Settings, rules: Program, member_id: str, now: 
                           segments=found.get("segments", ()), campaign_points=given)
 
 
-def _report(settings: Settings, name: str, **arguments: object) -> Any:
+def _report(settings: Settings, name: str, program: Program | None = None, **arguments: object) -> Any:
+    """The named report, for ``program`` (the configured one, read now, unless the caller has read it)."""
     from streams.reports import NoReport, report
 
     try:
-        return report(settings, _program_or_fail(settings.program_file), name, **arguments)
+        return report(settings, program or _program_or_fail(settings.program_file), name, **arguments)
     except NoReport as exc:
         raise click.ClickException(str(exc)) from exc
 
