@@ -201,9 +201,15 @@ def test_an_order_can_be_returned_until_just_before_the_window_ends_when_its_poi
 CARRYING = club(earn=EarnRate(points=1, per_amount_minor=kr(10), carry_remainder=True), welcome_bonus_points=0)
 
 
-def test_a_return_takes_back_the_part_of_a_point_the_order_left_over() -> None:
+def carrier() -> Member:
+    """Cai, enrolled in a program that carries the parts of a point an order leaves over (no welcome bonus)."""
     cai = Member(CARRYING, "cai")
     cai.enrol()
+    return cai
+
+
+def test_a_return_takes_back_the_part_of_a_point_the_order_left_over() -> None:
+    cai = carrier()
     cai.buy(line(kr(35), line_id="c1"), order_id="O1")  # 3.5 points: 3, and half a point carried
 
     cai.give_back("O1", refund_minor=kr(35), c1=1)  # 3 points back, and the half point goes with them
@@ -216,8 +222,7 @@ def test_a_return_takes_back_the_part_of_a_point_the_order_left_over() -> None:
 
 
 def test_a_return_of_an_order_whose_half_point_made_a_whole_one_since_takes_one_more_and_carries_the_rest() -> None:
-    cai = Member(CARRYING, "cai")
-    cai.enrol()
+    cai = carrier()
     cai.buy(line(kr(35), line_id="c1"), order_id="O1")  # 3.5 points: 3, half a point carried
     cai.buy(line(kr(15), line_id="c2"), order_id="O2")  # 1.5 and the half: 2 points, nothing carried
 
@@ -232,8 +237,7 @@ def test_a_return_of_an_order_whose_half_point_made_a_whole_one_since_takes_one_
 
 
 def test_a_return_of_an_order_that_used_an_earlier_half_point_gives_back_the_point_it_now_makes() -> None:
-    cai = Member(CARRYING, "cai")
-    cai.enrol()
+    cai = carrier()
     cai.buy(line(kr(35), line_id="a"), order_id="A")  # 3.5 points: 3, half a point carried
     cai.buy(line(kr(35), line_id="b"), order_id="B")  # 3.5 and the half: 4 points, nothing carried
     cai.buy(line(kr(5), line_id="c"), order_id="C")  # half a point: carried
