@@ -26,7 +26,7 @@ from typing import Any
 from processors.campaigns import apply_to_budget, award, set_segments
 from processors.clock import tick
 from processors.compiled import CompiledProgram, compiled
-from processors.dedup import remember
+from processors.dedup import remember, reused_id
 from processors.donations import donate
 from processors.engagement import record_engagement
 from processors.enrolment import enrol
@@ -99,12 +99,14 @@ def decide(state: MemberState | CampaignBudget | None, event: MemberEvent, progr
     event ids; the rules use the event's own time.
     """
     rules = compiled(program)
-    if state is not None and event.event_id in state.seen_events:
-        return Decision(state, duplicate=True)
+    seen = None if state is None else state.seen_events.get(event.event_id)
+    if seen is not None:
+        reused = reused_id(seen, event)
+        return Decision(state, duplicate=True) if reused is None else refuse(state, event, reused)
     if type(event) in BUDGET_EVENTS or isinstance(state, CampaignBudget):  # a campaign's budget key, not a member
         decision = apply_to_budget(state, event, rules)
         if decision.refusal is None and decision.state is not None:
-            remember(decision.state, event.event_id, received_at, rules)
+            remember(decision.state, event, received_at, rules)
         return decision
     decision = _apply(state, event, rules)
     applied = decision.state
@@ -112,10 +114,10 @@ def decide(state: MemberState | CampaignBudget | None, event: MemberEvent, progr
         return decision
     if decision.refusal is not None:
         if decision.refusal.final:  # answered for good: the same event again is a duplicate
-            remember(applied, event.event_id, received_at, rules)
+            remember(applied, event, received_at, rules)
         return decision
     # What every applied event changes, kept here rather than in each rule.
-    remember(applied, event.event_id, received_at, rules)
+    remember(applied, event, received_at, rules)
     unlocked = reward_unlocks(applied, event, decision.outputs, rules)
     if unlocked:
         decision = Decision(applied, (*decision.outputs, *unlocked))

@@ -82,7 +82,7 @@ class CampaignBudget:
 
     campaign_id: str
     granted: int
-    seen_events: dict[str, int]
+    seen_events: dict[str, list[int]]
 
 
 @dataclass(slots=True)
@@ -92,9 +92,10 @@ class MemberState:
     ``decide`` updates it in place; whoever holds it (the worker's table cache)
     owns it.
 
-    ``seen_events`` maps applied event ids to the time the engine received
-    them (epoch milliseconds: compact to store), so a redelivered event changes nothing; ids received longer ago than
-    the program's dedup window are pruned (see ``dedup``). ``orders`` keeps purchases inside the return window so
+    ``seen_events`` maps applied event ids to ``[received, occurred]``: the time the engine received each and
+    the event's own time (epoch milliseconds: compact to store), so a redelivered event changes nothing and another
+    event under a reused id is told apart; ids received longer ago than the program's dedup window are pruned (see
+    ``dedup``). ``orders`` keeps purchases inside the return window so
     a return reverses exactly the points its lines earned.
 
     ``balance`` is always the sum of the member's ledger entries;
@@ -160,7 +161,7 @@ class MemberState:
     balance: int
     lifetime_points: int
     spend_by_month: dict[str, int]
-    seen_events: dict[str, int]
+    seen_events: dict[str, list[int]]
     orders: dict[str, OrderRecord]
     last_activity_at: datetime
     near_tier_notified: str | None

@@ -9,7 +9,8 @@ later engine can still read what an earlier one wrote: format 1 (before
 carried remainders, stamp cards, social points, redemptions, referrals,
 challenges, birthdays, expiry and tier reviews) reads as a state with none of them;
 in formats 1 and 2 an order's campaign points are one number, which reads as
-points of no known campaign. Within a format, fields are only appended, and a
+points of no known campaign; before format 4 an applied event's id was kept
+with its time received alone, and reads with its event's time unknown. Within a format, fields are only appended, and a
 shorter state gets the defaults of the fields it lacks.
 """
 
@@ -23,7 +24,7 @@ import orjson
 from processors.dates import epoch_ms, from_epoch_ms
 from processors.state import CampaignBudget, LineRecord, MemberState, OrderRecord, RedemptionRecord, ReferredFriend
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 _BUDGET = "campaign"  # a campaign's budget, under its own key, starts with this instead of a version
 # Fields are only ever appended: a state written before a field existed reads with its default.
 _FORMAT_1_FIELDS = 10
@@ -69,7 +70,7 @@ class StateEncoder:
 def encode_state(state: MemberState | CampaignBudget,
                  order_value: Callable[[OrderRecord], object] = _order_value) -> bytes:
     if type(state) is CampaignBudget:
-        return orjson.dumps([_BUDGET, 1, state.campaign_id, state.granted, state.seen_events])
+        return orjson.dumps([_BUDGET, 2, state.campaign_id, state.granted, state.seen_events])
     assert type(state) is MemberState
     return orjson.dumps([
         FORMAT_VERSION,
@@ -129,17 +130,24 @@ def _campaigns_by_id(order: list[Any]) -> list[Any]:
     return order
 
 
+def _times_unknown(seen: dict[str, int]) -> dict[str, list[int]]:
+    """Applied ids as formats before 4 kept them, with the time received alone: their events' times read as 0."""
+    return {event_id: [received, 0] for event_id, received in seen.items()}
+
+
 def decode_state(data: bytes) -> MemberState | CampaignBudget:
     version, *fields = orjson.loads(data)
     if version == _BUDGET:
-        _, campaign_id, granted, seen = fields
-        return CampaignBudget(campaign_id, granted, seen)
+        budget_version, campaign_id, granted, seen = fields
+        return CampaignBudget(campaign_id, granted, seen if budget_version >= 2 else _times_unknown(seen))
     if not 1 <= version <= FORMAT_VERSION:
         raise ValueError(f"member state in format {version}, but this engine reads formats 1 to {FORMAT_VERSION}: "
                          "run the engine version that wrote it, or rebuild the table from the input topics")
     fields += _ADDED_DEFAULTS[len(fields) - _FORMAT_1_FIELDS:]
     if version < 3:
         fields[7] = {order_id: _campaigns_by_id(order) for order_id, order in fields[7].items()}
+    if version < 4:
+        fields[6] = _times_unknown(fields[6])
     (member_id, enrolled, tier, balance, lifetime, spend, seen, orders, last_activity, notified,
      carried, carried_divisor, stamps, social_posts, social_days, redemptions,
      referred_by, referred_friends, visits, badges, birthday, birthday_paid_year, expiry_warned,

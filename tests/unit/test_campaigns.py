@@ -147,6 +147,11 @@ def campaign_credits(outputs: list[Output]) -> list[tuple[str, int]]:
             if isinstance(e, LedgerEntry) and e.reason is LedgerReason.CAMPAIGN]
 
 
+def claims_applied(*event_ids: str) -> dict[str, list[int]]:
+    """A budget's applied ids, each received (and occurred) at ``T0``."""
+    return {event_id: [epoch_ms(T0), epoch_ms(T0)] for event_id in event_ids}
+
+
 def test_a_total_budget_is_shared_by_all_members_and_the_member_who_misses_out_is_told() -> None:
     states: dict[str, MemberState | CampaignBudget] = {}
     outputs = run(states, enrolled("ann"), enrolled("bob"),
@@ -156,8 +161,8 @@ def test_a_total_budget_is_shared_by_all_members_and_the_member_who_misses_out_i
     awarded = {(e.member_id, e.points, e.event_id) for e in outputs if isinstance(e, LedgerEntry)
                and e.reason is LedgerReason.CAMPAIGN}
     assert awarded == {("ann", 60, "buy-a:launch:campaign_award"), ("bob", 40, "buy-b:launch:campaign_award")}
-    assert states["campaign:launch"] == CampaignBudget("launch", 100, {
-        "buy-a:launch:campaign_claim": epoch_ms(T0), "buy-b:launch:campaign_claim": epoch_ms(T0)})
+    assert states["campaign:launch"] == CampaignBudget("launch", 100, claims_applied(
+        "buy-a:launch:campaign_claim", "buy-b:launch:campaign_claim"))
     told = [(t.member_id, t.message) for t in outputs if isinstance(t, Trigger) and t.kind == "campaign_budget_spent"]
     assert told == [("campaign:launch", "Launch bonus has given all of its 100 points"),
                     ("bob", "Launch bonus has given all of its budget: order B1 got 40 points of 60 points")]
@@ -190,9 +195,8 @@ def test_a_return_gives_a_total_budget_back_for_the_next_member() -> None:
     assert [(o.event.event_id, o.event.points) for o in outputs
             if isinstance(o, FollowUp) and isinstance(o.event, CampaignRelease)] == [
         ("ret-a:launch:campaign_release", 60)]
-    assert states["campaign:launch"] == CampaignBudget("launch", 60, {
-        "buy-a:launch:campaign_claim": epoch_ms(T0), "ret-a:launch:campaign_release": epoch_ms(T0),
-        "buy-b:launch:campaign_claim": epoch_ms(T0)})
+    assert states["campaign:launch"] == CampaignBudget("launch", 60, claims_applied(
+        "buy-a:launch:campaign_claim", "ret-a:launch:campaign_release", "buy-b:launch:campaign_claim"))
 
 
 def test_an_award_for_an_order_returned_meanwhile_is_not_credited_and_goes_back_to_the_budget() -> None:
@@ -204,9 +208,8 @@ def test_an_award_for_an_order_returned_meanwhile_is_not_credited_and_goes_back_
     outputs += run(states, purchase("bob", line(kr(100)), order_id="B1", event_id="buy-b"))
 
     assert campaign_credits(outputs) == [("bob", 60)]
-    assert states["campaign:launch"] == CampaignBudget("launch", 60, {
-        "buy-a:launch:campaign_claim": epoch_ms(T0), "buy-a:launch:campaign_release": epoch_ms(T0),
-        "buy-b:launch:campaign_claim": epoch_ms(T0)})
+    assert states["campaign:launch"] == CampaignBudget("launch", 60, claims_applied(
+        "buy-a:launch:campaign_claim", "buy-a:launch:campaign_release", "buy-b:launch:campaign_claim"))
     ann = states["ann"]
     assert isinstance(ann, MemberState) and ann.campaign_points == {"launch": 0} and ann.balance == 100
 

@@ -7,7 +7,7 @@ from dataclasses import MISSING, fields
 
 import orjson
 import pytest
-from builders import Member, club, kr, line
+from builders import Member, club, kr, line, purchase
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -140,9 +140,29 @@ def test_a_state_written_before_the_newest_fields_reads_with_their_defaults() ->
 
 
 def test_a_campaign_budget_comes_back_equal() -> None:
-    budget = CampaignBudget("launch", 250, {"buy-1:launch:campaign_claim": 1_709_294_400_000})
+    budget = CampaignBudget("launch", 250, {"buy-1:launch:campaign_claim": [1_709_294_400_000, 1_709_294_300_000]})
 
     assert decode_state(encode_state(budget)) == budget
+
+
+def test_ids_kept_before_their_events_times_were_read_as_repeats_whatever_the_time() -> None:
+    anna = Member(club())
+    anna.enrol()
+    anna.apply(purchase("anna", line(kr(100)), at=anna.later(), event_id="receipt-1"))
+    assert anna.state is not None
+    data = orjson.loads(encode_state(anna.state))
+    data[0] = 3
+    data[7] = {event_id: received for event_id, (received, _) in data[7].items()}  # as format 3 kept them
+    budget = ["campaign", 1, "launch", 250, {"buy-1:launch:campaign_claim": 1_709_294_400_000}]
+
+    older = decode_state(orjson.dumps(data))
+
+    assert isinstance(older, MemberState) and older.seen_events["receipt-1"][1] == 0
+    assert decode_state(orjson.dumps(budget)) == CampaignBudget(
+        "launch", 250, {"buy-1:launch:campaign_claim": [1_709_294_400_000, 0]})
+    anna.state = older
+    again = anna.apply(purchase("anna", line(kr(300)), at=anna.later(days=1), event_id="receipt-1"))
+    assert again.duplicate and again.refusal is None
 
 
 def test_an_order_kept_in_format_2_has_its_campaign_points_as_of_no_known_campaign() -> None:
