@@ -358,8 +358,8 @@ def member(member_id: str, as_json: bool) -> None:
 
 @main.command()
 @click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
-              help="UTC day or time the KPIs are for (default: the latest event's time, so a replayed history "
-                   "reads as it was).")
+              help="Day or time the KPIs are for, in the program's time zone (default: the latest event's time, "
+                   "so a replayed history reads as it was).")
 @click.option("--period-days", default=90, show_default=True, type=click.IntRange(1, 3650),
               help="The period churn, churn risk and recent customer value look back.")
 @click.option("--by", type=click.Choice(["tier", "segment", "churn_risk"]),
@@ -376,8 +376,8 @@ def kpis(as_of: datetime | None, period_days: int, by: str | None, as_json: bool
 
     settings = _settings()
     rules = _program_or_fail(settings.program_file)
-    found = _report(settings, "kpis", rules, as_of=as_of and as_of.replace(tzinfo=UTC).isoformat(),
-                    period_days=period_days, by=by)
+    when = as_of and as_of.replace(tzinfo=ZoneInfo(rules.time_zone))  # as the program's people count days
+    found = _report(settings, "kpis", rules, as_of=when and when.isoformat(), period_days=period_days, by=by)
     if as_json:
         click.echo(json.dumps(found["figures"] if by is None else found["rows"], indent=2))
     elif by is None:

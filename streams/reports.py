@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from processors.money import format_money, format_percent
 from processors.program import Program
@@ -56,14 +57,19 @@ def kpi_report(store: ClickHouseStore, program: Program, as_of: str | None, peri
     ``as_of`` (ISO time)."""
     when = kpi_time(store, datetime.fromisoformat(as_of) if as_of else None)
     if by is None:
-        return {"as_of": f"{when:%Y-%m-%d %H:%M} UTC", "figures": kpi_figures(store, program, when, period_days)}
-    return {"as_of": f"{when:%Y-%m-%d %H:%M} UTC", "currency": program.currency,
+        return {"as_of": as_of_text(when, program), "figures": kpi_figures(store, program, when, period_days)}
+    return {"as_of": as_of_text(when, program), "currency": program.currency,
             "rows": queries.breakdown(store, by, when, program.tiers[0].name, program.currency, period_days)}
 
 
 def kpi_time(store: ClickHouseStore, as_of: datetime | None) -> datetime:
     """``as_of``, else the latest event's time (so a replayed history reads as it was), else now."""
     return as_of or queries.latest_event_time(store) or datetime.now(UTC)
+
+
+def as_of_text(when: datetime, program: Program) -> str:
+    """``when`` as the program's people read it: in its time zone, named."""
+    return f"{when.astimezone(ZoneInfo(program.time_zone)):%Y-%m-%d %H:%M} {program.time_zone}"
 
 
 def kpi_figures(store: ClickHouseStore, program: Program, as_of: datetime | None = None,
@@ -80,7 +86,8 @@ def kpi_figures(store: ClickHouseStore, program: Program, as_of: datetime | None
     currency, point_value = program.currency, program.point_value_minor
     summary = queries.program_summary(store, program.tiers[0].name, as_of)
     return {
-        "as_of": as_of.isoformat(), "period_days": period_days, "currency": currency,
+        "as_of": as_of.astimezone(ZoneInfo(program.time_zone)).isoformat(), "period_days": period_days,
+        "currency": currency,
         "point_value_minor": point_value or None,
         "members": summary["members"],
         "points_issued": summary["points_issued"],
@@ -158,7 +165,7 @@ def kpi_lines(figures: dict[str, Any], program: Program) -> dict[str, str]:
         f"{signed(nps['nps_bp'])} from {nps['respondents']:,} members' answers in the last {period_days} days "
         f"({nps['promoters']:,} promoters, {nps['passives']:,} passives, {nps['detractors']:,} detractors)"
         if nps["respondents"] else f"no survey answers in the last {period_days} days")
-    lines["as of"] = f"{datetime.fromisoformat(figures['as_of']):%Y-%m-%d %H:%M} UTC"
+    lines["as of"] = as_of_text(datetime.fromisoformat(figures["as_of"]), program)
     return lines
 
 

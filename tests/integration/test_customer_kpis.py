@@ -266,6 +266,27 @@ def test_a_rate_of_points_on_no_spend_is_no_rate(chdb_client: Any, ch_database: 
                                                 "200 points worth 40.00 SEK earned")
 
 
+def test_kpis_as_of_a_day_count_to_its_start_in_the_programs_time_zone(chdb_client: Any, ch_database: str,
+                                                                     chdb_path: Path, tmp_path: Path) -> None:
+    store = ClickHouseStore(chdb_client, ch_database)
+    store.ensure_schema()
+    # 23:30 on 29 June and 00:30 on 30 June in Stockholm (UTC+2): both on 29 June in UTC.
+    store_records(store, "loyalty.ledger.v1", [
+        entry("late", "q1", dt.datetime(2026, 6, 29, 21, 30, tzinfo=dt.UTC), "purchase", 100),
+        entry("early", "q2", dt.datetime(2026, 6, 29, 22, 30, tzinfo=dt.UTC), "purchase", 40)])
+    program = tmp_path / "stockholm.yaml"
+    program.write_text(PROGRAM + "time_zone: Europe/Stockholm\n")
+    env = {"LOYALTY_CLICKHOUSE_DSN": f"chdb://{chdb_path}", "LOYALTY_CLICKHOUSE_DATABASE": store.database,
+           "LOYALTY_PROGRAM_FILE": str(program)}
+
+    figures = json.loads(CliRunner().invoke(main, ["kpis", "--as-of", "2026-06-30", "--json"], env=env).output)
+    words = CliRunner().invoke(main, ["kpis", "--as-of", "2026-06-30"], env={**env, "COLUMNS": "250"}).output
+
+    assert figures["as_of"] == "2026-06-30T00:00:00+02:00"
+    assert figures["redemption"]["points_earned"] == 100  # not the 40 earned after Stockholm's midnight
+    assert "2026-06-30 00:00 Europe/Stockholm" in words
+
+
 def test_loyalty_kpis_json_gives_numbers_under_snake_case_names(store: ClickHouseStore, chdb_path: Path) -> None:
     env = {"LOYALTY_CLICKHOUSE_DSN": f"chdb://{chdb_path}", "LOYALTY_CLICKHOUSE_DATABASE": store.database}
     result = CliRunner().invoke(main, ["kpis", "--as-of", "2026-06-30", "--json"], env=env)
@@ -273,7 +294,7 @@ def test_loyalty_kpis_json_gives_numbers_under_snake_case_names(store: ClickHous
     assert result.exit_code == 0, result.output
     figures = json.loads(result.output)
     assert all(key.isidentifier() and key.islower() for key in figures)
-    assert (figures["as_of"], figures["period_days"], figures["currency"]) == ("2026-06-30T00:00:00+00:00", 90, "SEK")
+    assert (figures["as_of"], figures["period_days"], figures["currency"]) == ("2026-06-30T00:00:00+02:00", 90, "SEK")
     assert (figures["points_outstanding"], figures["point_value_minor"], figures["liability_minor"]) == (70, 20, 1_400)
     assert figures["churn"] == {"cohort": 2, "retained": 1, "churned": 1, "churn_rate_bp": 5_000,
                                 "retention_rate_bp": 5_000}
@@ -286,7 +307,7 @@ def test_loyalty_kpis_json_gives_numbers_under_snake_case_names(store: ClickHous
     assert [row["currency"] for row in figures["customer_value"]] == ["EUR", "SEK"]
 
     latest = json.loads(CliRunner().invoke(main, ["kpis", "--json"], env=env).output)
-    assert latest["as_of"] == "2026-07-05T12:00:00+00:00"  # the latest event's time
+    assert latest["as_of"] == "2026-07-05T14:00:00+02:00"  # the latest event's time, in the program's zone
 
     early = json.loads(CliRunner().invoke(main, ["kpis", "--as-of", "2026-02-28", "--json"], env=env).output)
     assert (early["net_promoter_score"]["respondents"], early["net_promoter_score"]["nps_bp"]) == (1, -10_000)
