@@ -47,6 +47,8 @@ def test_events_become_exact_balances_ledgers_and_dead_letters(tmp_path: Path, c
         (b"webshop", event("e-bo", 1, enrol(), member_id="BO")),
         (b"webshop", order),
         (b"webshop", order),  # resent by the shop: counted once
+        # Another order the next day under the first one's id: a dead letter naming both times, not a repeat.
+        (b"webshop", event("o-1", 24 * 60, purchase("O7", ("tops", 10_000)), member_id="ANNA")),
         (b"webshop", b"\x00\x00\x00\x00\x01garbage"),  # malformed: dead letter, the rest goes on
         (b"webshop", event("o-ghost", 12, purchase("G1", ("tops", 10_000)), member_id="GHOST")),
         # Dated 36 years ahead, a mistyped year: a dead letter, or its points would be pending until then.
@@ -57,14 +59,14 @@ def test_events_become_exact_balances_ledgers_and_dead_letters(tmp_path: Path, c
     with (engine(tmp_path, chdb_client, ch_database, broker=broker) as e,
           engine_processes(e.settings, e.bootstrap) as running):
         produce(e.bootstrap, e.codec, feed, lambda n: None)
-        wait_stored(e.store, 7, e.sink, running, 120, lambda n: None)
+        wait_stored(e.store, 8, e.sink, running, 120, lambda n: None)
         # The bank's transaction is read before the link the app sends a moment later: it waits for it.
         produce(e.bootstrap, e.codec, [(b"bank", event("b-1", 15, purchase("O2", ("tops", 50_000)),
                                                       card_token="tok_bo"))], lambda n: None)
         time.sleep(1)
         produce(e.bootstrap, e.codec, [(b"app", event("c-bo", 2, ("CardLinked", {"card_token": "tok_bo"}),
                                                      member_id="BO"))], lambda n: None)
-        wait_stored(e.store, 9, e.sink, running, 120, lambda n: None)
+        wait_stored(e.store, 10, e.sink, running, 120, lambda n: None)
 
         anna = queries.member_summary(e.store, "ANNA", "Silver")
         assert anna is not None and anna["balance"] == 130 and anna["tier"] == "Silver"
@@ -77,9 +79,11 @@ def test_events_become_exact_balances_ledgers_and_dead_letters(tmp_path: Path, c
         assert queries.member_summary(e.store, "GHOST", "Silver") is None
 
         letters = e.store.rows("SELECT stage, reason FROM $db.dead_letters FINAL ORDER BY stage, reason")
-        assert [x["stage"] for x in letters] == ["ingest", "ingest", "member"]
+        assert [x["stage"] for x in letters] == ["ingest", "ingest", "member", "member"]
         assert letters[0]["reason"].startswith("occurred_at 2062-11-")
         assert "days after the event reached the engine" in letters[0]["reason"]
         assert "undecodable" in letters[1]["reason"]
-        assert "unknown member GHOST" in letters[2]["reason"]
+        assert letters[2]["reason"].startswith("event_id o-1 was already used by an event that occurred_at "
+                                               "2026-11-23T09:10:00.000Z, and this one occurred_at 2026-11-24T09:00")
+        assert "unknown member GHOST" in letters[3]["reason"]
         assert e.store.scalar("SELECT count() FROM $db.activity FINAL WHERE event_id = 'o-1'") == 1
