@@ -24,6 +24,8 @@ from processors.dates import epoch_ms, from_epoch_ms
 from processors.events import ENGINE_MADE_EVENTS, MemberEvent
 from processors.state import CampaignBudget, MemberState
 
+REUSED_ID = "reused event_id "  # how the reason for another event under a remembered id starts
+
 # Below this many remembered ids a member is not worth pruning: the map stays small.
 PRUNE_FROM = 32
 
@@ -33,10 +35,9 @@ def reused_id(seen: list[int], event: MemberEvent) -> str | None:
     occurred_ms = seen[1]
     if not occurred_ms or type(event) in ENGINE_MADE_EVENTS or epoch_ms(event.occurred_at) == occurred_ms:
         return None  # a repeat (or an id remembered before times were kept with it)
-    first = _utc(from_epoch_ms(occurred_ms))
-    return (f"event_id {event.event_id} was already used by an event that occurred_at {first}, and this one "
-            f"occurred_at {_utc(event.occurred_at)}: a different event needs an event_id of its own, "
-            "and the same event sent again needs its first occurred_at")
+    return (f"{REUSED_ID}{event.event_id}: it already named an event that occurred_at "
+            f"{_utc(from_epoch_ms(occurred_ms))}, and this one occurred_at {_utc(event.occurred_at)}; a different "
+            "event needs an event_id of its own, and the same event sent again its first occurred_at")
 
 
 def _utc(when: datetime) -> str:

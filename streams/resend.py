@@ -15,6 +15,7 @@ from typing import Any
 
 from confluent_kafka import Producer
 
+from processors.dedup import REUSED_ID
 from processors.refusals import FINAL
 from schemas.codec import AvroCodec, CodecError
 from streams.ingest import PAN_FOUND
@@ -42,6 +43,9 @@ def destination(letter: Mapping[str, Any], codec: AvroCodec) -> str:
     if letter["reason"].endswith(FINAL):
         raise Unsendable("it was refused for good, and the engine takes it again as a duplicate: send a new event, "
                          "with a new event_id, to try again")
+    if letter["reason"].startswith(REUSED_ID):
+        raise Unsendable("its event_id names another event the member has already: send it from its source with "
+                         "an event_id of its own")
     if letter["reason"].startswith(PAN_FOUND):
         raise Unsendable("it carried a card number, kept only masked: send it again from its source, with a card token")
     if letter["topic"] == ENGINE_EVENTS:

@@ -83,7 +83,7 @@ def test_events_become_exact_balances_ledgers_and_dead_letters(tmp_path: Path, c
         assert letters[0]["reason"].startswith("occurred_at 2062-11-")
         assert "days after the event reached the engine" in letters[0]["reason"]
         assert "undecodable" in letters[1]["reason"]
-        assert letters[2]["reason"].startswith("event_id o-1 was already used by an event that occurred_at "
+        assert letters[2]["reason"].startswith("reused event_id o-1: it already named an event that occurred_at "
                                                "2026-11-23T09:10:00.000Z, and this one occurred_at 2026-11-24T09:00")
         assert "unknown member GHOST" in letters[3]["reason"]
         assert e.store.scalar("SELECT count() FROM $db.activity FINAL WHERE event_id = 'o-1'") == 1

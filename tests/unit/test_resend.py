@@ -41,6 +41,8 @@ def test_an_input_goes_back_to_the_topic_it_came_from() -> None:
      "it carried a card number, kept only masked"),
     (letter("member", MEMBER_BATCHES, reason="A free drink needs 50 points; member X has 10 points to spend" + FINAL),
      "it was refused for good, and the engine takes it again as a duplicate: send a new event"),
+    (letter("member", MEMBER_BATCHES, reason="reused event_id e1: it already named an event that occurred_at ..."),
+     "its event_id names another event the member has already: send it from its source with an event_id of its own"),
 ])
 def test_what_cannot_go_back_says_why(refused: dict[str, Any], why: str) -> None:
     with pytest.raises(Unsendable, match=why):
