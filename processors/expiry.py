@@ -84,7 +84,7 @@ def _inactivity(state: MemberState, event: ClockTick, rules: CompiledProgram) ->
     if when >= expires_at:
         points = state.balance
         orders_expired(state, points, None, rules)
-        state.expiry_warned = False
+        state.expiry_warned, state.points_lapsed_at = False, when
         detail = (f"{format_points(points)} expired after {months} months without activity "
                   f"(last on {last.date()})")
         return [

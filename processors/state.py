@@ -149,7 +149,8 @@ class MemberState:
     last looked at (0: none), so each reward is announced once per climb past its cost (see ``unlocks``).
 
     ``last_tick_on`` is the day ("YYYY-MM-DD") of the latest clock tick applied ("": none yet), so a birthday
-    between two ticks days apart is still paid.
+    between two ticks days apart is still paid. ``points_lapsed_at`` is when inactivity last took every point
+    (None: never), so a reward from before it is not taken back a second time when it is undone.
 
     ``erased_at`` is when the member was erased: the state then keeps only its id, when it
     joined and the ids of the events it applied, and takes no further event.
@@ -200,3 +201,4 @@ class MemberState:
     unlocked_points: int = 0
     last_tick_on: str = ""
     membership_day: int = 0
+    points_lapsed_at: datetime | None = None

@@ -30,7 +30,7 @@ _BUDGET = "campaign"  # a campaign's budget, under its own key, starts with this
 _FORMAT_1_FIELDS = 10
 _ADDED_DEFAULTS: list[object] = [0, 0, {}, {}, {}, {}, None, {}, [], {}, None, 0, False, "", 0, {}, "",
                                  {}, {}, None, None, None, False, [], {}, 0, None, False, {}, [], [], None, {}, 0, "",
-                                 0]
+                                 0, None]
 
 
 def _order_value(order: OrderRecord) -> list[Any]:
@@ -120,6 +120,7 @@ def encode_state(state: MemberState | CampaignBudget,
         state.unlocked_points,
         state.last_tick_on,
         state.membership_day,
+        None if state.points_lapsed_at is None else epoch_ms(state.points_lapsed_at),
     ])
 
 
@@ -154,7 +155,7 @@ def decode_state(data: bytes) -> MemberState | CampaignBudget:
      tier_period, tier_grace, lots, expiry_warned_until, visits_by_month, points_by_month, tier_floor,
      tier_floor_until, membership, membership_warned, segments, campaign_points, tier_changes,
      last_purchase_at, win_back_sent, favourite_orders, categories_bought, cross_sold, erased_at,
-     referral_points, unlocked_points, last_tick_on, membership_day) = fields
+     referral_points, unlocked_points, last_tick_on, membership_day, points_lapsed_at) = fields
     return MemberState(
         member_id=member_id,
         enrolled_at=from_epoch_ms(enrolled),
@@ -207,4 +208,5 @@ def decode_state(data: bytes) -> MemberState | CampaignBudget:
         unlocked_points=unlocked_points,
         last_tick_on=last_tick_on,
         membership_day=membership_day,
+        points_lapsed_at=None if points_lapsed_at is None else from_epoch_ms(points_lapsed_at),
     )

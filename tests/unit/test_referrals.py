@@ -293,3 +293,21 @@ def test_a_referrers_reward_that_expired_is_not_taken_back_again_when_the_referr
     rita.apply(ReferralRevoked("r-1", "rita", datetime(2026, 4, 2, 9, tzinfo=UTC), "engine", "fred", "o-1"))
 
     assert rita.balance == 0
+
+
+def test_a_referrers_reward_that_lapsed_with_inactivity_is_not_taken_back_again_when_the_referral_is_revoked() -> None:
+    """Rita's 200 points for referring fred lapse after a month without activity; then fred's return of the
+    purchase that rewarded them, made in time but arriving late, revokes the referral: nothing is taken twice."""
+    program = club(welcome_bonus_points=0, expiry=Expiry(inactive_months=1), referral=ReferralRewards(
+        referrer_points=200, friend_points=50, minimum_purchase_minor=kr(300)))
+    rita = Member(program, "rita")
+    rita.now = datetime(2026, 3, 1, 9, tzinfo=UTC)
+    rita.enrol()
+    rita.apply(ReferralQualified("q-1", "rita", datetime(2026, 3, 2, 9, tzinfo=UTC), "engine", "fred", "o-1"))
+    rita.apply(ClockTick("tick:rita:2026-04-03", "rita", datetime(2026, 4, 3, 6, tzinfo=UTC), "scheduler"))
+    assert rita.balance == 0 and rita.ledger[-1].reason is LedgerReason.EXPIRY
+
+    revoked = rita.apply(ReferralRevoked("r-1", "rita", datetime(2026, 3, 30, 9, tzinfo=UTC), "engine", "fred", "o-1"))
+
+    assert revoked.refusal is None and rita.balance == 0
+    assert "200 points of them had expired already, so not taken back" in rita.ledger[-1].detail
