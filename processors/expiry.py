@@ -84,7 +84,8 @@ def _inactivity(state: MemberState, event: ClockTick, rules: CompiledProgram) ->
     if when >= expires_at:
         points = state.balance
         orders_expired(state, points, None, rules)
-        state.expiry_warned, state.points_lapsed_at = False, when
+        referrals_expired(state)
+        state.expiry_warned = False
         detail = (f"{format_points(points)} expired after {months} months without activity "
                   f"(last on {last.date()})")
         return [
@@ -108,6 +109,14 @@ def _day_starts(key: str, rules: CompiledProgram) -> datetime:
 
 def _day_before(key: str) -> date:
     return date.fromisoformat(key) - timedelta(days=1)
+
+
+def referrals_expired(state: MemberState) -> None:
+    """Every point expired with inactivity: note on the rewards for referring friends, which a friend's return
+    can still undo, that theirs went (those spent before count as expired too, in the member's favour)."""
+    for friend, referred in state.referred_friends.items():
+        if referred.points:
+            state.referred_friends[friend] = referred._replace(expired=referred.points)
 
 
 def orders_expired(state: MemberState, points: int, lot: str | None, rules: CompiledProgram) -> None:

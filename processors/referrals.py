@@ -156,10 +156,10 @@ def revoke_referral(state: MemberState, event: ReferralRevoked, rules: CompiledP
     outputs: list[Output] = []
     taken = 0
     if owed:
-        # A reward whose day a tick has passed (points expiring by age), or from before inactivity took every point,
-        # may have expired: not taken twice.
-        lapsed = state.points_lapsed_at is not None and referred.qualified_at < state.points_lapsed_at
-        gone = owed if lapsed or (rules.lots and rules.expires_on(referred.qualified_at) <= state.last_tick_on) else 0
+        # A reward whose day a tick has passed (points expiring by age) may have expired, and inactivity may have
+        # taken it: not taken twice.
+        by_age = rules.lots and rules.expires_on(referred.qualified_at) <= state.last_tick_on
+        gone = owed if by_age else min(referred.expired, owed)
         entry = take_back(state, event, rules, LedgerReason.REFERRAL, owed,
                           f"{friend} returned order {event.order_id}, the purchase that rewarded referring them: "
                           f"{format_points(owed)} taken back", referred.qualified_at, suffix="referrer_revoked",

@@ -53,11 +53,13 @@ class OrderRecord(NamedTuple):
 
 
 class ReferredFriend(NamedTuple):
-    """A friend whose referral rewarded this member: when the friend's qualifying purchase was made, and the
-    points the reward gave (``None`` if rewarded before the engine kept them: the program's reward then)."""
+    """A friend whose referral rewarded this member: when the friend's qualifying purchase was made, the
+    points the reward gave (``None`` if rewarded before the engine kept them: the program's reward then), and
+    how many of them expired with inactivity (not taken back a second time if the referral is undone)."""
 
     qualified_at: datetime
     points: int | None
+    expired: int = 0
 
 
 @dataclass(slots=True)
@@ -149,8 +151,7 @@ class MemberState:
     last looked at (0: none), so each reward is announced once per climb past its cost (see ``unlocks``).
 
     ``last_tick_on`` is the day ("YYYY-MM-DD") of the latest clock tick applied ("": none yet), so a birthday
-    between two ticks days apart is still paid. ``points_lapsed_at`` is when inactivity last took every point
-    (None: never), so a reward from before it is not taken back a second time when it is undone.
+    between two ticks days apart is still paid.
 
     ``erased_at`` is when the member was erased: the state then keeps only its id, when it
     joined and the ids of the events it applied, and takes no further event.
@@ -201,4 +202,3 @@ class MemberState:
     unlocked_points: int = 0
     last_tick_on: str = ""
     membership_day: int = 0
-    points_lapsed_at: datetime | None = None

@@ -30,7 +30,7 @@ _BUDGET = "campaign"  # a campaign's budget, under its own key, starts with this
 _FORMAT_1_FIELDS = 10
 _ADDED_DEFAULTS: list[object] = [0, 0, {}, {}, {}, {}, None, {}, [], {}, None, 0, False, "", 0, {}, "",
                                  {}, {}, None, None, None, False, [], {}, 0, None, False, {}, [], [], None, {}, 0, "",
-                                 0, None]
+                                 0, {}]
 
 
 def _order_value(order: OrderRecord) -> list[Any]:
@@ -120,7 +120,7 @@ def encode_state(state: MemberState | CampaignBudget,
         state.unlocked_points,
         state.last_tick_on,
         state.membership_day,
-        None if state.points_lapsed_at is None else epoch_ms(state.points_lapsed_at),
+        {friend: referred.expired for friend, referred in state.referred_friends.items() if referred.expired},
     ])
 
 
@@ -155,7 +155,7 @@ def decode_state(data: bytes) -> MemberState | CampaignBudget:
      tier_period, tier_grace, lots, expiry_warned_until, visits_by_month, points_by_month, tier_floor,
      tier_floor_until, membership, membership_warned, segments, campaign_points, tier_changes,
      last_purchase_at, win_back_sent, favourite_orders, categories_bought, cross_sold, erased_at,
-     referral_points, unlocked_points, last_tick_on, membership_day, points_lapsed_at) = fields
+     referral_points, unlocked_points, last_tick_on, membership_day, referral_expired) = fields
     return MemberState(
         member_id=member_id,
         enrolled_at=from_epoch_ms(enrolled),
@@ -179,7 +179,8 @@ def decode_state(data: bytes) -> MemberState | CampaignBudget:
         social_days=social_days,
         redemptions={key: RedemptionRecord(*record) for key, record in redemptions.items()},
         referred_by=referred_by,
-        referred_friends={friend: ReferredFriend(from_epoch_ms(ms), referral_points.get(friend))
+        referred_friends={friend: ReferredFriend(from_epoch_ms(ms), referral_points.get(friend),
+                                                 referral_expired.get(friend, 0))
                           for friend, ms in referred_friends.items()},
         visits=[from_epoch_ms(ms) for ms in visits],
         badges={badge: from_epoch_ms(ms) for badge, ms in badges.items()},
@@ -208,5 +209,4 @@ def decode_state(data: bytes) -> MemberState | CampaignBudget:
         unlocked_points=unlocked_points,
         last_tick_on=last_tick_on,
         membership_day=membership_day,
-        points_lapsed_at=None if points_lapsed_at is None else from_epoch_ms(points_lapsed_at),
     )

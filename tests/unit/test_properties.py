@@ -477,6 +477,35 @@ def a_friends_buys_and_returns(draw: st.DrawFn) -> list[MemberEvent]:
     return [enrolled("anna", T0, event_id="enrol-anna"), friend, *bought]
 
 
+@st.composite
+def a_friends_buys_returns_and_quiet_spells(draw: st.DrawFn) -> list[MemberEvent]:
+    """Bob, whom Anna referred, buys and returns some of it; Anna hears nothing for weeks but the clock's ticks,
+    past a month's end and long enough for points to expire. After the enrolments, it all arrives in any order."""
+    friend = enrolled("bob", T0, event_id="enrol-bob")
+    friend.referred_by = "anna"
+    bought = buys_and_returns(draw, ("bob",), st.integers(1, 5), (timedelta(hours=7), timedelta(days=6),
+                                                                  timedelta(days=25)), st.integers(5_000, 30_000), 2)
+    days = draw(st.lists(st.sampled_from((10, 29, 33, 45, 70)), min_size=1, max_size=3, unique=True))
+    ticks = [ClockTick(f"tick:anna:{day}", "anna", T0 + timedelta(days=day), "scheduler") for day in days]
+    return [enrolled("anna", T0, event_id="enrol-anna"), friend, *draw(st.permutations([*bought, *ticks]))]
+
+
+@settings(max_examples=1000)
+@given(a_friends_buys_returns_and_quiet_spells(), st.booleans(),
+       st.sampled_from((Expiry(at="month_end"), Expiry(after_days=9), Expiry(inactive_months=1))))
+def test_referral_rewards_undone_after_expiry_never_take_a_point_twice(
+    events: list[MemberEvent], follow_ups_at_once: bool, expiry: Expiry,
+) -> None:
+    """Neither member spends: whatever expired before a referral was undone, no balance goes below zero."""
+    program = club(expiry=expiry, return_window_days=30, referral=ReferralRewards(
+        referrer_points=70, friend_points=30, minimum_purchase_minor=10_000))
+    states, outputs, _ = run(events, program, follow_ups_at_once)
+
+    assert [entry for entry in ledger(outputs) if entry.balance_after < 0] == []
+    for member_id, state in members(states).items():
+        assert sum(entry.points for entry in ledger(outputs) if entry.member_id == member_id) == state.balance
+
+
 @settings(max_examples=300)
 @given(stories() | a_friends_buys_and_returns(), st.booleans())
 def test_the_points_a_member_can_spend_are_the_balance_less_those_the_ledger_says_are_pending(
