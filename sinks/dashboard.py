@@ -55,7 +55,7 @@ PANELS = (
           "Of the members who bought in the period before the last, the share who did not buy in the last"),
     Panel("Repeat-purchase rate", "stat", queries.REPEAT_SQL, "rate_bp {percent} AS `repeat %`, buyers", 4, 4),
     Panel("Redemption rate", "stat", queries.REDEMPTION_SQL, "redemption_rate_bp {percent} AS `redeemed %`", 4, 4,
-          "Points spent on rewards (net of cancellations) against points earned"),
+          "Points spent on rewards or paid with (net of cancellations and refunds) against points earned"),
     Panel("Reward cost rate", "stat", queries.REWARD_COST_SQL,
           "cost_rate_bp {percent} AS `cost %`, cost_minor {money} AS cost, net_spend_minor {money} AS `net spend`",
           8, 4, "What the points earned in the period cost, against the members' net spend in it", valued=True),

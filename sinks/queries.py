@@ -47,6 +47,10 @@ BASIS_POINTS = 10_000
 AS_OF = "{as_of:DateTime64(3, 'UTC')}"
 PERIOD_START = f"({AS_OF} - toIntervalDay({{period_days:UInt32}}))"
 PERIOD_BEFORE_START = f"({AS_OF} - toIntervalDay(2 * {{period_days:UInt32}}))"
+# The entries by which a return takes back what its order earned: its points, its campaign points, the referral's.
+TAKEN_BACK = "points < 0 AND reason IN ('return', 'campaign', 'referral')"
+# Points spent: on rewards, or paying part of an order; less those given back (a cancelled redemption, a refund).
+SPENT = "reason IN ('redemption', 'redemption_cancelled', 'points_payment', 'points_refund')"
 
 
 def member_ledger(store: ClickHouseStore, member_id: str) -> list[dict[str, Any]]:
@@ -317,14 +321,14 @@ def points_liability_by_tier(store: ClickHouseStore, base_tier: str) -> list[dic
     return store.rows(LIABILITY_BY_TIER_SQL, {"base_tier": base_tier})
 
 
-LEADERBOARD_SQL = """
+LEADERBOARD_SQL = f"""
 SELECT l.member_id AS member_id, l.earned AS points, l.reached_at AS reached_at,
        ifNull(b.badges, []) AS badges
 FROM (
     SELECT member_id, sum(points) AS earned, max(occurred_at) AS reached_at
     FROM $db.ledger FINAL
-    WHERE occurred_at >= {since:DateTime64(3, 'UTC')}
-      AND reason NOT IN ('redemption', 'redemption_cancelled', 'donation')
+    WHERE occurred_at >= {{since:DateTime64(3, 'UTC')}} AND occurred_at <= {AS_OF}
+      AND ({EARNED} OR {TAKEN_BACK})
     GROUP BY member_id
 ) AS l
 LEFT JOIN (
@@ -333,14 +337,14 @@ LEFT JOIN (
     GROUP BY member_id
 ) AS b ON b.member_id = l.member_id
 ORDER BY points DESC, reached_at, member_id
-LIMIT {limit:UInt32}
+LIMIT {{limit:UInt32}}
 """
 
 
-def leaderboard(store: ClickHouseStore, since: Any, limit: int = 10) -> list[dict[str, Any]]:
-    """Members by points earned since ``since`` (purchases, bonuses; net of returns; spending not counted),
-    with their badges; ties go to the member who got there first."""
-    return store.rows(LEADERBOARD_SQL, {"since": since, "limit": limit})
+def leaderboard(store: ClickHouseStore, since: Any, as_of: datetime, limit: int = 10) -> list[dict[str, Any]]:
+    """Members by points earned from ``since`` to ``as_of`` (purchases, bonuses; net of returns; spending and
+    expiry not counted), with their badges; ties go to the member who got there first."""
+    return store.rows(LEADERBOARD_SQL, {"since": since, "as_of": as_of, "limit": limit})
 
 
 # -- churn, customer value and the rest, as of a time and over a period ------------------------------------------
@@ -365,19 +369,20 @@ SELECT count() AS cohort, countIf(again) AS retained, cohort - retained AS churn
        intDiv(churned * {BASIS_POINTS}, greatest(cohort, 1)) AS churn_rate_bp,
        intDiv(retained * {BASIS_POINTS}, greatest(cohort, 1)) AS retention_rate_bp
 FROM (
-    SELECT member_id, max(occurred_at >= {PERIOD_START}) AS again
+    SELECT member_id, max(occurred_at > {PERIOD_START}) AS again
     FROM $db.purchases
-    WHERE event_type = 'purchase' AND occurred_at >= {PERIOD_BEFORE_START} AND occurred_at <= {AS_OF}
+    WHERE event_type = 'purchase' AND occurred_at > {PERIOD_BEFORE_START} AND occurred_at <= {AS_OF}
     GROUP BY member_id
-    HAVING min(occurred_at) < {PERIOD_START}
+    HAVING min(occurred_at) <= {PERIOD_START}
 )"""
 
 
 def churn(store: ClickHouseStore, as_of: datetime, period_days: int = 90) -> dict[str, int]:
     """Of the members who bought in the period before the last ``period_days``, how many did not buy in it.
 
-    ``cohort`` bought in [as_of - 2 periods, as_of - 1 period); ``retained`` of them bought
-    again in [as_of - 1 period, as_of]; rates in basis points, rounded down (0 with no cohort).
+    ``cohort`` bought in (as_of - 2 periods, as_of - 1 period]; ``retained`` of them bought
+    again in (as_of - 1 period, as_of], the last period as every other figure counts it; rates in basis points,
+    rounded down (0 with no cohort).
     """
     return store.rows(CHURN_SQL, _as_of(as_of, period_days))[0]
 
@@ -399,15 +404,15 @@ CUSTOMER_VALUE_SQL = f"""
 SELECT v.currency AS currency, v.buyers AS buyers, v.net_spend_minor AS net_spend_minor,
        v.value_so_far_minor AS value_so_far_minor, v.period_buyers AS period_buyers,
        v.period_spend_minor AS period_spend_minor, v.period_value_minor AS period_value_minor,
-       if(c.cohort > 0 AND c.churn_rate_bp > 0,
-          intDiv(v.period_value_minor * c.retention_rate_bp, c.churn_rate_bp), NULL) AS projected_value_minor
+       if(c.churned > 0, intDiv(v.period_value_minor * toInt64(c.retained), toInt64(c.churned)), NULL)
+           AS projected_value_minor
 FROM (
     SELECT toString(currency) AS currency,
            uniqExactIf(member_id, event_type = 'purchase') AS buyers,
            sum(amount_minor) AS net_spend_minor,
            intDiv(net_spend_minor, greatest(buyers, 1)) AS value_so_far_minor,
-           uniqExactIf(member_id, event_type = 'purchase' AND occurred_at >= {PERIOD_START}) AS period_buyers,
-           sumIf(amount_minor, occurred_at >= {PERIOD_START}) AS period_spend_minor,
+           uniqExactIf(member_id, event_type = 'purchase' AND occurred_at > {PERIOD_START}) AS period_buyers,
+           sumIf(amount_minor, occurred_at > {PERIOD_START}) AS period_spend_minor,
            intDiv(period_spend_minor, greatest(period_buyers, 1)) AS period_value_minor
     FROM $db.purchases
     WHERE currency IS NOT NULL AND occurred_at <= {AS_OF}
@@ -424,24 +429,23 @@ def customer_value(store: ClickHouseStore, as_of: datetime, period_days: int = 9
     ``period_value_minor``: net spend per buyer in the last ``period_days``.
     ``projected_value_minor``: what a buyer is worth over the time they are expected to stay,
     ``period value x retention / churn`` (the no-discount CLV formula m·r/(1-r), per period,
-    with the rates ``churn`` finds for the same day and period); None until churn has been observed.
+    with the counts ``churn`` finds for the same day and period, exactly: retained / churned); None until churn
+    has been observed.
     """
     return store.rows(CUSTOMER_VALUE_SQL, _as_of(as_of, period_days))
 
 
-# The entries by which a return takes back what its order earned: its points, its campaign points, the referral's.
-TAKEN_BACK = "points < 0 AND reason IN ('return', 'campaign', 'referral')"
 REDEMPTION_SQL = f"""
 SELECT sumIf(points, {EARNED} OR {TAKEN_BACK}) AS points_earned,
-       -sumIf(points, reason IN ('redemption', 'redemption_cancelled')) AS points_redeemed,
+       -sumIf(points, {SPENT}) AS points_redeemed,
        intDiv(greatest(points_redeemed, 0) * {BASIS_POINTS}, greatest(points_earned, 1)) AS redemption_rate_bp
 FROM $db.ledger FINAL
 WHERE occurred_at <= {AS_OF}"""
 
 
 def redemption_rate(store: ClickHouseStore, as_of: datetime) -> dict[str, int]:
-    """Points redeemed for rewards (net of cancellations) against points earned (net of what returns took back),
-    up to ``as_of``, in basis points."""
+    """Points redeemed, for rewards or paying part of an order (net of cancellations and of what refunds gave
+    back), against points earned (net of what returns took back), up to ``as_of``, in basis points."""
     return store.rows(REDEMPTION_SQL, {"as_of": as_of})[0]
 
 
@@ -449,12 +453,13 @@ VISITS_SQL = f"""
 SELECT countIf(days_since_last_purchase < {{period_days:UInt32}}) AS buyers,
        (SELECT count() FROM $db.purchases
         WHERE event_type = 'purchase' AND occurred_at > {PERIOD_START} AND occurred_at <= {AS_OF}) AS purchases,
-       toUInt32(quantileExactLow(0.5)(usual_gap_days)) AS median_gap_days
+       toUInt32(quantileExactLowIf(0.5)(usual_gap_days, days_since_last_purchase < {{period_days:UInt32}}))
+           AS median_gap_days
 FROM $db.customers(as_of = {AS_OF}, period_days = {{period_days:UInt32}})"""
 
 
 def visit_frequency(store: ClickHouseStore, as_of: datetime, period_days: int = 90) -> dict[str, int]:
-    """Purchases and buyers in the last ``period_days``, and the median (the lower middle one) of the buyers' usual
+    """Purchases and buyers in the last ``period_days``, and the median (the lower middle one) of those buyers' usual
     days between purchases (of those who bought twice or more; see the ``customers`` view), or None."""
     return store.rows(VISITS_SQL, _as_of(as_of, period_days))[0]
 

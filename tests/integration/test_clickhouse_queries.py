@@ -344,7 +344,7 @@ def test_dead_letters_whose_events_were_applied_since_are_left_out_unless_asked_
 
 
 def test_the_leaderboard_ranks_points_earned_since_a_time_with_badges(store: ClickHouseStore) -> None:
-    board = queries.leaderboard(store, at(0.5), limit=3)
+    board = queries.leaderboard(store, at(0.5), LATER, limit=3)
 
     assert [(r["member_id"], r["points"], r["badges"]) for r in board] == [
         ("m1", 110, []), ("m4", 30, []), ("m2", 20, ["regular"])]
