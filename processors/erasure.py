@@ -3,7 +3,7 @@
 The account closes: whatever balance is left is forfeited (or, below zero,
 written off) by a last ledger entry with the reason the request gave, so the
 ledger still adds up to the balance, now 0. The state is replaced by one that keeps only the member's id, when they
-joined and the ids of the events already applied: birthday, segments, orders,
+joined and the ids of the events already applied (not when those events happened): birthday, segments, orders,
 visits, referrals, stamps and every other trace of what they did are gone. From
 then on every event of the member is refused with the date of the erasure (a
 daily clock tick is simply passed over), a replayed enrolment included, so the
@@ -31,8 +31,9 @@ def erase(state: MemberState, event: MemberErased, rules: CompiledProgram) -> De
                                    -left, 0, None, None, f"Account closed ({event.reason}): {what}"))
     outputs += [Activity(event_id, member_id, when, "erased", None, None, None, 0, -left, None),
                 Erasure(f"{event_id}:erased", member_id, event_id, when)]
+    applied = {applied_id: [kept[0], 0] for applied_id, kept in state.seen_events.items()}  # ids only, no times
     erased = MemberState(member_id=member_id, enrolled_at=state.enrolled_at, tier=rules.tiers[0].name, balance=0,
-                         lifetime_points=0, spend_by_month={}, seen_events=state.seen_events, orders={},
+                         lifetime_points=0, spend_by_month={}, seen_events=applied, orders={},
                          last_activity_at=state.last_activity_at, near_tier_notified=None, erased_at=when)
     return Decision(erased, tuple(outputs))
 

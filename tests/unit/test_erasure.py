@@ -58,13 +58,16 @@ def test_erasure_keeps_nothing_personal_in_the_state() -> None:
     member.apply(MemberEnrolled(new_id("join"), "anna", member.later(), "app", "web", "03-14", "bo"))
     member.buy(line(kr(100), "coffee_beans"), order_id="O1")
     member.share("post-1")
+    erasure = erased(member)
 
-    member.apply(erased(member))
+    member.apply(erasure)
 
     state = member.state
     assert state is not None and state.erased_at == member.now
     assert (state.birthday, state.referred_by, state.orders, state.segments, state.social_posts, state.visits,
             state.spend_by_month, state.balance) == (None, None, {}, [], {}, [], {}, 0)
+    assert {occurred for event_id, (_, occurred) in state.seen_events.items()  # the ids kept, not their times
+            if event_id != erasure.event_id} == {0}
     assert decode_state(encode_state(state)) == state  # and stays so when stored
 
 
