@@ -40,10 +40,28 @@ def _id_of(canonical: str) -> int:
     return int.from_bytes(hashlib.sha256(canonical.encode()).digest()[:4], "big") & 0x7FFF_FFFF
 
 
+_LOGICAL_KEYS = ("logicalType", "precision", "scale")
+
+
+def _logical_types(schema: object) -> list[tuple[object, ...]]:
+    """The logical types in ``schema``, in the order they appear: Parsing Canonical Form leaves them out, yet they
+    decide what a value reads as (milliseconds or microseconds since the epoch, a decimal's scale)."""
+    found: list[tuple[object, ...]] = []
+    if isinstance(schema, dict):
+        if "logicalType" in schema:
+            found.append(tuple(schema.get(key) for key in _LOGICAL_KEYS))
+        for key, value in schema.items():
+            if key not in ("default", "doc"):
+                found += _logical_types(value)
+    elif isinstance(schema, list):
+        for item in schema:
+            found += _logical_types(item)
+    return found
+
+
 @cache
 def _earlier_versions() -> dict[int, str]:
-    """The recorded versions by id, which their file names carry (``loyalty.v1.Name.ID.json``): read only once a
-    message names an id that no current contract has."""
+    """The recorded versions by id, which their file names carry (``loyalty.v1.Name.ID.json``)."""
     return {int(name.rsplit(".", 2)[1]): text for name, text in recorded_versions().items()}
 
 
@@ -56,11 +74,17 @@ class EmbeddedRegistry:
             self.register(name, contract_text(name))
 
     def register(self, subject: str, schema_text: str) -> int:
-        canonical = to_parsing_canonical_form(json.loads(schema_text))
+        """The schema's id. One that shares its id with a different schema (another canonical form, or the same
+        with other logical types) is refused: a message written with one would be read as the other."""
+        schema = json.loads(schema_text)
+        canonical = to_parsing_canonical_form(schema)
         schema_id = _id_of(canonical)
-        known = self._by_id.setdefault(schema_id, schema_text)
-        if to_parsing_canonical_form(json.loads(known)) != canonical:
+        known = self._by_id.get(schema_id) or _earlier_versions().get(schema_id) or schema_text
+        known_schema = json.loads(known)
+        if (to_parsing_canonical_form(known_schema) != canonical
+                or _logical_types(known_schema) != _logical_types(schema)):
             raise UnknownSchemaError(f"schema id {schema_id} collides for subject {subject}: rename a field or type")
+        self._by_id.setdefault(schema_id, schema_text)
         return schema_id
 
     def schema_text(self, schema_id: int) -> str:
@@ -79,7 +103,8 @@ class ConfluentRegistry:
     def __init__(self, url: str) -> None:
         from confluent_kafka.schema_registry import SchemaRegistryClient
 
-        self._client = SchemaRegistryClient({"url": url})
+        # new_client gives the in-process registry for a mock:// URL, the HTTP client for any other
+        self._client = SchemaRegistryClient.new_client({"url": url})
 
     def register(self, subject: str, schema_text: str) -> int:
         from confluent_kafka.schema_registry import Schema
