@@ -19,7 +19,7 @@ from typing import Any
 
 import cavro
 
-from schemas.contracts import contract_text, load_contract
+from schemas.contracts import NAMESPACE, contract_text, load_contract
 from schemas.registry import SchemaRegistry, UnknownSchemaError
 
 MAGIC = 0
@@ -50,6 +50,7 @@ class AvroCodec:
         self._registry = registry
         self._writers: dict[tuple[str, str], tuple[bytes, cavro.Schema]] = {}
         self._readers: dict[int, cavro.Schema] = {}
+        self._resolved: dict[tuple[int, str], cavro.Schema] = {}  # (writer's schema id, contract): its reader
         self._container_headers: dict[tuple[int, str], bytes] = {}
 
     def _writer(self, topic: str, contract: str) -> tuple[bytes, cavro.Schema]:
@@ -79,14 +80,20 @@ class AvroCodec:
             self._readers[schema_id] = schema
         return schema
 
-    def decode(self, data: bytes | None) -> Record:
+    def decode(self, data: bytes | None, contract: str | None = None) -> Record:
+        """The record in ``data``, as its writer's schema has it, or, given a ``contract``, as that contract has it.
+
+        A producer may write with another version of the contract (an earlier one, or one that added or left out
+        fields with defaults, as the registry's compatibility rules allow): Avro's schema resolution reads it as
+        the contract, with the defaults of the fields it lacks and without those the contract does not know.
+        """
         if data is None or len(data) < _HEADER.size:
             raise CodecError("not Confluent-framed Avro: message shorter than the 5-byte header")
         magic, schema_id = _HEADER.unpack_from(data)
         if magic != MAGIC:
             raise CodecError(f"not Confluent-framed Avro: magic byte {magic}, expected 0")
         try:
-            schema = self._reader(schema_id)
+            schema = self._reader(schema_id) if contract is None else self._resolved_reader(schema_id, contract)
         except UnknownSchemaError as exc:
             raise CodecError(str(exc)) from exc
         body = cavro.MemoryReader(memoryview(data)[_HEADER.size:])
@@ -103,6 +110,28 @@ class AvroCodec:
         if not isinstance(record, dict):
             raise CodecError(f"schema id {schema_id} does not describe a record")
         return record
+
+    def _resolved_reader(self, schema_id: int, contract: str) -> cavro.Schema:
+        """What reads a message of ``schema_id`` as ``contract``."""
+        key = (schema_id, contract)
+        schema = self._resolved.get(key)
+        if schema is None:
+            writer = self._reader(schema_id)
+            text = self._registry.schema_text(schema_id)
+            written, wanted = _full_name(json.loads(text)), f"{NAMESPACE}.{contract}"
+            if written != wanted:
+                raise CodecError(f"schema id {schema_id} is {written}, not {wanted}: this topic carries {contract} "
+                                 "messages only")
+            if text == contract_text(contract):
+                schema = writer
+            else:
+                try:
+                    schema = cavro.Schema(contract_text(contract), options=_OPTIONS).reader_for_writer(writer)
+                except Exception as exc:  # cavro raises many types on schemas that do not resolve
+                    raise CodecError(f"schema id {schema_id} cannot be read as the {contract} contract "
+                                     f"(not a compatible version of it): {exc}") from exc
+            self._resolved[key] = schema
+        return schema
 
     def containers(self, values: Iterable[bytes], contract: str) -> list[bytes]:
         """Messages as Avro object container files, one per writer schema.
@@ -142,6 +171,15 @@ class AvroCodec:
 
 # An object container repeats its 16-byte sync marker after every block; any value will do.
 _SYNC = os.urandom(16)
+
+
+def _full_name(schema: Any) -> str:
+    """A named schema's full name (``loyalty.v1.LoyaltyEvent``), or its type for an unnamed one."""
+    if not isinstance(schema, dict):
+        return str(schema)
+    name = str(schema.get("name", schema.get("type")))
+    namespace = schema.get("namespace")
+    return name if "." in name or not namespace else f"{namespace}.{name}"
 
 
 def _block(bodies: list[bytes]) -> bytes:

@@ -187,7 +187,7 @@ class Ingest:
 
     def _decode(self, value: bytes | None) -> Record | Rejected:
         try:
-            record = self._codec.decode(value)
+            record = self._codec.decode(value, "LoyaltyEvent")
             body_type(record)
         except (CodecError, KeyError, TypeError, IndexError) as exc:
             return Rejected(f"undecodable: {exc}; send LoyaltyEvent Avro in the Confluent wire format")

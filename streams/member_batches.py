@@ -127,7 +127,7 @@ class MemberBatchApplier:
         states: dict[str, MemberState | CampaignBudget | None] = {}
         decode = self._codec.decode
         received = decode(batch)["events"]
-        records = [decode(each["event"]) for each in received]
+        records = [decode(each["event"], "LoyaltyEvent") for each in received]
         applied: list[tuple[str, str, Decision]] = []
         set_aside = self._set_aside
         for each, record in zip(received, records, strict=True):

@@ -65,7 +65,7 @@ def ingested(codec: AvroCodec, feed: Iterable[FeedMessage]) -> Iterator[dict[str
 
 
 def member_events(codec: AvroCodec, feed: Iterable[FeedMessage]) -> list[MemberEvent]:
-    return [event_from_record({**codec.decode(received["event"]), "member_id": received["member_id"]})
+    return [event_from_record({**codec.decode(received["event"], "LoyaltyEvent"), "member_id": received["member_id"]})
             for received in ingested(codec, feed)]
 
 
