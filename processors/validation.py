@@ -64,6 +64,12 @@ LATEST: Final = datetime(2100, 1, 1, tzinfo=UTC) - timedelta(milliseconds=1)
 # than "anna", and no source means one that is padded, holds a line break or runs to pages. Every text field is an
 # id but words for people and values with a format of their own.
 MAX_ID_LENGTH: Final = 200
+
+# Amounts and points an event may carry: far above any real order (a trillion in a currency with two decimals), far
+# below the contracts' 64-bit integers. The rules add them up (a member's spend, balance, a partner's settlement) and
+# multiply them by the earn rates: an event of 2^63-1 minor units overflows those sums, and the member's state could
+# no longer be stored.
+MAX_AMOUNT: Final = 10**14
 _NOT_IDS: Final = frozenset({"note", "reason", "birthday", "currency"})
 
 
@@ -117,11 +123,13 @@ def problems(event: MemberEvent) -> list[str]:
             found.append("cause is empty")
         if event.points <= 0:
             found.append(f"points must be positive, got {event.points}")
+        found += _too_large("points", event.points)
     elif isinstance(event, MembershipPaid):
         if not event.membership:
             found.append("membership is empty")
         if event.fee_minor <= 0:
             found.append(f"fee_minor must be positive, got {event.fee_minor}")
+        found += _currency_problems(event.currency) + _too_large("fee_minor", event.fee_minor)
     elif isinstance(event, MemberSegments):
         found += [f"segments[{i}] is empty" for i, segment in enumerate(event.segments) if not segment]
     elif isinstance(event, MemberErased) and not event.reason:
@@ -228,6 +236,7 @@ def _purchase_problems(event: Purchase) -> list[str]:
             found.append(f"{where}.quantity must be positive, got {line.quantity}")
         if line.amount_minor < 0:
             found.append(f"{where}.amount_minor must not be negative, got {line.amount_minor}")
+        found += _too_large(f"{where}.amount_minor", line.amount_minor)
     lines_total = sum(line.amount_minor for line in event.lines)
     if event.lines and lines_total != event.total_minor:
         found.append(
@@ -235,6 +244,7 @@ def _purchase_problems(event: Purchase) -> list[str]:
         )
     if event.points_used < 0:
         found.append(f"points_used must not be negative, got {event.points_used}")
+    found += _too_large("points_used", event.points_used)
     return found
 
 
@@ -264,11 +274,24 @@ def _order_problems(order_id: str, currency: str, amount_name: str, amount_minor
     found = []
     if not order_id:
         found.append("order_id is empty")
-    if not _CURRENCY.fullmatch(currency):
-        found.append(f"currency {currency!r} is not an ISO 4217 code (three capital letters)")
+    found += _currency_problems(currency)
     if amount_minor < 0:
         found.append(f"{amount_name} must not be negative, got {amount_minor}")
+    found += _too_large(amount_name, amount_minor)
     return found
+
+
+def _currency_problems(currency: str) -> list[str]:
+    if _CURRENCY.fullmatch(currency):
+        return []
+    return [f"currency {currency!r} is not an ISO 4217 code (three capital letters)"]
+
+
+def _too_large(name: str, amount: int) -> list[str]:
+    if amount <= MAX_AMOUNT:
+        return []
+    return [f"{name} {amount:,} is larger than any order or balance the engine takes (at most {MAX_AMOUNT:,}): "
+            "check the amount and its unit"]
 
 
 def _is_birthday(text: str) -> bool:
