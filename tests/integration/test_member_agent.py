@@ -31,6 +31,7 @@ from schemas.codec import AvroCodec
 from schemas.registry import EmbeddedRegistry
 from streams import member_agent
 from streams.batch_gaps import APPLIED_OFFSET_KEY, BatchReader
+from streams.changelog import END_MARKER_KEY
 from streams.demo_feed import synthetic_day
 from streams.kafka import consumer_config, producer_config
 from streams.member_agent import Batch, MemberAgent, StateWrite
@@ -279,9 +280,10 @@ def test_written_states_are_in_their_partition_and_its_changelog_and_recovery_st
         store.flush()
         store.close()
 
-        records = changelog(bootstrap, 1)
+        *records, end = changelog(bootstrap, 1)
         assert [(key, value) for key, value, _ in records] == [
             (b"m-1", b"state 1"), (b"m-2", b"state 2"), (b"m-1", b"state 1, later")]
+        assert end[0] == END_MARKER_KEY  # in a batch of its own: the partition's end is told right
         assert table.data.persisted_offset(TP(MEMBERS_CHANGELOG, 1)) == records[-1][2]
         assert table.data.persisted_offset(TP(MEMBERS_CHANGELOG, 0)) is None
 
@@ -305,8 +307,9 @@ def test_a_write_in_slices_stores_each_partitions_states_before_its_offset(kind:
         assert store.get(1, APPLIED_OFFSET_KEY) == b"8" and decode_state(store.get(1, b"c9") or b"") == states[1]["c9"]
         store.flush()
         store.close()
-        assert [key for key, _, _ in changelog(bootstrap, 0)] == [b"c0", b"c1", b"c2", APPLIED_OFFSET_KEY]
-        assert [key for key, _, _ in changelog(bootstrap, 1)] == [b"c9", APPLIED_OFFSET_KEY]
+        assert [key for key, _, _ in changelog(bootstrap, 0)] == [b"c0", b"c1", b"c2", APPLIED_OFFSET_KEY,
+                                                                 END_MARKER_KEY]
+        assert [key for key, _, _ in changelog(bootstrap, 1)] == [b"c9", APPLIED_OFFSET_KEY, END_MARKER_KEY]
 
 
 def test_a_state_being_written_is_read_from_memory_not_from_the_table_behind_it() -> None:
