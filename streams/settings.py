@@ -16,9 +16,10 @@ import re
 import tomllib
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, NonNegativeInt, PositiveInt, ValidationError
-from pydantic_core import ErrorDetails
+from pydantic import Field, NonNegativeInt, PositiveInt, ValidationError, ValidationInfo, field_validator
+from pydantic_core import ErrorDetails, PydanticCustomError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -28,6 +29,9 @@ from pydantic_settings import (
 
 EMBEDDED = "embedded"
 CONFIG_FILE_VARIABLE = "LOYALTY_CONFIG_FILE"
+LAST_PORT = 65535
+CLICKHOUSE_SCHEMES = ("http", "https", "chdb")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 DEFAULT_CONFIG_FILE = Path("loyalty.toml")
 
 
@@ -64,7 +68,8 @@ class Settings(BaseSettings):
         description="Worker processes, sharing the partitions (up to one per partition is useful); on several "
         "cores more than one applies more events a second. Default: 2, or 1 on a single core",
     )
-    worker_web_port: PositiveInt = Field(6066, description="Web port of the first worker; the next ones count up")
+    worker_web_port: PositiveInt = Field(6066, le=LAST_PORT,
+                                         description="Web port of the first worker; the next ones count up")
     ingest_batch_events: PositiveInt = 10_000
     ingest_linger_ms: NonNegativeInt = Field(
         20, description="How long ingest waits after an event for more, to pass on fuller member batches"
@@ -89,10 +94,52 @@ class Settings(BaseSettings):
     )
     status_host: str = Field("127.0.0.1", description="Where `loyalty run` serves /health and /metrics; 0.0.0.0 "
                              "for probes from outside the machine or container")
-    status_port: NonNegativeInt = Field(6065, description="Port of /health and /metrics; 0 serves neither")
+    status_port: NonNegativeInt = Field(6065, le=LAST_PORT,
+                                        description="Port of /health and /metrics; 0 serves neither")
     tick_hour: int = Field(3, ge=0, le=23, description="Hour `loyalty run` sends each day's clock ticks, in the "
                            "program's time zone (UTC unless the program names one)")
     log_level: Literal["crit", "error", "warn", "info", "debug"] = Field("warn", description="Worker log level")
+
+    @field_validator("worker_web_port")
+    @classmethod
+    def _ports_for_every_worker(cls, port: int, info: ValidationInfo) -> int:
+        workers = info.data.get("workers", 1)
+        if port + workers - 1 > LAST_PORT:
+            raise PydanticCustomError("ports_past_end", "leaves no port for worker {workers} of {workers} (ports end "
+                                      "at {last}): give one up to {most}", {"workers": workers, "last": LAST_PORT,
+                                                                          "most": LAST_PORT - workers + 1})
+        return port
+
+    @field_validator("schema_registry_url")
+    @classmethod
+    def _registry_url(cls, url: str) -> str:
+        if url in ("", EMBEDDED, "embedded://") or url.startswith("mock://"):
+            return url
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise PydanticCustomError("registry_url", "is not a schema registry's URL: write http://host:8081 (or "
+                                      "https://...), or embedded:// for the embedded one")
+        return url
+
+    @field_validator("clickhouse_dsn")
+    @classmethod
+    def _clickhouse_dsn(cls, dsn: str) -> str:
+        if dsn == EMBEDDED:
+            return dsn
+        parts = urlsplit(dsn)
+        if parts.scheme not in CLICKHOUSE_SCHEMES or (parts.scheme != "chdb" and not parts.hostname):
+            # clickhouse-connect reads a DSN without a scheme or host as localhost: the engine would write elsewhere
+            raise PydanticCustomError("clickhouse_dsn", "is not a ClickHouse URL: write "
+                                      "http://user:password@host:8123 (or https://...), or embedded")
+        return dsn
+
+    @field_validator("clickhouse_database")
+    @classmethod
+    def _database_name(cls, name: str) -> str:
+        if not _IDENTIFIER.fullmatch(name):
+            raise PydanticCustomError("database_name", "is not a plain ClickHouse database name: letters, digits "
+                                      "and _, not starting with a digit")
+        return name
 
     @classmethod
     def settings_customise_sources(
