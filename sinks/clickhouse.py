@@ -171,6 +171,9 @@ def connect(dsn: str, database: str, *, ensure_schema: bool = True, later: bool 
     readers), a missing database raises ``NoDatabase`` rather than being made empty;
     the tables and views an older engine did not make are still added to one there.
     """
+    scheme = urlsplit(dsn).scheme
+    if scheme in ("http", "https"):  # clickhouse-connect reads the scheme of none: https:// would go as plain http
+        client_args.setdefault("interface", scheme)
     if later:
         return ClickHouseStore(None, database, lambda: clickhouse_connect.get_client(dsn=dsn, **client_args))
     store = ClickHouseStore(clickhouse_connect.get_client(dsn=dsn, **client_args), database)
