@@ -70,7 +70,7 @@ def demo(members: int, events: int, seed: int, timeout: int) -> None:
     data directory (LOYALTY_DATA_DIR), made fresh each time: nothing else there is touched.
     """
     from streams.demo import DemoDirectoryTaken, demo_data_directory, run_demo
-    from streams.engine_lock import EngineAlreadyRunning
+    from streams.engine_lock import DataDirectoryUnusable, EngineAlreadyRunning
     from streams.processes import ClickHouseUnreachable, EngineStopped, PortInUse
 
     configured = _settings()
@@ -80,8 +80,8 @@ def demo(members: int, events: int, seed: int, timeout: int) -> None:
             tune_gc()  # this process runs the ClickHouse sink
             summary = run_demo(settings, rules, members=members, events=events, seed=seed, timeout=timeout,
                                console=console)
-    except (ClickHouseUnreachable, DemoDirectoryTaken, EngineAlreadyRunning, PortInUse, EngineStopped,
-            TimeoutError) as exc:
+    except (ClickHouseUnreachable, DemoDirectoryTaken, DataDirectoryUnusable, EngineAlreadyRunning, PortInUse,
+            EngineStopped, TimeoutError) as exc:
         raise click.ClickException(str(exc)) from exc
     _print_table(summary, "Loyalty demo: one synthetic day")
     console.print(f"The demo's data is in {settings.data_dir}: `LOYALTY_DATA_DIR={settings.data_dir} loyalty kpis` "
@@ -103,7 +103,7 @@ def run(fresh: bool) -> None:
 
     from streams.broker_snapshot import SnapshotError
     from streams.demo import run_engine
-    from streams.engine_lock import EngineAlreadyRunning, clear_data_directory, engine_lock
+    from streams.engine_lock import DataDirectoryUnusable, EngineAlreadyRunning, clear_data_directory, engine_lock
     from streams.processes import EarlierStateLost, EngineStopped, PortInUse
 
     settings = _settings()
@@ -127,7 +127,8 @@ def run(fresh: bool) -> None:
                 run_engine(settings, rules, console, stopping)
             except KeyboardInterrupt:  # stopped while starting: everything started is stopped cleanly all the same
                 console.print("Stopped.")
-    except (EngineAlreadyRunning, PortInUse, EarlierStateLost, SnapshotError, EngineStopped) as exc:
+    except (DataDirectoryUnusable, EngineAlreadyRunning, PortInUse, EarlierStateLost, SnapshotError,
+            EngineStopped) as exc:
         raise click.ClickException(str(exc)) from exc
 
 

@@ -21,6 +21,10 @@ from pathlib import Path
 LOCK_FILE = "engine.lock"
 
 
+class DataDirectoryUnusable(RuntimeError):
+    """The data directory cannot be made or written; the message names it and the setting."""
+
+
 class EngineAlreadyRunning(RuntimeError):
     """Another engine holds the data directory; the message names its pid and how to stop it."""
 
@@ -28,8 +32,14 @@ class EngineAlreadyRunning(RuntimeError):
 @contextlib.contextmanager
 def engine_lock(data_dir: Path) -> Iterator[None]:
     """Hold ``data_dir`` (made if missing) for this process, or raise ``EngineAlreadyRunning``."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    with open(data_dir / LOCK_FILE, "a+") as lock:
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        lock = open(data_dir / LOCK_FILE, "a+")  # noqa: SIM115  # closed below
+    except OSError as exc:
+        raise DataDirectoryUnusable(
+            f"cannot use {data_dir.resolve()} as the data directory ({exc.strerror or exc}): set LOYALTY_DATA_DIR to "
+            "a directory this user can write, on a disk with room") from None
+    with lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -7,6 +7,7 @@ import logging
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -66,7 +67,22 @@ def check_ports_free(settings: Settings, status: bool = True) -> None:
     for host, port, named, allowed in wanted:
         if not port_is_free(port, host):
             setting = named.partition(" ")[0]
+            unusable = _host_problem(host)
+            if unusable:
+                raise PortInUse(f"cannot listen on {host!r} (LOYALTY_STATUS_HOST): {unusable}; set "
+                                "LOYALTY_STATUS_HOST to an IPv4 address of this machine (127.0.0.1, or 0.0.0.0 for "
+                                "every interface)")
             raise PortInUse(f"port {port} ({named}) is in use on {host}: another engine? set {setting} to {allowed}")
+
+
+def _host_problem(host: str) -> str | None:
+    """Why nothing can listen on ``host`` (not an IPv4 address of this machine), or None if something can."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, 0))
+        except OSError as exc:
+            return exc.strerror or str(exc)
+    return None
 
 
 @contextlib.contextmanager
