@@ -56,8 +56,10 @@ _SEPARATORS = " -"
 
 # The times an event may carry. The rules add and subtract days, months and years, and ClickHouse keeps times
 # as DateTime64 (1900 to 2299) and days as Date (1970 to 2149): a year 1 or 9999 crashed the rules, and a year
-# 2500 would be stored wrong. A retailer's history goes back decades, not to the Unix epoch.
-EARLIEST: Final = datetime(1970, 1, 1, tzinfo=UTC)
+# 2500 would be stored wrong. A retailer's history goes back decades, not to the Unix epoch: the epoch itself is the
+# time a producer sends when it left one unset (a zero), so the earliest accepted is a millisecond after it.
+EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+EARLIEST: Final = EPOCH + timedelta(milliseconds=1)
 LATEST: Final = datetime(2100, 1, 1, tzinfo=UTC) - timedelta(milliseconds=1)
 
 # Ids (member_id, event_id, order_id, sku, a reward's id, ...) are matched exactly: " anna " would be another member
@@ -198,6 +200,8 @@ def _id_problem(where: str, value: str) -> str:
 
 
 def _out_of_range(name: str, when: datetime) -> str:
+    if when == EPOCH:
+        return f"{name} is 1970-01-01 00:00 UTC, the Unix epoch itself: a time left unset? send the event's own time"
     side = f"before {EARLIEST:%Y-%m-%d}" if when < EARLIEST else f"after {LATEST:%Y-%m-%d}"
     return (f"{name} {when.date().isoformat()} {when:%H:%M} UTC is {side}: times from {EARLIEST:%Y} to "
             f"{LATEST:%Y} are accepted; check the year")

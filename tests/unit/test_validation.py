@@ -91,10 +91,17 @@ def test_event_times_are_from_1970_to_2099() -> None:
                                   "are accepted; check the year"]
     assert problems(for_ever) == ["until 9999-12-31 00:00 UTC is after 2099-12-31: times from 1970 to 2099 are "
                                   "accepted; check the year"]
-    assert datetime(1970, 1, 1, tzinfo=UTC) == EARLIEST
+    assert datetime(1970, 1, 1, 0, 0, 0, 1_000, tzinfo=UTC) == EARLIEST
     assert datetime(2099, 12, 31, 23, 59, 59, 999_000, tzinfo=UTC) == LATEST
     assert problems(purchase("anna", line(kr(10)), at=EARLIEST)) == []
     assert problems(replace(for_ever, occurred_at=LATEST - timedelta(days=1), until=LATEST)) == []
+
+
+def test_the_unix_epoch_itself_is_refused_as_a_time_left_unset() -> None:
+    unset = purchase("anna", line(kr(10)), at=datetime(1970, 1, 1, tzinfo=UTC))
+
+    assert problems(unset) == ["occurred_at is 1970-01-01 00:00 UTC, the Unix epoch itself: a time left unset? send "
+                               "the event's own time"]
 
 
 def test_an_id_is_refused_padded_with_white_space_holding_a_control_character_or_too_long() -> None:
