@@ -26,6 +26,7 @@ one run: the machine's load moves every figure.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import multiprocessing
 import os
@@ -79,8 +80,11 @@ def cpu_seconds() -> dict[str, float]:
     ticks = os.sysconf("SC_CLK_TCK")
     usage = resource.getrusage(resource.RUSAGE_SELF)
     seconds = {"sink (in the bench's process, with its feed and ClickHouse polling)": usage.ru_utime + usage.ru_stime}
-    children = " ".join(Path(task, "children").read_text() for task in Path("/proc/self/task").iterdir())
-    for pid in children.split():
+    children = []
+    for task in Path("/proc/self/task").iterdir():
+        with contextlib.suppress(FileNotFoundError):  # a thread that ended meanwhile
+            children += Path(task, "children").read_text().split()
+    for pid in children:
         try:
             command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
