@@ -53,6 +53,15 @@ def config_file() -> Path:
     return path
 
 
+def _server_url(url: str, schemes: tuple[str, ...], error: str, wanted: str, hostless: str = "") -> str:
+    """``url`` if it names one of ``schemes`` and a host (none needed for the ``hostless`` scheme), else an error
+    saying what is ``wanted``."""
+    parts = urlsplit(url)
+    if parts.scheme not in schemes or (parts.scheme != hostless and not parts.hostname):
+        raise PydanticCustomError(error, wanted)
+    return url
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LOYALTY_", extra="forbid")
 
@@ -115,23 +124,17 @@ class Settings(BaseSettings):
     def _registry_url(cls, url: str) -> str:
         if url in ("", EMBEDDED, "embedded://") or url.startswith("mock://"):
             return url
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise PydanticCustomError("registry_url", "is not a schema registry's URL: write http://host:8081 (or "
-                                      "https://...), or embedded:// for the embedded one")
-        return url
+        return _server_url(url, ("http", "https"), "registry_url", "is not a schema registry's URL: write "
+                           "http://host:8081 (or https://...), or embedded:// for the embedded one")
 
     @field_validator("clickhouse_dsn")
     @classmethod
     def _clickhouse_dsn(cls, dsn: str) -> str:
         if dsn == EMBEDDED:
             return dsn
-        parts = urlsplit(dsn)
-        if parts.scheme not in CLICKHOUSE_SCHEMES or (parts.scheme != "chdb" and not parts.hostname):
-            # clickhouse-connect reads a DSN without a scheme or host as localhost: the engine would write elsewhere
-            raise PydanticCustomError("clickhouse_dsn", "is not a ClickHouse URL: write "
-                                      "http://user:password@host:8123 (or https://...), or embedded")
-        return dsn
+        # clickhouse-connect reads a DSN without a scheme or host as localhost: the engine would write elsewhere
+        return _server_url(dsn, CLICKHOUSE_SCHEMES, "clickhouse_dsn", "is not a ClickHouse URL: write "
+                           "http://user:password@host:8123 (or https://...), or embedded", hostless="chdb")
 
     @field_validator("clickhouse_database")
     @classmethod
