@@ -20,7 +20,7 @@ from confluent_kafka import Producer
 from faust.types import TP
 from rocksdict import WriteBatch
 
-from streams.changelog import END_MARKER_KEY
+from streams.changelog import end_partitions
 from streams.kafka import DeliveryErrors, produce_waiting, producer_config
 from streams.topics import MEMBERS_CHANGELOG
 
@@ -62,21 +62,15 @@ class FaustTableStore:
         """Block until everything written is in the changelog, then record how far; raise if some is not."""
         self._producer.flush()
         self._errors.raise_if_any()
-        self._seal(self._stored)
+        # The changelog ends in a one-record batch after every write (see ``streams.changelog``): a broker that ends
+        # a partition at its last batch's first offset then tells Faust the true end, so a partition that moves to
+        # another worker while the engine runs is recovered whole, and not refused as behind its RocksDB.
+        end_partitions(self._producer, self._errors, self._changelog, self._stored)
         store, stored = self._table.data, self._stored
         for partition, offset in stored.items():
             if partition in store._dbs:  # still assigned here
                 store.set_persisted_offset(TP(self._changelog, partition), offset)
         stored.clear()
-
-    def _seal(self, partitions: Iterable[int]) -> None:
-        """End each written partition with a record in a batch of its own (see ``streams.changelog``): a broker
-        that ends a partition at its last batch's first offset then tells Faust the true end, so a partition that
-        moves to another worker while the engine runs is recovered whole, and not refused as behind its RocksDB."""
-        for partition in partitions:
-            self._producer.produce(self._changelog, b"", END_MARKER_KEY, partition=partition, on_delivery=self._errors)
-        self._producer.flush()
-        self._errors.raise_if_any()
 
     def close(self) -> None:
         self._producer.flush(10)
